@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Installs what gitgate's real-parts tests and `gitgate dev` need on a Debian machine:
+#   etcd (package etcd-server), git, jq, rsync, and kube-apiserver, kube-controller-manager and kubectl
+#   built once from Debian's `kubernetes` source package (1.20.x) and cached in $GITGATE_CACHE/k8s/bin.
+# Idempotent: a warm machine returns in a second. Honours KUBEBUILDER_ASSETS (then only checks it).
+set -euo pipefail
+
+CACHE="${GITGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gitgate}"
+BIN="$CACHE/k8s/bin"
+log() { printf '[testenv] %s\n' "$*" >&2; }
+
+if [[ -n "${KUBEBUILDER_ASSETS:-}" ]]; then
+  for b in etcd kube-apiserver kubectl; do
+    [[ -x "$KUBEBUILDER_ASSETS/$b" ]] || { log "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS lacks an executable '$b'"; exit 1; }
+  done
+  log "using binaries from KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS"
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null; then SUDO="sudo"; else log "not root and no sudo: install etcd-server git jq rsync golang-go dpkg-dev by hand"; fi
+fi
+
+need_pkgs=()
+command -v etcd >/dev/null || [[ -x /usr/bin/etcd ]] || need_pkgs+=(etcd-server)
+command -v git >/dev/null || need_pkgs+=(git)
+command -v jq >/dev/null || need_pkgs+=(jq)
+command -v rsync >/dev/null || need_pkgs+=(rsync)
+if [[ ! -x "$BIN/kube-apiserver" || ! -x "$BIN/kube-controller-manager" || ! -x "$BIN/kubectl" ]]; then
+  command -v go >/dev/null || need_pkgs+=(golang-go)
+  command -v dpkg-source >/dev/null || need_pkgs+=(dpkg-dev)
+  BUILD=1
+else
+  BUILD=0
+fi
+
+if ! command -v apt-get >/dev/null; then
+  if ((${#need_pkgs[@]})); then log "missing: ${need_pkgs[*]} (no apt-get here: install them, or set KUBEBUILDER_ASSETS)"; exit 1; fi
+fi
+
+if ((${#need_pkgs[@]})) || ((BUILD)); then
+  # kube-apiserver has no binary package: enable deb-src with the URIs of the existing deb entries.
+  if ((BUILD)) && ! grep -rqs '^Types:.*deb-src\|^deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    if [[ -f /etc/apt/sources.list.d/debian.sources ]]; then
+      log "enabling deb-src in /etc/apt/sources.list.d/debian.sources"
+      $SUDO sed -i 's/^Types: deb$/Types: deb deb-src/' /etc/apt/sources.list.d/debian.sources
+    elif [[ -f /etc/apt/sources.list ]]; then
+      log "enabling deb-src in /etc/apt/sources.list"
+      grep '^deb ' /etc/apt/sources.list | sed 's/^deb /deb-src /' | $SUDO tee /etc/apt/sources.list.d/gitgate-src.list >/dev/null
+    fi
+  fi
+  log "apt-get update"
+  $SUDO apt-get update -qq
+  if ((${#need_pkgs[@]})); then
+    log "apt-get install ${need_pkgs[*]}"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  fi
+fi
+
+if ((BUILD)); then
+  SRC="$CACHE/k8s/src"
+  mkdir -p "$SRC" "$BIN"
+  cd "$SRC"
+  if ! ls kubernetes_*.orig.tar.* >/dev/null 2>&1; then
+    log "downloading Debian's kubernetes source package"
+    apt-get source --download-only kubernetes >/dev/null
+  fi
+  tarball=$(ls kubernetes_*.orig.tar.* | head -n1)
+  if [[ ! -d tree ]]; then
+    log "unpacking $tarball"
+    rm -rf tree.tmp && mkdir tree.tmp
+    tar -xf "$tarball" -C tree.tmp --strip-components=1
+    mv tree.tmp tree
+  fi
+  cd tree
+  export GOPATH="$PWD/.go" HOME="${HOME:-$CACHE}" GOFLAGS=-mod=vendor GO111MODULE=on CGO_ENABLED=0
+  export GOCACHE="$CACHE/k8s/gocache"
+  mkdir -p .go/src/k8s.io
+  [[ -e .go/src/k8s.io/kubernetes ]] || ln -s ../../.. .go/src/k8s.io/kubernetes
+  log "building kube-apiserver, kube-controller-manager, kubectl (about 6 minutes on 2 cores; once per machine)"
+  start=$(date +%s)
+  ( make WHAT="cmd/kube-apiserver cmd/kube-controller-manager cmd/kubectl" 2>&1 | while IFS= read -r line; do
+      printf '[testenv] build %4ss | %s\n' "$(( $(date +%s) - start ))" "${line:0:120}" >&2
+    done ) || true
+  out=_output/local/bin/linux/$(go env GOARCH)
+  for b in kube-apiserver kube-controller-manager kubectl; do
+    [[ -x "$out/$b" ]] || { log "build failed: $out/$b missing (see output above)"; exit 1; }
+    install -m 0755 "$out/$b" "$BIN/$b"
+  done
+  log "built in $(( $(date +%s) - start ))s into $BIN"
+fi
+
+etcd_path=$(command -v etcd || echo /usr/bin/etcd)
+ln -sf "$etcd_path" "$BIN/etcd"
+log "ready: $BIN ($("$BIN/kube-apiserver" --version 2>/dev/null))"

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// Runs node's built-in test runner over TypeScript test files (via tsx).
+//   unit:        src/**/*.test.ts   (pure logic, no external processes)
+//   integration: test/**/*.test.ts  (real control plane, Git server, kubectl, helm)
+//   all:         both
+// Extra arguments are passed through as file filters (substring match).
+import { spawn } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
+const [suite = "all", ...filters] = process.argv.slice(2);
+
+function find(dir) {
+  const out = [];
+  let entries = [];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const name of entries) {
+    if (name === "node_modules" || name === "dist" || name.startsWith(".")) continue;
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...find(path));
+    else if (name.endsWith(".test.ts")) out.push(relative(root, path));
+  }
+  return out.sort();
+}
+
+const unit = suite === "unit" || suite === "all" ? find(join(root, "src")) : [];
+const integration = suite === "integration" || suite === "all" ? find(join(root, "test")) : [];
+const pick = (files) => (filters.length ? files.filter((f) => filters.some((x) => f.includes(x))) : files);
+
+function run(files, concurrency) {
+  if (files.length === 0) return Promise.resolve(0);
+  const args = ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, ...files];
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: root, stdio: "inherit" });
+    child.on("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+// One node --test run keeps a single summary; integration files each start a control plane, so
+// they run two at a time on these 2-core machines.
+const files = [...pick(unit), ...pick(integration)];
+const concurrency = Number(process.env.GITGATE_TEST_CONCURRENCY ?? 2);
+process.exitCode = await run(files, concurrency);

@@ -1,0 +1,55 @@
+/** What the rest of gitgate tells the alerting subsystem. Emitting never blocks and never throws. */
+import type { AppRef, GitLocation } from "../manifest/desired.js";
+import type { ObjectRef } from "../manifest/object.js";
+
+export type AlertEventType =
+  | "change-denied"
+  | "change-warned"
+  | "change-audited"
+  | "drift-reverted"
+  | "drift-found"
+  | "break-glass-used"
+  | "break-glass-expired"
+  | "sync-failed"
+  | "sync-recovered"
+  | "prune-refused";
+
+export interface Actor {
+  username: string;
+  groups?: string[];
+  /** Where the identity came from: the admission request, or managedFields of the live object. */
+  via: "admission" | "managedFields" | "unknown";
+}
+
+export interface FieldChange {
+  /** Dotted path with list selectors, e.g. `spec.template.spec.containers[name=web].image`. */
+  path: string;
+  /** Value in Git (undefined: not declared / absent). */
+  gitValue?: unknown;
+  /** Value requested by the change or found live (undefined: removed). */
+  liveValue?: unknown;
+}
+
+export interface AlertEvent {
+  type: AlertEventType;
+  /** RFC 3339. */
+  time: string;
+  app: AppRef;
+  object?: ObjectRef;
+  actor?: Actor;
+  changes?: FieldChange[];
+  source?: Partial<GitLocation>;
+  /** What gitgate did, in one sentence ("Denied the request.", "Reverted to the Git value."). */
+  action: string;
+  /** Free-text detail (error message for sync failures). Redacted before delivery. */
+  detail?: string;
+  /** Operation on the object when it came from admission. */
+  operation?: "CREATE" | "UPDATE" | "DELETE" | "CONNECT";
+}
+
+export interface AlertSink {
+  emit(event: AlertEvent): void;
+}
+
+/** For contexts with alerting disabled. */
+export const discardAlerts: AlertSink = { emit: () => undefined };

@@ -1,0 +1,46 @@
+/** The desired-state index: what the current Git revision says each managed object must look like. */
+import type { KubeObject, ObjectRef } from "./object.js";
+
+export type EnforcementMode = "enforce" | "warn" | "audit" | "off";
+
+export interface AppRef {
+  namespace: string;
+  name: string;
+}
+
+/** Like Argo CD's ignoreDifferences: fields (JSON pointers) never compared for matching objects. */
+export interface IgnoreRule {
+  group?: string;
+  kind?: string;
+  namespace?: string;
+  name?: string;
+  jsonPointers: string[];
+}
+
+export interface GitLocation {
+  repoURL: string;
+  /** Directory inside the repo the app renders from. */
+  path: string;
+  /** File inside the repo that declared this object (repo-relative, forward slashes). */
+  file: string;
+  /** Full commit SHA. */
+  commit: string;
+}
+
+export interface DesiredEntry {
+  key: string;
+  ref: ObjectRef;
+  /** The object as gitgate applies it (labels/annotations included). Its fields are the declared set. */
+  object: KubeObject;
+  app: AppRef;
+  source: GitLocation;
+  mode: EnforcementMode;
+  ignore: IgnoreRule[];
+}
+
+/** Read side used by the admission gate; the reconciler owns the writes. */
+export interface DesiredIndexReader {
+  get(key: string): DesiredEntry | undefined;
+  /** Whether every GitApp has been rendered at least once (readiness). */
+  isComplete(): boolean;
+}
