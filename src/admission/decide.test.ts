@@ -1,0 +1,399 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { DesiredEntry, DesiredIndexReader, EnforcementMode, IgnoreRule } from "../manifest/desired.js";
+import { keyOf, refOf, type KubeObject } from "../manifest/object.js";
+import { decide } from "./decide.js";
+import type { AdmissionPolicy, AdmissionRequest, Decision } from "./types.js";
+
+const NOW = new Date("2025-05-01T12:00:00Z");
+const COMMIT = "3f2a9c1d4e5f60718293a4b5c6d7e8f901234567";
+const REPO = "https://git.example.com/team/deploy.git";
+
+const markers = {
+  labels: { app: "guestbook-ui", "gitgate.io/app": "gitgate-system.guestbook" },
+  annotations: {
+    "gitgate.io/repo": REPO,
+    "gitgate.io/file": "apps/guestbook/deployment.yaml",
+    "gitgate.io/commit": COMMIT,
+  },
+};
+
+const gitDeployment: KubeObject = {
+  apiVersion: "apps/v1",
+  kind: "Deployment",
+  metadata: { name: "guestbook-ui", namespace: "guestbook", ...structuredClone(markers) },
+  spec: {
+    replicas: 1,
+    selector: { matchLabels: { app: "guestbook-ui" } },
+    template: {
+      spec: { containers: [{ name: "web", image: "gcr.io/heptio-images/ks-guestbook-demo:0.2" }] },
+    },
+  },
+};
+
+const gitSecret: KubeObject = {
+  apiVersion: "v1",
+  kind: "Secret",
+  metadata: { name: "db", namespace: "guestbook", ...structuredClone(markers) },
+  stringData: { password: "hunter2" },
+};
+
+function entryFor(object: KubeObject, mode: EnforcementMode, ignore: IgnoreRule[] = []): DesiredEntry {
+  const ref = refOf(object);
+  return {
+    key: keyOf(ref),
+    ref,
+    object,
+    app: { namespace: "gitgate-system", name: "guestbook" },
+    source: {
+      repoURL: REPO,
+      path: "apps/guestbook",
+      file: `apps/guestbook/${object.kind.toLowerCase()}.yaml`,
+      commit: COMMIT,
+    },
+    mode,
+    ignore,
+  };
+}
+
+function indexOf(...entries: DesiredEntry[]): DesiredIndexReader {
+  const map = new Map(entries.map((e) => [e.key, e]));
+  return { get: (key) => map.get(key), isComplete: () => true };
+}
+
+const policy: AdmissionPolicy = {
+  selfUsername: "system:serviceaccount:gitgate-system:gitgate",
+  exemptUsers: ["system:serviceaccount:ops:janitor", "alice-exempt"],
+  exemptGroups: ["platform-admins"],
+  defaultMode: "enforce",
+  breakGlassGroups: ["oncall"],
+  breakGlassMaxSeconds: 3600,
+  breakGlassDefaultSeconds: 900,
+};
+
+function live(
+  mutate: (obj: KubeObject & { spec: Record<string, unknown> }) => void = () => undefined,
+  base = gitDeployment,
+): KubeObject {
+  const obj = structuredClone(base) as KubeObject & { spec: Record<string, unknown> };
+  obj.metadata.uid = "u-1";
+  obj.metadata.resourceVersion = "42";
+  obj.metadata.managedFields = [{ manager: "gitgate", operation: "Apply" }];
+  if (obj.spec) obj.spec.progressDeadlineSeconds = 600; // an API-server default
+  mutate(obj);
+  return obj;
+}
+
+function update(object: KubeObject, extra: Partial<AdmissionRequest> = {}): AdmissionRequest {
+  const isSecret = object.kind === "Secret";
+  return {
+    uid: "req-1",
+    kind: isSecret
+      ? { group: "", version: "v1", kind: "Secret" }
+      : { group: "apps", version: "v1", kind: "Deployment" },
+    resource: isSecret
+      ? { group: "", version: "v1", resource: "secrets" }
+      : { group: "apps", version: "v1", resource: "deployments" },
+    name: object.metadata.name ?? "",
+    namespace: "guestbook",
+    operation: "UPDATE",
+    userInfo: { username: "bob", groups: ["developers", "system:authenticated"] },
+    object,
+    oldObject: live(() => undefined, isSecret ? gitSecret : gitDeployment),
+    dryRun: false,
+    ...extra,
+  };
+}
+
+const scaled = live((o) => (o.spec.replicas = 5));
+const enforce = indexOf(entryFor(gitDeployment, "enforce"), entryFor(gitSecret, "enforce"));
+const decideWith = (req: AdmissionRequest, index = enforce, pol = policy): Decision =>
+  decide(req, index, pol, NOW);
+
+const REPLICAS_MESSAGE =
+  `Deployment guestbook/guestbook-ui is managed by Git: spec.replicas is 1 in ${REPO} ` +
+  `apps/guestbook/deployment.yaml@3f2a9c1, request has 5. Change it in Git, or use break-glass.`;
+
+void describe("decide: the order of DESIGN's admission decision", () => {
+  void it("1. unmanaged: not in the index and not labelled → fast path", () => {
+    const other = live((o) => {
+      o.metadata.name = "other";
+      o.metadata.labels = { app: "other" };
+    });
+    assert.equal(decideWith(update(other, { oldObject: other })).reason, "unmanaged");
+  });
+
+  void it("1. labelled but not in the index → allowed (nothing to compare with)", () => {
+    const d = decideWith(update(live((o) => (o.metadata.name = "stray"))));
+    assert.deepEqual([d.allowed, d.reason], [true, "not-indexed"]);
+  });
+
+  void it("1. mode off → allowed", () => {
+    const d = decideWith(update(scaled), indexOf(entryFor(gitDeployment, "off")));
+    assert.deepEqual([d.allowed, d.reason, d.event], [true, "mode-off", undefined]);
+  });
+
+  void it("2. gitgate's own identity → allowed", () => {
+    const d = decideWith(update(scaled, { userInfo: { username: policy.selfUsername } }));
+    assert.deepEqual([d.allowed, d.reason], [true, "self"]);
+  });
+
+  void it("2. exempt user, exempt group and exempt service account → allowed", () => {
+    for (const userInfo of [
+      { username: "alice-exempt" },
+      { username: "carol", groups: ["platform-admins"] },
+      {
+        username: "system:serviceaccount:ops:janitor",
+        groups: ["system:serviceaccounts", "system:serviceaccounts:ops"],
+      },
+    ]) {
+      const d = decideWith(update(scaled, { userInfo }));
+      assert.deepEqual([d.allowed, d.reason], [true, "exempt"], userInfo.username);
+    }
+  });
+
+  void it("3. status subresource → allowed whatever it holds", () => {
+    const d = decideWith(update(scaled, { subResource: "status" }));
+    assert.deepEqual([d.allowed, d.reason], [true, "subresource"]);
+  });
+
+  const scale = (replicas: number, extra: Partial<AdmissionRequest> = {}): AdmissionRequest =>
+    update(
+      {
+        apiVersion: "autoscaling/v1",
+        kind: "Scale",
+        metadata: { name: "guestbook-ui", namespace: "guestbook" },
+        spec: { replicas },
+      },
+      {
+        kind: { group: "autoscaling", version: "v1", kind: "Scale" },
+        subResource: "scale",
+        oldObject: {
+          apiVersion: "autoscaling/v1",
+          kind: "Scale",
+          metadata: { name: "guestbook-ui" },
+          spec: { replicas: 1 },
+        },
+        ...extra,
+      },
+    );
+
+  void it("3. scale compares replicas with Git", () => {
+    const denied = decideWith(scale(5));
+    assert.equal(denied.allowed, false);
+    assert.equal(denied.status?.message, REPLICAS_MESSAGE);
+    assert.equal(decideWith(scale(1)).reason, "matches-git");
+    const hpa = indexOf(
+      entryFor(gitDeployment, "enforce", [
+        { group: "apps", kind: "Deployment", jsonPointers: ["/spec/replicas"] },
+      ]),
+    );
+    assert.equal(decideWith(scale(5), hpa).allowed, true);
+  });
+
+  void it("3. scale of a resource whose kind is unknown is unmanaged; policy.resourceKinds names it", () => {
+    const req = scale(5, { resource: { group: "example.com", version: "v1", resource: "widgets" } });
+    assert.equal(decideWith(req).reason, "unmanaged");
+    const widget: KubeObject = { ...gitDeployment, apiVersion: "example.com/v1", kind: "Widget" };
+    const d = decideWith(req, indexOf(entryFor(widget, "enforce")), {
+      ...policy,
+      resourceKinds: { "example.com/widgets": "Widget" },
+    });
+    assert.equal(d.verdict, "denied");
+  });
+
+  void it("4. DELETE of a managed object → violation", () => {
+    const req = update(gitDeployment, { operation: "DELETE", object: null, oldObject: live() });
+    const d = decideWith(req);
+    assert.equal(d.allowed, false);
+    assert.equal(
+      d.status?.message,
+      `Deployment guestbook/guestbook-ui is managed by Git (${REPO} apps/guestbook/deployment.yaml@3f2a9c1): ` +
+        `deleting it is not allowed. Remove it from Git, or use break-glass.`,
+    );
+    assert.equal(d.event?.type, "change-denied");
+    assert.equal(d.event?.operation, "DELETE");
+  });
+
+  void it("4. removing gitgate's label → violation; keeping a lagging commit annotation is not", () => {
+    const unlabelled = live((o) => delete o.metadata.labels?.["gitgate.io/app"]);
+    const d = decideWith(update(unlabelled));
+    assert.equal(d.allowed, false);
+    assert.deepEqual(
+      d.changes?.map((c) => c.path),
+      ["metadata.labels[gitgate.io/app]"],
+    );
+
+    const lagging = live(
+      (o) => ((o.metadata.annotations as Record<string, string>)["gitgate.io/commit"] = "0ld"),
+    );
+    assert.equal(decideWith(update(lagging, { oldObject: lagging })).reason, "matches-git");
+  });
+
+  void it("5. CREATE of the raw Git file (no gitgate markers) is not a violation; differing fields are", () => {
+    const raw = live((o) => {
+      o.metadata.labels = { app: "guestbook-ui" };
+      o.metadata.annotations = {};
+    });
+    assert.equal(decideWith(update(raw, { operation: "CREATE", oldObject: null })).reason, "matches-git");
+    const rawScaled = live((o) => {
+      o.metadata.labels = { app: "guestbook-ui", "gitgate.io/app": "gitgate-system.guestbook" };
+      o.spec.replicas = 5;
+    });
+    assert.equal(decideWith(update(rawScaled, { operation: "CREATE", oldObject: null })).verdict, "denied");
+  });
+
+  void it("5. defaults and added undeclared fields are allowed; restoring Git is allowed", () => {
+    const added = live((o) => {
+      o.metadata.labels = { ...o.metadata.labels, team: "x" };
+      o.spec.minReadySeconds = 10;
+    });
+    assert.equal(decideWith(update(added)).reason, "matches-git");
+    assert.equal(decideWith(update(live(), { oldObject: scaled })).reason, "matches-git");
+  });
+
+  void it("6. enforce → 403 with the Git location and requested value; several fields joined by '; '", () => {
+    const d = decideWith(update(scaled));
+    assert.deepEqual(
+      [d.allowed, d.verdict, d.status?.code, d.status?.reason],
+      [false, "denied", 403, "Forbidden"],
+    );
+    assert.equal(d.status?.message, REPLICAS_MESSAGE);
+    const two = live((o) => {
+      o.spec.replicas = 5;
+      (
+        (o.spec.template as { spec: { containers: Array<{ image: string }> } }).spec.containers[0] as {
+          image: string;
+        }
+      ).image = "evil:1";
+    });
+    assert.match(
+      decideWith(update(two)).status?.message ?? "",
+      /spec\.replicas is 1 in .*, request has 5; spec\.template\.spec\.containers\[name=web\]\.image is gcr\.io\/heptio-images\/ks-guestbook-demo:0\.2 in .*, request has evil:1\. Change it in Git/,
+    );
+  });
+
+  void it("6. the alert event names actor, fields, source and is absent for dry runs", () => {
+    const d = decideWith(update(scaled));
+    assert.equal(d.event?.type, "change-denied");
+    assert.deepEqual(d.event?.actor, {
+      username: "bob",
+      groups: ["developers", "system:authenticated"],
+      via: "admission",
+    });
+    assert.deepEqual(d.event?.changes, [{ path: "spec.replicas", gitValue: 1, liveValue: 5 }]);
+    assert.equal(d.event?.source?.commit, COMMIT);
+    assert.equal(d.event?.time, NOW.toISOString());
+    const dry = decideWith(update(scaled, { dryRun: true }));
+    assert.deepEqual([dry.allowed, dry.event], [false, undefined]);
+  });
+
+  void it("6. warn → allowed with the same text as warnings; audit → allowed and recorded", () => {
+    const warned = decideWith(update(scaled), indexOf(entryFor(gitDeployment, "warn")));
+    assert.deepEqual([warned.allowed, warned.verdict, warned.status], [true, "warned", undefined]);
+    assert.deepEqual(warned.warnings, [REPLICAS_MESSAGE]);
+    assert.equal(warned.event?.type, "change-warned");
+    const audited = decideWith(update(scaled), indexOf(entryFor(gitDeployment, "audit")));
+    assert.deepEqual([audited.allowed, audited.verdict, audited.warnings], [true, "audited", undefined]);
+    assert.equal(audited.event?.type, "change-audited");
+  });
+
+  void it("6. Secret values never appear in messages, warnings or events", () => {
+    const changed = live((o) => (o.stringData = { password: "letmein" }), gitSecret);
+    for (const mode of ["enforce", "warn"] as const) {
+      const d = decideWith(update(changed), indexOf(entryFor(gitSecret, mode)));
+      const text = JSON.stringify(d);
+      assert.ok(!text.includes("hunter2") && !text.includes("letmein"), text);
+      assert.match(text, /stringData\.password is <redacted> in .*request has <redacted>/);
+    }
+  });
+
+  void it("updates to an object being deleted (finalizer removal) pass", () => {
+    const deleting = live((o) => {
+      o.metadata.deletionTimestamp = "2025-05-01T11:59:00Z";
+      o.spec.replicas = 5;
+    });
+    assert.equal(decideWith(update(deleting, { oldObject: deleting })).reason, "being-deleted");
+  });
+});
+
+void describe("decide: break-glass", () => {
+  const annotated = (annotations: Record<string, string>): KubeObject =>
+    live((o) => {
+      o.spec.replicas = 5;
+      o.metadata.annotations = { ...o.metadata.annotations, ...annotations };
+    });
+  const oncall = { username: "dave", groups: ["oncall"] };
+  const reason = { "gitgate.io/break-glass-reason": "INC-42: scale out during outage" };
+
+  void it("a break-glass group member with a reason is allowed, with the default duration", () => {
+    const d = decideWith(update(annotated(reason), { userInfo: oncall }));
+    assert.deepEqual([d.allowed, d.reason], [true, "break-glass"]);
+    assert.equal(d.breakGlass?.expiresAt.toISOString(), "2025-05-01T12:15:00.000Z");
+    assert.equal(d.breakGlass?.key, "apps/Deployment/guestbook/guestbook-ui");
+    assert.equal(d.breakGlass?.username, "dave");
+    assert.equal(d.event?.type, "break-glass-used");
+    assert.equal(d.event?.detail, reason["gitgate.io/break-glass-reason"]);
+    assert.match(d.warnings?.[0] ?? "", /Break-glass: .* until 2025-05-01T12:15:00.000Z/);
+  });
+
+  void it("the requested expiry is honoured, and capped by policy", () => {
+    const soon = decideWith(
+      update(annotated({ ...reason, "gitgate.io/break-glass-expires": "2025-05-01T12:30:00Z" }), {
+        userInfo: oncall,
+      }),
+    );
+    assert.equal(soon.breakGlass?.expiresAt.toISOString(), "2025-05-01T12:30:00.000Z");
+    const late = decideWith(
+      update(annotated({ ...reason, "gitgate.io/break-glass-expires": "2025-05-09T00:00:00+02:00" }), {
+        userInfo: oncall,
+      }),
+    );
+    assert.equal(late.breakGlass?.expiresAt.toISOString(), "2025-05-01T13:00:00.000Z");
+  });
+
+  void it("works for DELETE with the annotation on the live object", () => {
+    const d = decideWith(
+      update(gitDeployment, {
+        operation: "DELETE",
+        object: null,
+        oldObject: annotated(reason),
+        userInfo: oncall,
+      }),
+    );
+    assert.deepEqual([d.allowed, d.reason], [true, "break-glass"]);
+  });
+
+  void it("someone outside the break-glass groups gets the normal decision, with a note", () => {
+    const d = decideWith(update(annotated(reason)));
+    assert.equal(d.allowed, false);
+    assert.ok(d.status?.message.startsWith(REPLICAS_MESSAGE));
+    assert.match(d.status?.message ?? "", /Break-glass refused: bob is not in a break-glass group\.$/);
+    assert.equal(d.breakGlass, undefined);
+  });
+
+  void it("a past or malformed expiry is refused", () => {
+    for (const expires of ["2025-05-01T11:00:00Z", "tomorrow"]) {
+      const d = decideWith(
+        update(annotated({ ...reason, "gitgate.io/break-glass-expires": expires }), { userInfo: oncall }),
+      );
+      assert.equal(d.allowed, false, expires);
+      assert.match(d.status?.message ?? "", /Break-glass refused/);
+    }
+  });
+
+  void it("a dry run is allowed but grants nothing and alerts nobody", () => {
+    const d = decideWith(update(annotated(reason), { userInfo: oncall, dryRun: true }));
+    assert.deepEqual([d.allowed, d.breakGlass, d.event], [true, undefined, undefined]);
+  });
+
+  void it("without a violation the annotation changes nothing", () => {
+    const d = decideWith(
+      update(
+        live((o) => (o.metadata.annotations = { ...o.metadata.annotations, ...reason })),
+        { userInfo: oncall },
+      ),
+    );
+    assert.deepEqual([d.reason, d.breakGlass], ["matches-git", undefined]);
+  });
+});

@@ -1,0 +1,215 @@
+/**
+ * The admission decision (DESIGN "Admission decision"): pure, in-memory, no I/O. The numbered
+ * comments follow the order there; the first rule that settles the request wins.
+ */
+import type { AlertEvent, AlertEventType, FieldChange } from "../alerts/event.js";
+import { diffDeclared, type DeclaredChange } from "../diff/declared.js";
+import { isIgnored, ignoredPointers } from "../diff/ignore.js";
+import { managedMarkerChanges, MARKER_POINTERS } from "../diff/markers.js";
+import type { DesiredEntry, DesiredIndexReader } from "../manifest/desired.js";
+import { isManaged } from "../manifest/labels.js";
+import { isPlainObject, keyOf, type ObjectRef } from "../manifest/object.js";
+import { checkBreakGlass } from "./break-glass.js";
+import { breakGlassWarning, deleteMessage, violationMessage, violationWarnings } from "./message.js";
+import type { AdmissionPolicy, AdmissionRequest, Decision, DecisionReason, Verdict } from "./types.js";
+
+/** A Scale request names its parent only by resource; these are the built-in kinds with a scale subresource. */
+const SCALE_KINDS: Record<string, string> = {
+  "apps/deployments": "Deployment",
+  "apps/replicasets": "ReplicaSet",
+  "apps/statefulsets": "StatefulSet",
+  "/replicationcontrollers": "ReplicationController",
+};
+
+/** Identity of the object a request is about (the parent object for subresources). */
+export function targetOf(request: AdmissionRequest, policy: AdmissionPolicy): ObjectRef {
+  const obj = request.object ?? request.oldObject;
+  let { group, kind } = request.kind;
+  if (request.subResource === "scale") {
+    const resource = `${request.resource.group}/${request.resource.resource}`;
+    group = request.resource.group;
+    kind = policy.resourceKinds?.[resource] ?? SCALE_KINDS[resource] ?? kind;
+  }
+  return {
+    group,
+    kind,
+    namespace: request.namespace || obj?.metadata.namespace || "",
+    name: request.name || obj?.metadata.name || "",
+  };
+}
+
+export interface Violations {
+  deleting: boolean;
+  changes: DeclaredChange[];
+}
+
+/** Steps 3–5: what the request changes away from Git (scale replicas, deletion, markers, declared fields). */
+export function violationsOf(request: AdmissionRequest, entry: DesiredEntry): Violations {
+  if (request.subResource === "scale") return { deleting: false, changes: scaleViolations(request, entry) };
+  if (request.operation === "DELETE") return { deleting: true, changes: [] };
+  const requested = request.object ?? undefined;
+  // Markers are judged on UPDATE only: a CREATE of the raw Git file by hand lacks them, removes nothing,
+  // and the reconciler stamps them on its next apply.
+  const markers =
+    request.operation === "UPDATE"
+      ? managedMarkerChanges(entry.object, requested, request.oldObject ?? undefined)
+      : [];
+  const declared = diffDeclared(entry.object, requested, [
+    ...entry.ignore,
+    { jsonPointers: [...MARKER_POINTERS] },
+  ]);
+  return { deleting: false, changes: [...markers, ...declared] };
+}
+
+function scaleViolations(request: AdmissionRequest, entry: DesiredEntry): DeclaredChange[] {
+  const gitValue = isPlainObject(entry.object.spec) ? entry.object.spec.replicas : undefined;
+  if (gitValue === undefined || gitValue === null) return []; // replicas not declared: an HPA's to own
+  if (isIgnored(ignoredPointers(entry.ref, entry.ignore), ["spec", "replicas"])) return [];
+  const scaleSpec = request.object?.spec;
+  const requested = isPlainObject(scaleSpec) ? scaleSpec.replicas : undefined;
+  if (requested === gitValue) return [];
+  return [{ path: "spec.replicas", pointer: "/spec/replicas", gitValue, liveValue: requested }];
+}
+
+export function isExempt(request: AdmissionRequest, policy: AdmissionPolicy): boolean {
+  const { username, groups = [] } = request.userInfo;
+  return policy.exemptUsers.includes(username) || groups.some((g) => policy.exemptGroups.includes(g));
+}
+
+export function decide(
+  request: AdmissionRequest,
+  index: DesiredIndexReader,
+  policy: AdmissionPolicy,
+  now: Date,
+): Decision {
+  const ref = targetOf(request, policy);
+  const key = keyOf(ref);
+  const allow = (reason: DecisionReason): Decision => ({ allowed: true, verdict: "allowed", reason, key });
+  const entry = index.get(key);
+
+  // 1. Not in the index and not labelled as managed: the fast path for nearly every request.
+  if (!entry && !isManaged(request.object ?? undefined) && !isManaged(request.oldObject ?? undefined)) {
+    return allow("unmanaged");
+  }
+  if (entry && (entry.mode ?? policy.defaultMode) === "off") return allow("mode-off");
+
+  // 2. gitgate itself, then exempt users, groups and service accounts.
+  if (request.userInfo.username === policy.selfUsername) return allow("self");
+  if (isExempt(request, policy)) return allow("exempt");
+
+  // 3. status is the controllers'; scale is judged below against Git's replicas; others (exec, eviction…) pass.
+  if (request.subResource && request.subResource !== "scale") return allow("subresource");
+  if (request.operation === "CONNECT") return allow("subresource");
+  // Labelled but absent from the current revision (pending prune, or copied label): nothing to compare with.
+  if (!entry) return allow("not-indexed");
+  // The deletion was already admitted; finalizer removal must not wedge it (namespaces would hang).
+  if (request.operation === "UPDATE" && request.oldObject?.metadata.deletionTimestamp)
+    return allow("being-deleted");
+
+  // 4–5. Deletion, removed markers, declared fields that differ from Git.
+  const violations = violationsOf(request, entry);
+  if (!violations.deleting && violations.changes.length === 0) return allow("matches-git");
+
+  // 6–7.
+  return judge(request, entry, violations, policy, now, key);
+}
+
+function judge(
+  request: AdmissionRequest,
+  entry: DesiredEntry,
+  violations: Violations,
+  policy: AdmissionPolicy,
+  now: Date,
+  key: string,
+): Decision {
+  const changes: FieldChange[] = violations.changes.map(({ path, gitValue, liveValue }) => ({
+    path,
+    gitValue,
+    liveValue,
+  }));
+  const dryRun = request.dryRun === true;
+  const event = (type: AlertEventType, action: string, detail?: string): AlertEvent | undefined => {
+    if (dryRun) return undefined;
+    const { username, groups } = request.userInfo;
+    return {
+      type,
+      time: now.toISOString(),
+      app: entry.app,
+      object: entry.ref,
+      actor: { username, groups: groups ?? [], via: "admission" },
+      changes,
+      source: entry.source,
+      action,
+      ...(detail === undefined ? {} : { detail }),
+      operation: request.operation,
+    };
+  };
+
+  // 7. Break-glass overrides every mode; a refusal is explained in the normal outcome.
+  const breakGlass = checkBreakGlass(request, policy, now);
+  if (breakGlass.kind === "granted") {
+    const { expiresAt, reason } = breakGlass;
+    const until = expiresAt.toISOString();
+    return {
+      allowed: true,
+      verdict: "allowed",
+      reason: "break-glass",
+      key,
+      warnings: [breakGlassWarning(entry.ref, expiresAt)],
+      changes,
+      event: event(
+        "break-glass-used",
+        `Admitted under break-glass until ${until}; self-heal paused for this object.`,
+        reason,
+      ),
+      ...(dryRun
+        ? {}
+        : {
+            breakGlass: {
+              key,
+              ref: entry.ref,
+              app: entry.app,
+              expiresAt,
+              username: request.userInfo.username,
+              reason,
+            },
+          }),
+    };
+  }
+  const note = breakGlass.kind === "refused" ? ` ${breakGlass.note}` : "";
+
+  // 6. By mode.
+  const message = violations.deleting
+    ? deleteMessage(entry.ref, entry.source)
+    : violationMessage(entry.ref, entry.source, changes);
+  const mode = entry.mode ?? policy.defaultMode;
+  const base = { key, reason: "violation" as const, changes };
+  const detail = note === "" ? undefined : note.trim();
+  if (mode === "enforce") {
+    return {
+      ...base,
+      allowed: false,
+      verdict: "denied",
+      status: { code: 403, reason: "Forbidden", message: `${message}${note}` },
+      event: event("change-denied", "Denied the request.", detail),
+    };
+  }
+  const verdict: Verdict = mode === "warn" ? "warned" : "audited";
+  const warnings =
+    mode === "warn"
+      ? [
+          ...(violations.deleting ? [message] : violationWarnings(entry.ref, entry.source, changes)),
+          ...(detail ? [detail] : []),
+        ]
+      : undefined;
+  return {
+    ...base,
+    allowed: true,
+    verdict,
+    ...(warnings ? { warnings } : {}),
+    event:
+      mode === "warn"
+        ? event("change-warned", "Admitted the request with a warning.", detail)
+        : event("change-audited", "Admitted and recorded the request.", detail),
+  };
+}

@@ -1,0 +1,159 @@
+import assert from "node:assert/strict";
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { after, before, describe, it } from "node:test";
+import express from "express";
+import { Registry } from "prom-client";
+import type { AlertEvent } from "../alerts/event.js";
+import { silentLogger } from "../log/logger.js";
+import type { DesiredEntry } from "../manifest/desired.js";
+import type { KubeObject } from "../manifest/object.js";
+import { createAdmissionRouter } from "./handlers.js";
+import { createAdmissionMetrics } from "./metrics.js";
+import type { BreakGlassGrant } from "./types.js";
+
+const git: KubeObject = {
+  apiVersion: "v1",
+  kind: "ConfigMap",
+  metadata: { name: "c", namespace: "n", labels: { "gitgate.io/app": "g.a" } },
+  data: { a: "1" },
+};
+const entry: DesiredEntry = {
+  key: "/ConfigMap/n/c",
+  ref: { group: "", kind: "ConfigMap", namespace: "n", name: "c" },
+  object: git,
+  app: { namespace: "g", name: "a" },
+  source: { repoURL: "https://r", path: ".", file: "c.yaml", commit: "b".repeat(40) },
+  mode: "enforce",
+  ignore: [],
+};
+
+function review(
+  data: Record<string, string>,
+  annotations: Record<string, string> = {},
+  groups: string[] = [],
+): unknown {
+  return {
+    apiVersion: "admission.k8s.io/v1",
+    kind: "AdmissionReview",
+    request: {
+      uid: "uid-1",
+      kind: { group: "", version: "v1", kind: "ConfigMap" },
+      resource: { group: "", version: "v1", resource: "configmaps" },
+      name: "c",
+      namespace: "n",
+      operation: "UPDATE",
+      userInfo: { username: "bob", groups },
+      object: { ...git, metadata: { ...git.metadata, annotations }, data },
+      oldObject: git,
+    },
+  };
+}
+
+void describe("admission router", () => {
+  let server: Server;
+  let base = "";
+  const events: AlertEvent[] = [];
+  const grants: BreakGlassGrant[] = [];
+  const registry = new Registry();
+
+  before(async () => {
+    const app = express();
+    app.use(
+      createAdmissionRouter({
+        index: { get: (k) => (k === entry.key ? entry : undefined), isComplete: () => true },
+        policy: () => ({
+          selfUsername: "gitgate",
+          exemptUsers: [],
+          exemptGroups: [],
+          defaultMode: "enforce",
+          breakGlassGroups: ["oncall"],
+          breakGlassMaxSeconds: 3600,
+          breakGlassDefaultSeconds: 600,
+        }),
+        alerts: {
+          emit: (e) => {
+            events.push(e);
+            throw new Error("a broken sink must not matter");
+          },
+        },
+        logger: silentLogger,
+        metrics: createAdmissionMetrics(registry),
+        onBreakGlass: (g) => grants.push(g),
+      }),
+    );
+    server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, "127.0.0.1", () => resolve(s));
+    });
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => server.close());
+
+  const post = async (
+    path: string,
+    body: string,
+  ): Promise<{ status: number; json: Record<string, unknown> }> => {
+    const res = await fetch(`${base}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  };
+
+  void it("denies a change that differs from Git, and alerts after answering", async () => {
+    const { status, json } = await post("/validate", JSON.stringify(review({ a: "2" })));
+    assert.equal(status, 200);
+    const response = json.response as {
+      uid: string;
+      allowed: boolean;
+      status: { code: number; message: string };
+    };
+    assert.deepEqual([response.uid, response.allowed, response.status.code], ["uid-1", false, 403]);
+    assert.match(
+      response.status.message,
+      /^ConfigMap n\/c is managed by Git: data\.a is 1 in https:\/\/r c\.yaml@bbbbbbb, request has 2\./,
+    );
+    await new Promise((r) => setImmediate(r));
+    assert.equal(events.at(-1)?.type, "change-denied");
+  });
+
+  void it("allows a matching change", async () => {
+    const { json } = await post("/validate", JSON.stringify(review({ a: "1", extra: "x" })));
+    assert.equal((json.response as { allowed: boolean }).allowed, true);
+  });
+
+  void it("hands break-glass grants to the callback", async () => {
+    await post(
+      "/validate",
+      JSON.stringify(review({ a: "9" }, { "gitgate.io/break-glass-reason": "INC-1" }, ["oncall"])),
+    );
+    await new Promise((r) => setImmediate(r));
+    assert.equal(grants.at(-1)?.key, entry.key);
+  });
+
+  void it("/mutate never denies and carries no patch under enforce", async () => {
+    const { json } = await post("/mutate", JSON.stringify(review({ a: "2" })));
+    assert.deepEqual(json.response, { uid: "uid-1", allowed: true });
+  });
+
+  void it("answers malformed JSON, wrong shapes and oversized bodies with 4xx, and keeps serving", async () => {
+    assert.equal((await post("/validate", "{not json")).status, 400);
+    const wrong = await post("/validate", JSON.stringify({ apiVersion: "v1" }));
+    assert.equal(wrong.status, 400);
+    assert.match(String(wrong.json.error), /invalid AdmissionReview/);
+    assert.equal((await post("/mutate", "[]")).status, 400);
+    assert.equal(
+      (await post("/validate", JSON.stringify({ pad: "x".repeat(3.5 * 1024 * 1024) }))).status,
+      413,
+    );
+    assert.equal((await post("/validate", JSON.stringify(review({ a: "1" })))).status, 200);
+  });
+
+  void it("counts requests by verdict", async () => {
+    const text = await registry.metrics();
+    assert.match(text, /gitgate_admission_requests_total\{webhook="validate",verdict="denied"\} 1/);
+    assert.match(text, /gitgate_admission_requests_total\{webhook="validate",verdict="error"\} \d/);
+    assert.match(text, /gitgate_admission_decision_seconds_count\{webhook="validate"\} \d+/);
+  });
+});

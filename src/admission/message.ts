@@ -1,0 +1,74 @@
+/**
+ * The text people see: kubectl prints the denial message and warnings verbatim, and they must say
+ * what Git holds, where, and what to do instead. Secret values never appear (changes arrive redacted
+ * and the whole text passes through redactText for credentials embedded in other values).
+ */
+import type { FieldChange } from "../alerts/event.js";
+import type { GitLocation } from "../manifest/desired.js";
+import { describeRef, type ObjectRef } from "../manifest/object.js";
+import { REDACTED, redactText } from "../manifest/redact.js";
+import { oneLine } from "./codec.js";
+
+/** Fields listed in one denial message; the rest are counted. */
+const MAX_FIELDS_IN_MESSAGE = 5;
+const MAX_VALUE_LENGTH = 60;
+
+export function gitLocation(source: GitLocation): string {
+  return `${source.repoURL} ${source.file}@${source.commit.slice(0, 7)}`;
+}
+
+export function formatValue(value: unknown): string {
+  if (value === REDACTED) return REDACTED;
+  const text = typeof value === "string" ? value : (JSON.stringify(value) ?? String(value));
+  return oneLine(text, MAX_VALUE_LENGTH);
+}
+
+/** `spec.replicas is 1 in <repo> <file>@<sha>, request has 5` */
+export function changeClause(change: FieldChange, source: GitLocation): string {
+  const requested =
+    change.liveValue === undefined ? "request removes it" : `request has ${formatValue(change.liveValue)}`;
+  return `${change.path} is ${formatValue(change.gitValue)} in ${gitLocation(source)}, ${requested}`;
+}
+
+function finish(text: string): string {
+  return oneLine(redactText(text), 4096);
+}
+
+export function violationMessage(
+  ref: ObjectRef,
+  source: GitLocation,
+  changes: readonly FieldChange[],
+): string {
+  const clauses = changes.slice(0, MAX_FIELDS_IN_MESSAGE).map((c) => changeClause(c, source));
+  const more = changes.length - clauses.length;
+  if (more > 0) clauses.push(`and ${more} more field${more === 1 ? "" : "s"}`);
+  return finish(
+    `${describeRef(ref)} is managed by Git: ${clauses.join("; ")}. Change it in Git, or use break-glass.`,
+  );
+}
+
+export function deleteMessage(ref: ObjectRef, source: GitLocation): string {
+  return finish(
+    `${describeRef(ref)} is managed by Git (${gitLocation(source)}): deleting it is not allowed. ` +
+      `Remove it from Git, or use break-glass.`,
+  );
+}
+
+/** One short warning per field (kubectl prints each on its own `Warning:` line). */
+export function violationWarnings(
+  ref: ObjectRef,
+  source: GitLocation,
+  changes: readonly FieldChange[],
+): string[] {
+  return changes.map((c) =>
+    finish(
+      `${describeRef(ref)} is managed by Git: ${changeClause(c, source)}. Change it in Git, or use break-glass.`,
+    ),
+  );
+}
+
+export function breakGlassWarning(ref: ObjectRef, expiresAt: Date): string {
+  return finish(
+    `Break-glass: ${describeRef(ref)} admitted outside Git until ${expiresAt.toISOString()}; gitgate reverts it then.`,
+  );
+}

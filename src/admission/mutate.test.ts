@@ -1,0 +1,143 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { DesiredEntry, DesiredIndexReader, EnforcementMode } from "../manifest/desired.js";
+import { keyOf, refOf, type KubeObject } from "../manifest/object.js";
+import { encodeResponse } from "./codec.js";
+import { outOfBandPatch, setAnnotationPatch } from "./mutate.js";
+import type { AdmissionPolicy, AdmissionRequest, JsonPatchOp } from "./types.js";
+
+const NOW = new Date("2025-05-01T12:00:00Z");
+const git: KubeObject = {
+  apiVersion: "v1",
+  kind: "ConfigMap",
+  metadata: { name: "settings", namespace: "app", labels: { "gitgate.io/app": "gitgate-system.app" } },
+  data: { level: "info" },
+};
+
+function index(mode: EnforcementMode): DesiredIndexReader {
+  const ref = refOf(git);
+  const entry: DesiredEntry = {
+    key: keyOf(ref),
+    ref,
+    object: git,
+    app: { namespace: "gitgate-system", name: "app" },
+    source: { repoURL: "https://git/r", path: ".", file: "cm.yaml", commit: "a".repeat(40) },
+    mode,
+    ignore: [],
+  };
+  return { get: (key) => (key === entry.key ? entry : undefined), isComplete: () => true };
+}
+
+const policy: AdmissionPolicy = {
+  selfUsername: "gitgate",
+  exemptUsers: [],
+  exemptGroups: ["admins"],
+  defaultMode: "enforce",
+  breakGlassGroups: [],
+  breakGlassMaxSeconds: 3600,
+  breakGlassDefaultSeconds: 3600,
+};
+
+function request(object: KubeObject, extra: Partial<AdmissionRequest> = {}): AdmissionRequest {
+  return {
+    uid: "u",
+    kind: { group: "", version: "v1", kind: "ConfigMap" },
+    resource: { group: "", version: "v1", resource: "configmaps" },
+    name: "settings",
+    namespace: "app",
+    operation: "UPDATE",
+    userInfo: { username: "bob", groups: ["devs"] },
+    object,
+    oldObject: git,
+    ...extra,
+  };
+}
+
+/** A hand-written RFC 6902 `add` (the only op mutate emits), RFC 6901 unescaping included. */
+function applyPatch(doc: unknown, ops: JsonPatchOp[]): unknown {
+  const copy = structuredClone(doc) as Record<string, unknown>;
+  for (const op of ops) {
+    assert.equal(op.op, "add");
+    const tokens = op.path
+      .split("/")
+      .slice(1)
+      .map((t) => t.replace(/~1/g, "/").replace(/~0/g, "~"));
+    const last = tokens.pop() as string;
+    let target: Record<string, unknown> = copy;
+    for (const t of tokens) {
+      const next = target[t];
+      assert.ok(next && typeof next === "object", `parent ${t} of ${op.path} must exist`);
+      target = next as Record<string, unknown>;
+    }
+    target[last] = op.value;
+  }
+  return copy;
+}
+
+const changed = (annotations?: Record<string, string>): KubeObject => ({
+  ...structuredClone(git),
+  metadata: { ...structuredClone(git.metadata), ...(annotations ? { annotations } : {}) },
+  data: { level: "debug" },
+});
+
+const ANNOTATION = "gitgate.io/last-out-of-band-change";
+
+void describe("outOfBandPatch", () => {
+  void it("adds the annotations map when the object has none", () => {
+    const obj = changed();
+    const patch = outOfBandPatch(request(obj), index("warn"), policy, NOW);
+    assert.ok(patch);
+    const patched = applyPatch(obj, patch) as KubeObject;
+    const record = JSON.parse(patched.metadata.annotations?.[ANNOTATION] ?? "") as Record<string, unknown>;
+    assert.deepEqual(record, {
+      user: "bob",
+      groups: ["devs"],
+      fields: ["data.level"],
+      time: NOW.toISOString(),
+    });
+  });
+
+  void it("escapes the '/' of the annotation key and keeps other annotations", () => {
+    const obj = changed({ "example.com/keep": "yes" });
+    const patch = outOfBandPatch(request(obj), index("audit"), policy, NOW);
+    assert.deepEqual(
+      patch?.map((p) => p.path),
+      ["/metadata/annotations/gitgate.io~1last-out-of-band-change"],
+    );
+    const patched = applyPatch(obj, patch ?? []) as KubeObject;
+    assert.equal(patched.metadata.annotations?.["example.com/keep"], "yes");
+    assert.ok(patched.metadata.annotations?.[ANNOTATION]);
+  });
+
+  void it("records exempt users too (they are out of band)", () => {
+    const patch = outOfBandPatch(
+      request(changed(), { userInfo: { username: "root", groups: ["admins"] } }),
+      index("enforce"),
+      policy,
+      NOW,
+    );
+    assert.ok(patch);
+  });
+
+  void it("adds nothing when the change will be denied, matches Git, is gitgate's own, a DELETE, or mode is off", () => {
+    assert.equal(outOfBandPatch(request(changed()), index("enforce"), policy, NOW), undefined);
+    assert.equal(outOfBandPatch(request(git), index("warn"), policy, NOW), undefined);
+    assert.equal(
+      outOfBandPatch(request(changed(), { userInfo: { username: "gitgate" } }), index("warn"), policy, NOW),
+      undefined,
+    );
+    assert.equal(
+      outOfBandPatch(request(git, { operation: "DELETE", object: null }), index("warn"), policy, NOW),
+      undefined,
+    );
+    assert.equal(outOfBandPatch(request(changed()), index("off"), policy, NOW), undefined);
+  });
+
+  void it("travels base64-encoded as a JSONPatch in the response", () => {
+    const patch = setAnnotationPatch({}, "a/b~c", "v");
+    assert.deepEqual(patch, [{ op: "add", path: "/metadata/annotations/a~1b~0c", value: "v" }]);
+    const { response } = encodeResponse("u", { allowed: true, patch });
+    assert.equal(response.patchType, "JSONPatch");
+    assert.deepEqual(JSON.parse(Buffer.from(response.patch ?? "", "base64").toString()), patch);
+  });
+});

@@ -1,0 +1,68 @@
+/**
+ * The narrow mutating webhook: an admitted out-of-band change to a managed object gets an annotation
+ * saying who changed which declared fields and when, so drift found later can be attributed even
+ * after managedFields have been rewritten. Pure; runs before validation, and adds nothing when the
+ * validating webhook would deny the request anyway.
+ */
+import { escapePointerToken } from "../diff/path.js";
+import type { DesiredIndexReader } from "../manifest/desired.js";
+import { LAST_CHANGE_ANNOTATION } from "../manifest/labels.js";
+import { keyOf } from "../manifest/object.js";
+import { decide, targetOf, violationsOf } from "./decide.js";
+import type { AdmissionPolicy, AdmissionRequest, JsonPatchOp } from "./types.js";
+
+/** Keeps the annotation small: field paths beyond this are counted in `more`. */
+const MAX_FIELDS = 20;
+
+export interface OutOfBandRecord {
+  user: string;
+  groups: string[];
+  fields: string[];
+  more?: number;
+  time: string;
+}
+
+export function outOfBandPatch(
+  request: AdmissionRequest,
+  index: DesiredIndexReader,
+  policy: AdmissionPolicy,
+  now: Date,
+): JsonPatchOp[] | undefined {
+  if (request.operation !== "CREATE" && request.operation !== "UPDATE") return undefined;
+  if (request.subResource || !request.object) return undefined; // a Scale object's annotations are not stored
+  if (request.userInfo.username === policy.selfUsername) return undefined;
+  const entry = index.get(keyOf(targetOf(request, policy)));
+  if (!entry || entry.mode === "off") return undefined;
+  const { changes } = violationsOf(request, entry);
+  if (changes.length === 0) return undefined;
+  if (!decide(request, index, policy, now).allowed) return undefined;
+
+  const fields = changes.map((c) => c.path);
+  const record: OutOfBandRecord = {
+    user: request.userInfo.username,
+    groups: request.userInfo.groups ?? [],
+    fields: fields.slice(0, MAX_FIELDS),
+    ...(fields.length > MAX_FIELDS ? { more: fields.length - MAX_FIELDS } : {}),
+    time: now.toISOString(),
+  };
+  return setAnnotationPatch(
+    request.object.metadata.annotations,
+    LAST_CHANGE_ANNOTATION,
+    JSON.stringify(record),
+  );
+}
+
+/**
+ * RFC 6902 ops setting one annotation. `add` on an object member replaces an existing value; the
+ * map itself must exist first, and `/` in the key is escaped as `~1` (RFC 6901).
+ */
+export function setAnnotationPatch(
+  annotations: Record<string, string> | undefined,
+  name: string,
+  value: string,
+): JsonPatchOp[] {
+  if (annotations === undefined || annotations === null) {
+    return [{ op: "add", path: "/metadata/annotations", value: { [name]: value } }];
+  }
+  return [{ op: "add", path: `/metadata/annotations/${escapePointerToken(name)}`, value }];
+}

@@ -1,0 +1,144 @@
+/**
+ * The ValidatingWebhookConfiguration and MutatingWebhookConfiguration gitgate registers. Pure.
+ *
+ * Selection, and why:
+ * - `objectSelector: gitgate.io/app Exists` keeps kube-apiserver from calling gitgate for objects it
+ *   does not manage. A Scale object carries no labels (the API server builds it from name, namespace
+ *   and uid only), so the scale subresource gets its own webhook without an objectSelector; decide()
+ *   answers unmanaged Scale requests on its fast path.
+ * - Namespaces: kube-system and gitgate's own are excluded two ways, ANDed in one list:
+ *   `kubernetes.io/metadata.name NotIn […]` (automatic on Kubernetes ≥ 1.21) and
+ *   `gitgate.io/webhook NotIn [ignore]`, a label gitgate puts on those namespaces when it registers
+ *   (the only way on 1.20, where the automatic name label does not exist). A missing label satisfies
+ *   NotIn, so neither expression excludes anything else.
+ * - A rule resource `*` matches no subresource, so the scale rule names `<any>/scale` explicitly;
+ *   status and other subresources are never sent. Webhook configurations are never sent either.
+ */
+import { APP_LABEL } from "../manifest/labels.js";
+import type { KubeObject } from "../manifest/object.js";
+
+export const WEBHOOK_NAMESPACE_LABEL = "gitgate.io/webhook";
+export const WEBHOOK_NAMESPACE_IGNORE = "ignore";
+export const VALIDATE_PATH = "/validate";
+export const MUTATE_PATH = "/mutate";
+
+export type FailurePolicy = "Fail" | "Ignore";
+export type RuleOperation = "CREATE" | "UPDATE" | "DELETE" | "CONNECT" | "*";
+
+export interface RuleWithOperations {
+  apiGroups: string[];
+  apiVersions: string[];
+  resources: string[];
+  operations: RuleOperation[];
+  scope: "*" | "Cluster" | "Namespaced";
+}
+
+/** Where kube-apiserver reaches gitgate; `/validate` and `/mutate` are appended to the url or path. */
+export type WebhookEndpoint =
+  { url: string } | { service: { namespace: string; name: string; port?: number; path?: string } };
+
+export interface WebhookConfigOptions {
+  /** metadata.name prefix: `<prefix>-validate`, `<prefix>-mutate`. */
+  namePrefix: string;
+  /** Base64 of the CA certificate PEM. */
+  caBundle: string;
+  clientConfig: WebhookEndpoint;
+  /** gitgate's own namespace, excluded with kube-system. */
+  ownNamespace: string;
+  /** Validating failure policy (mutating is always Ignore: the annotation it adds is a courtesy). */
+  failurePolicy?: FailurePolicy;
+  timeoutSeconds?: number;
+  /** Overrides the rules of the main validating webhook (the scale webhook keeps its own rule). */
+  rules?: RuleWithOperations[];
+}
+
+export function excludedNamespaces(ownNamespace: string): string[] {
+  return [...new Set(["kube-system", ownNamespace])];
+}
+
+export const defaultValidatingRules: RuleWithOperations[] = [
+  {
+    apiGroups: ["*"],
+    apiVersions: ["*"],
+    resources: ["*"],
+    operations: ["CREATE", "UPDATE", "DELETE"],
+    scope: "*",
+  },
+];
+const scaleRules: RuleWithOperations[] = [
+  { apiGroups: ["*"], apiVersions: ["*"], resources: ["*/scale"], operations: ["UPDATE"], scope: "*" },
+];
+const mutatingRules: RuleWithOperations[] = [
+  { apiGroups: ["*"], apiVersions: ["*"], resources: ["*"], operations: ["CREATE", "UPDATE"], scope: "*" },
+];
+
+function clientConfigFor(opts: WebhookConfigOptions, path: string): Record<string, unknown> {
+  const endpoint = opts.clientConfig;
+  if ("url" in endpoint)
+    return { url: `${endpoint.url.replace(/\/+$/, "")}${path}`, caBundle: opts.caBundle };
+  const { namespace, name, port = 443, path: prefix = "" } = endpoint.service;
+  return {
+    service: { namespace, name, port, path: `${prefix.replace(/\/+$/, "")}${path}` },
+    caBundle: opts.caBundle,
+  };
+}
+
+function common(opts: WebhookConfigOptions, path: string): Record<string, unknown> {
+  return {
+    clientConfig: clientConfigFor(opts, path),
+    namespaceSelector: {
+      matchExpressions: [
+        {
+          key: "kubernetes.io/metadata.name",
+          operator: "NotIn",
+          values: excludedNamespaces(opts.ownNamespace),
+        },
+        { key: WEBHOOK_NAMESPACE_LABEL, operator: "NotIn", values: [WEBHOOK_NAMESPACE_IGNORE] },
+      ],
+    },
+    sideEffects: "None",
+    // DESIGN: ≤ 5 s, so a slow gitgate costs a write at most that; kube-apiserver allows 1–30.
+    timeoutSeconds: Math.min(Math.max(Math.trunc(opts.timeoutSeconds ?? 5), 1), 30),
+    admissionReviewVersions: ["v1"],
+    matchPolicy: "Equivalent",
+  };
+}
+
+const managedSelector = { matchExpressions: [{ key: APP_LABEL, operator: "Exists" }] };
+
+export function validatingWebhookConfiguration(opts: WebhookConfigOptions): KubeObject {
+  const failurePolicy = opts.failurePolicy ?? "Fail";
+  return {
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "ValidatingWebhookConfiguration",
+    metadata: { name: `${opts.namePrefix}-validate`, labels: { "app.kubernetes.io/name": "gitgate" } },
+    webhooks: [
+      {
+        name: "validate.gitgate.io",
+        rules: opts.rules ?? defaultValidatingRules,
+        objectSelector: managedSelector,
+        failurePolicy,
+        ...common(opts, VALIDATE_PATH),
+      },
+      { name: "scale.gitgate.io", rules: scaleRules, failurePolicy, ...common(opts, VALIDATE_PATH) },
+    ],
+  };
+}
+
+export function mutatingWebhookConfiguration(opts: WebhookConfigOptions): KubeObject {
+  return {
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "MutatingWebhookConfiguration",
+    metadata: { name: `${opts.namePrefix}-mutate`, labels: { "app.kubernetes.io/name": "gitgate" } },
+    webhooks: [
+      {
+        name: "mutate.gitgate.io",
+        rules: mutatingRules,
+        objectSelector: managedSelector,
+        failurePolicy: "Ignore",
+        reinvocationPolicy: "Never",
+        ...common(opts, MUTATE_PATH),
+      },
+    ],
+  };
+}

@@ -1,0 +1,57 @@
+/** `gitgate run`: the controller and webhooks until SIGTERM/SIGINT, then a graceful stop. */
+import { applyEnv, loadConfigFile, readEnvironment } from "../config/load.js";
+import { createLogger, type LogLevel } from "../log/logger.js";
+import { resolveTools, toolsFromEnv } from "../testenv/tools.js";
+import { defaultCacheDir } from "../testenv/assets.js";
+import { startRuntime } from "./runtime.js";
+
+export interface RunFlags {
+  kubeconfig?: string;
+  config?: string;
+  webhookAddress?: string;
+  identity?: string;
+  webhook: boolean;
+  installCrds: boolean;
+  logLevel?: LogLevel;
+}
+
+export async function runCommand(flags: RunFlags): Promise<void> {
+  const env = readEnvironment();
+  const config = applyEnv(await loadConfigFile(flags.config));
+  if (!flags.webhook) config.webhook.enabled = false;
+  const logger = createLogger(flags.logLevel ?? config.logLevel);
+  const cacheDir = config.sync.cacheDir ?? env.cacheDir ?? defaultCacheDir();
+  const tools = await resolveTools({ ...toolsFromEnv(), helm: config.render.helm, kubectl: config.render.kubectl, kustomize: config.render.kustomize, cacheDir });
+  const inCluster = !flags.kubeconfig && env.inCluster;
+  const runtime = await startRuntime({
+    config,
+    logger,
+    kubeconfig: flags.kubeconfig,
+    inCluster,
+    webhookAddress: flags.webhookAddress,
+    identity: flags.identity,
+    tools,
+    cacheDir,
+    installCrds: flags.installCrds && !inCluster,
+    podName: env.podName,
+  });
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down: readiness off, finishing in-flight requests");
+    // In a cluster the readiness probe must fail (and endpoints update) before the listener closes.
+    const drainMs = inCluster ? 5000 : 0;
+    setTimeout(() => {
+      runtime
+        .stop()
+        .then(() => process.exit(0))
+        .catch((err: unknown) => {
+          logger.error({ err: String(err) }, "shutdown failed");
+          process.exit(1);
+        });
+    }, drainMs);
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+/** The `gitgate` command. Each subcommand lives in its own module; this file only wires them. */
+import { Command, Option } from "commander";
+import { runCommand } from "./cmd-run.js";
+import { renderCommand } from "./cmd-render.js";
+
+const program = new Command();
+program
+  .name("gitgate")
+  .description("Keep a Kubernetes cluster equal to Git: reconciler, admission gate and drift alerts.")
+  .version("0.1.0")
+  .showHelpAfterError();
+
+program
+  .command("run")
+  .description("Run the reconciler and the admission webhooks against a cluster.")
+  .option("--kubeconfig <file>", "kubeconfig to use (default: in-cluster service account, else ~/.kube/config)")
+  .option("--config <file>", "gitgate config file (YAML)")
+  .option("--webhook-address <host:port>", "serve the webhooks here and register url-based configurations (out of cluster)")
+  .option("--identity <user>", "gitgate's own username, instead of asking the API server")
+  .option("--no-webhook", "run the reconciler only")
+  .option("--no-install-crds", "do not create the GitApp CRD when it is missing")
+  .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error"]))
+  .action(runCommand);
+
+program
+  .command("render")
+  .description("Print what gitgate would apply for a directory (plain YAML, Kustomize or Helm), like `helm template`.")
+  .argument("<path>", "directory to render")
+  .option("--repo <dir>", "repository root the path must stay inside (default: the git top level, else the path)")
+  .option("-n, --namespace <ns>", "destination namespace", "default")
+  .option("--release-name <name>", "Helm release name")
+  .option("-f, --values <file...>", "Helm value files (relative to the path)")
+  .addOption(new Option("-o, --output <format>", "output format").choices(["yaml", "json"]).default("yaml"))
+  .action(renderCommand);
+
+program.parseAsync().catch((err: unknown) => {
+  console.error(`gitgate: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(2);
+});

@@ -1,0 +1,216 @@
+/**
+ * gitgate's composition root: one process running the reconciler (leader only writes), the
+ * admission webhooks (every replica answers), the push receiver, probes and metrics.
+ */
+import { join } from "node:path";
+import { Registry, collectDefaultMetrics } from "prom-client";
+import { createAdmissionRouter } from "../admission/handlers.js";
+import { createAdmissionMetrics } from "../admission/metrics.js";
+import type { AdmissionPolicy } from "../admission/types.js";
+import type { AlertSink } from "../alerts/event.js";
+import { loadOrCreateCertificates, caBundleBase64, type WebhookTls } from "../certs/store.js";
+import { ClusterClient } from "../cluster/client.js";
+import { discoverIdentity, type SelfIdentity } from "../cluster/identity.js";
+import { loadKubeConfig, Transport } from "../cluster/transport.js";
+import type { GitgateConfig } from "../config/schema.js";
+import type { Logger } from "../log/logger.js";
+import { render } from "../render/render.js";
+import type { RenderTools } from "../render/types.js";
+import { createApp } from "../server/app.js";
+import { listenHttps, type HttpsListener } from "../server/https.js";
+import { registerWebhooks, unregisterWebhooks } from "../server/webhooks.js";
+import { createGitSource } from "../source/git-source.js";
+import { sameRepo } from "../source/url.js";
+import { Controller } from "../sync/controller.js";
+import { parseDuration } from "../sync/gitapp.js";
+import { LeaderElector } from "../sync/leader.js";
+import { createAlerts } from "./alerts.js";
+import { readCredentials } from "./credentials.js";
+import { ensureCrds, ensureNamespace } from "./bootstrap.js";
+
+export interface RuntimeOptions {
+  config: GitgateConfig;
+  logger: Logger;
+  kubeconfig?: string;
+  inCluster?: boolean;
+  /** `host:port` for the webhook server out of cluster (`0` port picks a free one). */
+  webhookAddress?: string;
+  identity?: string;
+  tools: RenderTools;
+  cacheDir: string;
+  /** Replaces the configured channels (tests, `gitgate dev`'s terminal sink). */
+  alerts?: AlertSink;
+  /** Apply chart/crds when the GitApp CRD is missing (out-of-cluster convenience). */
+  installCrds?: boolean;
+  podName?: string;
+  /** Name prefix of the webhook configurations. */
+  webhookName?: string;
+}
+
+export interface Runtime {
+  controller: Controller;
+  client: ClusterClient;
+  identity: SelfIdentity;
+  registry: Registry;
+  /** Base URL of the HTTPS server (webhooks, hooks, probes), when enabled. */
+  url?: string;
+  caPem?: string;
+  isReady(): boolean;
+  stop(): Promise<void>;
+}
+
+const seconds = (d: string, fallback: number): number => Math.round((parseDuration(d) ?? fallback * 1000) / 1000);
+
+export function admissionPolicy(config: GitgateConfig, selfUsername: string): AdmissionPolicy {
+  const e = config.enforcement;
+  return {
+    selfUsername,
+    exemptUsers: e.exemptUsers,
+    exemptGroups: e.exemptGroups,
+    defaultMode: e.defaultMode,
+    breakGlassGroups: e.breakGlass.groups,
+    breakGlassMaxSeconds: seconds(e.breakGlass.maxDuration, 4 * 3600),
+    breakGlassDefaultSeconds: seconds(e.breakGlass.defaultDuration, 3600),
+  };
+}
+
+export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
+  const { config, logger } = opts;
+  const transport = new Transport(loadKubeConfig({ kubeconfig: opts.kubeconfig, inCluster: opts.inCluster }));
+  const client = new ClusterClient(transport);
+  const identity = await discoverIdentity(client, opts.identity ?? config.identity);
+  logger.info({ username: identity.username, via: identity.via, server: transport.server }, "connected");
+  if (opts.installCrds) await ensureCrds(client, logger);
+  await ensureNamespace(client, config.namespace, logger);
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const alerts = opts.alerts ?? (await createAlerts(config, client, logger, registry));
+
+  let leader: LeaderElector | undefined;
+  let leading = !config.leaderElection.enabled;
+  const controller = new Controller({
+    client,
+    source: createGitSource({ cacheRoot: join(opts.cacheDir, "git"), logger }),
+    render: (req) =>
+      render(req, {
+        tools: opts.tools,
+        maxFileBytes: config.render.maxFileBytes,
+        maxObjects: config.render.maxObjects,
+        timeoutMs: parseDuration(config.render.timeout),
+      }),
+    alerts: { emit: (e) => alerts.emit(e) },
+    logger,
+    settings: {
+      concurrency: config.sync.concurrency,
+      maxPruneShare: config.sync.maxPruneShare,
+      defaultMode: config.enforcement.defaultMode,
+      minIntervalMs: parseDuration(config.sync.minInterval) ?? 5000,
+    },
+    credentials: (namespace, name) => readCredentials(client, namespace, name),
+    isLeader: () => leading,
+    sameRepo,
+    workers: config.sync.workers,
+  });
+
+  let shuttingDown = false;
+  let listener: HttpsListener | undefined;
+  let tls: WebhookTls | undefined;
+  let rotation: NodeJS.Timeout | undefined;
+  const webhookName = opts.webhookName ?? "gitgate";
+  const isReady = (): boolean => !shuttingDown && controller.index.isComplete();
+
+  if (config.webhook.enabled) {
+    const [host = "127.0.0.1", portText] = (opts.webhookAddress ?? config.webhook.address ?? `0.0.0.0:${config.webhook.port}`).split(":");
+    const service = opts.inCluster ? config.webhook.service : undefined;
+    const names = service
+      ? { dnsNames: [`${service.name}.${service.namespace}.svc`, `${service.name}.${service.namespace}.svc.cluster.local`], ipAddresses: [] }
+      : { dnsNames: ["localhost"], ipAddresses: [host === "0.0.0.0" ? "127.0.0.1" : host] };
+    const secretRef = { namespace: config.namespace, name: config.webhook.certSecret };
+    tls = (await loadOrCreateCertificates(client, secretRef, names)).tls;
+    const app = createApp({
+      admission: createAdmissionRouter({
+        index: controller.index,
+        policy: () => admissionPolicy(config, identity.username),
+        alerts,
+        logger,
+        metrics: createAdmissionMetrics(registry),
+        onBreakGlass: (grant) => controller.grantBreakGlass(grant),
+      }),
+      onPush: (urls) => urls.flatMap((u) => controller.triggerRepo(u)),
+      hooks: config.hooks,
+      isReady,
+      registry,
+      logger,
+    });
+    listener = await listenHttps(app, host, Number(portText ?? 0), tls.serving);
+    const clientConfig = service
+      ? { service: { namespace: service.namespace, name: service.name, port: service.port } }
+      : { url: `https://${host === "0.0.0.0" ? "127.0.0.1" : host}:${listener.port}` };
+    const register = async (current: WebhookTls): Promise<void> => {
+      if (!config.webhook.register) return;
+      await registerWebhooks(client, {
+        namePrefix: webhookName,
+        caBundle: caBundleBase64(current),
+        clientConfig,
+        ownNamespace: config.namespace,
+        failurePolicy: config.webhook.failurePolicy,
+        timeoutSeconds: config.webhook.timeoutSeconds,
+      });
+    };
+    // Rotation: every replica re-reads the Secret; the serving cert changes in place.
+    rotation = setInterval(() => {
+      void loadOrCreateCertificates(client, secretRef, names)
+        .then(async ({ tls: next }) => {
+          if (next.serving.cert === tls?.serving.cert) return;
+          listener?.setCertificate(next.serving);
+          if (next.caBundlePem !== tls?.caBundlePem) await register(next);
+          tls = next;
+          logger.info("webhook certificate rotated");
+        })
+        .catch((err: unknown) => logger.warn({ err: String(err) }, "certificate rotation check failed"));
+    }, 3600_000);
+    rotation.unref();
+    await controller.start();
+    await register(tls);
+    logger.info({ url: `https://${listener.host}:${listener.port}` }, "webhook server listening");
+  } else {
+    await controller.start();
+  }
+
+  if (config.leaderElection.enabled) {
+    leader = new LeaderElector(
+      client,
+      { namespace: config.namespace, name: config.leaderElection.leaseName, identity: opts.podName ?? `${identity.username}-${process.pid}` },
+      logger,
+      (isLeading) => {
+        leading = isLeading;
+        controller.resyncAll();
+      },
+    );
+    leader.start();
+  } else {
+    controller.resyncAll();
+  }
+
+  return {
+    controller,
+    client,
+    identity,
+    registry,
+    url: listener ? `https://127.0.0.1:${listener.port}` : undefined,
+    caPem: tls?.caBundlePem,
+    isReady,
+    stop: async () => {
+      shuttingDown = true;
+      clearInterval(rotation);
+      controller.stop();
+      await leader?.stop();
+      await listener?.close();
+      await (alerts as { close?: () => Promise<void> }).close?.();
+      transport.close();
+    },
+  };
+}
+
+export { unregisterWebhooks };

@@ -1,0 +1,170 @@
+/** The gitgate config file: its TypeScript shape and the JSON schema ajv checks it against. */
+import type { EnforcementMode } from "../manifest/desired.js";
+
+export type ChannelType = "slack" | "teams" | "webhook";
+
+export interface ChannelConfig {
+  name: string;
+  type: ChannelType;
+  /** The URL itself (a secret for Slack and Teams), or where to read it. */
+  url?: string;
+  urlFrom?: { secretName: string; key: string; namespace?: string };
+  /** HMAC key for `webhook` channels. */
+  secret?: string;
+  secretFrom?: { secretName: string; key: string; namespace?: string };
+  /** Event types this channel gets; all when absent. */
+  events?: string[];
+}
+
+export interface GitgateConfig {
+  clusterName: string;
+  /** gitgate's own namespace: its Lease, certificate Secret, and excluded from the webhooks. */
+  namespace: string;
+  logLevel: "trace" | "debug" | "info" | "warn" | "error" | "silent";
+  /** Overrides the identity gitgate learns from the API server. */
+  identity?: string;
+  enforcement: {
+    defaultMode: EnforcementMode;
+    exemptUsers: string[];
+    exemptGroups: string[];
+    breakGlass: { groups: string[]; maxDuration: string; defaultDuration: string };
+  };
+  sync: {
+    concurrency: number;
+    workers: number;
+    maxPruneShare: number;
+    minInterval: string;
+    cacheDir?: string;
+  };
+  render: { timeout: string; maxFileBytes: number; maxObjects: number; helm?: string; kubectl?: string; kustomize?: string };
+  webhook: {
+    enabled: boolean;
+    /** `host:port` to serve on out of cluster; in cluster, the Service routes to `port`. */
+    address?: string;
+    port: number;
+    failurePolicy: "Fail" | "Ignore";
+    timeoutSeconds: number;
+    service?: { name: string; namespace: string; port: number };
+    certSecret: string;
+    register: boolean;
+  };
+  hooks: { githubSecret?: string; gitlabToken?: string; maxBodyBytes: number };
+  alerts: { channels: ChannelConfig[]; dedupWindow: string; ratePerMinute: number };
+  leaderElection: { enabled: boolean; leaseName: string };
+}
+
+const duration = { type: "string", pattern: "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$" };
+const secretRef = {
+  type: "object",
+  required: ["secretName", "key"],
+  additionalProperties: false,
+  properties: { secretName: { type: "string" }, key: { type: "string" }, namespace: { type: "string" } },
+};
+const strings = { type: "array", items: { type: "string" } };
+
+export const configSchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    clusterName: { type: "string", minLength: 1 },
+    namespace: { type: "string", minLength: 1 },
+    logLevel: { enum: ["trace", "debug", "info", "warn", "error", "silent"] },
+    identity: { type: "string" },
+    enforcement: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        defaultMode: { enum: ["enforce", "warn", "audit", "off"] },
+        exemptUsers: strings,
+        exemptGroups: strings,
+        breakGlass: {
+          type: "object",
+          additionalProperties: false,
+          properties: { groups: strings, maxDuration: duration, defaultDuration: duration },
+        },
+      },
+    },
+    sync: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        concurrency: { type: "integer", minimum: 1, maximum: 256 },
+        workers: { type: "integer", minimum: 1, maximum: 64 },
+        maxPruneShare: { type: "number", minimum: 0, maximum: 1 },
+        minInterval: duration,
+        cacheDir: { type: "string" },
+      },
+    },
+    render: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        timeout: duration,
+        maxFileBytes: { type: "integer", minimum: 1 },
+        maxObjects: { type: "integer", minimum: 1 },
+        helm: { type: "string" },
+        kubectl: { type: "string" },
+        kustomize: { type: "string" },
+      },
+    },
+    webhook: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        enabled: { type: "boolean" },
+        address: { type: "string", pattern: "^[^:]+:[0-9]+$" },
+        port: { type: "integer", minimum: 1, maximum: 65535 },
+        failurePolicy: { enum: ["Fail", "Ignore"] },
+        timeoutSeconds: { type: "integer", minimum: 1, maximum: 5 },
+        service: {
+          type: "object",
+          required: ["name", "namespace"],
+          additionalProperties: false,
+          properties: { name: { type: "string" }, namespace: { type: "string" }, port: { type: "integer" } },
+        },
+        certSecret: { type: "string" },
+        register: { type: "boolean" },
+      },
+    },
+    hooks: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        githubSecret: { type: "string" },
+        gitlabToken: { type: "string" },
+        maxBodyBytes: { type: "integer", minimum: 1024 },
+      },
+    },
+    alerts: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        dedupWindow: duration,
+        ratePerMinute: { type: "integer", minimum: 1 },
+        channels: {
+          type: "array",
+          items: {
+            type: "object",
+            required: ["name", "type"],
+            additionalProperties: false,
+            properties: {
+              name: { type: "string", minLength: 1 },
+              type: { enum: ["slack", "teams", "webhook"] },
+              url: { type: "string", pattern: "^https?://" },
+              urlFrom: secretRef,
+              secret: { type: "string" },
+              secretFrom: secretRef,
+              events: strings,
+            },
+            oneOf: [{ required: ["url"] }, { required: ["urlFrom"] }],
+          },
+        },
+      },
+    },
+    leaderElection: {
+      type: "object",
+      additionalProperties: false,
+      properties: { enabled: { type: "boolean" }, leaseName: { type: "string" } },
+    },
+  },
+} as const;

@@ -1,0 +1,89 @@
+/** Plain manifests: every *.yaml, *.yml and *.json under the app directory, recursively. */
+import { readdir, readFile, realpath, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { terminal } from "../errors.js";
+import { parseManifests } from "../manifest/parse.js";
+import { isInside, repoRelative } from "./contain.js";
+import type { Limits, RenderedObject } from "./types.js";
+
+const MANIFEST_FILE = /\.(?:ya?ml|json)$/;
+
+interface ManifestFile {
+  /** Path as walked from the app dir (the sort key). */
+  walked: string;
+  /** Real path, checked to be inside the repository. */
+  real: string;
+}
+
+/**
+ * Lists manifest files, skipping hidden files and directories (.git, .github, editor files). Symlinks
+ * are followed only when they resolve inside the repository; anything else is refused, not skipped,
+ * so a repository cannot silently lose objects.
+ */
+async function listManifestFiles(root: string, appDir: string): Promise<ManifestFile[]> {
+  const files: ManifestFile[] = [];
+  const seenDirs = new Set<string>();
+  const walk = async (dir: string, walked: string): Promise<void> => {
+    const realDir = await realpath(dir);
+    if (seenDirs.has(realDir)) return;
+    seenDirs.add(realDir);
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      if (entry.name.startsWith(".")) continue;
+      const path = join(dir, entry.name);
+      const walkedPath = walked ? `${walked}/${entry.name}` : entry.name;
+      let real = path;
+      if (entry.isSymbolicLink()) {
+        real = await realpath(path).catch(() => path);
+        if (!isInside(root, real)) {
+          throw terminal(
+            "PathEscapesRepo",
+            `symlink ${repoRelative(root, path)} points outside the repository`,
+          );
+        }
+      }
+      const info = await stat(real).catch(() => undefined);
+      if (info?.isDirectory()) await walk(path, walkedPath);
+      else if (info?.isFile() && MANIFEST_FILE.test(entry.name)) files.push({ walked: walkedPath, real });
+    }
+  };
+  await walk(appDir, "");
+  // Byte-wise order of the walked path: deterministic on every machine and locale.
+  return files.sort((a, b) => (a.walked < b.walked ? -1 : a.walked > b.walked ? 1 : 0));
+}
+
+export async function renderDirectory(
+  root: string,
+  appDir: string,
+  limits: Limits,
+): Promise<RenderedObject[]> {
+  const objects: RenderedObject[] = [];
+  let totalBytes = 0;
+  for (const file of await listManifestFiles(root, appDir)) {
+    const rel = repoRelative(root, file.real);
+    const { size } = await stat(file.real);
+    if (size > limits.maxFileBytes) {
+      throw terminal(
+        "ManifestTooLarge",
+        `${rel} is ${size} bytes, more than the limit of ${limits.maxFileBytes}`,
+      );
+    }
+    totalBytes += size;
+    if (totalBytes > limits.maxOutputBytes) {
+      throw terminal(
+        "RenderOutputTooLarge",
+        `manifests under ${repoRelative(root, appDir)} exceed ${limits.maxOutputBytes} bytes`,
+      );
+    }
+    const text = await readFile(file.real, "utf8");
+    for (const doc of parseManifests(text, rel)) {
+      objects.push({ object: doc.object, file: doc.file, line: doc.line });
+      if (objects.length > limits.maxObjects) {
+        throw terminal(
+          "TooManyObjects",
+          `${repoRelative(root, appDir)} renders more than ${limits.maxObjects} objects`,
+        );
+      }
+    }
+  }
+  return objects;
+}

@@ -1,0 +1,81 @@
+/**
+ * gitgate's HTTP surface: /validate and /mutate (admission), /hooks/git (push receiver),
+ * /healthz, /readyz and /metrics.
+ */
+import express, { type Express, type Request, type Response, type Router } from "express";
+import type { Registry } from "prom-client";
+import type { Logger } from "../log/logger.js";
+import { parsePushEvent, verifyGitHubSignature, verifyGitLabToken } from "../source/push.js";
+
+export interface AppDeps {
+  admission?: Router;
+  /** Queues a sync of every GitApp on one of these repos; returns the apps queued. */
+  onPush: (repoURLs: string[]) => string[];
+  hooks: { githubSecret?: string; gitlabToken?: string; maxBodyBytes: number };
+  isReady: () => boolean;
+  registry: Registry;
+  logger: Logger;
+}
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.get("/healthz", (_req, res) => void res.type("text").send("ok"));
+  app.get("/readyz", (_req, res) => {
+    if (deps.isReady()) res.type("text").send("ok");
+    else res.status(503).type("text").send("not ready: desired-state index incomplete or shutting down");
+  });
+  app.get("/metrics", async (_req, res) => {
+    res.type(deps.registry.contentType).send(await deps.registry.metrics());
+  });
+  if (deps.admission) app.use(deps.admission);
+  app.post("/hooks/git", express.raw({ type: () => true, limit: deps.hooks.maxBodyBytes }), (req, res) => pushHandler(deps, req, res));
+  app.use((err: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: () => void) => {
+    const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
+    if (status === 500) deps.logger.error({ err: err.message }, "request failed");
+    res.status(status).json({ error: err.type === "entity.too.large" ? "request body too large" : err.message });
+  });
+  return app;
+}
+
+function header(req: Request, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function pushHandler(deps: AppDeps, req: Request, res: Response): void {
+  const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  const { githubSecret, gitlabToken } = deps.hooks;
+  const githubSig = header(req, "x-hub-signature-256");
+  const gitlabHeader = header(req, "x-gitlab-token");
+  // With a secret configured, an event must prove it knows it; unsigned pushes only where none is.
+  if (githubSecret || gitlabToken) {
+    const ok =
+      (githubSecret !== undefined && githubSig !== undefined && verifyGitHubSignature(githubSecret, raw, githubSig)) ||
+      (gitlabToken !== undefined && gitlabHeader !== undefined && verifyGitLabToken(gitlabToken, gitlabHeader));
+    if (!ok) {
+      deps.logger.warn({ event: header(req, "x-github-event") ?? header(req, "x-gitlab-event") }, "push event with a missing or bad signature rejected");
+      res.status(401).json({ error: "missing or invalid webhook signature" });
+      return;
+    }
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString("utf8"));
+  } catch {
+    res.status(400).json({ error: "body is not JSON" });
+    return;
+  }
+  const parsed = parsePushEvent(req.headers, body);
+  if (parsed.kind === "invalid") {
+    res.status(400).json({ error: parsed.error });
+    return;
+  }
+  if (parsed.kind === "ignored") {
+    res.json({ ignored: parsed.reason });
+    return;
+  }
+  const queued = deps.onPush(parsed.event.repoURLs);
+  deps.logger.info({ provider: parsed.event.provider, queued: queued.length, ref: parsed.event.ref }, "push received");
+  res.status(202).json({ queued });
+}

@@ -1,0 +1,32 @@
+/**
+ * Registers gitgate's webhook configurations with the API server (server-side apply, so re-running
+ * only updates the caBundle), and labels the namespaces that must never reach the webhook: on
+ * clusters older than 1.21 the kubernetes.io/metadata.name label does not exist yet.
+ */
+import {
+  mutatingWebhookConfiguration,
+  validatingWebhookConfiguration,
+  WEBHOOK_NAMESPACE_IGNORE,
+  WEBHOOK_NAMESPACE_LABEL,
+  excludedNamespaces,
+  type WebhookConfigOptions,
+} from "../admission/webhook-config.js";
+import type { ClusterClient } from "../cluster/client.js";
+import { FIELD_MANAGER } from "../manifest/labels.js";
+
+export async function registerWebhooks(client: ClusterClient, opts: WebhookConfigOptions): Promise<void> {
+  for (const ns of excludedNamespaces(opts.ownNamespace)) {
+    const existing = await client.get({ apiVersion: "v1", kind: "Namespace", name: ns });
+    if (existing && existing.metadata.labels?.[WEBHOOK_NAMESPACE_LABEL] !== WEBHOOK_NAMESPACE_IGNORE) {
+      await client.patch({ apiVersion: "v1", kind: "Namespace", name: ns }, { metadata: { labels: { [WEBHOOK_NAMESPACE_LABEL]: WEBHOOK_NAMESPACE_IGNORE } } }, "merge");
+    }
+  }
+  await client.apply(validatingWebhookConfiguration(opts), { fieldManager: FIELD_MANAGER, force: true });
+  await client.apply(mutatingWebhookConfiguration(opts), { fieldManager: FIELD_MANAGER, force: true });
+}
+
+/** Removes the configurations so that a stopped gitgate can never lock the cluster (dev, uninstall). */
+export async function unregisterWebhooks(client: ClusterClient, namePrefix: string): Promise<void> {
+  await client.delete({ apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingWebhookConfiguration", name: `${namePrefix}-validate` });
+  await client.delete({ apiVersion: "admissionregistration.k8s.io/v1", kind: "MutatingWebhookConfiguration", name: `${namePrefix}-mutate` });
+}

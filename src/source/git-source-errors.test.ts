@@ -1,0 +1,135 @@
+// Failure classification of GitSource against real servers: every error a GitApp can stall or back
+// off on, and that credentials never leak into its message.
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { createServer, type AddressInfo, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { startGitServer, type GitServer } from "../testenv/git-server.js";
+import { createGitSource, type GitSourceOptions } from "./git-source.js";
+import { closedPort, isGitError } from "./testing.js";
+import { parseRepoURL } from "./url.js";
+
+void describe("GitSource errors", () => {
+  let server: GitServer;
+  let scratch: string;
+  let cacheN = 0;
+  const source = (opts: Partial<GitSourceOptions> = {}): ReturnType<typeof createGitSource> =>
+    createGitSource({ cacheRoot: join(scratch, `cache-${++cacheN}`), ...opts });
+
+  before(async () => {
+    server = await startGitServer();
+    scratch = await mkdtemp(join(tmpdir(), "gitgate-source-errors-"));
+    await server.createRepo("app", { "a.yaml": "a: 1\n" });
+  });
+  after(async () => {
+    await server.stop();
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  void it("classifies unknown revisions, short SHAs and unknown repos as terminal", async () => {
+    const git = source();
+    const repoURL = server.repoURL("app");
+    await assert.rejects(
+      git.resolve({ repoURL, revision: "no-such-branch" }),
+      isGitError("terminal", "RevisionNotFound", (m) => {
+        assert.ok(m.includes('"no-such-branch"') && m.includes(repoURL), m);
+      }),
+    );
+    const short = (await server.revParse("app", "main")).slice(0, 7);
+    await assert.rejects(
+      git.resolve({ repoURL, revision: short }),
+      isGitError("terminal", "RevisionNotFound", (m) => assert.match(m, /40 hex/)),
+    );
+    await assert.rejects(
+      git.resolve({ repoURL, revision: "0123456789abcdef0123456789abcdef01234567" }),
+      isGitError("terminal", "RevisionNotFound", (m) => assert.match(m, /no branch or tag .* contains/)),
+    );
+    await assert.rejects(
+      git.resolve({ repoURL: server.repoURL("missing"), revision: "main" }),
+      isGitError("terminal", "RepoNotFound"),
+    );
+    await assert.rejects(
+      git.resolve({ repoURL: "git@github.com:a/b.git", revision: "main" }),
+      isGitError("terminal", "UnsupportedURL"),
+    );
+  });
+
+  void it("gives RepoUnreachable for a closed port and for a server that never answers", async () => {
+    const port = await closedPort();
+    await assert.rejects(
+      source().resolve({ repoURL: `http://127.0.0.1:${port}/app.git`, revision: "main" }),
+      isGitError("transient", "RepoUnreachable", (m) => assert.match(m, /ECONNREFUSED/)),
+    );
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket.resume()));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/app.git`;
+      const started = Date.now();
+      await assert.rejects(
+        source({ fetchTimeoutMs: 200 }).resolve({ repoURL: url, revision: "main" }),
+        isGitError("transient", "RepoUnreachable", (m) => assert.match(m, /timed out/)),
+      );
+      assert.ok(Date.now() - started < 5000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  });
+});
+
+void describe("GitSource with credentials", () => {
+  const auth = { username: "deployer", password: "pa55-Very-Secret" };
+  let server: GitServer;
+  let scratch: string;
+
+  before(async () => {
+    server = await startGitServer({ auth });
+    scratch = await mkdtemp(join(tmpdir(), "gitgate-source-auth-"));
+    await server.createRepo("private", { "a.yaml": "a: 1\n" });
+  });
+  after(async () => {
+    await server.stop();
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  void it("fetches with username/password, token, or URL userinfo, keeping them out of the cache path", async () => {
+    const cacheRoot = join(scratch, "ok");
+    const git = createGitSource({ cacheRoot });
+    const repoURL = server.repoURL("private");
+    const main = await server.revParse("private", "main");
+    assert.equal((await git.resolve({ repoURL, revision: "main", credentials: auth })).commit, main);
+    const token = { username: auth.username, token: auth.password };
+    assert.equal((await git.resolve({ repoURL, revision: "main", credentials: token })).commit, main);
+    const withUserinfo = repoURL.replace("http://", `http://${auth.username}:${auth.password}@`);
+    const viaURL = await git.resolve({ repoURL: withUserinfo, revision: "main" });
+    assert.equal(viaURL.commit, main);
+    assert.ok(!viaURL.dir.includes(auth.password));
+    assert.deepEqual(await readdir(cacheRoot), [parseRepoURL(repoURL).key], "one cache for all three forms");
+  });
+
+  void it("gives AuthenticationFailed without leaking the password", async () => {
+    const git = createGitSource({ cacheRoot: join(scratch, "bad") });
+    const repoURL = server.repoURL("private");
+    const wrong = { username: auth.username, password: "wrong-Password-123" };
+    await assert.rejects(
+      git.resolve({ repoURL, revision: "main", credentials: wrong }),
+      isGitError("terminal", "AuthenticationFailed", (m) => {
+        assert.ok(!m.includes(wrong.password) && !m.includes(auth.password), m);
+        assert.match(m, /HTTP 401/);
+        assert.match(m, /credentials were rejected/);
+      }),
+    );
+    const inURL = repoURL.replace("http://", "http://deployer:wrong-Password-123@");
+    await assert.rejects(
+      git.resolve({ repoURL: inURL, revision: "main" }),
+      isGitError("terminal", "AuthenticationFailed", (m) => assert.ok(!m.includes("wrong-Password-123"), m)),
+    );
+    await assert.rejects(
+      git.resolve({ repoURL, revision: "main" }),
+      isGitError("terminal", "AuthenticationFailed", (m) => assert.match(m, /needs credentials/)),
+    );
+  });
+});

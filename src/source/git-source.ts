@@ -1,0 +1,227 @@
+/**
+ * GitSource over isomorphic-git with one cache per repository:
+ *
+ *   <cacheRoot>/<hash of URL>/repo.git          bare, shallow object store shared by all GitApps
+ *   <cacheRoot>/<hash of URL>/worktrees/<sha>   the files of one commit, reused while recent
+ *
+ * Polling is cheap: a ref lookup (ls-refs) first, and a fetch only when that commit is not cached.
+ */
+import * as fs from "node:fs";
+import { mkdir, readdir, rm, stat } from "node:fs/promises";
+import { join, resolve as resolvePath } from "node:path";
+import git, { type HttpClient } from "isomorphic-git";
+import { GitgateError } from "../errors.js";
+import { silentLogger, type Logger } from "../log/logger.js";
+import { classifyGitError, fetchTimedOut, revisionNotFound, type GitContext } from "./classify.js";
+import { repoLocks } from "./mutex.js";
+import { authHeaders, FULL_SHA, listAllRefs, lookupRevision, withDeadline } from "./remote.js";
+import type { Checkout, GitCredentials, GitSource, RemoteHead, SourceRequest } from "./types.js";
+import { parseRepoURL, type ParsedRepoURL } from "./url.js";
+import { ensureWorktree, hasWorktree, objectType, peelToCommit, pruneWorktrees } from "./worktree.js";
+
+export interface GitSourceOptions {
+  /** Directory for all repository caches; created if missing. */
+  cacheRoot: string;
+  /** Upper bound for one network operation (ref lookup or fetch). Default 60 s. */
+  fetchTimeoutMs?: number;
+  /** Worktrees kept per repository. Default 5. */
+  keepWorktrees?: number;
+  /** A worktree used more recently than this is never deleted (a render may be reading it). Default 60 s. */
+  worktreeGraceMs?: number;
+  logger?: Logger;
+}
+
+/** Git's own "infinite" depth: a fetch with it turns a shallow repository into a complete one. */
+const UNSHALLOW_DEPTH = 0x7fffffff;
+/** isomorphic-git never repacks; past this many packfiles the cache is dropped and fetched afresh. */
+const MAX_PACKS = 64;
+
+interface RepoTarget {
+  repo: ParsedRepoURL;
+  credentials: GitCredentials | undefined;
+  ctx: GitContext;
+  cacheDir: string;
+  gitdir: string;
+  worktreesDir: string;
+}
+
+export class IsomorphicGitSource implements GitSource {
+  private readonly cacheRoot: string;
+  private readonly timeoutMs: number;
+  private readonly keep: number;
+  private readonly graceMs: number;
+  private readonly log: Logger;
+
+  constructor(opts: GitSourceOptions) {
+    this.cacheRoot = resolvePath(opts.cacheRoot);
+    this.timeoutMs = opts.fetchTimeoutMs ?? 60_000;
+    this.keep = Math.max(1, opts.keepWorktrees ?? 5);
+    this.graceMs = opts.worktreeGraceMs ?? 60_000;
+    this.log = opts.logger ?? silentLogger;
+  }
+
+  /** What the remote says `revision` points at now, without fetching objects. A full SHA is returned as is. */
+  async headOf(request: SourceRequest): Promise<RemoteHead> {
+    const req = normalizeRevision(request);
+    const target = this.target(req);
+    if (FULL_SHA.test(req.revision)) return { ref: req.revision, commit: req.revision };
+    const head = await this.network(target, (client) =>
+      lookupRevision(client, target.repo.url, req.revision, target.credentials),
+    );
+    if (head) return head;
+    const shortSha = /^[0-9a-f]{4,39}$/i.test(req.revision)
+      ? "; commit SHAs must be given in full (40 hex digits)"
+      : "";
+    throw revisionNotFound(target.ctx, `no branch or tag has that name${shortSha}`);
+  }
+
+  async resolve(request: SourceRequest): Promise<Checkout> {
+    const req = normalizeRevision(request);
+    const target = this.target(req);
+    const sha = FULL_SHA.test(req.revision) ? req.revision : undefined;
+    // The ref lookup runs outside the lock: it touches no files, and polls of one repo need not queue.
+    const head = sha ? undefined : await this.headOf(req);
+    return repoLocks.run(target.cacheDir, async () => {
+      try {
+        const known = head?.commit ?? sha ?? "";
+        let commit = known;
+        if (!(await hasWorktree(target.worktreesDir, known))) {
+          await this.ensureGitdir(target);
+          commit = head ? await this.commitForRef(target, head) : await this.commitForSha(target, known);
+        }
+        const dir = await ensureWorktree(target.gitdir, target.worktreesDir, commit);
+        const pruned = await pruneWorktrees(target.worktreesDir, this.keep, this.graceMs, commit);
+        if (pruned.length > 0) this.log.debug({ repo: target.repo.url, pruned }, "pruned worktrees");
+        return { commit, dir, ref: head?.ref ?? commit };
+      } catch (err) {
+        // Remote failures arrive classified. Anything else came from the local cache (a missing
+        // object, a full disk): drop the object store so the next attempt starts from a clean fetch.
+        if (!(err instanceof GitgateError)) await rm(target.gitdir, { recursive: true, force: true });
+        throw classifyGitError(err, target.ctx);
+      }
+    });
+  }
+
+  private target(req: SourceRequest): RepoTarget {
+    const repo = parseRepoURL(req.repoURL);
+    const credentials = req.credentials ?? repo.credentials;
+    const cacheDir = join(this.cacheRoot, repo.key);
+    return {
+      repo,
+      credentials,
+      ctx: { repo: repo.url, revision: req.revision, hasCredentials: credentials !== undefined },
+      cacheDir,
+      gitdir: join(cacheDir, "repo.git"),
+      worktreesDir: join(cacheDir, "worktrees"),
+    };
+  }
+
+  /** Fetches the ref only when the commit it points at is not cached yet. */
+  private async commitForRef(target: RepoTarget, head: RemoteHead): Promise<string> {
+    const cache = {};
+    if ((await objectType(target.gitdir, head.commit, cache)) === "commit") return head.commit;
+    this.log.debug({ repo: target.repo.url, ref: head.ref }, "fetching");
+    const fetched = await this.network(target, (client) =>
+      git.fetch({
+        fs,
+        http: client,
+        gitdir: target.gitdir,
+        url: target.repo.url,
+        ref: head.ref,
+        singleBranch: true,
+        depth: 1,
+        tags: false,
+        headers: authHeaders(target.credentials),
+      }),
+    );
+    if (!fetched.fetchHead) throw revisionNotFound(target.ctx, "the repository is empty");
+    // Tags are not covered by the refspec; record them too, for the same "have" on the next fetch.
+    if (head.ref.startsWith("refs/tags/")) {
+      await git.writeRef({ fs, gitdir: target.gitdir, ref: head.ref, value: fetched.fetchHead, force: true });
+    }
+    // The ref may have moved since the lookup; the fetched commit is the newer one.
+    return peelToCommit(target.gitdir, fetched.fetchHead, {}, `${head.ref} of ${target.repo.url}`);
+  }
+
+  /**
+   * A server only hands out commits reachable from its refs (uploadpack.allowReachableSHA1InWant is
+   * off by default), so: the tips of all refs first (cheap), then the full history.
+   */
+  private async commitForSha(target: RepoTarget, sha: string): Promise<string> {
+    const cache = {};
+    if ((await objectType(target.gitdir, sha, cache)) === undefined) {
+      const refs = await this.network(target, (client) =>
+        listAllRefs(client, target.repo.url, target.credentials),
+      );
+      const anchor = refs[0]?.ref;
+      if (anchor === undefined) throw revisionNotFound(target.ctx, "the repository has no branches or tags");
+      for (const depth of [1, UNSHALLOW_DEPTH]) {
+        this.log.debug({ repo: target.repo.url, depth }, "fetching all refs to find a commit");
+        await this.network(target, (client) =>
+          git.fetch({
+            fs,
+            http: client,
+            gitdir: target.gitdir,
+            url: target.repo.url,
+            ref: anchor,
+            singleBranch: false,
+            tags: true,
+            depth,
+            headers: authHeaders(target.credentials),
+          }),
+        );
+        if ((await objectType(target.gitdir, sha, {})) !== undefined) break;
+      }
+    }
+    if ((await objectType(target.gitdir, sha, {})) === undefined) {
+      throw revisionNotFound(target.ctx, "no branch or tag of the repository contains that commit");
+    }
+    return peelToCommit(target.gitdir, sha, cache, `commit ${sha}`);
+  }
+
+  private async ensureGitdir(target: RepoTarget): Promise<void> {
+    const packDir = join(target.gitdir, "objects", "pack");
+    const packs = (await readdir(packDir).catch(() => [] as string[])).filter((n) => n.endsWith(".pack"));
+    if (packs.length > MAX_PACKS) {
+      this.log.info({ repo: target.repo.url, packs: packs.length }, "dropping Git cache to repack it");
+      await rm(target.gitdir, { recursive: true, force: true });
+    }
+    if (
+      await stat(join(target.gitdir, "HEAD")).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
+    await mkdir(target.cacheDir, { recursive: true });
+    await git.init({ fs, dir: target.gitdir, bare: true, defaultBranch: "main" });
+    // Branches are stored under their own names, so the next fetch of a branch sends its old tip as
+    // a "have" and only new objects are transferred. (Not "+refs/*:refs/*": isomorphic-git then
+    // tries to write the peeled `refs/tags/x^{}` entries of the advertisement as refs and fails.)
+    await git.setConfig({ fs, gitdir: target.gitdir, path: "remote.origin.url", value: target.repo.url });
+    await git.setConfig({
+      fs,
+      gitdir: target.gitdir,
+      path: "remote.origin.fetch",
+      value: "+refs/heads/*:refs/heads/*",
+    });
+  }
+
+  private async network<T>(target: RepoTarget, op: (client: HttpClient) => Promise<T>): Promise<T> {
+    try {
+      return await withDeadline(this.timeoutMs, () => fetchTimedOut(target.ctx, this.timeoutMs), op);
+    } catch (err) {
+      throw classifyGitError(err, target.ctx);
+    }
+  }
+}
+
+/** Upper-case SHAs (as some UIs copy them) name the same commit; worktree dirs use lower case. */
+function normalizeRevision(req: SourceRequest): SourceRequest {
+  const revision = req.revision.trim();
+  return { ...req, revision: /^[0-9a-f]{40}$/i.test(revision) ? revision.toLowerCase() : revision };
+}
+
+export function createGitSource(opts: GitSourceOptions): IsomorphicGitSource {
+  return new IsomorphicGitSource(opts);
+}

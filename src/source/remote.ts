@@ -1,0 +1,110 @@
+/**
+ * Talking to the remote: credentials as headers, a deadline that aborts the HTTP requests of an
+ * operation, and ref listing to learn what a revision points at without fetching any objects.
+ */
+import git, { type HttpClient, type ServerRef } from "isomorphic-git";
+import http from "isomorphic-git/http/node";
+import type { GitCredentials, RemoteHead } from "./types.js";
+
+export const FULL_SHA = /^[0-9a-f]{40}$/;
+
+/**
+ * Preemptive basic auth, like `git` after its first 401: it saves a round trip, and isomorphic-git's
+ * onAuth retry loop is not needed because a rejected credential is final (AuthenticationFailed).
+ */
+export function authHeaders(credentials: GitCredentials | undefined): Record<string, string> {
+  if (!credentials) return {};
+  const { username, password, token } = credentials;
+  const user = token ? (username ?? "x-access-token") : (username ?? "");
+  const secret = token ?? password ?? "";
+  if (user === "" && secret === "") return {};
+  return { Authorization: `Basic ${Buffer.from(`${user}:${secret}`).toString("base64")}` };
+}
+
+/**
+ * Runs `op` with an HTTP client whose requests are aborted after `ms`. On timeout it still waits (a
+ * bounded while) for `op` to settle, so the caller's repo lock is not released while isomorphic-git
+ * may be writing a packfile into the cache.
+ */
+export async function withDeadline<T>(
+  ms: number,
+  onTimeout: () => Error,
+  op: (client: HttpClient) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  const client: HttpClient = { request: (req) => http.request({ ...req, signal: controller.signal }) };
+  const work = op(client);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), ms);
+  });
+  try {
+    const first = await Promise.race([work.then(() => "done" as const), deadline]);
+    if (first === "done") return await work;
+    controller.abort();
+    await settledWithin(work, 5_000);
+    throw onTimeout();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const grace = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  await Promise.race([work.then(noop, noop), grace]);
+  clearTimeout(timer);
+}
+
+function noop(): void {}
+
+/** Refs to look for, in order. Branches win over same-named tags: `refs/tags/x` disambiguates. */
+export function candidateRefs(revision: string): string[] {
+  if (revision === "" || revision === "HEAD") return ["HEAD"];
+  if (revision.startsWith("refs/")) return [revision];
+  return [`refs/heads/${revision}`, `refs/tags/${revision}`];
+}
+
+/** The commit a listed ref points at: annotated tags are peeled, HEAD follows its symref. */
+export function headFromRefs(refs: ServerRef[], wanted: string): RemoteHead | undefined {
+  const found = refs.find((r) => r.ref === wanted);
+  if (!found) return undefined;
+  const ref = wanted === "HEAD" && found.target ? found.target : wanted;
+  return { ref, commit: found.peeled ?? found.oid };
+}
+
+/**
+ * Looks each candidate ref up with a protocol-v2 `ls-refs` prefix (one small request per candidate,
+ * not the whole advertisement, which on big hosts includes thousands of pull-request refs).
+ */
+export async function lookupRevision(
+  client: HttpClient,
+  url: string,
+  revision: string,
+  credentials: GitCredentials | undefined,
+): Promise<RemoteHead | undefined> {
+  for (const wanted of candidateRefs(revision)) {
+    const refs = await git.listServerRefs({
+      http: client,
+      url,
+      headers: authHeaders(credentials), // fresh object: isomorphic-git mutates it
+      prefix: wanted,
+      symrefs: true,
+      peelTags: true,
+    });
+    const head = headFromRefs(refs, wanted);
+    if (head) return head;
+  }
+  return undefined;
+}
+
+/** All refs (for fetching by SHA, which needs some ref to anchor isomorphic-git's fetch). */
+export async function listAllRefs(
+  client: HttpClient,
+  url: string,
+  credentials: GitCredentials | undefined,
+): Promise<ServerRef[]> {
+  return git.listServerRefs({ http: client, url, headers: authHeaders(credentials), prefix: "refs/" });
+}

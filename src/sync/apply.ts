@@ -1,0 +1,110 @@
+/**
+ * Apply step: decide which desired objects need a write (missing, changed in Git, drifted), then
+ * server-side apply them in two phases (Namespaces and CRDs first) with bounded parallelism.
+ */
+import type { FieldChange } from "../alerts/event.js";
+import type { ClusterClient } from "../cluster/client.js";
+import { diffDeclared } from "../diff/index.js";
+import { classOf, GitgateError, messageOf } from "../errors.js";
+import type { DesiredEntry } from "../manifest/desired.js";
+import { COMMIT_ANNOTATION, FIELD_MANAGER, FILE_ANNOTATION } from "../manifest/labels.js";
+import { describeRef, type KubeObject } from "../manifest/object.js";
+import { lastChanger } from "./attribution.js";
+import { mapLimit } from "./parallel.js";
+
+export interface DriftRecord {
+  entry: DesiredEntry;
+  changes: FieldChange[];
+  changedBy?: string;
+  /** What was done about it: reverted (self-heal), reported (self-heal off) or held (break-glass). */
+  action: "reverted" | "reported" | "held";
+}
+
+export interface ApplyPlan {
+  toApply: DesiredEntry[];
+  drift: DriftRecord[];
+}
+
+const BOOKKEEPING = new Set([`metadata.annotations.${COMMIT_ANNOTATION}`, `metadata.annotations.${FILE_ANNOTATION}`]);
+
+function isBookkeeping(change: FieldChange): boolean {
+  return BOOKKEEPING.has(change.path) || BOOKKEEPING.has(change.path.replace(/\[["']?([^\]"']+)["']?\]/g, ".$1"));
+}
+
+/**
+ * Pure decision. An object whose live copy already carries this commit but differs on declared
+ * fields was changed behind Git's back: drift. One carrying another commit is simply out of date.
+ */
+export function planApply(
+  entries: DesiredEntry[],
+  liveOf: (obj: KubeObject) => KubeObject | undefined,
+  opts: { selfHeal: boolean; isHeld: (key: string) => boolean },
+): ApplyPlan {
+  const plan: ApplyPlan = { toApply: [], drift: [] };
+  for (const entry of entries) {
+    const live = liveOf(entry.object);
+    if (!live) {
+      plan.toApply.push(entry);
+      continue;
+    }
+    const changes = diffDeclared(entry.object, live, entry.ignore).filter((c) => !isBookkeeping(c));
+    const liveCommit = live.metadata.annotations?.[COMMIT_ANNOTATION];
+    if (liveCommit !== entry.source.commit) {
+      plan.toApply.push(entry);
+      continue;
+    }
+    if (changes.length === 0) continue;
+    const held = opts.isHeld(entry.key);
+    const action = held ? "held" : opts.selfHeal ? "reverted" : "reported";
+    plan.drift.push({ entry, changes, changedBy: lastChanger(live), action });
+    if (action === "reverted") plan.toApply.push(entry);
+  }
+  return plan;
+}
+
+const FIRST_PHASE = new Set(["Namespace", "CustomResourceDefinition"]);
+
+export interface ApplyResult {
+  applied: KubeObject[];
+  errors: GitgateError[];
+}
+
+export async function applyEntries(
+  client: ClusterClient,
+  entries: DesiredEntry[],
+  concurrency: number,
+  onApplied: (live: KubeObject) => void,
+): Promise<ApplyResult> {
+  const result: ApplyResult = { applied: [], errors: [] };
+  const phases = [entries.filter((e) => FIRST_PHASE.has(e.ref.kind)), entries.filter((e) => !FIRST_PHASE.has(e.ref.kind))];
+  for (const phase of phases) {
+    await mapLimit(phase, concurrency, async (entry) => {
+      try {
+        const live = await client.apply(entry.object, { fieldManager: FIELD_MANAGER, force: true });
+        onApplied(live);
+        result.applied.push(live);
+      } catch (err) {
+        const where = `${describeRef(entry.ref)} (${entry.source.file})`;
+        result.errors.push(new GitgateError(classOf(err), "ApplyFailed", `${where}: ${messageOf(err)}`, { cause: err }));
+      }
+    });
+    const crds = result.applied.filter((o) => o.kind === "CustomResourceDefinition");
+    if (crds.length > 0) await waitEstablished(client, crds);
+    if (result.errors.length > 0) break; // later phases may depend on what failed
+  }
+  return result;
+}
+
+/** New CRDs take a moment before their kinds are served; wait instead of failing the next phase. */
+async function waitEstablished(client: ClusterClient, crds: KubeObject[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const crd of crds) {
+    while (Date.now() < deadline) {
+      const live = await client.get({ apiVersion: crd.apiVersion, kind: crd.kind, name: crd.metadata.name ?? "" });
+      const conditions = (live?.status as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions;
+      if (conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  client.discovery.invalidate();
+}

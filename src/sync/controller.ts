@@ -1,0 +1,177 @@
+/**
+ * The reconciler's control loop: watches GitApps, queues reconciles (one at a time per app, a
+ * bounded number at once), and triggers them on spec changes, intervals, pushes, drift and
+ * break-glass expiry. Writes status, Events and alerts only as leader.
+ */
+import type { AlertEvent, AlertSink } from "../alerts/event.js";
+import type { ClusterClient } from "../cluster/client.js";
+import { Informer, type WatchEventType } from "../cluster/watch.js";
+import { diffDeclared } from "../diff/index.js";
+import type { Logger } from "../log/logger.js";
+import { objectKey, type KubeObject } from "../manifest/object.js";
+import { DesiredIndex } from "./desired-index.js";
+import { appKey, effectiveSpec, GITAPP_API_VERSION, GITAPP_KIND, type GitApp } from "./gitapp.js";
+import { BreakGlassHolds, type Hold } from "./holds.js";
+import { LiveState } from "./live.js";
+import { composeOutcome, type KubeEventSpec } from "./outcome.js";
+import { reconcile, type ReconcileContext, type ReconcileDeps, type Role } from "./reconcile.js";
+import { WorkQueue } from "./queue.js";
+
+export interface ControllerOptions extends Omit<ReconcileDeps, "index" | "live" | "isHeld"> {
+  isLeader: () => boolean;
+  /** Sameness of repo URLs for push triggers. */
+  sameRepo: (a: string, b: string) => boolean;
+  workers?: number;
+}
+
+export class Controller {
+  readonly index = new DesiredIndex();
+  readonly holds: BreakGlassHolds;
+  private readonly live: LiveState;
+  private readonly apps = new Map<string, GitApp>();
+  private readonly queue: WorkQueue;
+  private informer?: Informer;
+  private readonly deps: ReconcileDeps;
+  /** Last reconcile per app, for tests and `gitgate status`. */
+  readonly lastResult = new Map<string, ReconcileContext>();
+
+  constructor(private readonly opts: ControllerOptions) {
+    this.holds = new BreakGlassHolds((hold) => this.onHoldExpired(hold));
+    this.live = new LiveState(opts.client, opts.logger, (type, obj) => this.onLiveChange(type, obj));
+    this.deps = { ...opts, index: this.index, live: this.live, isHeld: (key) => this.holds.isHeld(key) };
+    this.queue = new WorkQueue((key) => this.process(key), opts.workers ?? 4, opts.logger);
+  }
+
+  async start(): Promise<void> {
+    this.informer = new Informer(
+      this.opts.client,
+      { apiVersion: GITAPP_API_VERSION, kind: GITAPP_KIND },
+      (type, obj) => this.onGitApp(type, obj as GitApp),
+      this.opts.logger,
+    );
+    this.informer.start();
+    await this.informer.hasSynced();
+  }
+
+  stop(): void {
+    this.informer?.stop();
+    this.live.stop();
+    this.queue.stop();
+    this.holds.clear();
+  }
+
+  /** Sync every GitApp on this repo now (push receiver). Returns how many were queued. */
+  triggerRepo(repoURL: string): string[] {
+    const keys = [...this.apps.entries()].filter(([, app]) => this.opts.sameRepo(app.spec.source.repoURL, repoURL)).map(([k]) => k);
+    for (const key of keys) this.queue.add(key);
+    return keys;
+  }
+
+  /** Leadership changed: everything needs a fresh look (a new leader applies, a follower only renders). */
+  resyncAll(): void {
+    for (const key of this.apps.keys()) this.queue.add(key);
+  }
+
+  grantBreakGlass(hold: Hold): void {
+    this.holds.grant(hold);
+  }
+
+  whenIdle(): Promise<void> {
+    return this.queue.whenIdle();
+  }
+
+  private onGitApp(type: WatchEventType, app: GitApp): void {
+    const key = appKey({ namespace: app.metadata.namespace ?? "", name: app.metadata.name ?? "" });
+    if (type === "DELETED") {
+      this.apps.delete(key);
+      this.index.removeApp({ namespace: app.metadata.namespace ?? "", name: app.metadata.name ?? "" });
+      this.queue.forget(key);
+      return;
+    }
+    const previous = this.apps.get(key);
+    this.apps.set(key, app);
+    this.index.expect({ namespace: app.metadata.namespace ?? "", name: app.metadata.name ?? "" });
+    const specChanged = previous?.metadata.generation !== app.metadata.generation;
+    // Followers track the revision the leader recorded.
+    const revisionMoved = !this.opts.isLeader() && previous?.status?.revision !== app.status?.revision;
+    if (!previous || specChanged || revisionMoved) this.queue.add(key);
+  }
+
+  private onLiveChange(type: WatchEventType, obj: KubeObject): void {
+    const entry = this.index.get(objectKey(obj));
+    if (!entry || !this.opts.isLeader()) return;
+    const key = appKey(entry.app);
+    if (this.queue.isActive(key)) return; // our own apply in progress; the reconcile re-reads live state
+    const drifted = type === "DELETED" || diffDeclared(entry.object, obj, entry.ignore).length > 0;
+    if (drifted) this.queue.add(key, 50); // coalesce a burst of events into one reconcile
+  }
+
+  private onHoldExpired(hold: Hold): void {
+    this.emit({
+      type: "break-glass-expired",
+      time: new Date().toISOString(),
+      app: hold.app,
+      object: this.index.get(hold.key)?.ref,
+      actor: { username: hold.username, via: "admission" },
+      source: this.index.get(hold.key)?.source,
+      action: "Break-glass expired; reverting the object to Git.",
+      detail: `reason: ${hold.reason}`,
+    });
+    this.queue.add(appKey(hold.app));
+  }
+
+  private emit(event: AlertEvent): void {
+    if (this.opts.isLeader()) this.opts.alerts.emit(event);
+  }
+
+  private async process(key: string): Promise<number | undefined> {
+    const app = this.apps.get(key);
+    if (!app) return undefined;
+    const role: Role = this.opts.isLeader() ? "leader" : "follower";
+    const ctx = await reconcile(app, role, this.deps);
+    this.lastResult.set(key, ctx);
+    const spec = effectiveSpec(app, this.opts.settings.defaultMode, this.opts.settings.minIntervalMs);
+    if (role === "leader") await this.publish(app, ctx);
+    if (ctx.error) {
+      this.opts.logger.warn({ app: key, step: ctx.failedStep, reason: ctx.error.reason, class: ctx.error.class }, ctx.error.message);
+      // Terminal errors wait for a new commit or spec: poll at the normal interval. Others back off.
+      return ctx.error.class === "terminal" ? spec.intervalMs : undefined;
+    }
+    this.opts.logger.info({ app: key, commit: ctx.commit?.slice(0, 7), applied: ctx.appliedCount, pruned: ctx.pruned.length, drift: ctx.drift.length, role }, "reconciled");
+    return spec.intervalMs;
+  }
+
+  private async publish(app: GitApp, ctx: ReconcileContext): Promise<void> {
+    const outcome = composeOutcome(ctx, new Date());
+    const target = { apiVersion: GITAPP_API_VERSION, kind: GITAPP_KIND, namespace: app.metadata.namespace, name: app.metadata.name ?? "" };
+    try {
+      const updated = await this.opts.client.patch(target, { status: outcome.status }, "merge", { subresource: "status" });
+      // Keep our copy current so the next run's transitions compare against what we wrote.
+      this.apps.set(appKey(ctx.spec.app), { ...app, status: (updated as GitApp).status ?? outcome.status });
+    } catch (err) {
+      this.opts.logger.warn({ app: appKey(ctx.spec.app), err: String(err) }, "status update failed");
+    }
+    for (const event of outcome.events) await this.recordEvent(app, event);
+    for (const alert of outcome.alerts) this.emit(alert);
+  }
+
+  private async recordEvent(app: GitApp, event: KubeEventSpec): Promise<void> {
+    const now = new Date().toISOString();
+    const name = `${app.metadata.name ?? "gitapp"}.${Date.now().toString(16)}${Math.random().toString(16).slice(2, 6)}`;
+    await this.opts.client
+      .create({
+        apiVersion: "v1",
+        kind: "Event",
+        metadata: { name, namespace: app.metadata.namespace },
+        involvedObject: { apiVersion: GITAPP_API_VERSION, kind: GITAPP_KIND, name: app.metadata.name, namespace: app.metadata.namespace, uid: app.metadata.uid },
+        reason: event.reason,
+        message: event.message.slice(0, 1000),
+        type: event.type,
+        source: { component: "gitgate" },
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+      })
+      .catch((err: unknown) => this.opts.logger.debug({ err: String(err) }, "event not recorded"));
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The in-memory desired-state index the admission gate answers from. The reconciler replaces an
+ * app's entries after each render, before apply, so that applying the new commit by hand is allowed.
+ */
+import type { AppRef, DesiredEntry, DesiredIndexReader } from "../manifest/desired.js";
+import { appKey } from "./gitapp.js";
+
+export class DesiredIndex implements DesiredIndexReader {
+  private readonly entries = new Map<string, DesiredEntry>();
+  private readonly byApp = new Map<string, Set<string>>();
+  /** Apps known to exist; the index is complete when each has been rendered once. */
+  private readonly expected = new Set<string>();
+  private readonly rendered = new Set<string>();
+
+  get(key: string): DesiredEntry | undefined {
+    return this.entries.get(key);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  entriesOf(app: AppRef): DesiredEntry[] {
+    return [...(this.byApp.get(appKey(app)) ?? [])].flatMap((k) => this.entries.get(k) ?? []);
+  }
+
+  /**
+   * Replaces the app's entries. An object claimed by another app keeps its first owner (conflicts
+   * are reported by the reconciler, not silently overwritten).
+   */
+  replaceApp(app: AppRef, entries: DesiredEntry[]): { conflicts: string[] } {
+    const id = appKey(app);
+    const conflicts: string[] = [];
+    const keys = new Set<string>();
+    for (const key of this.byApp.get(id) ?? []) this.entries.delete(key);
+    for (const entry of entries) {
+      const owner = this.entries.get(entry.key);
+      if (owner && appKey(owner.app) !== id) {
+        conflicts.push(`${entry.key} (already managed by ${appKey(owner.app)})`);
+        continue;
+      }
+      this.entries.set(entry.key, entry);
+      keys.add(entry.key);
+    }
+    this.byApp.set(id, keys);
+    this.rendered.add(id);
+    return { conflicts };
+  }
+
+  removeApp(app: AppRef): void {
+    const id = appKey(app);
+    for (const key of this.byApp.get(id) ?? []) this.entries.delete(key);
+    this.byApp.delete(id);
+    this.expected.delete(id);
+    this.rendered.delete(id);
+  }
+
+  expect(app: AppRef): void {
+    this.expected.add(appKey(app));
+  }
+
+  /** Rendering failed before the app was ever indexed: don't hold readiness hostage to a broken repo. */
+  markAttempted(app: AppRef): void {
+    this.rendered.add(appKey(app));
+  }
+
+  isComplete(): boolean {
+    for (const id of this.expected) if (!this.rendered.has(id)) return false;
+    return true;
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Live state of every gitgate-managed object, kept by one label-selected informer per kind. The
+ * reconciler diffs against it (a no-op resync makes no API calls) and drift events come from it.
+ */
+import type { ClusterClient } from "../cluster/client.js";
+import { Informer, type WatchEventType } from "../cluster/watch.js";
+import type { Logger } from "../log/logger.js";
+import { APP_LABEL } from "../manifest/labels.js";
+import { objectKey, type KubeObject } from "../manifest/object.js";
+
+export type LiveChangeHandler = (type: WatchEventType, obj: KubeObject) => void;
+
+export class LiveState {
+  private readonly informers = new Map<string, Informer>();
+
+  constructor(
+    private readonly client: ClusterClient,
+    private readonly logger: Logger,
+    private readonly onChange: LiveChangeHandler,
+  ) {}
+
+  /** Starts watching a kind (once) and waits until its first list is in the cache. */
+  async watch(apiVersion: string, kind: string): Promise<void> {
+    const id = `${apiVersion}/${kind}`;
+    let informer = this.informers.get(id);
+    if (!informer) {
+      // Fail fast on kinds the server does not serve, instead of an informer retrying forever.
+      await this.client.discovery.resource(apiVersion, kind);
+      informer = new Informer(this.client, { apiVersion, kind }, this.onChange, this.logger, {
+        labelSelector: APP_LABEL,
+      });
+      this.informers.set(id, informer);
+      informer.start();
+    }
+    await informer.hasSynced();
+  }
+
+  get(obj: KubeObject): KubeObject | undefined {
+    return this.informers.get(`${obj.apiVersion}/${obj.kind}`)?.cache.get(objectKey(obj));
+  }
+
+  /** Records the object the API server returned from an apply, ahead of the watch event. */
+  remember(obj: KubeObject): void {
+    this.informers.get(`${obj.apiVersion}/${obj.kind}`)?.cache.set(objectKey(obj), obj);
+  }
+
+  stop(): void {
+    for (const informer of this.informers.values()) informer.stop();
+    this.informers.clear();
+  }
+}

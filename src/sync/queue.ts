@@ -1,0 +1,129 @@
+/**
+ * A keyed work queue like controller-runtime's: a key is processed by one worker at a time, adds
+ * while it runs mark it dirty (it runs once more), and the handler's result schedules the next
+ * run: a delay in ms, or undefined for exponential backoff after a failure.
+ */
+import type { Logger } from "../log/logger.js";
+
+type Handler = (key: string) => Promise<number | undefined>;
+
+interface KeyState {
+  timer?: NodeJS.Timeout;
+  dueAt?: number;
+  active: boolean;
+  dirty: boolean;
+  failures: number;
+}
+
+export class WorkQueue {
+  private readonly keys = new Map<string, KeyState>();
+  private readonly ready: string[] = [];
+  private running = 0;
+  private stopped = false;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly handler: Handler,
+    private readonly workers: number,
+    private readonly logger: Logger,
+    private readonly backoff = { baseMs: 1000, maxMs: 300_000 },
+  ) {}
+
+  private state(key: string): KeyState {
+    let s = this.keys.get(key);
+    if (!s) {
+      s = { active: false, dirty: false, failures: 0 };
+      this.keys.set(key, s);
+    }
+    return s;
+  }
+
+  add(key: string, delayMs = 0): void {
+    if (this.stopped) return;
+    const s = this.state(key);
+    if (s.active) {
+      s.dirty = true;
+      return;
+    }
+    const dueAt = Date.now() + delayMs;
+    if (s.dueAt !== undefined && s.dueAt <= dueAt) return; // already due sooner
+    clearTimeout(s.timer);
+    s.dueAt = dueAt;
+    s.timer = setTimeout(() => this.enqueue(key), delayMs);
+  }
+
+  isActive(key: string): boolean {
+    return this.keys.get(key)?.active ?? false;
+  }
+
+  forget(key: string): void {
+    const s = this.keys.get(key);
+    if (s) clearTimeout(s.timer);
+    this.keys.delete(key);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const s of this.keys.values()) clearTimeout(s.timer);
+    this.keys.clear();
+  }
+
+  /** Resolves when nothing is running or due within the next 100 ms (tests). */
+  whenIdle(): Promise<void> {
+    return this.isIdle() ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private isIdle(): boolean {
+    if (this.running > 0 || this.ready.length > 0) return false;
+    const soon = Date.now() + 100;
+    for (const s of this.keys.values()) if (s.dueAt !== undefined && s.dueAt <= soon) return false;
+    return true;
+  }
+
+  private enqueue(key: string): void {
+    const s = this.keys.get(key);
+    if (!s || this.stopped) return;
+    s.timer = undefined;
+    s.dueAt = undefined;
+    if (!this.ready.includes(key)) this.ready.push(key);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.running < this.workers && this.ready.length > 0) {
+      const key = this.ready.shift() as string;
+      const s = this.keys.get(key);
+      if (!s || s.active) continue;
+      s.active = true;
+      this.running++;
+      void this.run(key, s);
+    }
+    if (this.isIdle()) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  private async run(key: string, s: KeyState): Promise<void> {
+    let next: number | undefined;
+    try {
+      next = await this.handler(key);
+    } catch (err) {
+      this.logger.error({ key, err: String(err) }, "reconcile crashed");
+      next = undefined;
+    }
+    s.active = false;
+    this.running--;
+    if (this.keys.get(key) === s) {
+      if (next === undefined) {
+        s.failures++;
+        next = Math.min(this.backoff.baseMs * 2 ** (s.failures - 1), this.backoff.maxMs);
+      } else {
+        s.failures = 0;
+      }
+      if (s.dirty) {
+        s.dirty = false;
+        next = 0;
+      }
+      this.add(key, next);
+    }
+    this.pump();
+  }
+}

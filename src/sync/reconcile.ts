@@ -1,0 +1,226 @@
+/**
+ * One reconcile of one GitApp: a fixed list of named steps over a shared context. A failed step
+ * ends the run, so nothing is applied or pruned after a failed fetch or render. Status is composed
+ * once, at the end (outcome.ts), from what the steps recorded.
+ */
+import type { AlertSink } from "../alerts/event.js";
+import type { ClusterClient } from "../cluster/client.js";
+import { GitgateError, terminal, transient } from "../errors.js";
+import type { Logger } from "../log/logger.js";
+import type { DesiredEntry } from "../manifest/desired.js";
+import { APP_LABEL, appLabelValue } from "../manifest/labels.js";
+import { describeRef, type KubeObject } from "../manifest/object.js";
+import { applyEntries, planApply, type DriftRecord } from "./apply.js";
+import type { DesiredIndex } from "./desired-index.js";
+import { effectiveSpec, type EffectiveSpec, type GitApp, type InventoryEntry } from "./gitapp.js";
+import { aggregateHealth, healthOf, type HealthStatus } from "./health.js";
+import type { LiveState } from "./live.js";
+import { prepareEntries, type RenderedObject } from "./prepare.js";
+import { planPrune } from "./prune.js";
+
+/** Seams owned here; src/source and src/render implement them. */
+export interface GitCredentials {
+  username?: string;
+  password?: string;
+  token?: string;
+}
+export interface SourceFetcher {
+  resolve(req: { repoURL: string; revision: string; credentials?: GitCredentials }): Promise<{ commit: string; dir: string }>;
+}
+export interface RenderInput {
+  repoDir: string;
+  path: string;
+  namespace: string;
+  helm?: { releaseName?: string; valueFiles?: string[]; values?: Record<string, unknown>; namespace?: string };
+}
+export type Renderer = (req: RenderInput) => Promise<{ objects: RenderedObject[] }>;
+
+export interface SyncSettings {
+  concurrency: number;
+  maxPruneShare: number;
+  defaultMode: EffectiveSpec["mode"];
+  minIntervalMs: number;
+}
+
+export interface ReconcileDeps {
+  client: ClusterClient;
+  source: SourceFetcher;
+  render: Renderer;
+  index: DesiredIndex;
+  live: LiveState;
+  alerts: AlertSink;
+  logger: Logger;
+  settings: SyncSettings;
+  credentials: (namespace: string, secretName: string) => Promise<GitCredentials>;
+  /** Break-glass holds: self-heal is suspended for these object keys. */
+  isHeld: (key: string) => boolean;
+}
+
+export type Role = "leader" | "follower";
+
+export interface ReconcileContext {
+  app: GitApp;
+  spec: EffectiveSpec;
+  role: Role;
+  commit?: string;
+  repoDir?: string;
+  desired: DesiredEntry[];
+  inventory: InventoryEntry[];
+  drift: DriftRecord[];
+  appliedCount: number;
+  pruned: string[];
+  pruneRefused?: string;
+  health?: HealthStatus;
+  conflicts: string[];
+  error?: GitgateError;
+  failedStep?: StepName;
+  /** Steps that ran to completion, for tests and logs. */
+  completed: StepName[];
+}
+
+export type StepName = "fetch" | "render" | "index" | "apply" | "prune" | "health";
+type Step = (ctx: ReconcileContext, deps: ReconcileDeps) => Promise<void>;
+
+/** Rendering is deterministic: the same commit and spec give the same objects, so keep the last. */
+const renderCache = new WeakMap<ReconcileDeps, Map<string, { id: string; entries: DesiredEntry[] }>>();
+
+const fetchStep: Step = async (ctx, deps) => {
+  const { spec } = ctx;
+  // Followers render what the leader applied, so every replica's admission index agrees.
+  const revision = ctx.role === "follower" && ctx.app.status?.revision ? ctx.app.status.revision : spec.revision;
+  const credentials = spec.credentialsSecret ? await deps.credentials(spec.app.namespace, spec.credentialsSecret) : undefined;
+  const checkout = await deps.source.resolve({ repoURL: spec.repoURL, revision, credentials });
+  ctx.commit = checkout.commit;
+  ctx.repoDir = checkout.dir;
+};
+
+const renderStep: Step = async (ctx, deps) => {
+  const { spec } = ctx;
+  const commit = ctx.commit ?? "";
+  const id = JSON.stringify([commit, spec.path, spec.helm, spec.namespace, spec.mode, spec.ignore, spec.repoURL]);
+  const cache = renderCache.get(deps) ?? new Map<string, { id: string; entries: DesiredEntry[] }>();
+  renderCache.set(deps, cache);
+  const cached = cache.get(`${spec.app.namespace}/${spec.app.name}`);
+  if (cached?.id === id) {
+    ctx.desired = cached.entries;
+    return;
+  }
+  const helm = spec.helm ? { ...spec.helm, namespace: spec.namespace } : undefined;
+  const result = await deps.render({ repoDir: ctx.repoDir ?? "", path: spec.path, namespace: spec.namespace, helm });
+  ctx.desired = await prepareEntries(deps.client, result.objects, spec, commit);
+  cache.set(`${spec.app.namespace}/${spec.app.name}`, { id, entries: ctx.desired });
+};
+
+const indexStep: Step = (ctx, deps) => {
+  const { conflicts } = deps.index.replaceApp(ctx.spec.app, ctx.desired);
+  ctx.conflicts = conflicts;
+  ctx.desired = ctx.desired.filter((e) => deps.index.get(e.key)?.app.name === ctx.spec.app.name && deps.index.get(e.key)?.app.namespace === ctx.spec.app.namespace);
+  ctx.inventory = ctx.desired.map((e) => ({
+    group: e.ref.group,
+    version: e.object.apiVersion.includes("/") ? e.object.apiVersion.split("/")[1] ?? "" : e.object.apiVersion,
+    kind: e.ref.kind,
+    namespace: e.ref.namespace || undefined,
+    name: e.ref.name,
+  }));
+  if (conflicts.length > 0) {
+    return Promise.reject(terminal("OwnershipConflict", `objects managed by another GitApp: ${conflicts.slice(0, 5).join(", ")}`));
+  }
+  return Promise.resolve();
+};
+
+const applyStep: Step = async (ctx, deps) => {
+  const { spec } = ctx;
+  const kinds = new Map(ctx.desired.map((e) => [`${e.object.apiVersion}/${e.object.kind}`, e.object]));
+  for (const obj of kinds.values()) {
+    // Kinds of CRDs in this same render are not served yet; they are applied without a cached copy.
+    await deps.live.watch(obj.apiVersion, obj.kind).catch(() => undefined);
+  }
+  if (spec.createNamespace) await ensureNamespace(deps.client, spec.namespace, ctx.desired);
+  const plan = planApply(ctx.desired, (o) => deps.live.get(o), { selfHeal: spec.selfHeal, isHeld: deps.isHeld });
+  ctx.drift = plan.drift;
+  const result = await applyEntries(deps.client, plan.toApply, deps.settings.concurrency, (live) => deps.live.remember(live));
+  ctx.appliedCount = result.applied.length;
+  if (result.errors.length > 0) {
+    const first = result.errors[0] as GitgateError;
+    const more = result.errors.length > 1 ? ` (and ${result.errors.length - 1} more)` : "";
+    const cls = result.errors.some((e) => e.class === "transient") ? "transient" : first.class;
+    throw new GitgateError(cls, "ApplyFailed", `${first.message}${more}`, { cause: first });
+  }
+};
+
+const pruneStep: Step = async (ctx, deps) => {
+  const previous = ctx.app.status?.inventory ?? [];
+  const plan = planPrune(previous, ctx.inventory, deps.settings.maxPruneShare);
+  if (plan.refused) {
+    ctx.pruneRefused = plan.refused;
+    return;
+  }
+  if (!ctx.spec.prune) return;
+  const ours = appLabelValue(ctx.spec.app);
+  for (const entry of plan.toDelete) {
+    const apiVersion = entry.group ? `${entry.group}/${entry.version}` : entry.version;
+    const target = { apiVersion, kind: entry.kind, namespace: entry.namespace, name: entry.name };
+    const live = await deps.client.get(target).catch(() => undefined);
+    // Never delete what another app (or a human) took over since we applied it.
+    if (!live || live.metadata.labels?.[APP_LABEL] !== ours) continue;
+    await deps.client.delete(target);
+    ctx.pruned.push(describeRef({ group: entry.group, kind: entry.kind, namespace: entry.namespace ?? "", name: entry.name }));
+  }
+};
+
+const healthStep: Step = (ctx, deps) => {
+  const healths = ctx.desired.map((e) => {
+    const live = deps.live.get(e.object);
+    return live ? healthOf(live).status : "Progressing";
+  });
+  ctx.health = aggregateHealth(healths);
+  return Promise.resolve();
+};
+
+async function ensureNamespace(client: ClusterClient, name: string, desired: DesiredEntry[]): Promise<void> {
+  if (desired.some((e) => e.ref.kind === "Namespace" && e.ref.name === name)) return;
+  const existing = await client.get({ apiVersion: "v1", kind: "Namespace", name });
+  if (existing) return;
+  const ns: KubeObject = { apiVersion: "v1", kind: "Namespace", metadata: { name } };
+  // Created unlabelled, like Argo CD's CreateNamespace: it is not part of the inventory, never pruned.
+  await client.create(ns, { fieldManager: "gitgate" });
+}
+
+const LEADER_STEPS: Array<[StepName, Step]> = [
+  ["fetch", fetchStep],
+  ["render", renderStep],
+  ["index", indexStep],
+  ["apply", applyStep],
+  ["prune", pruneStep],
+  ["health", healthStep],
+];
+
+export async function reconcile(app: GitApp, role: Role, deps: ReconcileDeps): Promise<ReconcileContext> {
+  const spec = effectiveSpec(app, deps.settings.defaultMode, deps.settings.minIntervalMs);
+  const ctx: ReconcileContext = {
+    app,
+    spec,
+    role,
+    desired: [],
+    inventory: [],
+    drift: [],
+    appliedCount: 0,
+    pruned: [],
+    conflicts: [],
+    completed: [],
+  };
+  // Suspended apps and followers still render: the admission gate needs the index either way.
+  const steps = role === "follower" || spec.suspend ? LEADER_STEPS.slice(0, 3) : LEADER_STEPS;
+  for (const [name, step] of steps) {
+    try {
+      await step(ctx, deps);
+      ctx.completed.push(name);
+    } catch (err) {
+      ctx.error = err instanceof GitgateError ? err : transient("InternalError", err instanceof Error ? err.message : String(err), err);
+      ctx.failedStep = name;
+      if (name === "fetch" || name === "render") deps.index.markAttempted(spec.app);
+      break;
+    }
+  }
+  return ctx;
+}

@@ -1,0 +1,127 @@
+/**
+ * Child processes of a test environment: spawned with their output in log files, recorded in the
+ * environment's directory, stopped in order, and reaped by a watchdog if the parent dies (a killed
+ * test run must leave nothing behind for the next one).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { appendFile, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export const ENV_DIR_PREFIX = "gitgate-testenv-";
+
+export interface Supervised {
+  name: string;
+  child: ChildProcess;
+  logFile: string;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startProcess(dir: string, name: string, cmd: string, args: string[]): Promise<Supervised> {
+  const logFile = join(dir, "logs", `${name}.log`);
+  const log = createWriteStream(logFile, { flags: "a" });
+  const child = spawn(cmd, args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH ?? "" } });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  if (child.pid !== undefined) await appendFile(join(dir, "pids"), `${child.pid}\n`);
+  return { name, child, logFile };
+}
+
+export async function logTail(proc: Supervised, lines = 15): Promise<string> {
+  try {
+    return (await readFile(proc.logFile, "utf8")).trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+export async function stopProcess(proc: Supervised, graceMs = 5000): Promise<void> {
+  const { child } = proc;
+  if (exited(child)) return;
+  const done = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await done;
+  clearTimeout(timer);
+}
+
+/**
+ * A detached shell that waits for this process to die and then kills the recorded children and
+ * removes the directory. It exits by itself once the directory is gone (normal stop).
+ */
+export function startWatchdog(dir: string): ChildProcess {
+  const script = [
+    'parent="$1"; dir="$2"',
+    'while kill -0 "$parent" 2>/dev/null && [ -d "$dir" ]; do sleep 1; done',
+    '[ -d "$dir" ] || exit 0',
+    'pids=$(cat "$dir/pids" 2>/dev/null)',
+    "kill $pids 2>/dev/null; sleep 3; kill -9 $pids 2>/dev/null",
+    'rm -rf "$dir"',
+  ].join("\n");
+  const watchdog = spawn("sh", ["-c", script, "gitgate-watchdog", String(process.pid), dir], {
+    detached: true,
+    stdio: "ignore",
+  });
+  watchdog.unref();
+  return watchdog;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes environments whose owner died without cleaning up (e.g. SIGKILL before the watchdog ran). */
+export async function sweepStaleEnvironments(root = tmpdir()): Promise<number> {
+  let swept = 0;
+  for (const name of await readdir(root).catch(() => [] as string[])) {
+    if (!name.startsWith(ENV_DIR_PREFIX)) continue;
+    const dir = join(root, name);
+    const owner = Number(await readFile(join(dir, "owner"), "utf8").catch(() => "0"));
+    if (owner > 0 && isAlive(owner)) continue;
+    const pids = (await readFile(join(dir, "pids"), "utf8").catch(() => ""))
+      .split("\n")
+      .map(Number)
+      .filter((pid) => pid > 0);
+    for (const pid of pids) {
+      // Only kill a PID that still runs one of this environment's commands (PIDs get reused).
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+      if (cmdline.includes(dir)) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+    }
+    await rm(dir, { recursive: true, force: true });
+    swept++;
+  }
+  return swept;
+}
+
+export async function writeOwner(dir: string): Promise<void> {
+  await writeFile(join(dir, "owner"), String(process.pid));
+}

@@ -1,0 +1,145 @@
+/**
+ * A whole gitgate world for integration tests: a real control plane, a real Git smart-HTTP server,
+ * pinned helm/kubectl, and gitgate itself running in this process as its service account.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { AlertEvent, AlertSink } from "../../src/alerts/event.js";
+import { ClusterClient } from "../../src/cluster/client.js";
+import { loadKubeConfig, Transport } from "../../src/cluster/transport.js";
+import { DEFAULT_CONFIG } from "../../src/config/load.js";
+import type { GitgateConfig } from "../../src/config/schema.js";
+import { startRuntime, type Runtime } from "../../src/cli/runtime.js";
+import { createLogger, type LogLevel } from "../../src/log/logger.js";
+import type { KubeObject } from "../../src/manifest/object.js";
+import type { GitApp } from "../../src/sync/gitapp.js";
+import { startControlPlane, type ControlPlane } from "../../src/testenv/controlplane.js";
+import { startGitServer, type GitServer } from "../../src/testenv/git-server.js";
+import { kubectl, type KubectlResult } from "../../src/testenv/kubectl.js";
+import { pinnedTools, type Tools } from "../../src/testenv/tools.js";
+
+export interface EnvOptions {
+  webhook?: boolean;
+  config?: (config: GitgateConfig) => void;
+  alerts?: AlertSink;
+  logLevel?: LogLevel;
+}
+
+export interface TestEnv {
+  cp: ControlPlane;
+  git: GitServer;
+  tools: Tools;
+  gitgate: Runtime;
+  /** API client as admin. */
+  admin: ClusterClient;
+  /** Alerts gitgate emitted (unless `alerts` was given). */
+  alerts: AlertEvent[];
+  kubectl(identity: string, args: string[], stdin?: string): Promise<KubectlResult>;
+  applyGitApp(name: string, spec: GitApp["spec"], namespace?: string): Promise<void>;
+  getGitApp(name: string, namespace?: string): Promise<GitApp | undefined>;
+  get(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<KubeObject | undefined>;
+  /** Restarts gitgate with the same world (e.g. after changing config). */
+  restart(opts?: EnvOptions): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`);
+}
+
+export function condition(app: GitApp | undefined, type: string): { status: string; reason: string; message: string } | undefined {
+  return app?.status?.conditions?.find((c) => c.type === type);
+}
+
+export async function startEnv(opts: EnvOptions = {}): Promise<TestEnv> {
+  const [cp, git, tools] = await Promise.all([startControlPlane(), startGitServer(), pinnedTools()]);
+  const cacheDir = await mkdtemp(join(tmpdir(), "gitgate-cache-"));
+  const admin = new ClusterClient(new Transport(loadKubeConfig({ kubeconfig: cp.kubeconfigs.admin })));
+  const alerts: AlertEvent[] = [];
+
+  const start = async (o: EnvOptions): Promise<Runtime> => {
+    const config = structuredClone(DEFAULT_CONFIG);
+    config.clusterName = "testenv";
+    config.webhook.enabled = o.webhook ?? false;
+    config.leaderElection.enabled = false;
+    config.sync.minInterval = "1s";
+    config.enforcement.breakGlass.groups = ["sre-oncall"];
+    config.enforcement.exemptGroups = ["system:masters", "platform-admins"];
+    o.config?.(config);
+    return startRuntime({
+      config,
+      logger: createLogger(o.logLevel ?? (process.env.GITGATE_TEST_LOG as LogLevel | undefined) ?? "silent"),
+      kubeconfig: cp.kubeconfigs.gitgate,
+      webhookAddress: "127.0.0.1:0",
+      tools,
+      cacheDir,
+      alerts: o.alerts ?? { emit: (e) => alerts.push(e) },
+      installCrds: true,
+    });
+  };
+
+  let gitgate: Runtime;
+  try {
+    gitgate = await start(opts);
+  } catch (err) {
+    await Promise.all([cp.stop(), git.stop()]);
+    throw err;
+  }
+
+  const env: TestEnv = {
+    cp,
+    git,
+    tools,
+    get gitgate() {
+      return gitgate;
+    },
+    admin,
+    alerts,
+    kubectl: (identity, args, stdin) => kubectl(cp.binaries.kubectl, cp.kubeconfigs[identity] ?? "", args, stdin),
+    applyGitApp: async (name, spec, namespace = "default") => {
+      await admin.apply(
+        { apiVersion: "gitgate.io/v1alpha1", kind: "GitApp", metadata: { name, namespace }, spec },
+        { fieldManager: "test", force: true },
+      );
+    },
+    getGitApp: async (name, namespace = "default") =>
+      (await admin.get({ apiVersion: "gitgate.io/v1alpha1", kind: "GitApp", namespace, name })) as GitApp | undefined,
+    get: (apiVersion, kind, namespace, name) => admin.get({ apiVersion, kind, namespace, name }),
+    restart: async (o = opts) => {
+      await gitgate.stop();
+      gitgate = await start(o);
+    },
+    stop: async () => {
+      await gitgate.stop().catch(() => undefined);
+      admin.transport.close();
+      await Promise.all([cp.stop(), git.stop()]);
+      await rm(cacheDir, { recursive: true, force: true });
+    },
+  };
+  return env;
+}
+
+/** Waits until the GitApp reports Synced=True at `commit` (or any commit when omitted). */
+export async function waitSynced(env: TestEnv, name: string, commit?: string, namespace = "default", timeoutMs = 30_000): Promise<GitApp> {
+  return waitFor(
+    `GitApp ${name} synced${commit ? ` at ${commit.slice(0, 7)}` : ""}`,
+    async () => {
+      const app = await env.getGitApp(name, namespace);
+      const synced = condition(app, "Synced");
+      return synced?.status === "True" && (!commit || app?.status?.revision === commit) ? app : undefined;
+    },
+    timeoutMs,
+  );
+}
