@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs node's built-in test runner over TypeScript test files (via tsx).
-//   unit:        src/**/*.test.ts   (pure logic, no external processes)
+//   unit:        src/**/*.test.ts   (module tests: pure logic, plus real git/helm/kubectl where a module runs them)
 //   integration: test/**/*.test.ts  (real control plane, Git server, kubectl, helm)
 //   all:         both
 // Extra arguments are passed through as file filters (substring match).

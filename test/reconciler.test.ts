@@ -8,7 +8,9 @@ import { request } from "node:https";
 import { after, before, describe, it } from "node:test";
 import { diffDeclared } from "../src/diff/index.js";
 import { condition, startEnv, waitFor, waitSynced, type TestEnv } from "./harness/env.js";
-import { EXAMPLES, readTree } from "./harness/files.js";
+import { examplesDir, readTree } from "../src/testenv/files.js";
+
+const EXAMPLES = examplesDir();
 
 const DEPLOY = "apps/v1";
 let env: TestEnv;

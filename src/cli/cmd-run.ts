@@ -21,7 +21,14 @@ export async function runCommand(flags: RunFlags): Promise<void> {
   if (!flags.webhook) config.webhook.enabled = false;
   const logger = createLogger(flags.logLevel ?? config.logLevel);
   const cacheDir = config.sync.cacheDir ?? env.cacheDir ?? defaultCacheDir();
-  const tools = await resolveTools({ ...toolsFromEnv(), helm: config.render.helm, kubectl: config.render.kubectl, kustomize: config.render.kustomize, cacheDir });
+  const fromEnv = toolsFromEnv();
+  const tools = await resolveTools({
+    ...fromEnv,
+    helm: config.render.helm ?? fromEnv.helm,
+    kubectl: config.render.kubectl ?? fromEnv.kubectl,
+    kustomize: config.render.kustomize ?? fromEnv.kustomize,
+    cacheDir,
+  });
   const inCluster = !flags.kubeconfig && env.inCluster;
   const runtime = await startRuntime({
     config,

@@ -3,6 +3,7 @@
 import { Command, Option } from "commander";
 import { runCommand } from "./cmd-run.js";
 import { renderCommand } from "./cmd-render.js";
+import { devCommand } from "./cmd-dev.js";
 
 const program = new Command();
 program
@@ -22,6 +23,13 @@ program
   .option("--no-install-crds", "do not create the GitApp CRD when it is missing")
   .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error"]))
   .action(runCommand);
+
+program
+  .command("dev")
+  .description("Demo on an embedded default: local control plane, demo Git repo, chat sink in this terminal, and gitgate.")
+  .option("--kubeconfig <file>", "use this cluster instead of a local control plane (its API server must reach 127.0.0.1)")
+  .addOption(new Option("--log-level <level>", "gitgate's log level").choices(["debug", "info", "warn", "error"]).default("warn"))
+  .action(devCommand);
 
 program
   .command("render")

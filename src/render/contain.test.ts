@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { cp, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, beforeEach, describe, it } from "node:test";
+import { afterEach, before, beforeEach, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { GitgateError } from "../errors.js";
 import { pinnedTools, type Tools } from "../testenv/tools.js";
@@ -30,7 +30,7 @@ beforeEach(async () => {
     "apiVersion: v1\nkind: Secret\nmetadata: {name: stolen}\nstringData: {key: host-secret}\n",
   );
 });
-after(async () => {
+afterEach(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 

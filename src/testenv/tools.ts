@@ -56,7 +56,7 @@ export function toolsFromEnv(env: NodeJS.ProcessEnv = process.env): ToolOptions 
  * Tools for tests: explicit overrides from the environment still win, but PATH is skipped so tests
  * use the layer's pinned versions rather than whatever kubectl the machine happens to have.
  */
-export async function pinnedTools(env: NodeJS.ProcessEnv = process.env): Promise<Tools> {
+export async function pinnedTools(env?: NodeJS.ProcessEnv): Promise<Tools> {
   return resolveTools({ ...toolsFromEnv(env), searchPath: undefined });
 }
 
