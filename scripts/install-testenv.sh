@@ -27,9 +27,16 @@ command -v etcd >/dev/null || [[ -x /usr/bin/etcd ]] || need_pkgs+=(etcd-server)
 command -v git >/dev/null || need_pkgs+=(git)
 command -v jq >/dev/null || need_pkgs+=(jq)
 command -v rsync >/dev/null || need_pkgs+=(rsync)
-if [[ ! -x "$BIN/kube-apiserver" || ! -x "$BIN/kube-controller-manager" || ! -x "$BIN/kubectl" ]]; then
+# Bump when the build recipe changes, so machines with an older cached build rebuild once.
+BUILD_ID="reflect2-1.0.2+json-iterator-1.1.12"
+if [[ ! -x "$BIN/kube-apiserver" || ! -x "$BIN/kube-controller-manager" || ! -x "$BIN/kubectl" || "$(cat "$BIN/.build-id" 2>/dev/null)" != "$BUILD_ID" ]]; then
   command -v go >/dev/null || need_pkgs+=(golang-go)
   command -v dpkg-source >/dev/null || need_pkgs+=(dpkg-dev)
+  # Kubernetes 1.20 vendors reflect2 1.0.1, whose unsafe map iteration segfaults when built with
+  # Go >= 1.18 (kube-apiserver dies on the first custom resource it encodes). Debian ships 1.0.2
+  # and the json-iterator 1.1.12 made for it (with 1.1.10, "" in a custom resource decodes as null).
+  [[ -d /usr/share/gocode/src/github.com/modern-go/reflect2 ]] || need_pkgs+=(golang-github-modern-go-reflect2-dev)
+  [[ -d /usr/share/gocode/src/github.com/json-iterator/go ]] || need_pkgs+=(golang-github-json-iterator-go-dev)
   BUILD=1
 else
   BUILD=0
@@ -74,6 +81,13 @@ if ((BUILD)); then
     mv tree.tmp tree
   fi
   cd tree
+  log "replacing vendored reflect2 and json-iterator with Debian's 1.0.2 and 1.1.12 (Go >= 1.18)"
+  for mod in github.com/modern-go/reflect2 github.com/json-iterator/go; do
+    rsync -a --delete --exclude '*_test.go' --exclude go.mod --exclude go.sum --exclude '.*' \
+      --exclude 'skip_tests' --exclude 'benchmarks' --exclude 'api_tests' --exclude 'any_tests' --exclude 'extension_tests' \
+      --exclude 'misc_tests' --exclude 'type_tests' --exclude 'value_tests' \
+      "/usr/share/gocode/src/$mod/" "vendor/$mod/"
+  done
   export GOPATH="$PWD/.go" HOME="${HOME:-$CACHE}" GOFLAGS=-mod=vendor GO111MODULE=on CGO_ENABLED=0
   export GOCACHE="$CACHE/k8s/gocache"
   mkdir -p .go/src/k8s.io
@@ -88,6 +102,7 @@ if ((BUILD)); then
     [[ -x "$out/$b" ]] || { log "build failed: $out/$b missing (see output above)"; exit 1; }
     install -m 0755 "$out/$b" "$BIN/$b"
   done
+  echo "$BUILD_ID" > "$BIN/.build-id"
   log "built in $(( $(date +%s) - start ))s into $BIN"
 fi
 

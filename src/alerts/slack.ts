@@ -136,12 +136,19 @@ export function slackPayload(event: AlertEvent, ctx: FormatContext): SlackMessag
   fields.push(field("What gitgate did", escapeMrkdwn(event.action)));
 
   const blocks: SlackBlock[] = [
-    { type: "header", text: { type: "plain_text", text: truncate(`${info.emoji} ${info.title}`, HEADER_MAX), emoji: true } },
+    {
+      type: "header",
+      text: { type: "plain_text", text: truncate(`${info.emoji} ${info.title}`, HEADER_MAX), emoji: true },
+    },
     { type: "section", fields },
     ...diffSections(event),
   ];
   const detail = safeDetail(event);
-  if (detail) blocks.push({ type: "section", text: { type: "mrkdwn", text: `\`\`\`${truncate(inCode(detail), SECTION_MAX - 6)}\`\`\`` } });
+  if (detail)
+    blocks.push({
+      type: "section",
+      text: { type: "mrkdwn", text: `\`\`\`${truncate(inCode(detail), SECTION_MAX - 6)}\`\`\`` },
+    });
   blocks.push(contextBlock(event));
   return redactDeep({ text: headline(event, ctx), blocks });
 }

@@ -39,7 +39,7 @@ export interface FactSet {
 }
 export interface Column {
   type: "Column";
-  width?: "auto" | "stretch" | string;
+  width?: "auto" | "stretch" | `${number}px`;
   items: CardElement[];
 }
 export interface ColumnSet {
@@ -90,7 +90,9 @@ function cell(text: string, bold = false): Column {
   return {
     type: "Column",
     width: "stretch",
-    items: [{ type: "TextBlock", text, wrap: true, ...(bold ? { weight: "Bolder" } : { fontType: "Monospace" }) }],
+    items: [
+      { type: "TextBlock", text, wrap: true, ...(bold ? { weight: "Bolder" } : { fontType: "Monospace" }) },
+    ],
   };
 }
 
@@ -106,7 +108,14 @@ function diffElements(event: AlertEvent): CardElement[] {
       wrap: true,
       separator: true,
     },
-    { type: "ColumnSet", columns: [cell("Field", true), cell("Git value", true), cell(`${other} value`, true)] },
+    {
+      type: "ColumnSet",
+      columns: [
+        cell("Field", true),
+        cell("Git value", true),
+        cell(other === "live" ? "Live value" : "Requested value", true),
+      ],
+    },
   ];
   for (const c of changes.slice(0, MAX_DIFF_ROWS)) {
     rows.push({
@@ -161,7 +170,9 @@ export function teamsMessage(summary: string, card: AdaptiveCard): TeamsMessage 
   return {
     type: "message",
     summary: truncate(summary, 250),
-    attachments: [{ contentType: "application/vnd.microsoft.card.adaptive", contentUrl: null, content: card }],
+    attachments: [
+      { contentType: "application/vnd.microsoft.card.adaptive", contentUrl: null, content: card },
+    ],
   };
 }
 
@@ -180,7 +191,8 @@ export function teamsPayload(event: AlertEvent, ctx: FormatContext): TeamsMessag
     ...diffElements(event),
   ];
   const detail = safeDetail(event);
-  if (detail) body.push({ type: "TextBlock", text: detail, wrap: true, fontType: "Monospace", separator: true });
+  if (detail)
+    body.push({ type: "TextBlock", text: detail, wrap: true, fontType: "Monospace", separator: true });
   const url = sourceLinks(event).url;
   const actions: OpenUrlAction[] = url ? [{ type: "Action.OpenUrl", title: "Open in Git", url }] : [];
   return redactDeep(teamsMessage(headline(event, ctx), teamsCard(body, actions)));

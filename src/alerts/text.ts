@@ -23,23 +23,48 @@ export interface TitleInfo {
 }
 
 export const TITLES: Record<AlertEventType, TitleInfo> = {
-  "change-denied": { emoji: ":no_entry:", unicode: "⛔", title: "Out-of-band change denied", severity: "attention" },
+  "change-denied": {
+    emoji: ":no_entry:",
+    unicode: "⛔",
+    title: "Out-of-band change denied",
+    severity: "attention",
+  },
   "change-warned": {
     emoji: ":warning:",
     unicode: "⚠️",
     title: "Out-of-band change admitted with a warning",
     severity: "warning",
   },
-  "change-audited": { emoji: ":mag:", unicode: "🔍", title: "Out-of-band change recorded", severity: "accent" },
-  "drift-found": { emoji: ":twisted_rightwards_arrows:", unicode: "🔀", title: "Drift detected", severity: "warning" },
+  "change-audited": {
+    emoji: ":mag:",
+    unicode: "🔍",
+    title: "Out-of-band change recorded",
+    severity: "accent",
+  },
+  "drift-found": {
+    emoji: ":twisted_rightwards_arrows:",
+    unicode: "🔀",
+    title: "Drift detected",
+    severity: "warning",
+  },
   "drift-reverted": {
     emoji: ":leftwards_arrow_with_hook:",
     unicode: "↩️",
     title: "Drift reverted to Git",
     severity: "accent",
   },
-  "break-glass-used": { emoji: ":rotating_light:", unicode: "🚨", title: "Break-glass used", severity: "attention" },
-  "break-glass-expired": { emoji: ":hourglass:", unicode: "⌛", title: "Break-glass expired", severity: "warning" },
+  "break-glass-used": {
+    emoji: ":rotating_light:",
+    unicode: "🚨",
+    title: "Break-glass used",
+    severity: "attention",
+  },
+  "break-glass-expired": {
+    emoji: ":hourglass:",
+    unicode: "⌛",
+    title: "Break-glass expired",
+    severity: "warning",
+  },
   "sync-failed": { emoji: ":x:", unicode: "❌", title: "Sync failed", severity: "attention" },
   "sync-recovered": { emoji: ":white_check_mark:", unicode: "✅", title: "Sync recovered", severity: "good" },
   "prune-refused": { emoji: ":no_entry_sign:", unicode: "🚫", title: "Prune refused", severity: "warning" },
@@ -59,17 +84,22 @@ export function renderValue(value: unknown, max: number = MAX_VALUE_CHARS): stri
   if (value === undefined) return "(absent)";
   let json: string;
   try {
-    json = JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)) ?? String(value);
+    json =
+      JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)) ??
+      `(${typeof value})`;
   } catch {
     // Circular or otherwise unserialisable: a description is better than losing the alert.
-    json = String(value);
+    json = `(unserialisable ${typeof value})`;
   }
   return truncate(redactText(json), max);
 }
 
 /** Admission events carry the requested value; drift events the live one. */
 export function otherSideLabel(type: AlertEventType): "requested" | "live" {
-  return type === "change-denied" || type === "change-warned" || type === "change-audited" || type === "break-glass-used"
+  return type === "change-denied" ||
+    type === "change-warned" ||
+    type === "change-audited" ||
+    type === "break-glass-used"
     ? "requested"
     : "live";
 }
@@ -111,6 +141,18 @@ export interface SourceLinks {
   commit?: string;
   /** Browsable link to the file (or the commit) at that commit, for GitHub and GitLab hosts. */
   url?: string;
+}
+
+/** The repo URL without userinfo (tokens in clone URLs); redacted text when it does not parse as a URL. */
+export function cleanRepoURL(repoURL: string): string {
+  try {
+    const url = new URL(repoURL.trim());
+    url.username = "";
+    url.password = "";
+    return url.toString();
+  } catch {
+    return redactText(repoURL);
+  }
 }
 
 /** `https://user:token@host/g/p.git` → URL without userinfo and suffix; undefined when not http(s). */
@@ -155,7 +197,8 @@ export function sourceLinks(event: AlertEvent): SourceLinks {
   const base = `${repo.origin}${repo.pathname}`;
   const host = repo.hostname.toLowerCase();
   const target = file ? `blob/${commit}/${encodePath(file)}` : `commit/${commit}`;
-  if (host === "github.com" || host === "www.github.com") links.url = `https://github.com${repo.pathname}/${target}`;
+  if (host === "github.com" || host === "www.github.com")
+    links.url = `https://github.com${repo.pathname}/${target}`;
   else if (host.includes("gitlab")) links.url = `${base}/-/${target}`;
   return links;
 }

@@ -1,38 +1,33 @@
-/** Alert channels from the config file, with URLs and HMAC keys read from Secrets where so configured. */
+/** Alert channels from the config file; URLs and HMAC keys given as Secret references are read here. */
 import type { Registry } from "prom-client";
-import type { AlertSink } from "../alerts/event.js";
-import { createAlertDispatcher } from "../alerts/dispatcher.js";
+import { resolveChannels, type ChannelSpec, type SecretKeyRef } from "../alerts/channel-url.js";
+import { createAlertDispatcher, type AlertDispatcher } from "../alerts/dispatcher.js";
 import type { ClusterClient } from "../cluster/client.js";
-import type { ChannelConfig, GitgateConfig } from "../config/schema.js";
+import type { GitgateConfig } from "../config/schema.js";
 import { terminal } from "../errors.js";
 import type { Logger } from "../log/logger.js";
 import { parseDuration } from "../sync/gitapp.js";
 
-async function secretValue(client: ClusterClient, defaultNs: string, ref: { secretName: string; key: string; namespace?: string }, what: string): Promise<string> {
-  const namespace = ref.namespace ?? defaultNs;
-  const secret = await client.get({ apiVersion: "v1", kind: "Secret", namespace, name: ref.secretName });
-  const value = (secret?.data as Record<string, string> | undefined)?.[ref.key];
-  if (!value) throw terminal("InvalidConfig", `${what}: Secret ${namespace}/${ref.secretName} has no key "${ref.key}"`);
-  return Buffer.from(value, "base64").toString("utf8").trim();
+function secretReader(client: ClusterClient, defaultNamespace: string): (ref: SecretKeyRef) => Promise<string> {
+  return async (ref) => {
+    const namespace = ref.namespace ?? defaultNamespace;
+    const secret = await client.get({ apiVersion: "v1", kind: "Secret", namespace, name: ref.secretName });
+    const value = (secret?.data as Record<string, string> | undefined)?.[ref.key];
+    if (!value) throw terminal("InvalidConfig", `Secret ${namespace}/${ref.secretName} has no key "${ref.key}"`);
+    return Buffer.from(value, "base64").toString("utf8").trim();
+  };
 }
 
-export async function resolveChannels(config: GitgateConfig, client: ClusterClient): Promise<Array<ChannelConfig & { url: string }>> {
-  return Promise.all(
-    config.alerts.channels.map(async (c) => ({
-      ...c,
-      url: c.url ?? (await secretValue(client, config.namespace, c.urlFrom ?? { secretName: "", key: "" }, `alert channel ${c.name} url`)),
-      secret: c.secret ?? (c.secretFrom ? await secretValue(client, config.namespace, c.secretFrom, `alert channel ${c.name} secret`) : undefined),
-    })),
-  );
-}
-
-export async function createAlerts(config: GitgateConfig, client: ClusterClient, logger: Logger, registry: Registry): Promise<AlertSink & { close(): Promise<void> }> {
-  const channels = await resolveChannels(config, client);
+export async function createAlerts(config: GitgateConfig, client: ClusterClient, logger: Logger, registry: Registry): Promise<AlertDispatcher> {
+  const channels = await resolveChannels(config.alerts.channels as ChannelSpec[], secretReader(client, config.namespace));
   return createAlertDispatcher({
-    channels: channels.map((c) => ({ name: c.name, type: c.type, url: c.url, secret: c.secret, events: c.events as never })),
+    channels,
     clusterName: config.clusterName,
     logger,
     registry,
-    options: { dedupWindowMs: parseDuration(config.alerts.dedupWindow) ?? 600_000, ratePerMinute: config.alerts.ratePerMinute },
+    options: {
+      dedupWindowMs: parseDuration(config.alerts.dedupWindow) ?? 600_000,
+      rateLimit: { perMinute: config.alerts.ratePerMinute, burst: config.alerts.ratePerMinute },
+    },
   });
 }

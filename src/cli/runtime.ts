@@ -117,7 +117,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   let listener: HttpsListener | undefined;
   let tls: WebhookTls | undefined;
   let rotation: NodeJS.Timeout | undefined;
-  const webhookName = opts.webhookName ?? "gitgate";
+  const webhookName = opts.webhookName ?? config.webhook.namePrefix;
   const isReady = (): boolean => !shuttingDown && controller.index.isComplete();
 
   if (config.webhook.enabled) {

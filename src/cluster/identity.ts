@@ -19,7 +19,9 @@ const SSR_VERSIONS = ["authentication.k8s.io/v1", "authentication.k8s.io/v1beta1
 
 function userInfo(body: unknown): { username: string; groups: string[] } | undefined {
   const status = isPlainObject(body) && isPlainObject(body.status) ? body.status : undefined;
-  const user = status && isPlainObject(status.userInfo) ? status.userInfo : undefined;
+  // SelfSubjectReview answers in status.userInfo, TokenReview in status.user.
+  const candidate = status ? (status.userInfo ?? status.user) : undefined;
+  const user = isPlainObject(candidate) ? candidate : undefined;
   if (!user || typeof user.username !== "string" || !user.username) return undefined;
   return { username: user.username, groups: Array.isArray(user.groups) ? user.groups.map(String) : [] };
 }

@@ -21,7 +21,7 @@ export const DEFAULT_CONFIG: GitgateConfig = {
   },
   sync: { concurrency: 16, workers: 4, maxPruneShare: 0.5, minInterval: "5s" },
   render: { timeout: "60s", maxFileBytes: 4 * 1024 * 1024, maxObjects: 10_000 },
-  webhook: { enabled: true, port: 9443, failurePolicy: "Fail", timeoutSeconds: 5, certSecret: "gitgate-webhook-tls", register: true },
+  webhook: { enabled: true, port: 9443, failurePolicy: "Fail", timeoutSeconds: 5, certSecret: "gitgate-webhook-tls", register: true, namePrefix: "gitgate" },
   hooks: { maxBodyBytes: 1024 * 1024 },
   alerts: { channels: [], dedupWindow: "10m", ratePerMinute: 20 },
   leaderElection: { enabled: true, leaseName: "gitgate-leader" },

@@ -46,7 +46,10 @@ export interface GitgateConfig {
     timeoutSeconds: number;
     service?: { name: string; namespace: string; port: number };
     certSecret: string;
+    /** Register (and keep the caBundle of) the webhook configurations; the chart also templates them. */
     register: boolean;
+    /** Name prefix of the configurations: `<prefix>-validate`, `<prefix>-mutate`. */
+    namePrefix: string;
   };
   hooks: { githubSecret?: string; gitlabToken?: string; maxBodyBytes: number };
   alerts: { channels: ChannelConfig[]; dedupWindow: string; ratePerMinute: number };
@@ -124,6 +127,7 @@ export const configSchema = {
         },
         certSecret: { type: "string" },
         register: { type: "boolean" },
+        namePrefix: { type: "string", pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$" },
       },
     },
     hooks: {

@@ -6,6 +6,7 @@ import type { ClusterClient } from "../cluster/client.js";
 import { GitgateError, terminal } from "../errors.js";
 import type { DesiredEntry } from "../manifest/desired.js";
 import { APP_LABEL, appLabelValue, COMMIT_ANNOTATION, FILE_ANNOTATION, REPO_ANNOTATION } from "../manifest/labels.js";
+import { withApplyDefaults } from "../manifest/defaults.js";
 import { groupOf, isPlainObject, keyOf, refOf, type KubeObject } from "../manifest/object.js";
 import type { EffectiveSpec } from "./gitapp.js";
 
@@ -66,7 +67,7 @@ export async function prepareEntries(
       if (err instanceof GitgateError) throw new GitgateError(err.class, err.reason, `${where}: ${err.message}`, { cause: err });
       throw err;
     }
-    const obj = stamp(object, spec, file, commit);
+    const obj = withApplyDefaults(stamp(object, spec, file, commit));
     if (namespaced) obj.metadata.namespace ||= spec.namespace;
     else delete obj.metadata.namespace;
     const ref = refOf(obj);

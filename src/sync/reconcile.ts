@@ -105,7 +105,8 @@ const renderStep: Step = async (ctx, deps) => {
     ctx.desired = cached.entries;
     return;
   }
-  const helm = spec.helm ? { ...spec.helm, namespace: spec.namespace } : undefined;
+  // Like Argo CD, the release is named after the GitApp unless the spec names it.
+  const helm = { ...spec.helm, releaseName: spec.helm?.releaseName ?? spec.app.name, namespace: spec.namespace };
   const result = await deps.render({ repoDir: ctx.repoDir ?? "", path: spec.path, namespace: spec.namespace, helm });
   ctx.desired = await prepareEntries(deps.client, result.objects, spec, commit);
   cache.set(`${spec.app.namespace}/${spec.app.name}`, { id, entries: ctx.desired });

@@ -120,6 +120,8 @@ export async function startEnv(opts: EnvOptions = {}): Promise<TestEnv> {
     restart: async (o = opts) => {
       await gitgate.stop();
       gitgate = await start(o);
+      const running = gitgate;
+      await waitFor("gitgate ready after restart", async () => running.isReady());
     },
     stop: async () => {
       await gitgate.stop().catch(() => undefined);

@@ -1,0 +1,98 @@
+/** Dedup window and token bucket: in-memory, per channel, driven by an injectable clock. */
+import { keyOf } from "../manifest/object.js";
+import type { AlertEvent } from "./event.js";
+
+export type Clock = () => number;
+
+/**
+ * What makes two alerts "the same": type, app, object, actor and the set of differing field paths (not
+ * their values: a drift that keeps flapping between values is still one situation), plus the commit,
+ * since the same drift against a new Git revision is news.
+ */
+export function dedupKey(event: AlertEvent): string {
+  const paths = [...new Set((event.changes ?? []).map((c) => c.path))].sort();
+  return JSON.stringify([
+    event.type,
+    event.app.namespace,
+    event.app.name,
+    event.object ? keyOf(event.object) : "",
+    event.actor?.username ?? "",
+    event.actor?.via ?? "",
+    paths,
+    event.source?.commit ?? "",
+  ]);
+}
+
+/** Remembers keys for `windowMs`; bounded so a storm of distinct events cannot grow it without limit. */
+export class Deduplicator {
+  private readonly seen = new Map<string, number>();
+
+  constructor(
+    private readonly windowMs: number,
+    private readonly clock: Clock,
+    private readonly maxKeys = 10_000,
+  ) {}
+
+  /** True when the key was seen within the window (the event should be suppressed). */
+  isDuplicate(key: string): boolean {
+    if (this.windowMs <= 0) return false;
+    const now = this.clock();
+    const expires = this.seen.get(key);
+    if (expires !== undefined && expires > now) return true;
+    // Re-insert so Map order stays oldest-first for eviction.
+    this.seen.delete(key);
+    this.seen.set(key, now + this.windowMs);
+    if (this.seen.size > this.maxKeys) this.evict(now);
+    return false;
+  }
+
+  private evict(now: number): void {
+    for (const [key, expires] of this.seen) {
+      if (this.seen.size <= this.maxKeys && expires > now) break;
+      this.seen.delete(key);
+    }
+  }
+}
+
+export interface RateLimit {
+  /** Sustained rate. */
+  perMinute: number;
+  /** Messages that may go out at once before the rate applies (defaults to `perMinute`). */
+  burst?: number;
+}
+
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+  private readonly capacity: number;
+  private readonly perMs: number;
+
+  constructor(
+    limit: RateLimit,
+    private readonly clock: Clock,
+  ) {
+    this.capacity = Math.max(1, limit.burst ?? limit.perMinute);
+    this.perMs = Math.max(limit.perMinute, 0.001) / 60_000;
+    this.tokens = this.capacity;
+    this.last = clock();
+  }
+
+  private refill(): void {
+    const now = this.clock();
+    this.tokens = Math.min(this.capacity, this.tokens + (now - this.last) * this.perMs);
+    this.last = now;
+  }
+
+  tryTake(): boolean {
+    this.refill();
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /** Milliseconds until one token is available (0 when one is). */
+  msUntilToken(): number {
+    this.refill();
+    return this.tokens >= 1 ? 0 : Math.ceil((1 - this.tokens) / this.perMs);
+  }
+}
