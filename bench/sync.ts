@@ -22,6 +22,7 @@ const ROUNDS = 3;
 const OBJECTS = { configMaps: 800, deployments: 200 };
 const TOTAL = OBJECTS.configMaps + OBJECTS.deployments;
 const APP_NAMESPACE = "default";
+const SYNC_TIMEOUT_MS = 180_000;
 
 interface WriteCounts {
   objects: number;
@@ -64,7 +65,7 @@ async function gitgateFirstSync(world: World, writes: WriteRecord[], round: numb
   const controller = world.gitgate.controller;
   const mark = writes.length;
   let reconciledAt = Number.NaN;
-  const watchReconcile = poll("reconcile result", () => (controller.lastResult.get(key) ? nowMs() : undefined), 5, 300_000).then((t) => (reconciledAt = t));
+  const watchReconcile = poll("reconcile result", () => (controller.lastResult.get(key) ? nowMs() : undefined), 5, SYNC_TIMEOUT_MS).then((t) => (reconciledAt = t));
   const started = nowMs();
   await world.admin.apply(
     {
@@ -79,7 +80,17 @@ async function gitgateFirstSync(world: World, writes: WriteRecord[], round: numb
     },
     { fieldManager: "bench", force: true },
   );
-  await poll(`GitApp ${name} Synced=True`, async () => (synced(await getGitApp(world, name), commit) ? true : undefined), 50, 300_000);
+  try {
+    await poll(`GitApp ${name} Synced=True`, async () => (synced(await getGitApp(world, name), commit) ? true : undefined), 50, SYNC_TIMEOUT_MS);
+  } catch (err) {
+    const ctx = controller.lastResult.get(key);
+    const app = await getGitApp(world, name).catch(() => undefined);
+    throw new Error(
+      `${String(err)}; last reconcile: ${ctx ? `step ${ctx.failedStep ?? "none failed"}, error ${ctx.error?.message ?? "none"}, applied ${ctx.appliedCount}` : "none"}; ` +
+        `status: ${JSON.stringify(app?.status?.conditions ?? [])}`,
+      { cause: err },
+    );
+  }
   const seconds = (nowMs() - started) / 1000;
   await watchReconcile;
   const ctx = controller.lastResult.get(key);

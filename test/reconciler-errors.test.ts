@@ -80,9 +80,9 @@ describe("reconciler with bad input", () => {
   });
 
   it("refuses a symlink or `..` escaping the repo", async () => {
-    await env.git.createRepo("escape", { "app/cm.yaml": cm("ok", "1"), "app/leak.yaml": { symlink: "../../../../../../etc/passwd" } });
+    await env.git.createRepo("escape", { "app/cm.yaml": cm("ok", "1"), "app/leak.yaml": { symlink: "../../../../../../../../../../../../etc/hostname" }, "app/dangling.yaml": { symlink: "../../../../../../no/such/file.yaml" } });
     await env.applyGitApp("escape", { source: { repoURL: env.git.repoURL("escape"), revision: "main", path: "app" }, destination: { namespace: "cfg" } });
-    await failedWith("escape", /PathEscapesRepo/, /leak\.yaml/);
+    await failedWith("escape", /PathEscapesRepo/, /symlink app\/(dangling|leak)\.yaml points outside the repository/);
     await env.applyGitApp("dotdot", { source: { repoURL: env.git.repoURL("escape"), revision: "main", path: "app/../../.." }, destination: { namespace: "cfg" } });
     await failedWith("dotdot", /PathEscapesRepo/, /\.\./);
     assert.equal(await env.get("v1", "ConfigMap", "cfg", "ok"), undefined, "nothing from the escaping app applied");

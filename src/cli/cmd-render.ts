@@ -1,9 +1,6 @@
-/** `gitgate render <path>`: the objects gitgate would apply, stamped as it would stamp them. */
-import { execFileSync } from "node:child_process";
-import { resolve } from "node:path";
+/** `gitgate render <path>`: the objects gitgate would apply from a directory, like `helm template`. */
 import yaml from "js-yaml";
-import { render } from "../render/render.js";
-import { resolveTools, toolsFromEnv } from "../testenv/tools.js";
+import { renderDirectory } from "./local-render.js";
 
 export interface RenderFlags {
   repo?: string;
@@ -13,29 +10,13 @@ export interface RenderFlags {
   output: "yaml" | "json";
 }
 
-function gitTopLevel(dir: string): string | undefined {
-  try {
-    return execFileSync("git", ["-C", dir, "rev-parse", "--show-toplevel"], { stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
-  } catch {
-    return undefined;
-  }
-}
-
 export async function renderCommand(path: string, flags: RenderFlags): Promise<void> {
-  const abs = resolve(path);
-  const repoDir = resolve(flags.repo ?? gitTopLevel(abs) ?? abs);
-  const rel = abs === repoDir ? "." : abs.slice(repoDir.length + 1);
-  const tools = await resolveTools(toolsFromEnv());
-  const result = await render(
-    { repoDir, path: rel, namespace: flags.namespace, helm: { releaseName: flags.releaseName, valueFiles: flags.values } },
-    { tools },
-  );
-  const objects = result.objects.map((o) => o.object);
+  const result = await renderDirectory(path, flags);
   if (flags.output === "json") {
-    process.stdout.write(JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }, null, 2) + "\n");
+    const items = result.objects.map((o) => o.object);
+    process.stdout.write(JSON.stringify({ apiVersion: "v1", kind: "List", items }, null, 2) + "\n");
     return;
   }
-  process.stdout.write(
-    result.objects.map((o) => `# Source: ${o.file}${o.line ? `:${o.line}` : ""}\n${yaml.dump(o.object, { noRefs: true, lineWidth: -1 })}`).join("---\n"),
-  );
+  const docs = result.objects.map((o) => `# Source: ${o.file}${o.line ? `:${o.line}` : ""}\n${yaml.dump(o.object, { noRefs: true, lineWidth: -1 })}`);
+  process.stdout.write(docs.join("---\n"));
 }

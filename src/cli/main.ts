@@ -4,6 +4,9 @@ import { Command, Option } from "commander";
 import { runCommand } from "./cmd-run.js";
 import { renderCommand } from "./cmd-render.js";
 import { devCommand } from "./cmd-dev.js";
+import { diffCommand } from "./cmd-diff.js";
+import { checkCommand } from "./cmd-check.js";
+import { statusCommand } from "./cmd-status.js";
 
 const program = new Command();
 program
@@ -41,6 +44,36 @@ program
   .option("-f, --values <file...>", "Helm value files (relative to the path)")
   .addOption(new Option("-o, --output <format>", "output format").choices(["yaml", "json"]).default("yaml"))
   .action(renderCommand);
+
+program
+  .command("diff")
+  .description("Field-level diff between Git and the live cluster (Secrets redacted). Exit code 1 when they differ.")
+  .argument("<target>", "a directory to render, or a GitApp (`ns/name` or `name`)")
+  .option("--kubeconfig <file>", "kubeconfig to use")
+  .option("-n, --namespace <ns>", "default namespace for objects, and for a GitApp name", "default")
+  .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text"))
+  .action(diffCommand);
+
+program
+  .command("check")
+  .description("Would this change be admitted? Decides as the admission webhook would, against Git. Exit code 1 when denied.")
+  .argument("<manifest>", "YAML or JSON file with the objects as you would apply them")
+  .option("--kubeconfig <file>", "kubeconfig to use")
+  .option("--config <file>", "gitgate config file (exemptions, break-glass group, default mode)")
+  .option("-n, --namespace <ns>", "namespace for objects that name none", "default")
+  .option("--as <user>", "decide for this username (default: you)")
+  .option("--as-group <group...>", "groups of --as")
+  .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text"))
+  .action(checkCommand);
+
+program
+  .command("status")
+  .description("GitApps with their revision, sync, drift and health state.")
+  .option("--kubeconfig <file>", "kubeconfig to use")
+  .option("-n, --namespace <ns>", "namespace", "default")
+  .option("-A, --all-namespaces", "GitApps in every namespace")
+  .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"))
+  .action(statusCommand);
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`gitgate: ${err instanceof Error ? err.message : String(err)}`);

@@ -59,7 +59,7 @@ export async function resolveInRepo(root: string, base: string, rel: string, wha
 }
 
 /** Where a symlink points, as a real path when it resolves, else lexically (dangling links). */
-async function linkTarget(link: string): Promise<string> {
+export async function linkTarget(link: string): Promise<string> {
   try {
     return await realpath(link);
   } catch {

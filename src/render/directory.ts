@@ -3,7 +3,7 @@ import { readdir, readFile, realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { terminal } from "../errors.js";
 import { parseManifests } from "../manifest/parse.js";
-import { isInside, repoRelative } from "./contain.js";
+import { isInside, linkTarget, repoRelative } from "./contain.js";
 import type { Limits, RenderedObject } from "./types.js";
 
 const MANIFEST_FILE = /\.(?:ya?ml|json)$/;
@@ -33,7 +33,8 @@ async function listManifestFiles(root: string, appDir: string): Promise<Manifest
       const walkedPath = walked ? `${walked}/${entry.name}` : entry.name;
       let real = path;
       if (entry.isSymbolicLink()) {
-        real = await realpath(path).catch(() => path);
+        // Dangling links count by where they point, so one aimed outside is refused, not skipped.
+        real = await linkTarget(path);
         if (!isInside(root, real)) {
           throw terminal(
             "PathEscapesRepo",
