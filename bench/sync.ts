@@ -10,11 +10,13 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import type { Runtime } from "../src/cli/runtime.js";
 import type { ReconcileContext } from "../src/sync/reconcile.js";
 import type { GitApp } from "../src/sync/gitapp.js";
+import { DEFAULT_CONFIG } from "../src/config/load.js";
 import { kubectl } from "../src/testenv/kubectl.js";
+import { pinnedTools } from "../src/testenv/tools.js";
 import { syncManifestFiles } from "./lib/manifests.js";
+import { othersCpuPct, sampleCpu } from "./lib/noise.js";
 import { fmt, median, nowMs, poll, runs, sleep, table, verdict } from "./lib/stats.js";
 import { recordWrites, startWorld, type World, type WriteRecord } from "./lib/world.js";
 
@@ -49,7 +51,12 @@ function synced(app: GitApp | undefined, commit: string): boolean {
 }
 
 async function getGitApp(world: World, name: string): Promise<GitApp | undefined> {
-  return (await world.admin.get({ apiVersion: "gitgate.io/v1alpha1", kind: "GitApp", namespace: APP_NAMESPACE, name })) as GitApp | undefined;
+  return (await world.admin.get({
+    apiVersion: "gitgate.io/v1alpha1",
+    kind: "GitApp",
+    namespace: APP_NAMESPACE,
+    name,
+  })) as GitApp | undefined;
 }
 
 interface FirstSync {
@@ -59,13 +66,23 @@ interface FirstSync {
   writes: WriteCounts;
 }
 
-async function gitgateFirstSync(world: World, writes: WriteRecord[], round: number, commit: string): Promise<FirstSync> {
+async function gitgateFirstSync(
+  world: World,
+  writes: WriteRecord[],
+  round: number,
+  commit: string,
+): Promise<FirstSync> {
   const name = `shop-${round}`;
   const key = `${APP_NAMESPACE}/${name}`;
   const controller = world.gitgate.controller;
   const mark = writes.length;
   let reconciledAt = Number.NaN;
-  const watchReconcile = poll("reconcile result", () => (controller.lastResult.get(key) ? nowMs() : undefined), 5, SYNC_TIMEOUT_MS).then((t) => (reconciledAt = t));
+  const watchReconcile = poll(
+    "reconcile result",
+    () => (controller.lastResult.get(key) ? nowMs() : undefined),
+    5,
+    SYNC_TIMEOUT_MS,
+  ).then((t) => (reconciledAt = t));
   const started = nowMs();
   await world.admin.apply(
     {
@@ -81,7 +98,12 @@ async function gitgateFirstSync(world: World, writes: WriteRecord[], round: numb
     { fieldManager: "bench", force: true },
   );
   try {
-    await poll(`GitApp ${name} Synced=True`, async () => (synced(await getGitApp(world, name), commit) ? true : undefined), 50, SYNC_TIMEOUT_MS);
+    await poll(
+      `GitApp ${name} Synced=True`,
+      async () => (synced(await getGitApp(world, name), commit) ? true : undefined),
+      50,
+      SYNC_TIMEOUT_MS,
+    );
   } catch (err) {
     const ctx = controller.lastResult.get(key);
     const app = await getGitApp(world, name).catch(() => undefined);
@@ -95,21 +117,47 @@ async function gitgateFirstSync(world: World, writes: WriteRecord[], round: numb
   await watchReconcile;
   const ctx = controller.lastResult.get(key);
   if (ctx?.error) throw new Error(`gitgate sync failed: ${ctx.error.message}`);
-  if (ctx?.appliedCount !== TOTAL) console.warn(`[sync] round ${round}: gitgate applied ${ctx?.appliedCount} objects, expected ${TOTAL}`);
+  if (ctx?.appliedCount !== TOTAL)
+    console.warn(`[sync] round ${round}: gitgate applied ${ctx?.appliedCount} objects, expected ${TOTAL}`);
   await controller.whenIdle();
   return { seconds, reconcileSeconds: (reconciledAt - started) / 1000, writes: classify(writes.slice(mark)) };
 }
 
-async function kubectlApply(world: World, dir: string, round: number): Promise<number> {
-  const namespace = `kc-${round}`;
+interface Kubectl {
+  label: string;
+  bin: string;
+}
+
+async function kubectlApply(world: World, tool: Kubectl, dir: string, namespace: string): Promise<number> {
   await world.admin.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
   const started = nowMs();
-  const result = await kubectl(world.cp.binaries.kubectl, world.cp.kubeconfigs.admin ?? "", ["apply", "--server-side", "-n", namespace, "-f", dir]);
+  const result = await kubectl(tool.bin, world.cp.kubeconfigs.admin ?? "", [
+    "apply",
+    "--server-side",
+    "-n",
+    namespace,
+    "-f",
+    dir,
+  ]);
   const seconds = (nowMs() - started) / 1000;
-  if (result.code !== 0) throw new Error(`kubectl apply failed (${result.code}): ${result.stderr.slice(0, 2000)}`);
+  if (result.code !== 0)
+    throw new Error(`${tool.label} apply failed (${result.code}): ${result.stderr.slice(0, 2000)}`);
   const applied = result.stdout.split("\n").filter((l) => l.includes("serverside-applied")).length;
-  if (applied !== TOTAL) console.warn(`[sync] round ${round}: kubectl reported ${applied} objects applied, expected ${TOTAL}`);
+  if (applied !== TOTAL)
+    console.warn(`[sync] ${namespace}: ${tool.label} reported ${applied} objects applied, expected ${TOTAL}`);
   return seconds;
+}
+
+async function kubectlVersion(bin: string): Promise<string> {
+  const result = await kubectl(bin, "/dev/null", ["version", "--client", "-o", "json"]);
+  try {
+    return (
+      (JSON.parse(result.stdout) as { clientVersion?: { gitVersion?: string } }).clientVersion?.gitVersion ??
+      "?"
+    );
+  } catch {
+    return "?";
+  }
 }
 
 interface NoopResync {
@@ -118,27 +166,48 @@ interface NoopResync {
   /** Trigger until the new reconcile result is recorded (before the status patch). */
   reconcileSeconds: number;
   writes: WriteCounts;
+  /** HTTP requests gitgate made to the Git server (the ref lookup; a fetch only if the commit is new). */
+  gitRequests: number;
   applied: number;
   drift: number;
 }
 
-async function noopResync(runtime: Runtime, writes: WriteRecord[], key: string, repoURL: string): Promise<NoopResync> {
-  const { controller } = runtime;
+async function noopResync(
+  world: World,
+  writes: WriteRecord[],
+  key: string,
+  repoURL: string,
+): Promise<NoopResync> {
+  const { controller } = world.gitgate;
   await controller.whenIdle();
   await sleep(1000); // let watch events from earlier writes drain
   const previous: ReconcileContext | undefined = controller.lastResult.get(key);
   const mark = writes.length;
+  const gitMark = world.git.requests.length;
   const started = nowMs();
   const queued = controller.triggerRepo(repoURL);
-  if (!queued.includes(key)) throw new Error(`triggerRepo(${repoURL}) did not queue ${key} (queued ${queued.join(", ")})`);
-  await poll("no-op reconcile", () => (controller.lastResult.get(key) !== previous ? true : undefined), 2, 60_000);
+  if (!queued.includes(key))
+    throw new Error(`triggerRepo(${repoURL}) did not queue ${key} (queued ${queued.join(", ")})`);
+  await poll(
+    "no-op reconcile",
+    () => (controller.lastResult.get(key) !== previous ? true : undefined),
+    2,
+    60_000,
+  );
   const reconcileSeconds = (nowMs() - started) / 1000;
   await controller.whenIdle();
   const seconds = (nowMs() - started) / 1000;
   await sleep(500); // anything written just after still counts
   const ctx = controller.lastResult.get(key);
   if (ctx?.error) throw new Error(`no-op resync failed: ${ctx.error.message}`);
-  return { seconds, reconcileSeconds, writes: classify(writes.slice(mark)), applied: ctx?.appliedCount ?? -1, drift: ctx?.drift.length ?? -1 };
+  return {
+    seconds,
+    reconcileSeconds,
+    writes: classify(writes.slice(mark)),
+    gitRequests: world.git.requests.length - gitMark,
+    applied: ctx?.appliedCount ?? -1,
+    drift: ctx?.drift.length ?? -1,
+  };
 }
 
 async function writeManifests(files: Record<string, string>): Promise<{ root: string; dir: string }> {
@@ -150,71 +219,223 @@ async function writeManifests(files: Record<string, string>): Promise<{ root: st
   return { root, dir: join(root, "shop") };
 }
 
-export async function benchSync(): Promise<void> {
-  console.log(`\n== Sync (issue 3): ${TOTAL} objects (${OBJECTS.configMaps} ConfigMaps + ${OBJECTS.deployments} Deployments, 6 files), ${ROUNDS} rounds ==`);
+interface PhaseResult {
+  gitgate: FirstSync[];
+  kubectl: Map<string, number[]>;
+  noops: NoopResync[];
+  /** CPU other processes on the machine used during each timed run, % of one core. */
+  others: number[];
+}
+
+/**
+ * One world, ROUNDS rounds: each round a fresh repo + namespace for gitgate and a fresh namespace per
+ * kubectl; the order rotates per round. Then a no-op resync of each app.
+ */
+async function phase(
+  name: string,
+  webhook: boolean,
+  files: Record<string, string>,
+  dir: string,
+  kubectls: (world: World) => Promise<Kubectl[]>,
+): Promise<PhaseResult> {
   const t0 = nowMs();
-  const world = await startWorld({ webhook: false, controllerManager: false });
-  const files = syncManifestFiles(OBJECTS.configMaps, OBJECTS.deployments);
-  const manifests = await writeManifests(files);
-  const concurrency = 16; // DEFAULT_CONFIG.sync.concurrency, unchanged
+  const world = await startWorld({ webhook, controllerManager: false });
   try {
+    const tools = await kubectls(world);
     const commits: string[] = [];
     for (let r = 1; r <= ROUNDS; r++) commits.push((await world.git.createRepo(`shop-${r}`, files)).commit);
-    console.log(`[sync] control plane, Git server and gitgate up in ${fmt((nowMs() - t0) / 1000, 1)} s; kubectl ${world.cp.binaries.kubectl}`);
+    console.log(
+      `[sync] ${name}: control plane, Git server and gitgate up in ${fmt((nowMs() - t0) / 1000, 1)} s`,
+    );
     const recorder = recordWrites(world.gitgate.client.transport);
-    const gitgate: FirstSync[] = [];
-    const kubectlSeconds: number[] = [];
+    const result: PhaseResult = {
+      gitgate: [],
+      kubectl: new Map(tools.map((t) => [t.label, []])),
+      noops: [],
+      others: [],
+    };
+    const contenders = ["gitgate", ...tools.map((t) => t.label)];
     for (let r = 1; r <= ROUNDS; r++) {
-      const order = r % 2 === 1 ? ["gitgate", "kubectl"] : ["kubectl", "gitgate"];
+      const order = contenders.map((_, i) => contenders[(i + r - 1) % contenders.length] as string);
       for (const who of order) {
+        const before = sampleCpu();
+        const noise = (): string => {
+          const pct = othersCpuPct(before, sampleCpu());
+          result.others.push(pct);
+          return `others' CPU ${fmt(pct, 0)} %`;
+        };
         if (who === "gitgate") {
-          const result = await gitgateFirstSync(world, recorder.writes, r, commits[r - 1] ?? "");
-          gitgate.push(result);
-          console.log(`[sync] round ${r}: gitgate first sync ${fmt(result.seconds)} s (${result.writes.objects} object writes, ${result.writes.gitappStatus} status, ${result.writes.events} events)`);
+          const sync = await gitgateFirstSync(world, recorder.writes, r, commits[r - 1] ?? "");
+          result.gitgate.push(sync);
+          console.log(
+            `[sync] ${name} round ${r}: gitgate first sync ${fmt(sync.seconds)} s (writes: ${sync.writes.objects} object, ${sync.writes.gitappStatus} status, ${sync.writes.events} event, ${sync.writes.other} other), ${noise()}`,
+          );
         } else {
-          const seconds = await kubectlApply(world, manifests.dir, r);
-          kubectlSeconds.push(seconds);
-          console.log(`[sync] round ${r}: kubectl apply --server-side ${fmt(seconds)} s`);
+          const tool = tools.find((t) => t.label === who) as Kubectl;
+          const seconds = await kubectlApply(world, tool, dir, `kc-${tools.indexOf(tool)}-${r}`);
+          result.kubectl.get(who)?.push(seconds);
+          console.log(`[sync] ${name} round ${r}: ${who} ${fmt(seconds)} s, ${noise()}`);
         }
       }
     }
-    const noops: NoopResync[] = [];
     for (let r = 1; r <= ROUNDS; r++) {
-      const result = await noopResync(world.gitgate, recorder.writes, `${APP_NAMESPACE}/shop-${r}`, world.git.repoURL(`shop-${r}`));
-      noops.push(result);
-      console.log(`[sync] no-op resync of shop-${r}: ${fmt(result.seconds)} s, writes ${JSON.stringify(result.writes)}`);
+      const noop = await noopResync(
+        world,
+        recorder.writes,
+        `${APP_NAMESPACE}/shop-${r}`,
+        world.git.repoURL(`shop-${r}`),
+      );
+      result.noops.push(noop);
+      console.log(
+        `[sync] ${name}: no-op resync of shop-${r}: ${fmt(noop.seconds)} s, writes ${JSON.stringify(noop.writes)}, ${noop.gitRequests} Git requests, applied ${noop.applied}, drift ${noop.drift}`,
+      );
     }
     recorder.restore();
-
-    const firstSync = median(gitgate.map((g) => g.seconds));
-    const kubectlMedian = median(kubectlSeconds);
-    const ratio = firstSync / kubectlMedian;
-    const noop = median(noops.map((n) => n.seconds));
-    const objectWrites = Math.max(...noops.map((n) => n.writes.objects + n.writes.other));
-    const statusWrites = Math.max(...noops.map((n) => n.writes.gitappStatus));
-    const eventWrites = Math.max(...noops.map((n) => n.writes.events));
-    const firstWrites = gitgate[0]?.writes;
-    console.log(
-      "\n" +
-        table([
-          ["measurement", "median", `runs (${ROUNDS})`, "target", ""],
-          ["gitgate first sync: GitApp applied → Synced=True", `${fmt(firstSync)} s`, runs(gitgate.map((g) => g.seconds)), "", ""],
-          ["  of which reconcile (before status patch)", `${fmt(median(gitgate.map((g) => g.reconcileSeconds)))} s`, runs(gitgate.map((g) => g.reconcileSeconds)), "", ""],
-          ["kubectl apply --server-side -f (same files)", `${fmt(kubectlMedian)} s`, runs(kubectlSeconds), "", ""],
-          ["first-sync ratio gitgate / kubectl", fmt(ratio), "", "≤ 1.0", verdict(ratio <= 1.0)],
-          ["no-op resync: trigger → idle (status written)", `${fmt(noop)} s`, runs(noops.map((n) => n.seconds)), "≤ 2 s", verdict(noop <= 2)],
-          ["  of which reconcile", `${fmt(median(noops.map((n) => n.reconcileSeconds)))} s`, runs(noops.map((n) => n.reconcileSeconds)), "", ""],
-          ["object writes during no-op resync (max)", String(objectWrites), noops.map((n) => n.writes.objects + n.writes.other).join(" / "), "0", verdict(objectWrites === 0)],
-          ["GitApp status writes during no-op resync", String(statusWrites), noops.map((n) => n.writes.gitappStatus).join(" / "), "(1 expected)", ""],
-          ["Event writes during no-op resync", String(eventWrites), noops.map((n) => n.writes.events).join(" / "), "", ""],
-        ]),
-    );
-    console.log(
-      `\nfirst sync writes (round 1): ${firstWrites?.objects} object, ${firstWrites?.gitappStatus} status, ${firstWrites?.events} event, ${firstWrites?.other} other; ` +
-        `sync.concurrency ${concurrency}; kube-controller-manager off; webhook off; ${((nowMs() - t0) / 1000).toFixed(0)} s total`,
-    );
+    return result;
   } finally {
     await world.stop();
+  }
+}
+
+export async function benchSync(): Promise<void> {
+  console.log(
+    `\n== Sync (issue 3): ${TOTAL} objects (${OBJECTS.configMaps} ConfigMaps + ${OBJECTS.deployments} Deployments, 6 files), ${ROUNDS} rounds ==`,
+  );
+  const t0 = nowMs();
+  const files = syncManifestFiles(OBJECTS.configMaps, OBJECTS.deployments);
+  const manifests = await writeManifests(files);
+  try {
+    const pinned = await pinnedTools();
+    const versions = new Map<string, string>();
+    const tools = async (world: World): Promise<Kubectl[]> => {
+      const bins = [world.cp.binaries.kubectl, pinned.kubectl];
+      const out: Kubectl[] = [];
+      for (const bin of bins) {
+        const version = versions.get(bin) ?? (await kubectlVersion(bin));
+        versions.set(bin, version);
+        out.push({ label: `kubectl ${version}`, bin });
+      }
+      return out;
+    };
+    // The issue's comparison: gitgate's reconciler alone, no webhooks registered.
+    const plain = await phase("webhook off", false, files, manifests.dir, tools);
+    // As deployed: gitgate's own applies pass through its validating and mutating webhooks.
+    const hooked = await phase("webhooks on", true, files, manifests.dir, async (world) =>
+      (await tools(world)).slice(0, 1),
+    );
+
+    const rows: string[][] = [["measurement", "median", `runs (${ROUNDS})`, "target", ""]];
+    const kubectlRows = (p: PhaseResult): void => {
+      for (const [label, secs] of p.kubectl)
+        rows.push([
+          `${label} apply --server-side -f (same files)`,
+          `${fmt(median(secs))} s`,
+          runs(secs),
+          "",
+          "",
+        ]);
+    };
+    const firstSyncRows = (p: PhaseResult, label: string, target: boolean): void => {
+      const first = median(p.gitgate.map((g) => g.seconds));
+      rows.push([
+        `gitgate first sync, ${label}: GitApp applied → Synced=True`,
+        `${fmt(first)} s`,
+        runs(p.gitgate.map((g) => g.seconds)),
+        "",
+        "",
+      ]);
+      rows.push([
+        "  of which reconcile (before the status patch)",
+        `${fmt(median(p.gitgate.map((g) => g.reconcileSeconds)))} s`,
+        runs(p.gitgate.map((g) => g.reconcileSeconds)),
+        "",
+        "",
+      ]);
+      kubectlRows(p);
+      for (const [kLabel, secs] of p.kubectl) {
+        const ratio = first / median(secs);
+        rows.push([
+          `first-sync ratio gitgate / ${kLabel} (${label})`,
+          fmt(ratio),
+          "",
+          target ? "≤ 1.0" : "(info)",
+          target ? verdict(ratio <= 1) : "",
+        ]);
+      }
+    };
+    firstSyncRows(plain, "webhook off", true);
+    const noop = median(plain.noops.map((n) => n.seconds));
+    const objectWrites = Math.max(...plain.noops.map((n) => n.writes.objects + n.writes.other));
+    rows.push([
+      "no-op resync (webhook off): trigger → idle, status written",
+      `${fmt(noop)} s`,
+      runs(plain.noops.map((n) => n.seconds)),
+      "≤ 2 s",
+      verdict(noop <= 2),
+    ]);
+    rows.push([
+      "  of which reconcile",
+      `${fmt(median(plain.noops.map((n) => n.reconcileSeconds)))} s`,
+      runs(plain.noops.map((n) => n.reconcileSeconds)),
+      "",
+      "",
+    ]);
+    rows.push([
+      "  Git HTTP requests (ref lookup, no fetch)",
+      String(median(plain.noops.map((n) => n.gitRequests))),
+      plain.noops.map((n) => n.gitRequests).join(" / "),
+      "",
+      "",
+    ]);
+    rows.push([
+      "  object writes",
+      String(objectWrites),
+      plain.noops.map((n) => n.writes.objects + n.writes.other).join(" / "),
+      "0",
+      verdict(objectWrites === 0),
+    ]);
+    rows.push([
+      "  GitApp status writes (reported apart)",
+      String(median(plain.noops.map((n) => n.writes.gitappStatus))),
+      plain.noops.map((n) => n.writes.gitappStatus).join(" / "),
+      "",
+      "",
+    ]);
+    rows.push([
+      "  Event writes",
+      String(median(plain.noops.map((n) => n.writes.events))),
+      plain.noops.map((n) => n.writes.events).join(" / "),
+      "",
+      "",
+    ]);
+    firstSyncRows(hooked, "webhooks on", false);
+    const hookedNoop = median(hooked.noops.map((n) => n.seconds));
+    const hookedWrites = Math.max(...hooked.noops.map((n) => n.writes.objects + n.writes.other));
+    rows.push([
+      "no-op resync (webhooks on)",
+      `${fmt(hookedNoop)} s`,
+      runs(hooked.noops.map((n) => n.seconds)),
+      "≤ 2 s",
+      verdict(hookedNoop <= 2),
+    ]);
+    rows.push([
+      "  object writes",
+      String(hookedWrites),
+      hooked.noops.map((n) => n.writes.objects + n.writes.other).join(" / "),
+      "0",
+      verdict(hookedWrites === 0),
+    ]);
+    const first = plain.gitgate[0]?.writes;
+    console.log("\n" + table(rows));
+    console.log(
+      `first sync writes per app: ${first?.objects} object (1,000 applies + 1 namespace), ${first?.gitappStatus} status, ${first?.events} event; ` +
+        `sync.concurrency ${DEFAULT_CONFIG.sync.concurrency} (default); kube-controller-manager off; ${((nowMs() - t0) / 1000).toFixed(0)} s total`,
+    );
+    const others = [...plain.others, ...hooked.others];
+    console.log(
+      `other processes' CPU during the timed runs (% of one core, machine has 2): median ${fmt(median(others), 0)} %, max ${fmt(Math.max(...others), 0)} %`,
+    );
+  } finally {
     await rm(manifests.root, { recursive: true, force: true });
   }
 }

@@ -79,7 +79,9 @@ async function render(args: string[] = [], release = "gitgate", namespace = NS):
 }
 
 function find(objects: KubeObject[], kind: string, opts: { hook?: boolean } = {}): KubeObject {
-  const found = objects.find((o) => o.kind === kind && Boolean(o.metadata.annotations?.[HOOK]) === Boolean(opts.hook));
+  const found = objects.find(
+    (o) => o.kind === kind && Boolean(o.metadata.annotations?.[HOOK]) === Boolean(opts.hook),
+  );
   assert.ok(found, `no ${kind}${opts.hook ? " hook" : ""} in the rendered chart`);
   return found;
 }
@@ -106,12 +108,57 @@ function expectedWebhooks(config: GitgateConfig): KubeObject[] {
 
 function withoutCaBundle(obj: KubeObject): KubeObject {
   const copy = structuredClone(obj);
-  for (const hook of copy.webhooks as Array<{ clientConfig: Record<string, unknown> }>) delete hook.clientConfig.caBundle;
+  for (const hook of copy.webhooks as Array<{ clientConfig: Record<string, unknown> }>)
+    delete hook.clientConfig.caBundle;
   return copy;
 }
 
-function container(deployment: KubeObject): Record<string, any> {
-  return (deployment.spec as any).template.spec.containers[0];
+/** The parts of rendered objects the wiring test reads. */
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { fieldRef?: { fieldPath: string } };
+}
+interface Container {
+  image: string;
+  args: string[];
+  ports: unknown[];
+  env: EnvVar[];
+  readinessProbe: { httpGet: unknown };
+  livenessProbe: { httpGet: unknown };
+  volumeMounts: Array<{ name: string; mountPath: string }>;
+  securityContext: unknown;
+  resources: { requests?: Record<string, string>; limits?: Record<string, string> };
+}
+interface DeploymentSpec {
+  replicas: number;
+  selector: { matchLabels: Record<string, string> };
+  template: {
+    spec: {
+      containers: Container[];
+      volumes: Array<{ name: string; emptyDir?: object; configMap?: { name: string } }>;
+      securityContext: { runAsNonRoot?: boolean };
+      terminationGracePeriodSeconds: number;
+    };
+  };
+}
+interface ServiceSpec {
+  ports: unknown[];
+  selector: Record<string, string>;
+}
+interface MonitorEndpoint {
+  port: string;
+  path: string;
+  scheme: string;
+  tlsConfig: { ca: { secret: unknown } };
+}
+
+const specOf = <T>(obj: KubeObject): T => obj.spec as T;
+
+function container(deployment: KubeObject): Container {
+  const c = specOf<DeploymentSpec>(deployment).template.spec.containers[0];
+  assert.ok(c, "the Deployment has a container");
+  return c;
 }
 
 /** An address kube-apiserver can be sent to through an Endpoints object (loopback is refused). */
@@ -122,7 +169,11 @@ function hostAddress(): string | undefined {
   return undefined;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -134,7 +185,9 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined | fal
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`);
+  throw new Error(
+    `timed out waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ""}`,
+  );
 }
 
 before(async () => {
@@ -154,15 +207,33 @@ describe("chart, rendered without a cluster", () => {
   });
 
   it("rejects values of the wrong type, unknown keys and inline alert URLs, naming the key", async () => {
-    const wrongType = await helm(["template", "gitgate", CHART, "-f", join(FIXTURES, "values-wrong-type.yaml")]);
+    const wrongType = await helm([
+      "template",
+      "gitgate",
+      CHART,
+      "-f",
+      join(FIXTURES, "values-wrong-type.yaml"),
+    ]);
     assert.notEqual(wrongType.code, 0);
     assert.match(wrongType.stderr, /replicaCount: Invalid type\. Expected: integer, given: string/);
     const lint = await helm(["lint", CHART, "-f", join(FIXTURES, "values-wrong-type.yaml")]);
     assert.notEqual(lint.code, 0);
     assert.match(lint.stdout + lint.stderr, /replicaCount: Invalid type/);
-    const unknown = await helm(["template", "gitgate", CHART, "-f", join(FIXTURES, "values-unknown-key.yaml")]);
+    const unknown = await helm([
+      "template",
+      "gitgate",
+      CHART,
+      "-f",
+      join(FIXTURES, "values-unknown-key.yaml"),
+    ]);
     assert.match(unknown.stderr, /Additional property replicas is not allowed/);
-    const inline = await helm(["template", "gitgate", CHART, "-f", join(FIXTURES, "values-plain-alert-url.yaml")]);
+    const inline = await helm([
+      "template",
+      "gitgate",
+      CHART,
+      "-f",
+      join(FIXTURES, "values-plain-alert-url.yaml"),
+    ]);
     assert.match(inline.stderr, /alerts\.channels\.0: urlFrom is required/);
     assert.match(inline.stderr, /Additional property url is not allowed/);
   });
@@ -182,8 +253,15 @@ describe("chart, rendered without a cluster", () => {
     assert.equal(full.webhook.failurePolicy, "Ignore");
     assert.equal(full.enforcement.defaultMode, "warn");
     assert.equal(full.render.maxFileBytes, 8388608);
-    assert.deepEqual(full.alerts.channels[1]?.urlFrom, { secretName: "gitgate-alerts", key: "audit-url", namespace: "audit" });
-    assert.ok(full.alerts.channels.every((c) => c.url === undefined), "no alert URL in the ConfigMap");
+    assert.deepEqual(full.alerts.channels[1]?.urlFrom, {
+      secretName: "gitgate-alerts",
+      key: "audit-url",
+      namespace: "audit",
+    });
+    assert.ok(
+      full.alerts.channels.every((c) => c.url === undefined),
+      "no alert URL in the ConfigMap",
+    );
   });
 
   it("templates exactly the webhook configurations gitgate registers, so its apply takes them over", async () => {
@@ -193,8 +271,14 @@ describe("chart, rendered without a cluster", () => {
     ] as const) {
       const objects = await render([...args], release, namespace);
       const [validating, mutating] = expectedWebhooks(configOf(objects));
-      const rendered = [find(objects, "ValidatingWebhookConfiguration"), find(objects, "MutatingWebhookConfiguration")];
-      assert.deepEqual(rendered.map((o) => o.metadata.name), [validating?.metadata.name, mutating?.metadata.name]);
+      const rendered = [
+        find(objects, "ValidatingWebhookConfiguration"),
+        find(objects, "MutatingWebhookConfiguration"),
+      ];
+      assert.deepEqual(
+        rendered.map((o) => o.metadata.name),
+        [validating?.metadata.name, mutating?.metadata.name],
+      );
       assert.deepEqual(rendered[0]?.webhooks, validating?.webhooks);
       assert.deepEqual(rendered[1]?.webhooks, mutating?.webhooks);
     }
@@ -202,7 +286,10 @@ describe("chart, rendered without a cluster", () => {
 
   it("keeps webhook-config/ identical to what gitgate registers for the default install", async () => {
     const expected = expectedWebhooks(configOf(await render()));
-    for (const [file, want] of [["validating.yaml", expected[0]], ["mutating.yaml", expected[1]]] as const) {
+    for (const [file, want] of [
+      ["validating.yaml", expected[0]],
+      ["mutating.yaml", expected[1]],
+    ] as const) {
       const [doc] = parseDocs(await readFile(join(ROOT, "webhook-config", file), "utf8"));
       assert.deepEqual(doc, want, `webhook-config/${file} differs from src/admission/webhook-config.ts`);
     }
@@ -214,7 +301,10 @@ describe("chart, rendered without a cluster", () => {
       const hook = find(objects, kind, { hook: true });
       assert.equal(hook.metadata.name, find(objects, kind).metadata.name);
       assert.equal(hook.metadata.annotations?.[HOOK], "pre-delete");
-      assert.equal(hook.metadata.annotations?.["helm.sh/hook-delete-policy"], "before-hook-creation,hook-succeeded");
+      assert.equal(
+        hook.metadata.annotations?.["helm.sh/hook-delete-policy"],
+        "before-hook-creation,hook-succeeded",
+      );
       assert.deepEqual(hook.webhooks, []);
     }
   });
@@ -222,23 +312,23 @@ describe("chart, rendered without a cluster", () => {
   it("wires the Deployment: probes, ports, downward API, cache dir, security context", async () => {
     const objects = await render();
     const deployment = find(objects, "Deployment");
-    const spec = (deployment.spec as any).template.spec;
+    const spec = specOf<DeploymentSpec>(deployment).template.spec;
     const c = container(deployment);
-    assert.equal((deployment.spec as any).replicas, 2);
+    assert.equal(specOf<DeploymentSpec>(deployment).replicas, 2);
     assert.deepEqual(c.args, ["run", "--config=/etc/gitgate/config.yaml"]);
     assert.deepEqual(c.ports, [{ name: "https", containerPort: 9443, protocol: "TCP" }]);
     assert.deepEqual(c.readinessProbe.httpGet, { path: "/readyz", port: "https", scheme: "HTTPS" });
     assert.deepEqual(c.livenessProbe.httpGet, { path: "/healthz", port: "https", scheme: "HTTPS" });
-    const env = Object.fromEntries((c.env as any[]).map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]));
+    const env = Object.fromEntries(c.env.map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]));
     assert.equal(env.POD_NAME, "metadata.name");
     assert.equal(env.POD_NAMESPACE, "metadata.namespace");
-    const mounts = Object.fromEntries((c.volumeMounts as any[]).map((m) => [m.mountPath, m.name]));
-    assert.equal(mounts[env.GITGATE_CACHE as string], "cache");
+    const mounts = Object.fromEntries(c.volumeMounts.map((m) => [m.mountPath, m.name]));
+    assert.equal(mounts[env.GITGATE_CACHE ?? ""], "cache");
     assert.equal(mounts["/tmp"], "tmp");
     assert.equal(mounts["/etc/gitgate"], "config");
-    const volumes = Object.fromEntries((spec.volumes as any[]).map((v) => [v.name, v]));
-    assert.ok(volumes.cache.emptyDir && volumes.tmp.emptyDir);
-    assert.equal(volumes.config.configMap.name, find(objects, "ConfigMap").metadata.name);
+    const volumes = Object.fromEntries(spec.volumes.map((v) => [v.name, v]));
+    assert.ok(volumes.cache?.emptyDir && volumes.tmp?.emptyDir);
+    assert.equal(volumes.config?.configMap?.name, find(objects, "ConfigMap").metadata.name);
     assert.deepEqual(c.securityContext, {
       allowPrivilegeEscalation: false,
       capabilities: { drop: ["ALL"] },
@@ -248,20 +338,33 @@ describe("chart, rendered without a cluster", () => {
     });
     assert.equal(spec.securityContext.runAsNonRoot, true);
     assert.ok(spec.terminationGracePeriodSeconds > 5, "longer than gitgate's 5 s drain");
-    assert.ok(c.resources.requests.cpu && c.resources.limits.memory);
+    assert.ok(c.resources.requests?.cpu && c.resources.limits?.memory);
 
     const service = find(objects, "Service");
-    assert.deepEqual((service.spec as any).ports, [{ name: "https", port: 443, targetPort: "https", protocol: "TCP" }]);
-    assert.deepEqual((service.spec as any).selector, (deployment.spec as any).selector.matchLabels);
+    assert.deepEqual(specOf<ServiceSpec>(service).ports, [
+      { name: "https", port: 443, targetPort: "https", protocol: "TCP" },
+    ]);
+    assert.deepEqual(
+      specOf<ServiceSpec>(service).selector,
+      specOf<DeploymentSpec>(deployment).selector.matchLabels,
+    );
     const pdb = find(objects, "PodDisruptionBudget");
-    assert.equal((pdb.spec as any).minAvailable, 1);
+    assert.equal(specOf<{ minAvailable: number }>(pdb).minAvailable, 1);
     assert.equal(pdb.apiVersion, "policy/v1");
-    assert.equal(find(await render(["--kube-version", "1.20.2"]), "PodDisruptionBudget").apiVersion, "policy/v1beta1");
+    assert.equal(
+      find(await render(["--kube-version", "1.20.2"]), "PodDisruptionBudget").apiVersion,
+      "policy/v1beta1",
+    );
 
     const full = await render(["-f", join(FIXTURES, "values-full.yaml")]);
-    const fullEnv = (container(find(full, "Deployment")).env as any[]).map((e) => e.name);
-    assert.ok(fullEnv.includes("GITGATE_GITHUB_WEBHOOK_SECRET") && fullEnv.includes("GITGATE_GITLAB_WEBHOOK_TOKEN"));
-    assert.equal(container(find(full, "Deployment")).image, `registry.example.com/platform/gitgate@sha256:${"0123456789abcdef".repeat(4)}`);
+    const fullEnv = container(find(full, "Deployment")).env.map((e) => e.name);
+    assert.ok(
+      fullEnv.includes("GITGATE_GITHUB_WEBHOOK_SECRET") && fullEnv.includes("GITGATE_GITLAB_WEBHOOK_TOKEN"),
+    );
+    assert.equal(
+      container(find(full, "Deployment")).image,
+      `registry.example.com/platform/gitgate@sha256:${"0123456789abcdef".repeat(4)}`,
+    );
   });
 
   it("renders the ServiceMonitor only when enabled and monitoring.coreos.com/v1 is served", async () => {
@@ -271,9 +374,9 @@ describe("chart, rendered without a cluster", () => {
     const api = ["--api-versions", "monitoring.coreos.com/v1/ServiceMonitor"];
     assert.ok(!(await kinds(api)).includes("ServiceMonitor"));
     const monitor = find(await render(["--set", "serviceMonitor.enabled=true", ...api]), "ServiceMonitor");
-    const endpoint = (monitor.spec as any).endpoints[0];
-    assert.deepEqual([endpoint.port, endpoint.path, endpoint.scheme], ["https", "/metrics", "https"]);
-    assert.deepEqual(endpoint.tlsConfig.ca.secret, { name: "gitgate-webhook-tls", key: "ca.crt" });
+    const [endpoint] = specOf<{ endpoints: MonitorEndpoint[] }>(monitor).endpoints;
+    assert.deepEqual([endpoint?.port, endpoint?.path, endpoint?.scheme], ["https", "/metrics", "https"]);
+    assert.deepEqual(endpoint?.tlsConfig.ca.secret, { name: "gitgate-webhook-tls", key: "ca.crt" });
   });
 });
 
@@ -308,9 +411,11 @@ describe("chart against a real kube-apiserver", () => {
     cacheDir = await mkdtemp(join(tmpdir(), "gitgate-cache-"));
   });
   after(async () => {
-    await gitgate?.stop().catch(() => undefined);
     admin?.transport.close();
+    // The API server first: its keep-alive connections to gitgate's webhook server then close, so
+    // gitgate's stop (which waits for open connections) returns at once.
     await Promise.all([cp?.stop(), git?.stop()]);
+    await gitgate?.stop().catch(() => undefined);
     if (cacheDir) await rm(cacheDir, { recursive: true, force: true });
   });
 
@@ -319,15 +424,39 @@ describe("chart against a real kube-apiserver", () => {
     await runKubectl(cp.binaries.kubectl, adminKc, ["apply", "-f", join(CHART, "crds")]);
     await runKubectl(cp.binaries.kubectl, adminKc, ["create", "namespace", "gitgate-dryrun"]);
     for (const values of [[], ["-f", join(FIXTURES, "values-full.yaml")]]) {
-      const manifest = await helmOk(["template", "dry", CHART, "-n", "gitgate-dryrun", "--kube-version", "1.20.2", "--no-hooks", ...values]);
+      const manifest = await helmOk([
+        "template",
+        "dry",
+        CHART,
+        "-n",
+        "gitgate-dryrun",
+        "--kube-version",
+        "1.20.2",
+        "--no-hooks",
+        ...values,
+      ]);
       const res = await k(adminKc, ["apply", "--dry-run=server", "-f", "-"], manifest);
       assert.equal(res.code, 0, res.stderr);
       const accepted = res.stdout.trim().split("\n");
       assert.equal(accepted.length, parseDocs(manifest).length, res.stdout);
-      assert.ok(accepted.every((line) => / (created|configured|unchanged) \(server dry run\)$/.test(line)), res.stdout);
+      assert.ok(
+        accepted.every((line) => / (created|configured|unchanged) \(server dry run\)$/.test(line)),
+        res.stdout,
+      );
     }
-    const hooks = await helmOk(["template", "dry", CHART, "-n", "gitgate-dryrun", "--show-only", "templates/webhooks-uninstall.yaml"]);
-    const plain = [await readFile(join(ROOT, "webhook-config", "validating.yaml"), "utf8"), await readFile(join(ROOT, "webhook-config", "mutating.yaml"), "utf8")];
+    const hooks = await helmOk([
+      "template",
+      "dry",
+      CHART,
+      "-n",
+      "gitgate-dryrun",
+      "--show-only",
+      "templates/webhooks-uninstall.yaml",
+    ]);
+    const plain = [
+      await readFile(join(ROOT, "webhook-config", "validating.yaml"), "utf8"),
+      await readFile(join(ROOT, "webhook-config", "mutating.yaml"), "utf8"),
+    ];
     for (const manifest of [hooks, plain.join("\n---\n")]) {
       const res = await k(adminKc, ["apply", "--dry-run=server", "-f", "-"], manifest);
       assert.equal(res.code, 0, res.stderr);
@@ -338,7 +467,10 @@ describe("chart against a real kube-apiserver", () => {
     const adminKc = cp.kubeconfigs.admin ?? "";
     // Without a reachable address for Endpoints, a failing webhook call must not block the sync.
     const extra = address ? [] : ["--set", "webhook.failurePolicy=Ignore"];
-    const out = await helmOk(["install", "gitgate", CHART, "-n", NS, "--create-namespace", ...extra], adminKc);
+    const out = await helmOk(
+      ["install", "gitgate", CHART, "-n", NS, "--create-namespace", ...extra],
+      adminKc,
+    );
     assert.match(out, /STATUS: deployed/);
     assert.match(out, /kind: GitApp/, "NOTES.txt shows how to create a first GitApp");
     const manifest = parseDocs(await helmOk(["get", "manifest", "gitgate", "-n", NS], adminKc));
@@ -358,21 +490,38 @@ describe("chart against a real kube-apiserver", () => {
       "ValidatingWebhookConfiguration",
     ]);
     for (const obj of manifest) {
-      const live = await admin.get({ apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name ?? "" });
+      const live = await admin.get({
+        apiVersion: obj.apiVersion,
+        kind: obj.kind,
+        namespace: obj.metadata.namespace,
+        name: obj.metadata.name ?? "",
+      });
       assert.ok(live, `${obj.kind} ${obj.metadata.name} exists`);
     }
-    assert.ok(await admin.get({ apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", name: "gitapps.gitgate.io" }));
+    assert.ok(
+      await admin.get({
+        apiVersion: "apiextensions.k8s.io/v1",
+        kind: "CustomResourceDefinition",
+        name: "gitapps.gitgate.io",
+      }),
+    );
     // No hook objects are left behind by install.
     const hooks = await admin.list({ apiVersion: WEBHOOK_API, kind: "ValidatingWebhookConfiguration" });
-    assert.deepEqual(hooks.items.map((o) => o.metadata.name), ["gitgate-validate"]);
+    assert.deepEqual(
+      hooks.items.map((o) => o.metadata.name),
+      ["gitgate-validate"],
+    );
   });
 
   it("grants enough RBAC: gitgate as the chart's ServiceAccount (no cluster-admin) syncs a GitApp", async () => {
-    const adminKc = cp.kubeconfigs.admin ?? "";
     const res = await admin.raw({
       method: "POST",
       path: `/api/v1/namespaces/${NS}/serviceaccounts/gitgate/token`,
-      body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } },
+      body: {
+        apiVersion: "authentication.k8s.io/v1",
+        kind: "TokenRequest",
+        spec: { expirationSeconds: 3600 },
+      },
     });
     assert.equal(res.status, 201, res.text);
     const token = (res.body as { status: { token: string } }).status.token;
@@ -394,12 +543,23 @@ describe("chart against a real kube-apiserver", () => {
       const can = await k(saKubeconfig, ["auth", "can-i", verb, resource, ...extra]);
       assert.equal(can.stdout.trim(), "no", `the chart's ServiceAccount can ${verb} ${resource}`);
     }
-    assert.equal((await k(saKubeconfig, ["auth", "can-i", "create", "deployments", "-n", "anywhere"])).stdout.trim(), "yes");
+    assert.equal(
+      (await k(saKubeconfig, ["auth", "can-i", "create", "deployments", "-n", "anywhere"])).stdout.trim(),
+      "yes",
+    );
 
     // gitgate with the config file the chart installed, in in-cluster mode (Service clientConfig,
     // serving certificate for the Service's DNS names), authenticating with the ServiceAccount token.
-    const configMap = await admin.get({ apiVersion: "v1", kind: "ConfigMap", namespace: NS, name: "gitgate-config" });
-    const config = parseConfig(yaml.load((configMap?.data as Record<string, string>)["config.yaml"] ?? ""), "installed ConfigMap");
+    const configMap = await admin.get({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      namespace: NS,
+      name: "gitgate-config",
+    });
+    const config = parseConfig(
+      yaml.load((configMap?.data as Record<string, string>)["config.yaml"] ?? ""),
+      "installed ConfigMap",
+    );
     installedConfig = structuredClone(config);
     assert.equal(config.leaderElection.enabled, true);
     config.sync.minInterval = "1s";
@@ -425,7 +585,7 @@ describe("chart against a real kube-apiserver", () => {
         kind: "Endpoints",
         metadata: { name: "gitgate", namespace: NS },
         subsets: [{ addresses: [{ ip: address }], ports: [{ name: "https", port, protocol: "TCP" }] }],
-      } as KubeObject);
+      });
     }
 
     const { commit } = await git.createRepo("deploy", await readTree(examplesDir(), "apps"));
@@ -443,27 +603,73 @@ describe("chart against a real kube-apiserver", () => {
       { fieldManager: "test", force: true },
     );
     const app = await waitFor("GitApp guestbook Synced=True", async () => {
-      const live = await admin.get({ apiVersion: "gitgate.io/v1alpha1", kind: "GitApp", namespace: "default", name: "guestbook" });
-      const status = live?.status as { revision?: string; conditions?: Array<{ type: string; status: string; message?: string }> } | undefined;
+      const live = await admin.get({
+        apiVersion: "gitgate.io/v1alpha1",
+        kind: "GitApp",
+        namespace: "default",
+        name: "guestbook",
+      });
+      const status = live?.status as
+        | { revision?: string; conditions?: Array<{ type: string; status: string; message?: string }> }
+        | undefined;
       return status?.conditions?.some((c) => c.type === "Synced" && c.status === "True") ? status : undefined;
     });
     assert.equal(app.revision, commit);
-    for (const [kind, name] of [["ConfigMap", "guestbook-config"], ["Service", "guestbook-ui"]] as const) {
-      assert.ok(await admin.get({ apiVersion: "v1", kind, namespace: "guestbook", name }), `${kind} ${name} applied`);
+    for (const [kind, name] of [
+      ["ConfigMap", "guestbook-config"],
+      ["Service", "guestbook-ui"],
+    ] as const) {
+      assert.ok(
+        await admin.get({ apiVersion: "v1", kind, namespace: "guestbook", name }),
+        `${kind} ${name} applied`,
+      );
     }
-    const deployment = await admin.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: "guestbook", name: "guestbook-ui" });
+    const deployment = await admin.get({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      namespace: "guestbook",
+      name: "guestbook-ui",
+    });
     assert.equal(deployment?.metadata.labels?.["gitgate.io/app"], "default.guestbook");
 
+    await git.createRepo("forbidden", { "app/quota.yaml": "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: q}\nspec: {hard: {pods: '5'}}\n" });
+    await admin.apply({ apiVersion: "gitgate.io/v1alpha1", kind: "GitApp", metadata: { name: "forbidden", namespace: "default" },
+      spec: { source: { repoURL: git.repoURL("forbidden"), revision: "main", path: "app" }, destination: { namespace: "default" }, sync: { interval: "1h" } } }, { fieldManager: "test", force: true });
+    const t0 = Date.now();
+    const st = await waitFor("forbidden status", async () => {
+      const live = await admin.get({ apiVersion: "gitgate.io/v1alpha1", kind: "GitApp", namespace: "default", name: "forbidden" });
+      return (live?.status as any)?.conditions?.find((c: any) => c.type === "Synced");
+    }, 60_000).catch((e: unknown) => String(e));
+    console.error("FORBIDDEN", Date.now() - t0, JSON.stringify(st));
     // Leader Lease, certificate Secret and webhook configurations: written with the chart's RBAC.
-    const lease = await admin.get({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: NS, name: "gitgate-leader" });
+    const lease = await admin.get({
+      apiVersion: "coordination.k8s.io/v1",
+      kind: "Lease",
+      namespace: NS,
+      name: "gitgate-leader",
+    });
     assert.equal((lease?.spec as { holderIdentity?: string }).holderIdentity, "gitgate-packaging-test");
-    const secret = await admin.get({ apiVersion: "v1", kind: "Secret", namespace: NS, name: "gitgate-webhook-tls" });
+    const secret = await admin.get({
+      apiVersion: "v1",
+      kind: "Secret",
+      namespace: NS,
+      name: "gitgate-webhook-tls",
+    });
     const data = (secret?.data ?? {}) as Record<string, string>;
     assert.deepEqual(Object.keys(data).sort(), ["ca-bundle.crt", "ca.crt", "ca.key", "tls.crt", "tls.key"]);
-    const validating = await admin.get({ apiVersion: WEBHOOK_API, kind: "ValidatingWebhookConfiguration", name: "gitgate-validate" });
+    const validating = await admin.get({
+      apiVersion: WEBHOOK_API,
+      kind: "ValidatingWebhookConfiguration",
+      name: "gitgate-validate",
+    });
     const hooks = validating?.webhooks as Array<{ clientConfig: { caBundle?: string; service?: unknown } }>;
-    assert.ok(hooks.every((h) => h.clientConfig.caBundle === data["ca-bundle.crt"]), "gitgate injected its CA");
-    assert.ok(validating?.metadata.managedFields?.some((m) => m.manager === "gitgate" && m.operation === "Apply"));
+    assert.ok(
+      hooks.every((h) => h.clientConfig.caBundle === data["ca-bundle.crt"]),
+      "gitgate injected its CA",
+    );
+    assert.ok(
+      validating?.metadata.managedFields?.some((m) => m.manager === "gitgate" && m.operation === "Apply"),
+    );
     const labelled = await admin.get({ apiVersion: "v1", kind: "Namespace", name: "kube-system" });
     assert.equal(labelled?.metadata.labels?.["gitgate.io/webhook"], "ignore");
   });
@@ -478,38 +684,66 @@ describe("chart against a real kube-apiserver", () => {
 
   it("helm upgrade keeps the caBundle, and gitgate cannot re-create a deleted webhook configuration", async () => {
     const adminKc = cp.kubeconfigs.admin ?? "";
-    const before = await admin.get({ apiVersion: WEBHOOK_API, kind: "ValidatingWebhookConfiguration", name: "gitgate-validate" });
-    await admin.delete({ apiVersion: WEBHOOK_API, kind: "MutatingWebhookConfiguration", name: "gitgate-mutate" });
+    const before = await admin.get({
+      apiVersion: WEBHOOK_API,
+      kind: "ValidatingWebhookConfiguration",
+      name: "gitgate-validate",
+    });
+    await admin.delete({
+      apiVersion: WEBHOOK_API,
+      kind: "MutatingWebhookConfiguration",
+      name: "gitgate-mutate",
+    });
     const sa = new ClusterClient(new Transport(loadKubeConfig({ kubeconfig: saKubeconfig })));
     try {
       // What a gitgate pod still running after `helm uninstall` would do: server-side apply with
       // the caBundle. Creating needs the create verb, which the chart does not grant.
       const [, mutating] = expectedWebhooks(installedConfig);
-      await assert.rejects(sa.apply(mutating as KubeObject, { fieldManager: "gitgate", force: true }), /forbidden/i);
+      await assert.rejects(
+        sa.apply(mutating as KubeObject, { fieldManager: "gitgate", force: true }),
+        /forbidden/i,
+      );
     } finally {
       sa.transport.close();
     }
     const extra = address ? [] : ["--set", "webhook.failurePolicy=Ignore"];
     await helmOk(["upgrade", "gitgate", CHART, "-n", NS, ...extra], adminKc);
-    const validating = await admin.get({ apiVersion: WEBHOOK_API, kind: "ValidatingWebhookConfiguration", name: "gitgate-validate" });
+    const validating = await admin.get({
+      apiVersion: WEBHOOK_API,
+      kind: "ValidatingWebhookConfiguration",
+      name: "gitgate-validate",
+    });
     assert.deepEqual(validating?.webhooks, before?.webhooks, "upgrade changed the live webhooks");
-    const mutating = await admin.get({ apiVersion: WEBHOOK_API, kind: "MutatingWebhookConfiguration", name: "gitgate-mutate" });
-    const bundle = (before?.webhooks as Array<{ clientConfig: { caBundle?: string } }>)[0]?.clientConfig.caBundle;
+    const mutating = await admin.get({
+      apiVersion: WEBHOOK_API,
+      kind: "MutatingWebhookConfiguration",
+      name: "gitgate-mutate",
+    });
+    const bundle = (before?.webhooks as Array<{ clientConfig: { caBundle?: string } }>)[0]?.clientConfig
+      .caBundle;
     assert.ok(bundle);
-    assert.equal((mutating?.webhooks as Array<{ clientConfig: { caBundle?: string } }>)[0]?.clientConfig.caBundle, bundle, "re-created with the CA (lookup)");
+    assert.equal(
+      (mutating?.webhooks as Array<{ clientConfig: { caBundle?: string } }>)[0]?.clientConfig.caBundle,
+      bundle,
+      "re-created with the CA (lookup)",
+    );
   });
 
   it("helm uninstall deletes the webhook configurations first, then every other object", async () => {
+    // gitgate keeps running, as its pods do while Helm deletes the release.
     const adminKc = cp.kubeconfigs.admin ?? "";
-    await gitgate?.stop();
-    gitgate = undefined;
     const manifest = parseDocs(await helmOk(["get", "manifest", "gitgate", "-n", NS], adminKc));
     // Watch every kind of the release; a DELETED event carries the resourceVersion (etcd revision)
     // of the deletion, a total order across kinds.
     const events: Array<{ type: WatchEventType; obj: KubeObject }> = [];
     const informers = [...new Set(manifest.map((o) => `${o.apiVersion}|${o.kind}`))].map((id) => {
       const [apiVersion = "", kind = ""] = id.split("|");
-      return new Informer(admin, { apiVersion, kind }, (type, obj) => events.push({ type, obj }), silentLogger);
+      return new Informer(
+        admin,
+        { apiVersion, kind },
+        (type, obj) => events.push({ type, obj }),
+        silentLogger,
+      );
     });
     informers.forEach((i) => i.start());
     await Promise.all(informers.map((i) => i.hasSynced()));
@@ -519,33 +753,60 @@ describe("chart against a real kube-apiserver", () => {
       assert.match(out, /release "gitgate" uninstalled/);
       for (const obj of manifest) {
         await waitFor(`${obj.kind} ${obj.metadata.name} deleted`, async () => {
-          const live = await admin.get({ apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name ?? "" });
+          const live = await admin.get({
+            apiVersion: obj.apiVersion,
+            kind: obj.kind,
+            namespace: obj.metadata.namespace,
+            name: obj.metadata.name ?? "",
+          });
           return live === undefined;
         });
       }
-      await waitFor("every deletion observed", async () => events.filter((e) => e.type === "DELETED").length >= manifest.length);
+      await waitFor("every deletion observed", () =>
+        Promise.resolve(events.filter((e) => e.type === "DELETED").length >= manifest.length),
+      );
     } finally {
       informers.forEach((i) => i.stop());
     }
     const name = (o: KubeObject): string => `${o.kind}/${o.metadata.name}`;
     const firstDeletion = new Map<string, number>();
     for (const e of events) {
-      if (e.type === "DELETED" && !firstDeletion.has(name(e.obj))) firstDeletion.set(name(e.obj), Number(e.obj.metadata.resourceVersion));
+      if (e.type === "DELETED" && !firstDeletion.has(name(e.obj)))
+        firstDeletion.set(name(e.obj), Number(e.obj.metadata.resourceVersion));
     }
-    const webhooks = ["ValidatingWebhookConfiguration/gitgate-validate", "MutatingWebhookConfiguration/gitgate-mutate"];
+    const webhooks = [
+      "ValidatingWebhookConfiguration/gitgate-validate",
+      "MutatingWebhookConfiguration/gitgate-mutate",
+    ];
     const lastWebhookDeletion = Math.max(...webhooks.map((w) => firstDeletion.get(w) ?? Infinity));
     const others = manifest.map(name).filter((n) => !webhooks.includes(n));
     for (const other of others) {
       const at = firstDeletion.get(other);
       assert.ok(at !== undefined, `${other} deleted`);
-      assert.ok(lastWebhookDeletion < at, `${other} was deleted (rv ${at}) before the webhook configurations (rv ${lastWebhookDeletion})`);
+      assert.ok(
+        lastWebhookDeletion < at,
+        `${other} was deleted (rv ${at}) before the webhook configurations (rv ${lastWebhookDeletion})`,
+      );
     }
     // The pre-delete stand-ins existed only briefly and intercepted nothing.
     const standIns = events.filter((e) => e.type === "ADDED" && webhooks.includes(name(e.obj)));
     assert.equal(standIns.length, 2);
     assert.ok(standIns.every((e) => ((e.obj.webhooks as unknown[] | undefined) ?? []).length === 0));
     // The CRD stays (Helm never deletes crds/), and so do the GitApp and what it applied.
-    assert.ok(await admin.get({ apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", name: "gitapps.gitgate.io" }));
-    assert.ok(await admin.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: "guestbook", name: "guestbook-ui" }));
+    assert.ok(
+      await admin.get({
+        apiVersion: "apiextensions.k8s.io/v1",
+        kind: "CustomResourceDefinition",
+        name: "gitapps.gitgate.io",
+      }),
+    );
+    assert.ok(
+      await admin.get({
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        namespace: "guestbook",
+        name: "guestbook-ui",
+      }),
+    );
   });
 });

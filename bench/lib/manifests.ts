@@ -152,26 +152,38 @@ export const ADMISSION_APP = { namespace: "gitgate-system", name: "shop" };
 export const ADMISSION_REPO = "https://git.example.com/shop/deploy.git";
 export const ADMISSION_COMMIT = createHash("sha1").update("bench").digest("hex");
 
-function container(name: string, image: string, port: number, extraEnv: number): Record<string, unknown> {
+function container(name: string, image: string, port: number, full: boolean): Record<string, unknown> {
   return {
     name,
     image,
-    ports: [{ name: `${name}-http`.slice(0, 15), containerPort: port, protocol: "TCP" }],
+    ports: [{ name: "http", containerPort: port, protocol: "TCP" }],
     env: [
       { name: "SERVICE_NAME", value: name },
-      { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
-      ...Array.from({ length: extraEnv }, (_, k) => ({ name: `SETTING_${k}`, value: `value-${k}` })),
+      ...(full ? [{ name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } }] : []),
     ],
     resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
     readinessProbe: { httpGet: { path: "/ready", port: port } },
-    livenessProbe: { httpGet: { path: "/healthz", port: port }, initialDelaySeconds: 10 },
+    ...(full
+      ? { livenessProbe: { httpGet: { path: "/healthz", port: port }, initialDelaySeconds: 10 } }
+      : {}),
   };
 }
 
+/**
+ * Review sizes: `standard` (one container with env, a port, resources and a probe; the UPDATE
+ * AdmissionReview with object, oldObject, managedFields and status is about 5.5 KB) and `large` (an
+ * app container and an Envoy sidecar, each with env, port, resources and two probes: about 10 KB).
+ */
+export type ReviewSize = "standard" | "large";
+
 /** The object as Git declares it, stamped the way gitgate applies it. */
-export function desiredDeployment(i: number): KubeObject {
+export function desiredDeployment(i: number, size: ReviewSize = "standard"): KubeObject {
   const name = `web-${pad(i)}`;
-  const labels = { "app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "shop", team: TEAMS[i % TEAMS.length] ?? "x" };
+  const labels = {
+    "app.kubernetes.io/name": name,
+    "app.kubernetes.io/part-of": "shop",
+    team: TEAMS[i % TEAMS.length] ?? "x",
+  };
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
@@ -191,10 +203,13 @@ export function desiredDeployment(i: number): KubeObject {
       template: {
         metadata: { labels, annotations: { "prometheus.io/scrape": "true" } },
         spec: {
-          containers: [
-            container("app", `registry.example.com/shop/${name}:1.4.${i % 9}`, 8080, 1),
-            container("envoy", "envoyproxy/envoy:v1.30.1", 15001, 0),
-          ],
+          containers:
+            size === "large"
+              ? [
+                  container("app", `registry.example.com/shop/${name}:1.4.${i % 9}`, 8080, true),
+                  container("envoy", "envoyproxy/envoy:v1.30.1", 15001, true),
+                ]
+              : [container("app", `registry.example.com/shop/${name}:1.4.${i % 9}`, 8080, false)],
         },
       },
     },
@@ -204,18 +219,26 @@ export function desiredDeployment(i: number): KubeObject {
 type Json = Record<string, unknown>;
 
 /** fieldsV1 for an applier's field set, the way the API server records it. */
-function fieldsV1(value: unknown): Json {
+function fieldsV1(value: unknown, field = ""): Json {
   if (Array.isArray(value)) {
     const out: Json = {};
     for (const item of value) {
-      const key = (item as Json).name !== undefined ? { name: (item as Json).name } : (item as Json);
+      const it = item as Json;
+      // Associative-list keys as the API server records them: ports by containerPort+protocol, others by name.
+      const key =
+        field === "ports"
+          ? { containerPort: it.containerPort, protocol: it.protocol }
+          : it.name !== undefined
+            ? { name: it.name }
+            : it;
       out[`k:${JSON.stringify(key)}`] = { ".": {}, ...fieldsV1(item) };
     }
     return out;
   }
   if (typeof value === "object" && value !== null) {
     const out: Json = {};
-    for (const [k, v] of Object.entries(value)) out[`f:${k}`] = typeof v === "object" && v !== null ? fieldsV1(v) : {};
+    for (const [k, v] of Object.entries(value))
+      out[`f:${k}`] = typeof v === "object" && v !== null ? fieldsV1(v, k) : {};
     return out;
   }
   return {};
@@ -231,7 +254,13 @@ export function liveDeployment(desired: KubeObject, i: number): KubeObject {
     apiVersion: "apps/v1",
     time: "2025-05-01T12:00:00Z",
     fieldsType: "FieldsV1",
-    fieldsV1: { "f:metadata": { "f:labels": fieldsV1(desired.metadata.labels) }, ...fieldsV1({ spec: (declared as Json).spec }) },
+    fieldsV1: {
+      "f:metadata": {
+        "f:labels": fieldsV1(desired.metadata.labels),
+        "f:annotations": fieldsV1(desired.metadata.annotations),
+      },
+      ...fieldsV1({ spec: declared.spec }),
+    },
   };
   live.metadata = {
     ...live.metadata,
@@ -255,13 +284,28 @@ export function liveDeployment(desired: KubeObject, i: number): KubeObject {
     schedulerName: "default-scheduler",
   });
   for (const c of podSpec.containers as Json[]) {
-    Object.assign(c, { terminationMessagePath: "/dev/termination-log", terminationMessagePolicy: "File", imagePullPolicy: "IfNotPresent" });
-    for (const probe of [c.readinessProbe, c.livenessProbe] as Json[]) {
-      Object.assign(probe, { timeoutSeconds: 1, periodSeconds: 10, successThreshold: 1, failureThreshold: 3 });
+    Object.assign(c, {
+      terminationMessagePath: "/dev/termination-log",
+      terminationMessagePolicy: "File",
+      imagePullPolicy: "IfNotPresent",
+    });
+    for (const probe of [c.readinessProbe, c.livenessProbe].filter(Boolean) as Json[]) {
+      Object.assign(probe, {
+        timeoutSeconds: 1,
+        periodSeconds: 10,
+        successThreshold: 1,
+        failureThreshold: 3,
+      });
       (probe.httpGet as Json).scheme = "HTTP";
     }
   }
-  live.status = { observedGeneration: 4, replicas: 3, updatedReplicas: 3, readyReplicas: 3, availableReplicas: 3 };
+  live.status = {
+    observedGeneration: 4,
+    replicas: 3,
+    updatedReplicas: 3,
+    readyReplicas: 3,
+    availableReplicas: 3,
+  };
   return live;
 }
 
@@ -271,8 +315,13 @@ export type ReviewShape = "matches-git" | "label-added" | "replicas-changed" | "
  * An UPDATE AdmissionReview from a human (not exempt) for Deployment `i`. Most shapes are allowed
  * after a full comparison with Git; replicas/image changes are violations (denied in enforce mode).
  */
-export function deploymentReview(i: number, shape: ReviewShape, uid: string): Json {
-  const old = liveDeployment(desiredDeployment(i), i);
+export function deploymentReview(
+  i: number,
+  shape: ReviewShape,
+  uid: string,
+  size: ReviewSize = "standard",
+): Json {
+  const old = liveDeployment(desiredDeployment(i, size), i);
   const object = structuredClone(old) as KubeObject & { spec: Json };
   object.metadata.resourceVersion = String(Number(old.metadata.resourceVersion) + 1);
   if (shape === "label-added") object.metadata.labels = { ...object.metadata.labels, "cost-center": "cc-42" };
@@ -300,4 +349,28 @@ export function deploymentReview(i: number, shape: ReviewShape, uid: string): Js
       options: { kind: "UpdateOptions", apiVersion: "meta.k8s.io/v1", fieldManager: "kubectl-edit" },
     },
   };
+}
+
+/** The admission workload: one review per Deployment, 10 % violations, the rest allowed after a full comparison. */
+export function reviewWorkload(
+  size: ReviewSize,
+  deployments = 200,
+): Array<{ shape: ReviewShape; body: string }> {
+  return Array.from({ length: deployments }, (_, i) => {
+    const shape: ReviewShape =
+      i % 20 === 0
+        ? "replicas-changed"
+        : i % 20 === 10
+          ? "image-changed"
+          : i % 4 === 1
+            ? "label-added"
+            : "matches-git";
+    const uid = `6a0e${pad(i)}-1b2c-4d3e-8f40-${String(i).padStart(12, "0")}`;
+    return { shape, body: JSON.stringify(deploymentReview(i, shape, uid, size)) };
+  });
+}
+
+/** One ConfigMap and one Deployment as files, for the through-kube-apiserver latency test. */
+export function smallAppFiles(): Record<string, string> {
+  return { "app/config.yaml": configMapYaml(0), "app/deployment.yaml": deploymentYaml(0) };
 }

@@ -33,7 +33,11 @@ export function runs(values: number[], digits = 2): string {
 export function table(rows: string[][]): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  const line = (row: string[]): string => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+  const line = (row: string[]): string =>
+    row
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
   const rule = widths.map((w) => "-".repeat(w)).join("  ");
   const [head, ...body] = rows;
   return [line(head ?? []), rule, ...body.map(line)].join("\n");
@@ -48,7 +52,12 @@ export async function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `probe` every `everyMs` until it returns a value; throws after `timeoutMs`. */
-export async function poll<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, everyMs: number, timeoutMs: number): Promise<T> {
+export async function poll<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  everyMs: number,
+  timeoutMs: number,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -60,7 +69,9 @@ export async function poll<T>(what: string, probe: () => Promise<T | undefined> 
     }
     await sleep(everyMs);
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${last instanceof Error ? last.message : JSON.stringify(last)})` : ""}`,
+  );
 }
 
 export function nowMs(): number {

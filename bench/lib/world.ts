@@ -41,7 +41,9 @@ async function startControlPlaneWithRetry(controllerManager: boolean): Promise<C
       return await startControlPlane({ controllerManager });
     } catch (err) {
       last = err;
-      console.error(`[bench] control plane failed to start (attempt ${attempt}/3): ${String(err).split("\n")[0]}`);
+      console.error(
+        `[bench] control plane failed to start (attempt ${attempt}/3): ${String(err).split("\n")[0]}`,
+      );
       if (attempt < 3) await sleep(20_000);
     }
   }
@@ -49,7 +51,11 @@ async function startControlPlaneWithRetry(controllerManager: boolean): Promise<C
 }
 
 export async function startWorld(opts: WorldOptions): Promise<World> {
-  const [cp, git, tools] = await Promise.all([startControlPlaneWithRetry(opts.controllerManager), startGitServer(), pinnedTools()]);
+  const [cp, git, tools] = await Promise.all([
+    startControlPlaneWithRetry(opts.controllerManager),
+    startGitServer(),
+    pinnedTools(),
+  ]);
   const cacheDir = await mkdtemp(join(tmpdir(), "gitgate-bench-cache-"));
   const admin = new ClusterClient(new Transport(loadKubeConfig({ kubeconfig: cp.kubeconfigs.admin })));
   const config = structuredClone(DEFAULT_CONFIG);
