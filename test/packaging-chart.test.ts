@@ -632,15 +632,6 @@ describe("chart against a real kube-apiserver", () => {
     });
     assert.equal(deployment?.metadata.labels?.["gitgate.io/app"], "default.guestbook");
 
-    await git.createRepo("forbidden", { "app/quota.yaml": "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: q}\nspec: {hard: {pods: '5'}}\n" });
-    await admin.apply({ apiVersion: "gitgate.io/v1alpha1", kind: "GitApp", metadata: { name: "forbidden", namespace: "default" },
-      spec: { source: { repoURL: git.repoURL("forbidden"), revision: "main", path: "app" }, destination: { namespace: "default" }, sync: { interval: "1h" } } }, { fieldManager: "test", force: true });
-    const t0 = Date.now();
-    const st = await waitFor("forbidden status", async () => {
-      const live = await admin.get({ apiVersion: "gitgate.io/v1alpha1", kind: "GitApp", namespace: "default", name: "forbidden" });
-      return (live?.status as any)?.conditions?.find((c: any) => c.type === "Synced");
-    }, 60_000).catch((e: unknown) => String(e));
-    console.error("FORBIDDEN", Date.now() - t0, JSON.stringify(st));
     // Leader Lease, certificate Secret and webhook configurations: written with the chart's RBAC.
     const lease = await admin.get({
       apiVersion: "coordination.k8s.io/v1",

@@ -11,7 +11,7 @@ import { loadKubeConfig, Transport } from "../../src/cluster/transport.js";
 import { DEFAULT_CONFIG } from "../../src/config/load.js";
 import type { GitgateConfig } from "../../src/config/schema.js";
 import { startRuntime, type Runtime } from "../../src/cli/runtime.js";
-import { createLogger, type LogLevel } from "../../src/log/logger.js";
+import { createLogger, type LogLevel, type Logger } from "../../src/log/logger.js";
 import type { KubeObject } from "../../src/manifest/object.js";
 import type { GitApp } from "../../src/sync/gitapp.js";
 import { startControlPlane, type ControlPlane } from "../../src/testenv/controlplane.js";
@@ -23,7 +23,10 @@ export interface EnvOptions {
   webhook?: boolean;
   config?: (config: GitgateConfig) => void;
   alerts?: AlertSink;
+  /** Deliver through the configured channels (config.alerts.channels) instead of recording. */
+  realAlerts?: boolean;
   logLevel?: LogLevel;
+  logger?: Logger;
 }
 
 export interface TestEnv {
@@ -80,12 +83,12 @@ export async function startEnv(opts: EnvOptions = {}): Promise<TestEnv> {
     o.config?.(config);
     return startRuntime({
       config,
-      logger: createLogger(o.logLevel ?? (process.env.GITGATE_TEST_LOG as LogLevel | undefined) ?? "silent"),
+      logger: o.logger ?? createLogger(o.logLevel ?? (process.env.GITGATE_TEST_LOG as LogLevel | undefined) ?? "silent"),
       kubeconfig: cp.kubeconfigs.gitgate,
       webhookAddress: "127.0.0.1:0",
       tools,
       cacheDir,
-      alerts: o.alerts ?? { emit: (e) => alerts.push(e) },
+      alerts: o.realAlerts ? undefined : (o.alerts ?? { emit: (e) => alerts.push(e) }),
       installCrds: true,
     });
   };
