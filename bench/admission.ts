@@ -58,7 +58,7 @@ const WRITES_PER_BATCH = 200;
 // ---------------------------------------------------------------------------------------------
 // Servers
 
-export function benchIndex(): DesiredIndex {
+function benchIndex(): DesiredIndex {
   const entry = (object: KubeObject, file: string): DesiredEntry => {
     const ref = refOf(object);
     return {
@@ -196,7 +196,7 @@ async function plainDecideServer(tls: { cert: string; key: string }, index: Desi
 }
 
 /** gitgate's own HTTP stack as runtime.ts composes it; logs at info into a sink that discards them. */
-export async function gitgateServer(
+async function gitgateServer(
   tls: { cert: string; key: string },
   index: DesiredIndex,
   alertCount: { n: number },
@@ -238,7 +238,7 @@ interface ClientReply {
   error?: string;
 }
 
-export class LoadClient {
+class LoadClient {
   private readonly child: ChildProcess;
   private readonly ready: Promise<void>;
 
@@ -283,11 +283,12 @@ interface RunResult {
   othersCpuPct: number;
 }
 
-export async function measure(
+async function measure(
   client: LoadClient,
   target: Target,
   caPem: string,
   size: ReviewSize,
+  requests = REQUESTS_PER_RUN,
 ): Promise<RunResult> {
   let cpu: NodeJS.CpuUsage | undefined;
   let machine = 0;
@@ -298,7 +299,7 @@ export async function measure(
       caPem,
       concurrency: CONCURRENCY,
       warmup: WARMUP_REQUESTS,
-      count: REQUESTS_PER_RUN,
+      count: requests,
       size,
     },
     () => {
@@ -328,6 +329,8 @@ interface Workload {
   servers: string[];
   /** The issue's target applies to this workload. */
   target: boolean;
+  /** Timed requests per run. */
+  requests: number;
 }
 
 const FIXED = "minimal server, fixed answer";
@@ -336,8 +339,9 @@ const GITGATE = "gitgate /validate";
 const PLAIN = "diagnostic: decide() on bare node:https";
 
 const WORKLOADS: Workload[] = [
-  { size: "standard", servers: [FIXED, GITGATE, ECHO, PLAIN], target: true },
-  { size: "large", servers: [FIXED, GITGATE], target: false },
+  { size: "standard", servers: [FIXED, GITGATE, ECHO, PLAIN], target: true, requests: REQUESTS_PER_RUN },
+  // Informational; fewer requests keep the whole `npm run bench` within a few minutes.
+  { size: "large", servers: [FIXED, GITGATE], target: false, requests: REQUESTS_PER_RUN / 2 },
 ];
 
 async function throughput(index: DesiredIndex): Promise<void> {
@@ -373,7 +377,7 @@ async function throughput(index: DesiredIndex): Promise<void> {
         // Rotate the order so that no server always runs on a warmer (or noisier) machine.
         const order = targets.map((_, i) => targets[(i + round) % targets.length] as Target);
         for (const target of order) {
-          const result = await measure(client, target, ca.cert, workload.size);
+          const result = await measure(client, target, ca.cert, workload.size, workload.requests);
           results.get(target.name)?.push(result);
           sizes.set(workload.size, result.load.bodyBytes);
           console.log(
@@ -429,7 +433,7 @@ async function throughput(index: DesiredIndex): Promise<void> {
   }
   console.log(
     `\nThroughput: UPDATE AdmissionReviews of Deployments (90 % allowed after a full comparison with Git, 10 % denied), ` +
-      `${REQUESTS_PER_RUN} per run after ${WARMUP_REQUESTS} warmup, ${CONCURRENCY} in flight over HTTPS keep-alive (agent maxSockets ${CONCURRENCY}); ` +
+      `${REQUESTS_PER_RUN} per run (large: ${REQUESTS_PER_RUN / 2}) after ${WARMUP_REQUESTS} warmup, ${CONCURRENCY} in flight over HTTPS keep-alive (agent maxSockets ${CONCURRENCY}); ` +
       `servers in this process, load client in a child process; CPU = % of one core over the timed part (server = this process, others = the rest of the machine)`,
   );
   console.log(table(rows));

@@ -12,10 +12,12 @@ import { condition, startEnv, waitFor, waitSynced, type TestEnv } from "./harnes
 let env: TestEnv;
 let repoURL: string;
 let commit: string;
-const k = (args: string[], who = "user", stdin?: string): ReturnType<TestEnv["kubectl"]> => env.kubectl(who, args, stdin);
+const k = (args: string[], who = "user", stdin?: string): ReturnType<TestEnv["kubectl"]> =>
+  env.kubectl(who, args, stdin);
 
 async function replicas(ns: string, name: string): Promise<number | undefined> {
-  return ((await env.get("apps/v1", "Deployment", ns, name))?.spec as { replicas?: number } | undefined)?.replicas;
+  return ((await env.get("apps/v1", "Deployment", ns, name))?.spec as { replicas?: number } | undefined)
+    ?.replicas;
 }
 
 async function metric(name: string): Promise<number> {
@@ -36,10 +38,14 @@ async function metric(name: string): Promise<number> {
 
 function postReview(body: string | Buffer): Promise<number> {
   return new Promise((resolve) => {
-    const req = request(`${env.gitgate.url}/validate`, { method: "POST", headers: { "content-type": "application/json" }, ca: env.gitgate.caPem }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode ?? 0));
-    });
+    const req = request(
+      `${env.gitgate.url}/validate`,
+      { method: "POST", headers: { "content-type": "application/json" }, ca: env.gitgate.caPem },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on("error", () => resolve(-1));
     req.end(body);
   });
@@ -52,7 +58,12 @@ describe("admission gate", () => {
     commit = (await env.git.createRepo("deploy", files)).commit;
     repoURL = env.git.repoURL("deploy");
     const app = (name: string, path: string, mode: "enforce" | "warn" | "audit", ns: string): Promise<void> =>
-      env.applyGitApp(name, { source: { repoURL, revision: "main", path }, destination: { namespace: ns }, sync: { interval: "1h", createNamespace: true }, enforcement: { mode } });
+      env.applyGitApp(name, {
+        source: { repoURL, revision: "main", path },
+        destination: { namespace: ns },
+        sync: { interval: "1h", createNamespace: true },
+        enforcement: { mode },
+      });
     await app("guestbook", "apps/guestbook", "enforce", "guestbook");
     await app("echo", "apps/echo-chart", "warn", "echo");
     await app("podinfo", "apps/podinfo/overlays/prod", "audit", "podinfo");
@@ -63,68 +74,183 @@ describe("admission gate", () => {
   it("denies kubectl scale with the Git file, commit and both values", async () => {
     const r = await k(["-n", "guestbook", "scale", "deployment", "guestbook-ui", "--replicas=5"]);
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /denied the request: Deployment guestbook\/guestbook-ui is managed by Git: spec\.replicas is 1 in /);
+    assert.match(
+      r.stderr,
+      /denied the request: Deployment guestbook\/guestbook-ui is managed by Git: spec\.replicas is 1 in /,
+    );
     assert.ok(r.stderr.includes(`${repoURL} apps/guestbook/deployment.yaml@${commit.slice(0, 7)}`), r.stderr);
     assert.match(r.stderr, /request has 5\. Change it in Git, or use break-glass\./);
     assert.equal(await replicas("guestbook", "guestbook-ui"), 1);
-    await waitFor("denial alert", async () => env.alerts.find((a) => a.type === "change-denied" && a.actor?.username === "alice"));
+    await waitFor("denial alert", () =>
+      env.alerts.find((a) => a.type === "change-denied" && a.actor?.username === "alice"),
+    );
   });
 
   it("denies a patch of a declared field and a delete, allows an unrelated label and the Git value", async () => {
-    const image = await k(["-n", "guestbook", "set", "image", "deployment/guestbook-ui", "guestbook-ui=nginx:latest"]);
+    const image = await k([
+      "-n",
+      "guestbook",
+      "set",
+      "image",
+      "deployment/guestbook-ui",
+      "guestbook-ui=nginx:latest",
+    ]);
     assert.notEqual(image.code, 0);
-    assert.match(image.stderr, /spec\.template\.spec\.containers\[name=guestbook-ui\]\.image is gcr\.io\/heptio-images\/ks-guestbook-demo:0\.2 in .*, request has nginx:latest/);
+    assert.match(
+      image.stderr,
+      /spec\.template\.spec\.containers\[name=guestbook-ui\]\.image is gcr\.io\/heptio-images\/ks-guestbook-demo:0\.2 in .*, request has nginx:latest/,
+    );
     const del = await k(["-n", "guestbook", "delete", "configmap", "guestbook-config"]);
     assert.notEqual(del.code, 0);
-    assert.match(del.stderr, /ConfigMap guestbook\/guestbook-config is managed by Git.*apps\/guestbook\/config\.yaml/);
+    assert.match(
+      del.stderr,
+      /ConfigMap guestbook\/guestbook-config is managed by Git.*apps\/guestbook\/config\.yaml/,
+    );
     const label = await k(["-n", "guestbook", "label", "deployment", "guestbook-ui", "team=web"]);
     assert.equal(label.code, 0, label.stderr);
-    const same = await k(["-n", "guestbook", "patch", "deployment", "guestbook-ui", "--type=merge", "-p", '{"spec":{"replicas":1}}']);
+    const same = await k([
+      "-n",
+      "guestbook",
+      "patch",
+      "deployment",
+      "guestbook-ui",
+      "--type=merge",
+      "-p",
+      '{"spec":{"replicas":1}}',
+    ]);
     assert.equal(same.code, 0, same.stderr);
   });
 
   it("never denies gitgate's own sync, and lets an exempt group through", async () => {
-    const carol = await k(["-n", "guestbook", "patch", "configmap", "guestbook-config", "--type=merge", "-p", '{"data":{"TITLE":"platform"}}'], "platform");
+    const carol = await k(
+      [
+        "-n",
+        "guestbook",
+        "patch",
+        "configmap",
+        "guestbook-config",
+        "--type=merge",
+        "-p",
+        '{"data":{"TITLE":"platform"}}',
+      ],
+      "platform",
+    );
     assert.equal(carol.code, 0, carol.stderr);
     env.gitgate.controller.triggerRepo(repoURL); // self-heal through the webhook: gitgate's write is admitted
-    await waitFor("reverted by gitgate", async () => ((await env.get("v1", "ConfigMap", "guestbook", "guestbook-config"))?.data as Record<string, string>).TITLE === "Guestbook");
+    await waitFor(
+      "reverted by gitgate",
+      async () =>
+        ((await env.get("v1", "ConfigMap", "guestbook", "guestbook-config"))?.data as Record<string, string>)
+          .TITLE === "Guestbook",
+    );
   });
 
   it("warn mode admits with a kubectl warning; audit mode admits and records", async () => {
     const warn = await k(["-n", "echo", "scale", "deployment", "echo-echo", "--replicas=3"]);
     assert.equal(warn.code, 0, warn.stderr);
-    assert.match(warn.stderr, /Warning: Deployment echo\/echo-echo is managed by Git: spec\.replicas is 1 in .*apps\/echo-chart\/templates\/deployment\.yaml@/);
-    await waitFor("warned alert", async () => env.alerts.find((a) => a.type === "change-warned"));
+    assert.match(
+      warn.stderr,
+      /Warning: Deployment echo\/echo-echo is managed by Git: spec\.replicas is 1 in .*apps\/echo-chart\/templates\/deployment\.yaml@/,
+    );
+    await waitFor("warned alert", () => env.alerts.find((a) => a.type === "change-warned"));
     // A patch of the object itself (not the scale subresource), so the mutating webhook can annotate it.
-    const audit = await k(["-n", "podinfo", "patch", "deployment", "prod-podinfo", "--type=merge", "-p", '{"spec":{"replicas":4}}']);
+    const audit = await k([
+      "-n",
+      "podinfo",
+      "patch",
+      "deployment",
+      "prod-podinfo",
+      "--type=merge",
+      "-p",
+      '{"spec":{"replicas":4}}',
+    ]);
     assert.equal(audit.code, 0, audit.stderr);
     assert.doesNotMatch(audit.stderr, /Warning/);
-    const recorded = await waitFor("audited alert", async () => env.alerts.find((a) => a.type === "change-audited"));
-    assert.deepEqual(recorded.changes?.map((c) => [c.path, c.gitValue, c.liveValue]), [["spec.replicas", 3, 4]]);
+    const recorded = await waitFor("audited alert", () =>
+      env.alerts.find((a) => a.type === "change-audited"),
+    );
+    assert.deepEqual(
+      recorded.changes?.map((c) => [c.path, c.gitValue, c.liveValue]),
+      [["spec.replicas", 3, 4]],
+    );
     const live = await env.get("apps/v1", "Deployment", "podinfo", "prod-podinfo");
-    assert.match(live?.metadata.annotations?.["gitgate.io/last-out-of-band-change"] ?? "", /"user":"alice".*spec\.replicas/);
+    assert.match(
+      live?.metadata.annotations?.["gitgate.io/last-out-of-band-change"] ?? "",
+      /"user":"alice".*spec\.replicas/,
+    );
   });
 
   it("break-glass admits, suspends self-heal, and reverts at expiry", async () => {
     const expires = new Date(Date.now() + 4000).toISOString();
-    const r = await k(["-n", "guestbook", "patch", "deployment", "guestbook-ui", "--type=merge", "-p", JSON.stringify({ metadata: { annotations: { "gitgate.io/break-glass-reason": "INC-42 hotfix", "gitgate.io/break-glass-expires": expires } }, spec: { replicas: 6 } })], "oncall");
+    const r = await k(
+      [
+        "-n",
+        "guestbook",
+        "patch",
+        "deployment",
+        "guestbook-ui",
+        "--type=merge",
+        "-p",
+        JSON.stringify({
+          metadata: {
+            annotations: {
+              "gitgate.io/break-glass-reason": "INC-42 hotfix",
+              "gitgate.io/break-glass-expires": expires,
+            },
+          },
+          spec: { replicas: 6 },
+        }),
+      ],
+      "oncall",
+    );
     assert.equal(r.code, 0, r.stderr);
-    await waitFor("break-glass alert", async () => env.alerts.find((a) => a.type === "break-glass-used"));
+    await waitFor("break-glass alert", () => env.alerts.find((a) => a.type === "break-glass-used"));
     env.gitgate.controller.triggerRepo(repoURL);
     await new Promise((res) => setTimeout(res, 1500));
     assert.equal(await replicas("guestbook", "guestbook-ui"), 6, "self-heal suspended");
-    await waitFor("reverted after expiry", async () => (await replicas("guestbook", "guestbook-ui")) === 1, 15_000);
+    await waitFor(
+      "reverted after expiry",
+      async () => (await replicas("guestbook", "guestbook-ui")) === 1,
+      15_000,
+    );
     assert.ok(env.alerts.some((a) => a.type === "break-glass-expired"));
-    const alice = await k(["-n", "guestbook", "patch", "deployment", "guestbook-ui", "--type=merge", "-p", JSON.stringify({ metadata: { annotations: { "gitgate.io/break-glass-reason": "me too" } }, spec: { replicas: 6 } })]);
+    const alice = await k([
+      "-n",
+      "guestbook",
+      "patch",
+      "deployment",
+      "guestbook-ui",
+      "--type=merge",
+      "-p",
+      JSON.stringify({
+        metadata: { annotations: { "gitgate.io/break-glass-reason": "me too" } },
+        spec: { replicas: 6 },
+      }),
+    ]);
     assert.notEqual(alice.code, 0, "not in the break-glass group");
   });
 
   it("allows applying a new commit's value by hand once gitgate has rendered it", async () => {
-    await env.applyGitApp("guestbook", { source: { repoURL, revision: "main", path: "apps/guestbook" }, destination: { namespace: "guestbook" }, sync: { interval: "1h", suspend: true }, enforcement: { mode: "enforce" } });
+    await env.applyGitApp("guestbook", {
+      source: { repoURL, revision: "main", path: "apps/guestbook" },
+      destination: { namespace: "guestbook" },
+      sync: { interval: "1h", suspend: true },
+      enforcement: { mode: "enforce" },
+    });
     const files = await readTree(examplesDir(), "apps");
-    const next = await env.git.commit("deploy", { "apps/guestbook/deployment.yaml": files["apps/guestbook/deployment.yaml"]?.replace("replicas: 1", "replicas: 3") ?? "" }, "three");
+    const next = await env.git.commit(
+      "deploy",
+      {
+        "apps/guestbook/deployment.yaml":
+          files["apps/guestbook/deployment.yaml"]?.replace("replicas: 1", "replicas: 3") ?? "",
+      },
+      "three",
+    );
     env.gitgate.controller.triggerRepo(repoURL);
-    await waitFor("new commit indexed", async () => (await env.getGitApp("guestbook"))?.status?.lastAttemptedRevision === next);
+    await waitFor(
+      "new commit indexed",
+      async () => (await env.getGitApp("guestbook"))?.status?.lastAttemptedRevision === next,
+    );
     assert.equal(condition(await env.getGitApp("guestbook"), "Synced")?.reason, "Suspended");
     const old = await k(["-n", "guestbook", "scale", "deployment", "guestbook-ui", "--replicas=1"]);
     assert.notEqual(old.code, 0, "the old Git value is no longer the Git value");
@@ -134,8 +260,18 @@ describe("admission gate", () => {
 
   it("unmanaged objects and kube-system never reach the webhook, even with gitgate stopped", async () => {
     assert.ok((await metric("gitgate_admission_requests_total")) > 0, "the webhook has been answering");
-    const cm = (name: string, ns: string, labels = {}): string => JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: ns, labels }, data: { a: "1" } });
-    assert.equal((await k(["apply", "-f", "-"], "admin", cm("sys", "kube-system", { "gitgate.io/app": "default.fake" }))).code, 0);
+    const cm = (name: string, ns: string, labels = {}): string =>
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name, namespace: ns, labels },
+        data: { a: "1" },
+      });
+    assert.equal(
+      (await k(["apply", "-f", "-"], "admin", cm("sys", "kube-system", { "gitgate.io/app": "default.fake" })))
+        .code,
+      0,
+    );
     // With gitgate down and failurePolicy Fail, any write that reached the webhook would fail.
     await env.gitgate.stop();
     const free = await k(["apply", "-f", "-"], "user", cm("free", "default"));
@@ -149,7 +285,20 @@ describe("admission gate", () => {
   });
 
   it("answers 1,000 malformed or hostile reviews with 400s or denials and keeps serving", async () => {
-    const good = { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: { uid: "u", kind: { group: "", version: "v1", kind: "ConfigMap" }, resource: { group: "", version: "v1", resource: "configmaps" }, name: "x", namespace: "default", operation: "CREATE", userInfo: { username: "mallory" }, object: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x" } } } };
+    const good = {
+      apiVersion: "admission.k8s.io/v1",
+      kind: "AdmissionReview",
+      request: {
+        uid: "u",
+        kind: { group: "", version: "v1", kind: "ConfigMap" },
+        resource: { group: "", version: "v1", resource: "configmaps" },
+        name: "x",
+        namespace: "default",
+        operation: "CREATE",
+        userInfo: { username: "mallory" },
+        object: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x" } },
+      },
+    };
     const hostile: Array<string | Buffer> = [
       "{",
       "null",
@@ -159,17 +308,36 @@ describe("admission gate", () => {
       JSON.stringify({ ...good, request: { ...good.request, uid: 42 } }),
       JSON.stringify({ ...good, request: { ...good.request, operation: "EXPLODE" } }),
       JSON.stringify({ ...good, request: { ...good.request, userInfo: "root" } }),
-      JSON.stringify({ ...good, request: { ...good.request, object: { metadata: { labels: { "gitgate.io/app": 1 } } } } }),
-      JSON.stringify({ ...good, request: { ...good.request, object: { ...good.request.object, data: { big: "x".repeat(4 * 1024 * 1024) } } } }),
+      JSON.stringify({
+        ...good,
+        request: { ...good.request, object: { metadata: { labels: { "gitgate.io/app": 1 } } } },
+      }),
+      JSON.stringify({
+        ...good,
+        request: {
+          ...good.request,
+          object: { ...good.request.object, data: { big: "x".repeat(4 * 1024 * 1024) } },
+        },
+      }),
       Buffer.from([0xff, 0xfe, 0x00, 0x7b]),
-      JSON.stringify({ ...good, request: { ...good.request, kind: { group: "", version: "v1", kind: { $gt: "" } } } }),
+      JSON.stringify({
+        ...good,
+        request: { ...good.request, kind: { group: "", version: "v1", kind: { $gt: "" } } },
+      }),
     ];
     const statuses = new Map<number, number>();
     for (let i = 0; i < 1000; i += 25) {
-      const batch = Array.from({ length: 25 }, (_, j) => hostile[(i + j) % hostile.length] as string | Buffer);
+      const batch = Array.from(
+        { length: 25 },
+        (_, j) => hostile[(i + j) % hostile.length] as string | Buffer,
+      );
       for (const s of await Promise.all(batch.map(postReview))) statuses.set(s, (statuses.get(s) ?? 0) + 1);
     }
-    for (const status of statuses.keys()) assert.ok([200, 400, 413].includes(status), `unexpected status ${status}: ${JSON.stringify([...statuses])}`);
+    for (const status of statuses.keys())
+      assert.ok(
+        [200, 400, 413].includes(status),
+        `unexpected status ${status}: ${JSON.stringify([...statuses])}`,
+      );
     assert.ok((statuses.get(400) ?? 0) + (statuses.get(413) ?? 0) >= 800);
     assert.equal(await postReview(JSON.stringify(good)), 200, "still serving");
     const r = await k(["-n", "guestbook", "delete", "service", "guestbook-ui"]);

@@ -59,8 +59,14 @@ describe("drift alerts", () => {
         ];
       },
     });
-    commit = (await env.git.createRepo("svc", { "deploy/api.yaml": deployment, "deploy/secret.yaml": secret })).commit;
-    await env.applyGitApp("api", { source: { repoURL: env.git.repoURL("svc"), revision: "main", path: "deploy" }, destination: { namespace: "prod" }, sync: { interval: "1h", createNamespace: true } });
+    commit = (
+      await env.git.createRepo("svc", { "deploy/api.yaml": deployment, "deploy/secret.yaml": secret })
+    ).commit;
+    await env.applyGitApp("api", {
+      source: { repoURL: env.git.repoURL("svc"), revision: "main", path: "deploy" },
+      destination: { namespace: "prod" },
+      sync: { interval: "1h", createNamespace: true },
+    });
     await waitSynced(env, "api", commit);
   });
   after(async () => {
@@ -79,25 +85,52 @@ describe("drift alerts", () => {
     assertValid(validators.slack, slack.requests[0]?.json);
     assertValid(validators.teams, teams.requests[0]?.json);
     for (const body of [slack.requests[0]?.body ?? "", teams.requests[0]?.body ?? ""]) {
-      for (const needle of ["alice", "spec.replicas", "deploy/api.yaml", commit.slice(0, 7), "Deployment", "prod/api"]) {
+      for (const needle of [
+        "alice",
+        "spec.replicas",
+        "deploy/api.yaml",
+        commit.slice(0, 7),
+        "Deployment",
+        "prod/api",
+      ]) {
         assert.ok(body.includes(needle), `payload names ${needle}: ${body.slice(0, 300)}`);
       }
       assert.match(body, /\b2\b/);
       assert.match(body, /\b7\b/);
     }
     const signed = hook.requests[0];
-    const expected = `sha256=${createHmac("sha256", "hmac-key").update(signed?.body ?? "").digest("hex")}`;
+    const expected = `sha256=${createHmac("sha256", "hmac-key")
+      .update(signed?.body ?? "")
+      .digest("hex")}`;
     assert.equal(signed?.headers["x-gitgate-signature-256"], expected);
     assert.equal((signed?.json as { type?: string }).type, "change-denied");
   });
 
   it("a Secret edit alerts without the Secret's value, in any payload or log line", async () => {
-    const r = await env.kubectl("user", ["-n", "prod", "patch", "secret", "api-credentials", "--type=merge", "-p", JSON.stringify({ stringData: { password: CANARY_REQUEST } })]);
+    const r = await env.kubectl("user", [
+      "-n",
+      "prod",
+      "patch",
+      "secret",
+      "api-credentials",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ stringData: { password: CANARY_REQUEST } }),
+    ]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /Secret prod\/api-credentials is managed by Git/);
     await Promise.all([slack.waitFor(2, 15_000), teams.waitFor(2, 15_000), hook.waitFor(2, 15_000)]);
-    const everything = [r.stderr, ...[slack, teams, hook].flatMap((rec) => rec.requests.map((q) => q.body)), ...log.lines].join("\n");
-    for (const canary of [CANARY_GIT, CANARY_REQUEST, Buffer.from(CANARY_GIT).toString("base64"), Buffer.from(CANARY_REQUEST).toString("base64")]) {
+    const everything = [
+      r.stderr,
+      ...[slack, teams, hook].flatMap((rec) => rec.requests.map((q) => q.body)),
+      ...log.lines,
+    ].join("\n");
+    for (const canary of [
+      CANARY_GIT,
+      CANARY_REQUEST,
+      Buffer.from(CANARY_GIT).toString("base64"),
+      Buffer.from(CANARY_REQUEST).toString("base64"),
+    ]) {
       assert.ok(!everything.includes(canary), `canary ${canary} leaked`);
     }
     assert.ok(slack.requests[1]?.body.includes("api-credentials"));

@@ -11,7 +11,9 @@ import { startControlPlane, type ControlPlane } from "../src/testenv/controlplan
 import { kubectl, runKubectl } from "../src/testenv/kubectl.js";
 
 function listen(server: Server): Promise<number> {
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)));
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)),
+  );
 }
 
 describe("test control plane", () => {
@@ -27,7 +29,9 @@ describe("test control plane", () => {
       let body = "";
       req.on("data", (d: Buffer) => (body += d.toString()));
       req.on("end", () => {
-        const review = JSON.parse(body) as { request: { uid: string; operation: string; userInfo: { username: string } } };
+        const review = JSON.parse(body) as {
+          request: { uid: string; operation: string; userInfo: { username: string } };
+        };
         const user = review.request.userInfo.username;
         calls.push({ user, operation: review.request.operation });
         const allowed = user === "admin";
@@ -36,7 +40,11 @@ describe("test control plane", () => {
           JSON.stringify({
             apiVersion: "admission.k8s.io/v1",
             kind: "AdmissionReview",
-            response: { uid: review.request.uid, allowed, status: allowed ? undefined : { code: 403, message: `test webhook says no to ${user}` } },
+            response: {
+              uid: review.request.uid,
+              allowed,
+              status: allowed ? undefined : { code: 403, message: `test webhook says no to ${user}` },
+            },
           }),
         );
       });
@@ -49,8 +57,18 @@ describe("test control plane", () => {
       webhooks: [
         {
           name: "deny.test.gitgate.io",
-          clientConfig: { url: `https://127.0.0.1:${port}/validate`, caBundle: Buffer.from(ca.cert).toString("base64") },
-          rules: [{ apiGroups: [""], apiVersions: ["v1"], resources: ["configmaps"], operations: ["CREATE", "UPDATE"] }],
+          clientConfig: {
+            url: `https://127.0.0.1:${port}/validate`,
+            caBundle: Buffer.from(ca.cert).toString("base64"),
+          },
+          rules: [
+            {
+              apiGroups: [""],
+              apiVersions: ["v1"],
+              resources: ["configmaps"],
+              operations: ["CREATE", "UPDATE"],
+            },
+          ],
           objectSelector: { matchLabels: { guarded: "yes" } },
           sideEffects: "None",
           admissionReviewVersions: ["v1"],
@@ -59,7 +77,12 @@ describe("test control plane", () => {
         },
       ],
     };
-    await runKubectl(cp.binaries.kubectl, cp.kubeconfigs.admin ?? "", ["apply", "-f", "-"], JSON.stringify(config));
+    await runKubectl(
+      cp.binaries.kubectl,
+      cp.kubeconfigs.admin ?? "",
+      ["apply", "-f", "-"],
+      JSON.stringify(config),
+    );
   });
 
   after(async () => {
@@ -71,18 +94,39 @@ describe("test control plane", () => {
     const kc = new KubeConfig();
     kc.loadFromFile(cp.kubeconfigs.admin ?? "");
     const core = kc.makeApiClient(CoreV1Api);
-    await core.createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "hello" }, data: { greeting: "hi" } } });
+    await core.createNamespacedConfigMap({
+      namespace: "default",
+      body: { metadata: { name: "hello" }, data: { greeting: "hi" } },
+    });
     const read = await core.readNamespacedConfigMap({ namespace: "default", name: "hello" });
     assert.equal(read.data?.greeting, "hi");
   });
 
   it("calls the webhook: a human's kubectl write is denied with its message, admin's is allowed", async () => {
     const manifest = (name: string): string =>
-      JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: "default", labels: { guarded: "yes" } }, data: { a: "1" } });
-    const denied = await kubectl(cp.binaries.kubectl, cp.kubeconfigs.user ?? "", ["apply", "-f", "-"], manifest("by-alice"));
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name, namespace: "default", labels: { guarded: "yes" } },
+        data: { a: "1" },
+      });
+    const denied = await kubectl(
+      cp.binaries.kubectl,
+      cp.kubeconfigs.user ?? "",
+      ["apply", "-f", "-"],
+      manifest("by-alice"),
+    );
     assert.notEqual(denied.code, 0);
-    assert.match(denied.stderr, /admission webhook "deny.test.gitgate.io" denied the request: test webhook says no to alice/);
-    const allowed = await kubectl(cp.binaries.kubectl, cp.kubeconfigs.admin ?? "", ["apply", "-f", "-"], manifest("by-admin"));
+    assert.match(
+      denied.stderr,
+      /admission webhook "deny.test.gitgate.io" denied the request: test webhook says no to alice/,
+    );
+    const allowed = await kubectl(
+      cp.binaries.kubectl,
+      cp.kubeconfigs.admin ?? "",
+      ["apply", "-f", "-"],
+      manifest("by-admin"),
+    );
     assert.equal(allowed.code, 0, allowed.stderr);
     assert.deepEqual(
       calls.map((c) => c.user),
@@ -91,9 +135,21 @@ describe("test control plane", () => {
   });
 
   it("gives each identity its own username", async () => {
-    const out = await runKubectl(cp.binaries.kubectl, cp.kubeconfigs.gitgate ?? "", ["auth", "can-i", "--list", "-n", "default"]);
+    const out = await runKubectl(cp.binaries.kubectl, cp.kubeconfigs.gitgate ?? "", [
+      "auth",
+      "can-i",
+      "--list",
+      "-n",
+      "default",
+    ]);
     assert.match(out, /\*\.\*/); // gitgate's service account is bound to cluster-admin in the test env
-    const denied = await kubectl(cp.binaries.kubectl, cp.kubeconfigs.user ?? "", ["get", "secrets", "-n", "kube-system", "--as=nobody"]);
+    const denied = await kubectl(cp.binaries.kubectl, cp.kubeconfigs.user ?? "", [
+      "get",
+      "secrets",
+      "-n",
+      "kube-system",
+      "--as=nobody",
+    ]);
     assert.match(denied.stderr, /cannot impersonate|forbidden/i);
   });
 
@@ -101,7 +157,12 @@ describe("test control plane", () => {
     const second = await startControlPlane({ controllerManager: false });
     try {
       assert.notEqual(second.server, cp.server);
-      const ns = await runKubectl(second.binaries.kubectl, second.kubeconfigs.admin ?? "", ["get", "ns", "-o", "name"]);
+      const ns = await runKubectl(second.binaries.kubectl, second.kubeconfigs.admin ?? "", [
+        "get",
+        "ns",
+        "-o",
+        "name",
+      ]);
       assert.match(ns, /namespace\/default/);
     } finally {
       await second.stop();

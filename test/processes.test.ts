@@ -12,12 +12,17 @@ setInterval(() => {}, 1000);
 `;
 
 function processesUsing(dir: string): string[] {
-  return execFileSync("ps", ["-eo", "pid,args"]).toString().split("\n").filter((l) => l.includes(dir) && !l.includes("gitgate-watchdog"));
+  return execFileSync("ps", ["-eo", "pid,args"])
+    .toString()
+    .split("\n")
+    .filter((l) => l.includes(dir) && !l.includes("gitgate-watchdog"));
 }
 
 describe("killed test run", () => {
   it("leaves no etcd or kube-apiserver behind", async () => {
-    const proc = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", child], { stdio: ["ignore", "pipe", "inherit"] });
+    const proc = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", child], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     const dir = await new Promise<string>((resolve, reject) => {
       let out = "";
       proc.stdout.on("data", (d: Buffer) => {
@@ -29,7 +34,8 @@ describe("killed test run", () => {
     assert.ok(processesUsing(dir).length >= 2, "etcd and kube-apiserver were running");
     proc.kill("SIGKILL");
     const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline && (processesUsing(dir).length > 0 || existsSync(dir))) await new Promise((r) => setTimeout(r, 250));
+    while (Date.now() < deadline && (processesUsing(dir).length > 0 || existsSync(dir)))
+      await new Promise((r) => setTimeout(r, 250));
     assert.deepEqual(processesUsing(dir), []);
     assert.equal(existsSync(dir), false);
   });

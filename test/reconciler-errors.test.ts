@@ -11,13 +11,16 @@ import type { GitApp } from "../src/sync/gitapp.js";
 let env: TestEnv;
 let repoURL: string;
 
-const cm = (name: string, value: string): string => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
+const cm = (name: string, value: string): string =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
 
 async function failedWith(name: string, reason: RegExp, message: RegExp): Promise<GitApp> {
   return waitFor(`GitApp ${name} Synced=False ${reason}`, async () => {
     const app = await env.getGitApp(name);
     const synced = condition(app, "Synced");
-    return synced?.status === "False" && reason.test(synced.reason) && message.test(synced.message) ? app : undefined;
+    return synced?.status === "False" && reason.test(synced.reason) && message.test(synced.message)
+      ? app
+      : undefined;
   });
 }
 
@@ -31,13 +34,24 @@ describe("reconciler with bad input", () => {
     env = await startEnv();
     await env.git.createRepo("cfg", { "app/a.yaml": cm("a", "1"), "app/b.yaml": cm("b", "1") });
     repoURL = env.git.repoURL("cfg");
-    await env.applyGitApp("cfg", { source: { repoURL, revision: "main", path: "app" }, destination: { namespace: "cfg" }, sync: { interval: "1s", createNamespace: true } });
+    await env.applyGitApp("cfg", {
+      source: { repoURL, revision: "main", path: "app" },
+      destination: { namespace: "cfg" },
+      sync: { interval: "1s", createNamespace: true },
+    });
     await waitSynced(env, "cfg");
   });
   after(async () => env?.stop());
 
   it("broken YAML: keeps live objects, names file and line, recovers on the next good commit", async () => {
-    await env.git.commit("cfg", { "app/b.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\ndata:\n  value: [unclosed\n", "app/a.yaml": cm("a", "2") }, "broken");
+    await env.git.commit(
+      "cfg",
+      {
+        "app/b.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\ndata:\n  value: [unclosed\n",
+        "app/a.yaml": cm("a", "2"),
+      },
+      "broken",
+    );
     const app = await failedWith("cfg", /InvalidManifest/, /app\/b\.yaml:\d+/);
     assert.match(condition(app, "Ready")?.status ?? "", /False/);
     assert.equal(await liveValue("cfg", "a"), "1", "nothing applied from the broken commit");
@@ -49,15 +63,29 @@ describe("reconciler with bad input", () => {
   });
 
   it("missing path: says so and prunes nothing", async () => {
-    await env.applyGitApp("cfg", { source: { repoURL, revision: "main", path: "nope" }, destination: { namespace: "cfg" }, sync: { interval: "1s", createNamespace: true } });
+    await env.applyGitApp("cfg", {
+      source: { repoURL, revision: "main", path: "nope" },
+      destination: { namespace: "cfg" },
+      sync: { interval: "1s", createNamespace: true },
+    });
     await failedWith("cfg", /PathNotFound/, /nope/);
     assert.equal(await liveValue("cfg", "a"), "2");
-    await env.applyGitApp("cfg", { source: { repoURL, revision: "main", path: "app" }, destination: { namespace: "cfg" }, sync: { interval: "1s", createNamespace: true } });
-    await waitFor("recovered", async () => condition(await env.getGitApp("cfg"), "Synced")?.status === "True");
+    await env.applyGitApp("cfg", {
+      source: { repoURL, revision: "main", path: "app" },
+      destination: { namespace: "cfg" },
+      sync: { interval: "1s", createNamespace: true },
+    });
+    await waitFor(
+      "recovered",
+      async () => condition(await env.getGitApp("cfg"), "Synced")?.status === "True",
+    );
   });
 
   it("unreachable repo: transient condition, objects untouched", async () => {
-    await env.applyGitApp("gone", { source: { repoURL: "http://127.0.0.1:9/nothing.git", revision: "main", path: "." }, destination: { namespace: "cfg" } });
+    await env.applyGitApp("gone", {
+      source: { repoURL: "http://127.0.0.1:9/nothing.git", revision: "main", path: "." },
+      destination: { namespace: "cfg" },
+    });
     const app = await failedWith("gone", /RepoUnreachable/, /127\.0\.0\.1:9/);
     assert.equal(app.status?.inventory, undefined);
     assert.equal(await liveValue("cfg", "a"), "2");
@@ -66,25 +94,63 @@ describe("reconciler with bad input", () => {
   it("a chart that fails to render: RenderFailed with helm's message, then recovers", async () => {
     await env.git.createRepo("chart", {
       "Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n",
-      "templates/cm.yaml": 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: chart-cm\ndata:\n  value: {{ .Values.value | quote }}\n',
+      "templates/cm.yaml":
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: chart-cm\ndata:\n  value: {{ .Values.value | quote }}\n",
       "values.yaml": "value: one\n",
     });
-    await env.applyGitApp("chart", { source: { repoURL: env.git.repoURL("chart"), revision: "main" }, destination: { namespace: "cfg" }, sync: { interval: "1s" } });
+    await env.applyGitApp("chart", {
+      source: { repoURL: env.git.repoURL("chart"), revision: "main" },
+      destination: { namespace: "cfg" },
+      sync: { interval: "1s" },
+    });
     await waitSynced(env, "chart");
-    await env.git.commit("chart", { "templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: chart-cm\ndata:\n  value: {{ .Values.value | nosuchfunc }}\n" }, "break");
+    await env.git.commit(
+      "chart",
+      {
+        "templates/cm.yaml":
+          "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: chart-cm\ndata:\n  value: {{ .Values.value | nosuchfunc }}\n",
+      },
+      "break",
+    );
     await failedWith("chart", /RenderFailed/, /nosuchfunc/);
     assert.equal(await liveValue("cfg", "chart-cm"), "one");
-    const fixed = await env.git.commit("chart", { "values.yaml": "value: two\n", "templates/cm.yaml": 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: chart-cm\ndata:\n  value: {{ .Values.value | quote }}\n' }, "fix");
+    const fixed = await env.git.commit(
+      "chart",
+      {
+        "values.yaml": "value: two\n",
+        "templates/cm.yaml":
+          "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: chart-cm\ndata:\n  value: {{ .Values.value | quote }}\n",
+      },
+      "fix",
+    );
     await waitSynced(env, "chart", fixed);
     assert.equal(await liveValue("cfg", "chart-cm"), "two");
   });
 
   it("refuses a symlink or `..` escaping the repo", async () => {
-    await env.git.createRepo("escape", { "app/cm.yaml": cm("ok", "1"), "app/leak.yaml": { symlink: "../../../../../../../../../../../../etc/hostname" }, "app/dangling.yaml": { symlink: "../../../../../../no/such/file.yaml" } });
-    await env.applyGitApp("escape", { source: { repoURL: env.git.repoURL("escape"), revision: "main", path: "app" }, destination: { namespace: "cfg" } });
-    await failedWith("escape", /PathEscapesRepo/, /symlink app\/(dangling|leak)\.yaml points outside the repository/);
-    await env.applyGitApp("dotdot", { source: { repoURL: env.git.repoURL("escape"), revision: "main", path: "app/../../.." }, destination: { namespace: "cfg" } });
+    await env.git.createRepo("escape", {
+      "app/cm.yaml": cm("ok", "1"),
+      "app/leak.yaml": { symlink: "../../../../../../../../../../../../etc/hostname" },
+      "app/dangling.yaml": { symlink: "../../../../../../no/such/file.yaml" },
+    });
+    await env.applyGitApp("escape", {
+      source: { repoURL: env.git.repoURL("escape"), revision: "main", path: "app" },
+      destination: { namespace: "cfg" },
+    });
+    await failedWith(
+      "escape",
+      /PathEscapesRepo/,
+      /symlink app\/(dangling|leak)\.yaml points outside the repository/,
+    );
+    await env.applyGitApp("dotdot", {
+      source: { repoURL: env.git.repoURL("escape"), revision: "main", path: "app/../../.." },
+      destination: { namespace: "cfg" },
+    });
     await failedWith("dotdot", /PathEscapesRepo/, /\.\./);
-    assert.equal(await env.get("v1", "ConfigMap", "cfg", "ok"), undefined, "nothing from the escaping app applied");
+    assert.equal(
+      await env.get("v1", "ConfigMap", "cfg", "ok"),
+      undefined,
+      "nothing from the escaping app applied",
+    );
   });
 });

@@ -25,13 +25,22 @@ async function replicas(ns: string, name: string): Promise<number | undefined> {
   return (d?.spec as { replicas?: number } | undefined)?.replicas;
 }
 
-function post(url: string, body: string, headers: Record<string, string>, ca: string): Promise<{ status: number; text: string }> {
+function post(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  ca: string,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, ca }, (res) => {
-      let text = "";
-      res.on("data", (d: Buffer) => (text += d.toString()));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
-    });
+    const req = request(
+      url,
+      { method: "POST", headers: { "content-type": "application/json", ...headers }, ca },
+      (res) => {
+        let text = "";
+        res.on("data", (d: Buffer) => (text += d.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.on("error", reject);
     req.end(body);
   });
@@ -39,7 +48,11 @@ function post(url: string, body: string, headers: Record<string, string>, ca: st
 
 async function kubectlOut(bin: string, args: string[]): Promise<string> {
   const { execFile } = await import("node:child_process");
-  return new Promise((resolve, reject) => execFile(bin, args, (err, stdout, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(stdout))));
+  return new Promise((resolve, reject) =>
+    execFile(bin, args, (err, stdout, stderr) =>
+      err ? reject(new Error(stderr || err.message)) : resolve(stdout),
+    ),
+  );
 }
 
 /** Every object the tool printed exists live and equals it on every field the tool declared. */
@@ -50,7 +63,11 @@ async function assertLiveMatches(yamlText: string, namespace: string): Promise<v
     doc.metadata.namespace ??= namespace;
     const live = await env.get(doc.apiVersion, doc.kind, doc.metadata.namespace, doc.metadata.name ?? "");
     assert.ok(live, `${doc.kind} ${doc.metadata.name ?? ""} is live`);
-    assert.deepEqual(diffDeclared(withApplyDefaults(doc), live, []), [], `${doc.kind} ${doc.metadata.name ?? ""} equals the tool's output`);
+    assert.deepEqual(
+      diffDeclared(withApplyDefaults(doc), live, []),
+      [],
+      `${doc.kind} ${doc.metadata.name ?? ""} equals the tool's output`,
+    );
   }
 }
 
@@ -70,10 +87,12 @@ describe("reconciler", () => {
     });
     const app = await waitSynced(env, "guestbook", first);
     assert.equal(app.status?.revision, first);
-    assert.deepEqual(
-      app.status?.inventory?.map((i) => `${i.kind}/${i.name}`).sort(),
-      ["ConfigMap/guestbook-config", "ConfigMap/guestbook-feature-flags", "Deployment/guestbook-ui", "Service/guestbook-ui"],
-    );
+    assert.deepEqual(app.status?.inventory?.map((i) => `${i.kind}/${i.name}`).sort(), [
+      "ConfigMap/guestbook-config",
+      "ConfigMap/guestbook-feature-flags",
+      "Deployment/guestbook-ui",
+      "Service/guestbook-ui",
+    ]);
     const live = await env.get(DEPLOY, "Deployment", "guestbook", "guestbook-ui");
     assert.ok(live);
     assert.equal(live.metadata.labels?.["gitgate.io/app"], "default.guestbook");
@@ -82,7 +101,16 @@ describe("reconciler", () => {
     const desired = env.gitgate.controller.index.get("apps/Deployment/guestbook/guestbook-ui")?.object;
     assert.ok(desired);
     assert.deepEqual(diffDeclared(desired, live, []), []);
-    const events = await env.kubectl("admin", ["get", "events", "-n", "default", "--field-selector", "involvedObject.name=guestbook", "-o", "jsonpath={.items[*].reason}"]);
+    const events = await env.kubectl("admin", [
+      "get",
+      "events",
+      "-n",
+      "default",
+      "--field-selector",
+      "involvedObject.name=guestbook",
+      "-o",
+      "jsonpath={.items[*].reason}",
+    ]);
     assert.match(events.stdout, /Synced/);
   });
 
@@ -102,32 +130,77 @@ describe("reconciler", () => {
 
   it("syncs a Helm chart with a values file, equal to `helm template`", async () => {
     await env.applyGitApp("echo", {
-      source: { repoURL, revision: "main", path: "apps/echo-chart", helm: { valueFiles: ["values-prod.yaml"] } },
+      source: {
+        repoURL,
+        revision: "main",
+        path: "apps/echo-chart",
+        helm: { valueFiles: ["values-prod.yaml"] },
+      },
       destination: { namespace: "echo" },
       sync: { interval: "1h", createNamespace: true },
     });
     await waitSynced(env, "echo", first);
-    const built = await kubectlOut(env.tools.helm, ["template", "echo", `${EXAMPLES}echo-chart`, "--namespace", "echo", "-f", `${EXAMPLES}echo-chart/values-prod.yaml`]);
+    const built = await kubectlOut(env.tools.helm, [
+      "template",
+      "echo",
+      `${EXAMPLES}echo-chart`,
+      "--namespace",
+      "echo",
+      "-f",
+      `${EXAMPLES}echo-chart/values-prod.yaml`,
+    ]);
     await assertLiveMatches(built, "echo");
     const live = await env.get(DEPLOY, "Deployment", "echo", "echo-echo");
-    const spec = live?.spec as { replicas: number; template: { spec: { containers: Array<{ args: string[] }> } } };
+    const spec = live?.spec as {
+      replicas: number;
+      template: { spec: { containers: Array<{ args: string[] }> } };
+    };
     assert.equal(spec.replicas, 2, "release name defaults to the GitApp name; values file applied");
-    assert.deepEqual(spec.template.spec.containers[0]?.args, ["-text=hello from production", "-listen=:5678"]);
+    assert.deepEqual(spec.template.spec.containers[0]?.args, [
+      "-text=hello from production",
+      "-listen=:5678",
+    ]);
   });
 
   it("applies a pushed replica change at once via the push receiver, and prunes a removed file", async () => {
-    const changed = (await readTree(EXAMPLES, "apps"))["apps/guestbook/deployment.yaml"]?.replace("replicas: 1", "replicas: 4") ?? "";
-    const commit = await env.git.commit("deploy", { "apps/guestbook/deployment.yaml": changed, "apps/guestbook/service.yaml": null }, "scale up, drop the service");
-    const body = JSON.stringify({ ref: "refs/heads/main", after: commit, repository: { clone_url: repoURL } });
+    const changed =
+      (await readTree(EXAMPLES, "apps"))["apps/guestbook/deployment.yaml"]?.replace(
+        "replicas: 1",
+        "replicas: 4",
+      ) ?? "";
+    const commit = await env.git.commit(
+      "deploy",
+      { "apps/guestbook/deployment.yaml": changed, "apps/guestbook/service.yaml": null },
+      "scale up, drop the service",
+    );
+    const body = JSON.stringify({
+      ref: "refs/heads/main",
+      after: commit,
+      repository: { clone_url: repoURL },
+    });
     const sig = `sha256=${createHmac("sha256", "push-secret").update(body).digest("hex")}`;
-    const bad = await post(`${env.gitgate.url}/hooks/git`, body, { "x-github-event": "push", "x-hub-signature-256": "sha256=00" }, env.gitgate.caPem ?? "");
+    const bad = await post(
+      `${env.gitgate.url}/hooks/git`,
+      body,
+      { "x-github-event": "push", "x-hub-signature-256": "sha256=00" },
+      env.gitgate.caPem ?? "",
+    );
     assert.equal(bad.status, 401);
     const started = Date.now();
-    const res = await post(`${env.gitgate.url}/hooks/git`, body, { "x-github-event": "push", "x-hub-signature-256": sig }, env.gitgate.caPem ?? "");
+    const res = await post(
+      `${env.gitgate.url}/hooks/git`,
+      body,
+      { "x-github-event": "push", "x-hub-signature-256": sig },
+      env.gitgate.caPem ?? "",
+    );
     assert.equal(res.status, 202, res.text);
     await waitFor("replicas 4", async () => (await replicas("guestbook", "guestbook-ui")) === 4, 10_000);
     console.log(`push → applied in ${Date.now() - started} ms`);
-    await waitFor("Service pruned", async () => !(await env.get("v1", "Service", "guestbook", "guestbook-ui")), 10_000);
+    await waitFor(
+      "Service pruned",
+      async () => !(await env.get("v1", "Service", "guestbook", "guestbook-ui")),
+      10_000,
+    );
     const app = await waitSynced(env, "guestbook", commit);
     assert.equal(app.status?.inventory?.length, 3);
   });
@@ -140,7 +213,17 @@ describe("reconciler", () => {
       sync: { interval: "1s", createNamespace: true },
     });
     await waitSynced(env, "pinned", tagged);
-    const moved = await env.git.commit("deploy", { "apps/guestbook/deployment.yaml": (await readTree(EXAMPLES, "apps"))["apps/guestbook/deployment.yaml"]?.replace("replicas: 1", "replicas: 7") ?? "" }, "main moves");
+    const moved = await env.git.commit(
+      "deploy",
+      {
+        "apps/guestbook/deployment.yaml":
+          (await readTree(EXAMPLES, "apps"))["apps/guestbook/deployment.yaml"]?.replace(
+            "replicas: 1",
+            "replicas: 7",
+          ) ?? "",
+      },
+      "main moves",
+    );
     env.gitgate.controller.triggerRepo(repoURL);
     await waitSynced(env, "guestbook", moved);
     await new Promise((r) => setTimeout(r, 2500)); // two intervals of the pinned app
@@ -150,7 +233,16 @@ describe("reconciler", () => {
   });
 
   it("reverts an out-of-band kubectl change (selfHeal) and says which object and field drifted", async () => {
-    const r = await env.kubectl("admin", ["-n", "guestbook", "patch", "configmap", "guestbook-config", "--type=merge", "-p", '{"data":{"TITLE":"hacked"}}']);
+    const r = await env.kubectl("admin", [
+      "-n",
+      "guestbook",
+      "patch",
+      "configmap",
+      "guestbook-config",
+      "--type=merge",
+      "-p",
+      '{"data":{"TITLE":"hacked"}}',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     await waitFor("TITLE reverted", async () => {
       const cm = await env.get("v1", "ConfigMap", "guestbook", "guestbook-config");
@@ -165,7 +257,10 @@ describe("reconciler", () => {
     assert.match(drifted?.message ?? "", /kubectl-patch/);
     const alert = env.alerts.find((a) => a.type === "drift-reverted");
     assert.equal(alert?.actor?.username, "kubectl-patch");
-    assert.deepEqual(alert?.changes?.map((c) => [c.path, c.gitValue, c.liveValue]), [["data.TITLE", "Guestbook", "hacked"]]);
+    assert.deepEqual(
+      alert?.changes?.map((c) => [c.path, c.gitValue, c.liveValue]),
+      [["data.TITLE", "Guestbook", "hacked"]],
+    );
   });
 
   it("with selfHeal off only reports drift", async () => {
@@ -174,8 +269,18 @@ describe("reconciler", () => {
       destination: { namespace: "pinned" },
       sync: { interval: "1s", createNamespace: true, selfHeal: false },
     });
-    await waitFor("spec observed", async () => (await env.getGitApp("pinned"))?.status?.observedGeneration === 2);
-    const r = await env.kubectl("admin", ["-n", "pinned", "scale", "deployment", "guestbook-ui", "--replicas=9"]);
+    await waitFor(
+      "spec observed",
+      async () => (await env.getGitApp("pinned"))?.status?.observedGeneration === 2,
+    );
+    const r = await env.kubectl("admin", [
+      "-n",
+      "pinned",
+      "scale",
+      "deployment",
+      "guestbook-ui",
+      "--replicas=9",
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const app = await waitFor("Drifted=True", async () => {
       const a = await env.getGitApp("pinned");

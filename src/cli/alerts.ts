@@ -8,18 +8,30 @@ import { terminal } from "../errors.js";
 import type { Logger } from "../log/logger.js";
 import { parseDuration } from "../sync/gitapp.js";
 
-function secretReader(client: ClusterClient, defaultNamespace: string): (ref: SecretKeyRef) => Promise<string> {
+function secretReader(
+  client: ClusterClient,
+  defaultNamespace: string,
+): (ref: SecretKeyRef) => Promise<string> {
   return async (ref) => {
     const namespace = ref.namespace ?? defaultNamespace;
     const secret = await client.get({ apiVersion: "v1", kind: "Secret", namespace, name: ref.secretName });
     const value = (secret?.data as Record<string, string> | undefined)?.[ref.key];
-    if (!value) throw terminal("InvalidConfig", `Secret ${namespace}/${ref.secretName} has no key "${ref.key}"`);
+    if (!value)
+      throw terminal("InvalidConfig", `Secret ${namespace}/${ref.secretName} has no key "${ref.key}"`);
     return Buffer.from(value, "base64").toString("utf8").trim();
   };
 }
 
-export async function createAlerts(config: GitgateConfig, client: ClusterClient, logger: Logger, registry: Registry): Promise<AlertDispatcher> {
-  const channels = await resolveChannels(config.alerts.channels as ChannelSpec[], secretReader(client, config.namespace));
+export async function createAlerts(
+  config: GitgateConfig,
+  client: ClusterClient,
+  logger: Logger,
+  registry: Registry,
+): Promise<AlertDispatcher> {
+  const channels = await resolveChannels(
+    config.alerts.channels as ChannelSpec[],
+    secretReader(client, config.namespace),
+  );
   return createAlertDispatcher({
     channels,
     clusterName: config.clusterName,

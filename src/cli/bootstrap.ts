@@ -23,7 +23,11 @@ export async function loadCrds(): Promise<KubeObject[]> {
 
 export async function ensureCrds(client: ClusterClient, logger: Logger): Promise<void> {
   for (const crd of await loadCrds()) {
-    const existing = await client.get({ apiVersion: crd.apiVersion, kind: crd.kind, name: crd.metadata.name ?? "" });
+    const existing = await client.get({
+      apiVersion: crd.apiVersion,
+      kind: crd.kind,
+      name: crd.metadata.name ?? "",
+    });
     if (existing) continue;
     await client.apply(crd, { fieldManager: FIELD_MANAGER, force: true });
     logger.info({ crd: crd.metadata.name }, "installed CRD");

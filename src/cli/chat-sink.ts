@@ -21,11 +21,17 @@ export function formatChatLine(body: string): string {
   } catch {
     return `${paint.yellow("[alert]")} ${body.slice(0, 500)}`;
   }
-  const obj = p.object ? `${p.object.kind ?? ""} ${p.object.namespace ? `${p.object.namespace}/` : ""}${p.object.name ?? ""}` : `GitApp ${p.app?.namespace ?? ""}/${p.app?.name ?? ""}`;
+  const obj = p.object
+    ? `${p.object.kind ?? ""} ${p.object.namespace ? `${p.object.namespace}/` : ""}${p.object.name ?? ""}`
+    : `GitApp ${p.app?.namespace ?? ""}/${p.app?.name ?? ""}`;
   const who = p.actor?.username ? ` by ${p.actor.username}` : "";
   const lines = [`${paint.yellow(`[alert] ${p.type ?? "event"}`)} ${obj}${who}: ${p.action ?? ""}`];
-  for (const c of p.changes ?? []) lines.push(`        ${c.path ?? ""}: Git ${show(c.gitValue)}, cluster ${show(c.liveValue)}`);
-  if (p.source?.file) lines.push(`        ${paint.dim(`${p.source.repoURL ?? ""} ${p.source.file}@${(p.source.commit ?? "").slice(0, 7)}`)}`);
+  for (const c of p.changes ?? [])
+    lines.push(`        ${c.path ?? ""}: Git ${show(c.gitValue)}, cluster ${show(c.liveValue)}`);
+  if (p.source?.file)
+    lines.push(
+      `        ${paint.dim(`${p.source.repoURL ?? ""} ${p.source.file}@${(p.source.commit ?? "").slice(0, 7)}`)}`,
+    );
   if (p.detail) lines.push(`        ${paint.dim(p.detail.slice(0, 300))}`);
   return lines.join("\n");
 }

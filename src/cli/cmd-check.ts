@@ -37,7 +37,9 @@ export async function checkCommand(manifest: string, flags: CheckFlags): Promise
   try {
     const config = await loadConfigFile(flags.config);
     const self = await discoverIdentity(client);
-    const user = flags.as ? { username: flags.as, groups: flags.asGroup ?? [] } : { username: self.username, groups: self.groups };
+    const user = flags.as
+      ? { username: flags.as, groups: flags.asGroup ?? [] }
+      : { username: self.username, groups: self.groups };
     // Decide as the webhook would, but never treat the checker as gitgate itself.
     const policy = { ...admissionPolicy(config, "system:serviceaccount:gitgate-system:gitgate") };
     const docs = parseManifests(await readFile(manifest, "utf8"), manifest);
@@ -47,7 +49,12 @@ export async function checkCommand(manifest: string, flags: CheckFlags): Promise
       const obj: KubeObject = structuredClone(object);
       const info = await client.discovery.resource(obj.apiVersion, obj.kind);
       if (info.namespaced) obj.metadata.namespace ??= flags.namespace;
-      const live = await client.get({ apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name ?? "" });
+      const live = await client.get({
+        apiVersion: obj.apiVersion,
+        kind: obj.kind,
+        namespace: obj.metadata.namespace,
+        name: obj.metadata.name ?? "",
+      });
       const owner = live?.metadata.labels?.[APP_LABEL];
       let index = owner ? indexes.get(owner) : new DesiredIndex();
       if (!index && owner) {
@@ -58,7 +65,18 @@ export async function checkCommand(manifest: string, flags: CheckFlags): Promise
         indexes.set(owner, index);
       }
       // The requested object is the live one with the manifest's fields over it (an apply).
-      const requested: KubeObject = live ? { ...live, ...obj, metadata: { ...live.metadata, ...obj.metadata, labels: { ...live.metadata.labels, ...obj.metadata.labels }, annotations: { ...live.metadata.annotations, ...obj.metadata.annotations } } } : obj;
+      const requested: KubeObject = live
+        ? {
+            ...live,
+            ...obj,
+            metadata: {
+              ...live.metadata,
+              ...obj.metadata,
+              labels: { ...live.metadata.labels, ...obj.metadata.labels },
+              annotations: { ...live.metadata.annotations, ...obj.metadata.annotations },
+            },
+          }
+        : obj;
       const request: AdmissionRequest = {
         uid: "gitgate-check",
         kind: { group: groupOf(obj.apiVersion), version: versionOf(obj.apiVersion), kind: obj.kind },
@@ -70,16 +88,26 @@ export async function checkCommand(manifest: string, flags: CheckFlags): Promise
         object: requested,
         oldObject: live ?? null,
         dryRun: true,
-      } as AdmissionRequest;
+      };
       const decision = decide(request, index ?? new DesiredIndex(), policy, new Date());
-      results.push({ object: describeRef(refOf(obj)), verdict: decision.verdict, allowed: decision.allowed, message: decision.status?.message, warnings: decision.warnings });
+      results.push({
+        object: describeRef(refOf(obj)),
+        verdict: decision.verdict,
+        allowed: decision.allowed,
+        message: decision.status?.message,
+        warnings: decision.warnings,
+      });
     }
     if (flags.output === "json") process.stdout.write(JSON.stringify(results, null, 2) + "\n");
     else {
       for (const r of results) {
         if (!r.allowed) process.stdout.write(`${paint.red("denied")}   ${r.object}: ${r.message ?? ""}\n`);
-        else if (r.verdict === "warned") process.stdout.write(`${paint.yellow("warned")}   ${r.object}: ${(r.warnings ?? []).join(" ")}\n`);
-        else process.stdout.write(`${paint.green("admitted")} ${r.object}${r.verdict === "audited" ? " (recorded)" : ""}\n`);
+        else if (r.verdict === "warned")
+          process.stdout.write(`${paint.yellow("warned")}   ${r.object}: ${(r.warnings ?? []).join(" ")}\n`);
+        else
+          process.stdout.write(
+            `${paint.green("admitted")} ${r.object}${r.verdict === "audited" ? " (recorded)" : ""}\n`,
+          );
       }
     }
     process.exitCode = results.some((r) => !r.allowed) ? 1 : 0;

@@ -27,7 +27,12 @@ export interface DevFlags {
 const DEMO_APPS = [
   { name: "guestbook", path: "apps/guestbook", mode: "enforce" as const },
   { name: "podinfo", path: "apps/podinfo/overlays/prod", mode: "enforce" as const },
-  { name: "echo", path: "apps/echo-chart", mode: "warn" as const, helm: { valueFiles: ["values-prod.yaml"] } },
+  {
+    name: "echo",
+    path: "apps/echo-chart",
+    mode: "warn" as const,
+    helm: { valueFiles: ["values-prod.yaml"] },
+  },
 ];
 
 async function startChatSink(): Promise<{ server: Server; url: string }> {
@@ -49,8 +54,15 @@ async function waitForApps(client: ClusterClient, timeoutMs: number): Promise<st
   while (pending.length > 0 && Date.now() < deadline) {
     const still: string[] = [];
     for (const name of pending) {
-      const app = await client.get({ apiVersion: "gitgate.io/v1alpha1", kind: "GitApp", namespace: "gitgate-demo", name });
-      const synced = (app?.status as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions?.find((c) => c.type === "Synced");
+      const app = await client.get({
+        apiVersion: "gitgate.io/v1alpha1",
+        kind: "GitApp",
+        namespace: "gitgate-demo",
+        name,
+      });
+      const synced = (
+        app?.status as { conditions?: Array<{ type: string; status: string }> } | undefined
+      )?.conditions?.find((c) => c.type === "Synced");
       if (synced?.status !== "True") still.push(name);
     }
     pending = still;
@@ -108,7 +120,10 @@ export async function devCommand(flags: DevFlags): Promise<void> {
       logger: createLogger(flags.logLevel ?? "warn"),
       kubeconfig,
       webhookAddress: "127.0.0.1:0",
-      tools: await resolveTools({ ...toolsFromEnv(), cacheDir: toolsFromEnv().cacheDir ?? defaultCacheDir() }),
+      tools: await resolveTools({
+        ...toolsFromEnv(),
+        cacheDir: toolsFromEnv().cacheDir ?? defaultCacheDir(),
+      }),
       cacheDir,
       installCrds: true,
       webhookName: "gitgate-dev",
@@ -119,7 +134,9 @@ export async function devCommand(flags: DevFlags): Promise<void> {
       await runtime.stop();
     });
 
-    await runtime.client.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: "gitgate-demo" } }).catch(() => undefined);
+    await runtime.client
+      .create({ apiVersion: "v1", kind: "Namespace", metadata: { name: "gitgate-demo" } })
+      .catch(() => undefined);
     for (const app of DEMO_APPS) {
       await runtime.client.apply(
         {
@@ -127,7 +144,12 @@ export async function devCommand(flags: DevFlags): Promise<void> {
           kind: "GitApp",
           metadata: { name: app.name, namespace: "gitgate-demo" },
           spec: {
-            source: { repoURL: git.repoURL("demo"), revision: "main", path: app.path, ...(app.helm ? { helm: app.helm } : {}) },
+            source: {
+              repoURL: git.repoURL("demo"),
+              revision: "main",
+              path: app.path,
+              ...(app.helm ? { helm: app.helm } : {}),
+            },
             destination: { namespace: app.name },
             sync: { interval: "2s", createNamespace: true },
             enforcement: { mode: app.mode },
@@ -137,7 +159,8 @@ export async function devCommand(flags: DevFlags): Promise<void> {
       );
     }
     const pending = await waitForApps(runtime.client, 120_000);
-    if (pending.length > 0) say(paint.red(`not synced yet: ${pending.join(", ")} (see: kubectl get gapp -A)`));
+    if (pending.length > 0)
+      say(paint.red(`not synced yet: ${pending.join(", ")} (see: kubectl get gapp -A)`));
     else say(paint.green("all demo apps synced"));
     printTour(userKubeconfig ?? "", git, cp?.binaries.kubectl ?? "kubectl");
   } catch (err) {
@@ -158,7 +181,7 @@ function printTour(kubeconfig: string, git: GitServer, kubectl: string): void {
     `  ${k} -n guestbook scale deployment guestbook-ui --replicas=5`,
     "",
     `${paint.bold("2. A commit to the demo repo is synced:")}`,
-    `  git clone -q ${git.repoURL("demo")} /tmp/gitgate-demo && cd /tmp/gitgate-demo \\`,
+    `  git clone -q ${git.repoURL("demo")} gitgate-demo && cd gitgate-demo \\`,
     `    && sed -i 's/replicas: 1/replicas: 2/' apps/guestbook/deployment.yaml \\`,
     `    && git -c user.name=you -c user.email=you@example.com commit -qam "guestbook: 2 replicas" && git push -q`,
     `  ${k} -n guestbook get deployment guestbook-ui -w`,

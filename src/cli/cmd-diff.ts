@@ -29,14 +29,21 @@ const BOOKKEEPING = [`metadata.annotations.${COMMIT_ANNOTATION}`, `metadata.anno
 export async function diffObjects(client: ClusterClient, desired: KubeObject[]): Promise<ObjectDiff[]> {
   const out: ObjectDiff[] = [];
   for (const obj of desired) {
-    const live = await client.get({ apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name ?? "" });
+    const live = await client.get({
+      apiVersion: obj.apiVersion,
+      kind: obj.kind,
+      namespace: obj.metadata.namespace,
+      name: obj.metadata.name ?? "",
+    });
     const object = describeRef(refOf(obj));
     if (!live) {
       out.push({ object, state: "missing", changes: [] });
       continue;
     }
     // A commit annotation that lags is not a difference a user acts on.
-    const changes = diffDeclared(obj, live, []).filter((c) => !BOOKKEEPING.some((b) => c.path.startsWith(b) || c.path.includes(b.split(".").pop() ?? "")));
+    const changes = diffDeclared(obj, live, []).filter(
+      (c) => !BOOKKEEPING.some((b) => c.path.startsWith(b) || c.path.includes(b.split(".").pop() ?? "")),
+    );
     out.push({ object, state: changes.length ? "differs" : "same", changes });
   }
   return out;
@@ -53,10 +60,17 @@ export function formatDiff(diffs: ObjectDiff[]): string {
       continue;
     }
     lines.push(paint.bold(`~ ${d.object}`));
-    for (const c of d.changes) lines.push(`    ${c.path}: ${paint.green(`Git ${show(c.gitValue)}`)}, ${paint.red(`live ${show(c.liveValue)}`)}`);
+    for (const c of d.changes)
+      lines.push(
+        `    ${c.path}: ${paint.green(`Git ${show(c.gitValue)}`)}, ${paint.red(`live ${show(c.liveValue)}`)}`,
+      );
   }
   const differing = diffs.filter((d) => d.state !== "same").length;
-  lines.push(differing ? `${differing} of ${diffs.length} objects differ from Git` : `all ${diffs.length} objects match Git`);
+  lines.push(
+    differing
+      ? `${differing} of ${diffs.length} objects differ from Git`
+      : `all ${diffs.length} objects match Git`,
+  );
   return lines.join("\n");
 }
 
@@ -68,7 +82,10 @@ export async function diffCommand(target: string, flags: DiffFlags): Promise<voi
       desired = await renderLocal(client, target, flags.namespace);
     } else {
       const app = await getGitApp(client, target, flags.namespace);
-      if (!app) throw new Error(`${target} is neither a directory nor a GitApp (looked in namespace ${flags.namespace})`);
+      if (!app)
+        throw new Error(
+          `${target} is neither a directory nor a GitApp (looked in namespace ${flags.namespace})`,
+        );
       desired = (await renderGitApp(client, app)).map((e) => e.object);
     }
     // diffDeclared redacts Secret values in what it returns; the comparison itself needs the real ones.

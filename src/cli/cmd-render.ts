@@ -17,6 +17,9 @@ export async function renderCommand(path: string, flags: RenderFlags): Promise<v
     process.stdout.write(JSON.stringify({ apiVersion: "v1", kind: "List", items }, null, 2) + "\n");
     return;
   }
-  const docs = result.objects.map((o) => `# Source: ${o.file}${o.line ? `:${o.line}` : ""}\n${yaml.dump(o.object, { noRefs: true, lineWidth: -1 })}`);
+  const docs = result.objects.map(
+    (o) =>
+      `# Source: ${o.file}${o.line ? `:${o.line}` : ""}\n${yaml.dump(o.object, { noRefs: true, lineWidth: -1 })}`,
+  );
   process.stdout.write(docs.join("---\n"));
 }

@@ -24,7 +24,8 @@ export interface AppStatusRow {
 export function statusRow(app: GitApp): AppStatusRow {
   const synced = findCondition(app.status?.conditions, "Synced");
   const drifted = findCondition(app.status?.conditions, "Drifted");
-  const problem = synced?.status === "False" ? synced.message : drifted?.status === "True" ? drifted.message : "";
+  const problem =
+    synced?.status === "False" ? synced.message : drifted?.status === "True" ? drifted.message : "";
   return {
     namespace: app.metadata.namespace ?? "",
     name: app.metadata.name ?? "",
@@ -38,9 +39,21 @@ export function statusRow(app: GitApp): AppStatusRow {
 
 export function formatTable(rows: AppStatusRow[]): string {
   const header = ["NAMESPACE", "NAME", "REVISION", "SYNCED", "DRIFTED", "HEALTH", "MESSAGE"];
-  const cells = rows.map((r) => [r.namespace, r.name, r.revision, r.synced, r.drifted, r.health, r.message.slice(0, 80)]);
+  const cells = rows.map((r) => [
+    r.namespace,
+    r.name,
+    r.revision,
+    r.synced,
+    r.drifted,
+    r.health,
+    r.message.slice(0, 80),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? "").length)));
-  const line = (c: string[]): string => c.map((v, i) => v.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+  const line = (c: string[]): string =>
+    c
+      .map((v, i) => v.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
   const colour = (row: string[], text: string): string =>
     row[3]?.startsWith("False") ? paint.red(text) : row[4] === "True" ? paint.yellow(text) : text;
   return [paint.bold(line(header)), ...cells.map((c) => colour(c, line(c)))].join("\n");

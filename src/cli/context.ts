@@ -22,14 +22,24 @@ export function connect(kubeconfig: string | undefined): ClusterClient {
 }
 
 export async function listGitApps(client: ClusterClient, namespace?: string): Promise<GitApp[]> {
-  return (await client.list({ apiVersion: GITAPP_API_VERSION, kind: GITAPP_KIND, namespace })).items as GitApp[];
+  return (await client.list({ apiVersion: GITAPP_API_VERSION, kind: GITAPP_KIND, namespace }))
+    .items as GitApp[];
 }
 
 /** `ns/name`, `gitapp/name` or `name` (in `defaultNs`). */
-export async function getGitApp(client: ClusterClient, ref: string, defaultNs: string): Promise<GitApp | undefined> {
+export async function getGitApp(
+  client: ClusterClient,
+  ref: string,
+  defaultNs: string,
+): Promise<GitApp | undefined> {
   const bare = ref.replace(/^(gitapps?|gapp)(\.gitgate\.io)?\//i, "");
   const [ns, name] = bare.includes("/") ? bare.split("/", 2) : [defaultNs, bare];
-  return (await client.get({ apiVersion: GITAPP_API_VERSION, kind: GITAPP_KIND, namespace: ns, name: name ?? "" })) as GitApp | undefined;
+  return (await client.get({
+    apiVersion: GITAPP_API_VERSION,
+    kind: GITAPP_KIND,
+    namespace: ns,
+    name: name ?? "",
+  })) as GitApp | undefined;
 }
 
 /** Renders the GitApp at the revision gitgate applied (or its spec's revision), without writing anything. */
@@ -46,7 +56,12 @@ export async function renderGitApp(client: ClusterClient, app: GitApp): Promise<
       live,
       alerts: discardAlerts,
       logger: silentLogger,
-      settings: { concurrency: 8, maxPruneShare: 1, defaultMode: DEFAULT_CONFIG.enforcement.defaultMode, minIntervalMs: 0 },
+      settings: {
+        concurrency: 8,
+        maxPruneShare: 1,
+        defaultMode: DEFAULT_CONFIG.enforcement.defaultMode,
+        minIntervalMs: 0,
+      },
       credentials: (ns, name) => readCredentials(client, ns, name),
       isHeld: () => false,
     });

@@ -6,13 +6,24 @@ import type { GitCredentials } from "../source/types.js";
 const text = (data: Record<string, string>, key: string): string | undefined =>
   data[key] ? Buffer.from(data[key], "base64").toString("utf8").trim() : undefined;
 
-export async function readCredentials(client: ClusterClient, namespace: string, name: string): Promise<GitCredentials> {
+export async function readCredentials(
+  client: ClusterClient,
+  namespace: string,
+  name: string,
+): Promise<GitCredentials> {
   const secret = await client.get({ apiVersion: "v1", kind: "Secret", namespace, name });
   if (!secret) throw terminal("CredentialsNotFound", `credentials Secret ${namespace}/${name} not found`);
   const data = (secret.data ?? {}) as Record<string, string>;
-  const creds: GitCredentials = { username: text(data, "username"), password: text(data, "password"), token: text(data, "token") };
+  const creds: GitCredentials = {
+    username: text(data, "username"),
+    password: text(data, "password"),
+    token: text(data, "token"),
+  };
   if (!creds.password && !creds.token) {
-    throw terminal("CredentialsInvalid", `credentials Secret ${namespace}/${name} has neither a "password" nor a "token" key`);
+    throw terminal(
+      "CredentialsInvalid",
+      `credentials Secret ${namespace}/${name} has neither a "password" nor a "token" key`,
+    );
   }
   return creds;
 }

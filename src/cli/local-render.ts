@@ -10,7 +10,11 @@ import { resolveTools, toolsFromEnv } from "../testenv/tools.js";
 
 function gitTopLevel(dir: string): string | undefined {
   try {
-    return execFileSync("git", ["-C", dir, "rev-parse", "--show-toplevel"], { stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+    return execFileSync("git", ["-C", dir, "rev-parse", "--show-toplevel"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    })
+      .toString()
+      .trim();
   } catch {
     return undefined;
   }
@@ -29,11 +33,23 @@ export async function renderDirectory(path: string, opts: LocalRenderOptions): P
   const repoDir = resolve(opts.repo ?? gitTopLevel(abs) ?? abs);
   const rel = abs === repoDir ? "." : abs.slice(repoDir.length + 1);
   const tools = await resolveTools(toolsFromEnv());
-  return render({ repoDir, path: rel, namespace: opts.namespace, helm: { releaseName: opts.releaseName, valueFiles: opts.values } }, { tools });
+  return render(
+    {
+      repoDir,
+      path: rel,
+      namespace: opts.namespace,
+      helm: { releaseName: opts.releaseName, valueFiles: opts.values },
+    },
+    { tools },
+  );
 }
 
 /** Rendered objects with namespaces defaulted by the cluster's discovery, ready to compare with live ones. */
-export async function renderLocal(client: ClusterClient, path: string, namespace: string): Promise<KubeObject[]> {
+export async function renderLocal(
+  client: ClusterClient,
+  path: string,
+  namespace: string,
+): Promise<KubeObject[]> {
   const result = await renderDirectory(path, { namespace });
   const out: KubeObject[] = [];
   for (const { object } of result.objects) {

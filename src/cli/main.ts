@@ -18,27 +18,49 @@ program
 program
   .command("run")
   .description("Run the reconciler and the admission webhooks against a cluster.")
-  .option("--kubeconfig <file>", "kubeconfig to use (default: in-cluster service account, else ~/.kube/config)")
+  .option(
+    "--kubeconfig <file>",
+    "kubeconfig to use (default: in-cluster service account, else ~/.kube/config)",
+  )
   .option("--config <file>", "gitgate config file (YAML)")
-  .option("--webhook-address <host:port>", "serve the webhooks here and register url-based configurations (out of cluster)")
+  .option(
+    "--webhook-address <host:port>",
+    "serve the webhooks here and register url-based configurations (out of cluster)",
+  )
   .option("--identity <user>", "gitgate's own username, instead of asking the API server")
   .option("--no-webhook", "run the reconciler only")
   .option("--no-install-crds", "do not create the GitApp CRD when it is missing")
-  .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error"]))
+  .addOption(
+    new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error"]),
+  )
   .action(runCommand);
 
 program
   .command("dev")
-  .description("Demo on an embedded default: local control plane, demo Git repo, chat sink in this terminal, and gitgate.")
-  .option("--kubeconfig <file>", "use this cluster instead of a local control plane (its API server must reach 127.0.0.1)")
-  .addOption(new Option("--log-level <level>", "gitgate's log level").choices(["debug", "info", "warn", "error"]).default("warn"))
+  .description(
+    "Demo on an embedded default: local control plane, demo Git repo, chat sink in this terminal, and gitgate.",
+  )
+  .option(
+    "--kubeconfig <file>",
+    "use this cluster instead of a local control plane (its API server must reach 127.0.0.1)",
+  )
+  .addOption(
+    new Option("--log-level <level>", "gitgate's log level")
+      .choices(["debug", "info", "warn", "error"])
+      .default("warn"),
+  )
   .action(devCommand);
 
 program
   .command("render")
-  .description("Print what gitgate would apply for a directory (plain YAML, Kustomize or Helm), like `helm template`.")
+  .description(
+    "Print what gitgate would apply for a directory (plain YAML, Kustomize or Helm), like `helm template`.",
+  )
   .argument("<path>", "directory to render")
-  .option("--repo <dir>", "repository root the path must stay inside (default: the git top level, else the path)")
+  .option(
+    "--repo <dir>",
+    "repository root the path must stay inside (default: the git top level, else the path)",
+  )
   .option("-n, --namespace <ns>", "destination namespace", "default")
   .option("--release-name <name>", "Helm release name")
   .option("-f, --values <file...>", "Helm value files (relative to the path)")
@@ -47,7 +69,9 @@ program
 
 program
   .command("diff")
-  .description("Field-level diff between Git and the live cluster (Secrets redacted). Exit code 1 when they differ.")
+  .description(
+    "Field-level diff between Git and the live cluster (Secrets redacted). Exit code 1 when they differ.",
+  )
   .argument("<target>", "a directory to render, or a GitApp (`ns/name` or `name`)")
   .option("--kubeconfig <file>", "kubeconfig to use")
   .option("-n, --namespace <ns>", "default namespace for objects, and for a GitApp name", "default")
@@ -56,7 +80,9 @@ program
 
 program
   .command("check")
-  .description("Would this change be admitted? Decides as the admission webhook would, against Git. Exit code 1 when denied.")
+  .description(
+    "Would this change be admitted? Decides as the admission webhook would, against Git. Exit code 1 when denied.",
+  )
   .argument("<manifest>", "YAML or JSON file with the objects as you would apply them")
   .option("--kubeconfig <file>", "kubeconfig to use")
   .option("--config <file>", "gitgate config file (exemptions, break-glass group, default mode)")

@@ -59,7 +59,8 @@ export interface Runtime {
   stop(): Promise<void>;
 }
 
-const seconds = (d: string, fallback: number): number => Math.round((parseDuration(d) ?? fallback * 1000) / 1000);
+const seconds = (d: string, fallback: number): number =>
+  Math.round((parseDuration(d) ?? fallback * 1000) / 1000);
 
 export function admissionPolicy(config: GitgateConfig, selfUsername: string): AdmissionPolicy {
   const e = config.enforcement;
@@ -121,10 +122,20 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const isReady = (): boolean => !shuttingDown && controller.index.isComplete();
 
   if (config.webhook.enabled) {
-    const [host = "127.0.0.1", portText] = (opts.webhookAddress ?? config.webhook.address ?? `0.0.0.0:${config.webhook.port}`).split(":");
+    const [host = "127.0.0.1", portText] = (
+      opts.webhookAddress ??
+      config.webhook.address ??
+      `0.0.0.0:${config.webhook.port}`
+    ).split(":");
     const service = opts.inCluster ? config.webhook.service : undefined;
     const names = service
-      ? { dnsNames: [`${service.name}.${service.namespace}.svc`, `${service.name}.${service.namespace}.svc.cluster.local`], ipAddresses: [] }
+      ? {
+          dnsNames: [
+            `${service.name}.${service.namespace}.svc`,
+            `${service.name}.${service.namespace}.svc.cluster.local`,
+          ],
+          ipAddresses: [],
+        }
       : { dnsNames: ["localhost"], ipAddresses: [host === "0.0.0.0" ? "127.0.0.1" : host] };
     const secretRef = { namespace: config.namespace, name: config.webhook.certSecret };
     tls = (await loadOrCreateCertificates(client, secretRef, names)).tls;
@@ -181,7 +192,11 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   if (config.leaderElection.enabled) {
     leader = new LeaderElector(
       client,
-      { namespace: config.namespace, name: config.leaderElection.leaseName, identity: opts.podName ?? `${identity.username}-${process.pid}` },
+      {
+        namespace: config.namespace,
+        name: config.leaderElection.leaseName,
+        identity: opts.podName ?? `${identity.username}-${process.pid}`,
+      },
       logger,
       (isLeading) => {
         leading = isLeading;

@@ -56,16 +56,28 @@ export class ClusterClient {
     opts: { fieldManager: string; force?: boolean; dryRun?: boolean; subresource?: string },
   ): Promise<KubeObject> {
     const { path } = await this.path(
-      { apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name },
+      {
+        apiVersion: obj.apiVersion,
+        kind: obj.kind,
+        namespace: obj.metadata.namespace,
+        name: obj.metadata.name,
+      },
       opts.subresource,
     );
-    const res = await this.call(`apply ${obj.kind} ${obj.metadata.namespace ?? ""}/${obj.metadata.name ?? ""}`, {
-      method: "PATCH",
-      path,
-      query: { fieldManager: opts.fieldManager, force: opts.force ?? true, dryRun: opts.dryRun ? "All" : undefined },
-      body: obj,
-      contentType: "application/apply-patch+yaml",
-    });
+    const res = await this.call(
+      `apply ${obj.kind} ${obj.metadata.namespace ?? ""}/${obj.metadata.name ?? ""}`,
+      {
+        method: "PATCH",
+        path,
+        query: {
+          fieldManager: opts.fieldManager,
+          force: opts.force ?? true,
+          dryRun: opts.dryRun ? "All" : undefined,
+        },
+        body: obj,
+        contentType: "application/apply-patch+yaml",
+      },
+    );
     return res.body as KubeObject;
   }
 
@@ -88,9 +100,13 @@ export class ClusterClient {
         path,
         query: { labelSelector: opts.labelSelector, limit: opts.limit ?? 500, continue: cont },
       });
-      const body = res.body as { items?: KubeObject[]; metadata?: { resourceVersion?: string; continue?: string } };
+      const body = res.body as {
+        items?: KubeObject[];
+        metadata?: { resourceVersion?: string; continue?: string };
+      };
       // Lists omit apiVersion/kind on items; restore them so callers can address the objects.
-      for (const item of body.items ?? []) items.push({ ...item, apiVersion: target.apiVersion, kind: target.kind });
+      for (const item of body.items ?? [])
+        items.push({ ...item, apiVersion: target.apiVersion, kind: target.kind });
       resourceVersion = body.metadata?.resourceVersion ?? "";
       cont = body.metadata?.continue || undefined;
     } while (cont);
@@ -107,7 +123,8 @@ export class ClusterClient {
       body: { kind: "DeleteOptions", apiVersion: "v1", propagationPolicy: "Background" },
     });
     if (res.status === 404) return false;
-    if (res.status !== 200 && res.status !== 202) throw apiErrorFrom(`delete ${target.kind} ${target.name}`, res);
+    if (res.status !== 200 && res.status !== 202)
+      throw apiErrorFrom(`delete ${target.kind} ${target.name}`, res);
     return true;
   }
 
@@ -129,7 +146,11 @@ export class ClusterClient {
   }
 
   async create(obj: KubeObject, opts: { fieldManager?: string } = {}): Promise<KubeObject> {
-    const { path } = await this.path({ apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace });
+    const { path } = await this.path({
+      apiVersion: obj.apiVersion,
+      kind: obj.kind,
+      namespace: obj.metadata.namespace,
+    });
     const res = await this.call(`create ${obj.kind} ${obj.metadata.name ?? ""}`, {
       method: "POST",
       path,
@@ -140,9 +161,18 @@ export class ClusterClient {
   }
 
   async replace(obj: KubeObject, opts: { subresource?: string } = {}): Promise<KubeObject> {
-    const target = { apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name };
+    const target = {
+      apiVersion: obj.apiVersion,
+      kind: obj.kind,
+      namespace: obj.metadata.namespace,
+      name: obj.metadata.name,
+    };
     const { path } = await this.path(target, opts.subresource);
-    const res = await this.call(`update ${obj.kind} ${obj.metadata.name ?? ""}`, { method: "PUT", path, body: obj });
+    const res = await this.call(`update ${obj.kind} ${obj.metadata.name ?? ""}`, {
+      method: "PUT",
+      path,
+      body: obj,
+    });
     return res.body as KubeObject;
   }
 

@@ -1,6 +1,6 @@
 /** API discovery: (apiVersion, kind) → resource name and scope, cached per group-version. */
 import { waiting } from "../errors.js";
-import { isPlainObject } from "../manifest/object.js";
+import { isPlainObject, scalarText } from "../manifest/object.js";
 import { apiErrorFrom } from "./api-error.js";
 import type { Transport } from "./transport.js";
 
@@ -40,7 +40,7 @@ export class Discovery {
     const list = isPlainObject(res.body) && Array.isArray(res.body.resources) ? res.body.resources : [];
     const byKind = new Map<string, ResourceInfo>();
     for (const r of list as Array<Record<string, unknown>>) {
-      const name = String(r.name ?? "");
+      const name = scalarText(r.name);
       if (name.includes("/")) continue; // subresources
       byKind.set(String(r.kind), {
         apiVersion,
@@ -60,7 +60,11 @@ export class Discovery {
       this.cache.delete(apiVersion);
       info = (await this.load(apiVersion)).get(kind);
     }
-    if (!info) throw waiting("KindNotServed", `the API server does not serve ${kind} in ${apiVersion} (CRD missing or not established yet)`);
+    if (!info)
+      throw waiting(
+        "KindNotServed",
+        `the API server does not serve ${kind} in ${apiVersion} (CRD missing or not established yet)`,
+      );
     return info;
   }
 

@@ -15,7 +15,11 @@ export interface SelfIdentity {
   via: "SelfSubjectReview" | "TokenReview" | "ClientCertificate" | "override";
 }
 
-const SSR_VERSIONS = ["authentication.k8s.io/v1", "authentication.k8s.io/v1beta1", "authentication.k8s.io/v1alpha1"];
+const SSR_VERSIONS = [
+  "authentication.k8s.io/v1",
+  "authentication.k8s.io/v1beta1",
+  "authentication.k8s.io/v1alpha1",
+];
 
 function userInfo(body: unknown): { username: string; groups: string[] } | undefined {
   const status = isPlainObject(body) && isPlainObject(body.status) ? body.status : undefined;
@@ -31,7 +35,9 @@ async function ownToken(client: ClusterClient): Promise<string | undefined> {
   if (user?.token) return user.token;
   if (user?.authProvider === undefined && user?.exec === undefined) {
     // In-cluster config keeps the token in a file that rotates.
-    const file = (user as { tokenFile?: string } | null)?.tokenFile ?? "/var/run/secrets/kubernetes.io/serviceaccount/token";
+    const file =
+      (user as { tokenFile?: string } | null)?.tokenFile ??
+      "/var/run/secrets/kubernetes.io/serviceaccount/token";
     return (await readFile(file, "utf8").catch(() => "")).trim() || undefined;
   }
   return undefined;
@@ -40,7 +46,11 @@ async function ownToken(client: ClusterClient): Promise<string | undefined> {
 export async function discoverIdentity(client: ClusterClient, override?: string): Promise<SelfIdentity> {
   if (override) return { username: override, groups: [], via: "override" };
   for (const apiVersion of SSR_VERSIONS) {
-    const res = await client.raw({ method: "POST", path: `/apis/${apiVersion}/selfsubjectreviews`, body: { apiVersion, kind: "SelfSubjectReview" } });
+    const res = await client.raw({
+      method: "POST",
+      path: `/apis/${apiVersion}/selfsubjectreviews`,
+      body: { apiVersion, kind: "SelfSubjectReview" },
+    });
     const info = res.status === 201 || res.status === 200 ? userInfo(res.body) : undefined;
     if (info) return { ...info, via: "SelfSubjectReview" };
   }
@@ -61,5 +71,8 @@ export async function discoverIdentity(client: ClusterClient, override?: string)
     const groups = [...cert.subject.matchAll(/O=([^\n,]+)/g)].map((m) => m[1] ?? "");
     if (cn) return { username: cn, groups, via: "ClientCertificate" };
   }
-  throw terminal("IdentityUnknown", "cannot learn gitgate's own username (no SelfSubjectReview, TokenReview failed); pass --identity USER");
+  throw terminal(
+    "IdentityUnknown",
+    "cannot learn gitgate's own username (no SelfSubjectReview, TokenReview failed); pass --identity USER",
+  );
 }

@@ -80,7 +80,9 @@ export class Transport {
         { ...base, method: spec.method, headers, agent: this.agent, timeout: spec.timeoutMs ?? 30_000 },
         resolve,
       );
-      req.on("timeout", () => req.destroy(new Error(`request timed out after ${spec.timeoutMs ?? 30_000} ms`)));
+      req.on("timeout", () =>
+        req.destroy(new Error(`request timed out after ${spec.timeoutMs ?? 30_000} ms`)),
+      );
       req.on("error", (err) =>
         reject(transient("APIUnreachable", `${spec.method} ${url.pathname}: ${err.message}`, err)),
       );

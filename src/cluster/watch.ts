@@ -60,7 +60,9 @@ export class Informer {
   }
 
   private async relist(): Promise<string> {
-    const { items, resourceVersion } = await this.client.list(this.target, { labelSelector: this.opts.labelSelector });
+    const { items, resourceVersion } = await this.client.list(this.target, {
+      labelSelector: this.opts.labelSelector,
+    });
     const seen = new Set<string>();
     for (const item of items) {
       const key = objectKey(item);

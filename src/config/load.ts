@@ -21,14 +21,23 @@ export const DEFAULT_CONFIG: GitgateConfig = {
   },
   sync: { concurrency: 16, workers: 4, maxPruneShare: 0.5, minInterval: "5s" },
   render: { timeout: "60s", maxFileBytes: 4 * 1024 * 1024, maxObjects: 10_000 },
-  webhook: { enabled: true, port: 9443, failurePolicy: "Fail", timeoutSeconds: 5, certSecret: "gitgate-webhook-tls", register: true, namePrefix: "gitgate" },
+  webhook: {
+    enabled: true,
+    port: 9443,
+    failurePolicy: "Fail",
+    timeoutSeconds: 5,
+    certSecret: "gitgate-webhook-tls",
+    register: true,
+    namePrefix: "gitgate",
+  },
   hooks: { maxBodyBytes: 1024 * 1024 },
   alerts: { channels: [], dedupWindow: "10m", ratePerMinute: 20 },
   leaderElection: { enabled: true, leaseName: "gitgate-leader" },
 };
 
 function merge<T>(base: T, override: unknown): T {
-  if (!isPlainObject(base) || !isPlainObject(override)) return (override === undefined ? base : override) as T;
+  if (!isPlainObject(base) || !isPlainObject(override))
+    return (override === undefined ? base : override) as T;
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(override)) out[k] = merge((base as Record<string, unknown>)[k], v);
   return out as T;
@@ -41,7 +50,9 @@ const validate = ajv.compile(configSchema);
 export function parseConfig(doc: unknown, where: string): GitgateConfig {
   if (doc === null || doc === undefined) doc = {};
   if (!validate(doc)) {
-    const problems = (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message ?? "is invalid"}`);
+    const problems = (validate.errors ?? []).map(
+      (e) => `${e.instancePath || "/"} ${e.message ?? "is invalid"}`,
+    );
     throw terminal("InvalidConfig", `${where}: ${[...new Set(problems)].join("; ")}`);
   }
   return merge(DEFAULT_CONFIG, doc);

@@ -36,7 +36,14 @@ export interface GitgateConfig {
     minInterval: string;
     cacheDir?: string;
   };
-  render: { timeout: string; maxFileBytes: number; maxObjects: number; helm?: string; kubectl?: string; kustomize?: string };
+  render: {
+    timeout: string;
+    maxFileBytes: number;
+    maxObjects: number;
+    helm?: string;
+    kubectl?: string;
+    kustomize?: string;
+  };
   webhook: {
     enabled: boolean;
     /** `host:port` to serve on out of cluster; in cluster, the Service routes to `port`. */

@@ -16,7 +16,8 @@ function defaultPodSpec(spec: unknown): void {
   if (!isPlainObject(spec)) return;
   for (const list of ["containers", "initContainers", "ephemeralContainers"]) {
     const containers = spec[list];
-    if (Array.isArray(containers)) for (const c of containers) if (isPlainObject(c)) defaultProtocols(c.ports);
+    if (Array.isArray(containers))
+      for (const c of containers) if (isPlainObject(c)) defaultProtocols(c.ports);
   }
 }
 
@@ -28,7 +29,18 @@ function at(obj: unknown, ...path: string[]): unknown {
 
 /** Returns a copy with the SSA-required defaults filled in; other objects come back unchanged. */
 export function withApplyDefaults<T extends KubeObject>(obj: T): T {
-  const kinds = ["Pod", "PodTemplate", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob", "Service"];
+  const kinds = [
+    "Pod",
+    "PodTemplate",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "ReplicationController",
+    "Job",
+    "CronJob",
+    "Service",
+  ];
   if (!kinds.includes(obj.kind)) return obj;
   const copy = structuredClone(obj) as T & Json;
   switch (obj.kind) {

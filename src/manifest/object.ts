@@ -84,6 +84,14 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/** A scalar field of an untyped object as text; objects and arrays (never expected here) read as "". */
+export function scalarText(value: unknown, fallback = ""): string {
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint")
+    return String(value);
+  return fallback;
+}
+
 export function isKubeObject(value: unknown): value is KubeObject {
   return (
     isPlainObject(value) &&

@@ -29,12 +29,18 @@ export function createApp(deps: AppDeps): Express {
     res.type(deps.registry.contentType).send(await deps.registry.metrics());
   });
   if (deps.admission) app.use(deps.admission);
-  app.post("/hooks/git", express.raw({ type: () => true, limit: deps.hooks.maxBodyBytes }), (req, res) => pushHandler(deps, req, res));
-  app.use((err: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: () => void) => {
-    const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
-    if (status === 500) deps.logger.error({ err: err.message }, "request failed");
-    res.status(status).json({ error: err.type === "entity.too.large" ? "request body too large" : err.message });
-  });
+  app.post("/hooks/git", express.raw({ type: () => true, limit: deps.hooks.maxBodyBytes }), (req, res) =>
+    pushHandler(deps, req, res),
+  );
+  app.use(
+    (err: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: () => void) => {
+      const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
+      if (status === 500) deps.logger.error({ err: err.message }, "request failed");
+      res
+        .status(status)
+        .json({ error: err.type === "entity.too.large" ? "request body too large" : err.message });
+    },
+  );
   return app;
 }
 
@@ -51,10 +57,17 @@ function pushHandler(deps: AppDeps, req: Request, res: Response): void {
   // With a secret configured, an event must prove it knows it; unsigned pushes only where none is.
   if (githubSecret || gitlabToken) {
     const ok =
-      (githubSecret !== undefined && githubSig !== undefined && verifyGitHubSignature(githubSecret, raw, githubSig)) ||
-      (gitlabToken !== undefined && gitlabHeader !== undefined && verifyGitLabToken(gitlabToken, gitlabHeader));
+      (githubSecret !== undefined &&
+        githubSig !== undefined &&
+        verifyGitHubSignature(githubSecret, raw, githubSig)) ||
+      (gitlabToken !== undefined &&
+        gitlabHeader !== undefined &&
+        verifyGitLabToken(gitlabToken, gitlabHeader));
     if (!ok) {
-      deps.logger.warn({ event: header(req, "x-github-event") ?? header(req, "x-gitlab-event") }, "push event with a missing or bad signature rejected");
+      deps.logger.warn(
+        { event: header(req, "x-github-event") ?? header(req, "x-gitlab-event") },
+        "push event with a missing or bad signature rejected",
+      );
       res.status(401).json({ error: "missing or invalid webhook signature" });
       return;
     }
@@ -76,6 +89,9 @@ function pushHandler(deps: AppDeps, req: Request, res: Response): void {
     return;
   }
   const queued = deps.onPush(parsed.event.repoURLs);
-  deps.logger.info({ provider: parsed.event.provider, queued: queued.length, ref: parsed.event.ref }, "push received");
+  deps.logger.info(
+    { provider: parsed.event.provider, queued: queued.length, ref: parsed.event.ref },
+    "push received",
+  );
   res.status(202).json({ queued });
 }

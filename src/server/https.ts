@@ -16,7 +16,12 @@ export interface HttpsListener {
   close(): Promise<void>;
 }
 
-export async function listenHttps(handler: RequestListener, host: string, port: number, tls: TlsMaterial): Promise<HttpsListener> {
+export async function listenHttps(
+  handler: RequestListener,
+  host: string,
+  port: number,
+  tls: TlsMaterial,
+): Promise<HttpsListener> {
   const server = createServer({ cert: tls.cert, key: tls.key, minVersion: "TLSv1.2" }, handler);
   // kube-apiserver keeps connections alive across admission calls.
   server.keepAliveTimeout = 65_000;

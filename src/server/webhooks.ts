@@ -18,7 +18,11 @@ export async function registerWebhooks(client: ClusterClient, opts: WebhookConfi
   for (const ns of excludedNamespaces(opts.ownNamespace)) {
     const existing = await client.get({ apiVersion: "v1", kind: "Namespace", name: ns });
     if (existing && existing.metadata.labels?.[WEBHOOK_NAMESPACE_LABEL] !== WEBHOOK_NAMESPACE_IGNORE) {
-      await client.patch({ apiVersion: "v1", kind: "Namespace", name: ns }, { metadata: { labels: { [WEBHOOK_NAMESPACE_LABEL]: WEBHOOK_NAMESPACE_IGNORE } } }, "merge");
+      await client.patch(
+        { apiVersion: "v1", kind: "Namespace", name: ns },
+        { metadata: { labels: { [WEBHOOK_NAMESPACE_LABEL]: WEBHOOK_NAMESPACE_IGNORE } } },
+        "merge",
+      );
     }
   }
   await client.apply(validatingWebhookConfiguration(opts), { fieldManager: FIELD_MANAGER, force: true });
@@ -27,6 +31,14 @@ export async function registerWebhooks(client: ClusterClient, opts: WebhookConfi
 
 /** Removes the configurations so that a stopped gitgate can never lock the cluster (dev, uninstall). */
 export async function unregisterWebhooks(client: ClusterClient, namePrefix: string): Promise<void> {
-  await client.delete({ apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingWebhookConfiguration", name: `${namePrefix}-validate` });
-  await client.delete({ apiVersion: "admissionregistration.k8s.io/v1", kind: "MutatingWebhookConfiguration", name: `${namePrefix}-mutate` });
+  await client.delete({
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "ValidatingWebhookConfiguration",
+    name: `${namePrefix}-validate`,
+  });
+  await client.delete({
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "MutatingWebhookConfiguration",
+    name: `${namePrefix}-mutate`,
+  });
 }

@@ -25,10 +25,15 @@ export interface ApplyPlan {
   drift: DriftRecord[];
 }
 
-const BOOKKEEPING = new Set([`metadata.annotations.${COMMIT_ANNOTATION}`, `metadata.annotations.${FILE_ANNOTATION}`]);
+const BOOKKEEPING = new Set([
+  `metadata.annotations.${COMMIT_ANNOTATION}`,
+  `metadata.annotations.${FILE_ANNOTATION}`,
+]);
 
 function isBookkeeping(change: FieldChange): boolean {
-  return BOOKKEEPING.has(change.path) || BOOKKEEPING.has(change.path.replace(/\[["']?([^\]"']+)["']?\]/g, ".$1"));
+  return (
+    BOOKKEEPING.has(change.path) || BOOKKEEPING.has(change.path.replace(/\[["']?([^\]"']+)["']?\]/g, ".$1"))
+  );
 }
 
 /**
@@ -76,7 +81,10 @@ export async function applyEntries(
   onApplied: (live: KubeObject) => void,
 ): Promise<ApplyResult> {
   const result: ApplyResult = { applied: [], errors: [] };
-  const phases = [entries.filter((e) => FIRST_PHASE.has(e.ref.kind)), entries.filter((e) => !FIRST_PHASE.has(e.ref.kind))];
+  const phases = [
+    entries.filter((e) => FIRST_PHASE.has(e.ref.kind)),
+    entries.filter((e) => !FIRST_PHASE.has(e.ref.kind)),
+  ];
   for (const phase of phases) {
     await mapLimit(phase, concurrency, async (entry) => {
       try {
@@ -85,7 +93,9 @@ export async function applyEntries(
         result.applied.push(live);
       } catch (err) {
         const where = `${describeRef(entry.ref)} (${entry.source.file})`;
-        result.errors.push(new GitgateError(classOf(err), "ApplyFailed", `${where}: ${messageOf(err)}`, { cause: err }));
+        result.errors.push(
+          new GitgateError(classOf(err), "ApplyFailed", `${where}: ${messageOf(err)}`, { cause: err }),
+        );
       }
     });
     const crds = result.applied.filter((o) => o.kind === "CustomResourceDefinition");
@@ -100,8 +110,14 @@ async function waitEstablished(client: ClusterClient, crds: KubeObject[], timeou
   const deadline = Date.now() + timeoutMs;
   for (const crd of crds) {
     while (Date.now() < deadline) {
-      const live = await client.get({ apiVersion: crd.apiVersion, kind: crd.kind, name: crd.metadata.name ?? "" });
-      const conditions = (live?.status as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions;
+      const live = await client.get({
+        apiVersion: crd.apiVersion,
+        kind: crd.kind,
+        name: crd.metadata.name ?? "",
+      });
+      const conditions = (
+        live?.status as { conditions?: Array<{ type: string; status: string }> } | undefined
+      )?.conditions;
       if (conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
       await new Promise((r) => setTimeout(r, 200));
     }

@@ -24,6 +24,9 @@ export function setConditions(
   return [...byType.values()].sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type));
 }
 
-export function findCondition(conditions: Condition[] | undefined, type: ConditionType): Condition | undefined {
+export function findCondition(
+  conditions: Condition[] | undefined,
+  type: ConditionType,
+): Condition | undefined {
   return conditions?.find((c) => c.type === type);
 }

@@ -3,11 +3,9 @@
  * bounded number at once), and triggers them on spec changes, intervals, pushes, drift and
  * break-glass expiry. Writes status, Events and alerts only as leader.
  */
-import type { AlertEvent, AlertSink } from "../alerts/event.js";
-import type { ClusterClient } from "../cluster/client.js";
+import type { AlertEvent } from "../alerts/event.js";
 import { Informer, type WatchEventType } from "../cluster/watch.js";
 import { diffDeclared } from "../diff/index.js";
-import type { Logger } from "../log/logger.js";
 import { objectKey, type KubeObject } from "../manifest/object.js";
 import { DesiredIndex } from "./desired-index.js";
 import { appKey, effectiveSpec, GITAPP_API_VERSION, GITAPP_KIND, type GitApp } from "./gitapp.js";
@@ -62,7 +60,9 @@ export class Controller {
 
   /** Sync every GitApp on this repo now (push receiver). Returns how many were queued. */
   triggerRepo(repoURL: string): string[] {
-    const keys = [...this.apps.entries()].filter(([, app]) => this.opts.sameRepo(app.spec.source.repoURL, repoURL)).map(([k]) => k);
+    const keys = [...this.apps.entries()]
+      .filter(([, app]) => this.opts.sameRepo(app.spec.source.repoURL, repoURL))
+      .map(([k]) => k);
     for (const key of keys) this.queue.add(key);
     return keys;
   }
@@ -133,19 +133,39 @@ export class Controller {
     const spec = effectiveSpec(app, this.opts.settings.defaultMode, this.opts.settings.minIntervalMs);
     if (role === "leader") await this.publish(app, ctx);
     if (ctx.error) {
-      this.opts.logger.warn({ app: key, step: ctx.failedStep, reason: ctx.error.reason, class: ctx.error.class }, ctx.error.message);
+      this.opts.logger.warn(
+        { app: key, step: ctx.failedStep, reason: ctx.error.reason, class: ctx.error.class },
+        ctx.error.message,
+      );
       // Terminal errors wait for a new commit or spec: poll at the normal interval. Others back off.
       return ctx.error.class === "terminal" ? spec.intervalMs : undefined;
     }
-    this.opts.logger.info({ app: key, commit: ctx.commit?.slice(0, 7), applied: ctx.appliedCount, pruned: ctx.pruned.length, drift: ctx.drift.length, role }, "reconciled");
+    this.opts.logger.info(
+      {
+        app: key,
+        commit: ctx.commit?.slice(0, 7),
+        applied: ctx.appliedCount,
+        pruned: ctx.pruned.length,
+        drift: ctx.drift.length,
+        role,
+      },
+      "reconciled",
+    );
     return spec.intervalMs;
   }
 
   private async publish(app: GitApp, ctx: ReconcileContext): Promise<void> {
     const outcome = composeOutcome(ctx, new Date());
-    const target = { apiVersion: GITAPP_API_VERSION, kind: GITAPP_KIND, namespace: app.metadata.namespace, name: app.metadata.name ?? "" };
+    const target = {
+      apiVersion: GITAPP_API_VERSION,
+      kind: GITAPP_KIND,
+      namespace: app.metadata.namespace,
+      name: app.metadata.name ?? "",
+    };
     try {
-      const updated = await this.opts.client.patch(target, { status: outcome.status }, "merge", { subresource: "status" });
+      const updated = await this.opts.client.patch(target, { status: outcome.status }, "merge", {
+        subresource: "status",
+      });
       // Keep our copy current so the next run's transitions compare against what we wrote.
       this.apps.set(appKey(ctx.spec.app), { ...app, status: (updated as GitApp).status ?? outcome.status });
     } catch (err) {
@@ -163,7 +183,13 @@ export class Controller {
         apiVersion: "v1",
         kind: "Event",
         metadata: { name, namespace: app.metadata.namespace },
-        involvedObject: { apiVersion: GITAPP_API_VERSION, kind: GITAPP_KIND, name: app.metadata.name, namespace: app.metadata.namespace, uid: app.metadata.uid },
+        involvedObject: {
+          apiVersion: GITAPP_API_VERSION,
+          kind: GITAPP_KIND,
+          name: app.metadata.name,
+          namespace: app.metadata.namespace,
+          uid: app.metadata.uid,
+        },
         reason: event.reason,
         message: event.message.slice(0, 1000),
         type: event.type,

@@ -99,7 +99,11 @@ export function parseDuration(text: string): number | undefined {
   return total;
 }
 
-export function effectiveSpec(app: GitApp, defaultMode: EnforcementMode, minIntervalMs = 5_000): EffectiveSpec {
+export function effectiveSpec(
+  app: GitApp,
+  defaultMode: EnforcementMode,
+  minIntervalMs = 5_000,
+): EffectiveSpec {
   const { source, destination, sync, enforcement } = app.spec;
   const namespace = app.metadata.namespace ?? "default";
   const interval = parseDuration(sync?.interval ?? "") ?? 60_000;

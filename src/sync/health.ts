@@ -1,5 +1,5 @@
 /** Health of live objects, as Argo CD assesses it for the built-in kinds. Pure. */
-import { isPlainObject, type KubeObject } from "../manifest/object.js";
+import { isPlainObject, scalarText, type KubeObject } from "../manifest/object.js";
 
 export type HealthStatus = "Healthy" | "Progressing" | "Degraded" | "Unknown";
 
@@ -25,8 +25,14 @@ function condition(status: Fields, type: string): Fields | undefined {
 function rollout(obj: KubeObject, status: Fields, desiredKey: string, readyKey: string): Health {
   const spec = isPlainObject(obj.spec) ? obj.spec : {};
   const generation = obj.metadata.generation ?? 0;
-  if (num(status, "observedGeneration") < generation) return { status: "Progressing", message: "waiting for the controller to observe the new spec" };
-  const desired = desiredKey === "replicas" ? (typeof spec.replicas === "number" ? spec.replicas : 1) : num(status, desiredKey);
+  if (num(status, "observedGeneration") < generation)
+    return { status: "Progressing", message: "waiting for the controller to observe the new spec" };
+  const desired =
+    desiredKey === "replicas"
+      ? typeof spec.replicas === "number"
+        ? spec.replicas
+        : 1
+      : num(status, desiredKey);
   const ready = num(status, readyKey);
   if (ready < desired) return { status: "Progressing", message: `${ready} of ${desired} ready` };
   return { status: "Healthy" };
@@ -38,10 +44,14 @@ export function healthOf(obj: KubeObject): Health {
   switch (obj.kind) {
     case "Deployment": {
       const progressing = condition(status, "Progressing");
-      if (progressing?.reason === "ProgressDeadlineExceeded") return { status: "Degraded", message: String(progressing.message ?? "") };
+      if (progressing?.reason === "ProgressDeadlineExceeded")
+        return { status: "Degraded", message: scalarText(progressing.message) };
       if (spec.paused === true) return { status: "Unknown", message: "paused" };
       const h = rollout(obj, status, "replicas", "availableReplicas");
-      if (h.status === "Healthy" && num(status, "updatedReplicas") < (typeof spec.replicas === "number" ? spec.replicas : 1))
+      if (
+        h.status === "Healthy" &&
+        num(status, "updatedReplicas") < (typeof spec.replicas === "number" ? spec.replicas : 1)
+      )
         return { status: "Progressing", message: "rollout in progress" };
       return h;
     }
@@ -52,22 +62,31 @@ export function healthOf(obj: KubeObject): Health {
     case "ReplicaSet":
       return rollout(obj, status, "replicas", "availableReplicas");
     case "Job": {
-      if (condition(status, "Failed")?.status === "True") return { status: "Degraded", message: "job failed" };
+      if (condition(status, "Failed")?.status === "True")
+        return { status: "Degraded", message: "job failed" };
       if (condition(status, "Complete")?.status === "True") return { status: "Healthy" };
       return { status: "Progressing", message: "job running" };
     }
     case "PersistentVolumeClaim":
-      return status.phase === "Bound" ? { status: "Healthy" } : { status: "Progressing", message: `phase ${String(status.phase ?? "Pending")}` };
+      return status.phase === "Bound"
+        ? { status: "Healthy" }
+        : { status: "Progressing", message: `phase ${scalarText(status.phase, "Pending")}` };
     case "Service": {
       if (spec.type !== "LoadBalancer") return { status: "Healthy" };
       const ingress = isPlainObject(status.loadBalancer) ? status.loadBalancer.ingress : undefined;
-      return Array.isArray(ingress) && ingress.length > 0 ? { status: "Healthy" } : { status: "Progressing", message: "waiting for a load balancer" };
+      return Array.isArray(ingress) && ingress.length > 0
+        ? { status: "Healthy" }
+        : { status: "Progressing", message: "waiting for a load balancer" };
     }
     case "CustomResourceDefinition":
-      return condition(status, "Established")?.status === "True" ? { status: "Healthy" } : { status: "Progressing", message: "not established" };
+      return condition(status, "Established")?.status === "True"
+        ? { status: "Healthy" }
+        : { status: "Progressing", message: "not established" };
     case "Pod":
       if (status.phase === "Failed") return { status: "Degraded" };
-      return condition(status, "Ready")?.status === "True" || status.phase === "Succeeded" ? { status: "Healthy" } : { status: "Progressing", message: `phase ${String(status.phase ?? "Pending")}` };
+      return condition(status, "Ready")?.status === "True" || status.phase === "Succeeded"
+        ? { status: "Healthy" }
+        : { status: "Progressing", message: `phase ${scalarText(status.phase, "Pending")}` };
     case "ConfigMap":
     case "Secret":
     case "ServiceAccount":

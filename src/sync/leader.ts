@@ -5,7 +5,6 @@
 import type { ClusterClient } from "../cluster/client.js";
 import { isConflict } from "../cluster/api-error.js";
 import type { Logger } from "../log/logger.js";
-import type { KubeObject } from "../manifest/object.js";
 
 export interface LeaderOptions {
   namespace: string;
@@ -60,13 +59,21 @@ export class LeaderElector {
   private setLeading(leading: boolean): void {
     if (leading === this.leading) return;
     this.leading = leading;
-    this.logger.info({ identity: this.opts.identity, leading }, leading ? "became leader" : "lost leadership");
+    this.logger.info(
+      { identity: this.opts.identity, leading },
+      leading ? "became leader" : "lost leadership",
+    );
     this.onChange(leading);
   }
 
   private async tryAcquireOrRenew(): Promise<boolean> {
     const durationMs = this.opts.durationMs ?? 15_000;
-    const target = { apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: this.opts.namespace, name: this.opts.name };
+    const target = {
+      apiVersion: "coordination.k8s.io/v1",
+      kind: "Lease",
+      namespace: this.opts.namespace,
+      name: this.opts.name,
+    };
     const now = new Date();
     const lease = await this.client.get(target);
     const mine: LeaseSpec = {
@@ -75,16 +82,21 @@ export class LeaderElector {
       renewTime: microTime(now),
     };
     if (!lease) {
-      await this.client.create({ ...target, metadata: { name: this.opts.name, namespace: this.opts.namespace }, spec: { ...mine, acquireTime: microTime(now), leaseTransitions: 0 } } as KubeObject);
+      await this.client.create({
+        ...target,
+        metadata: { name: this.opts.name, namespace: this.opts.namespace },
+        spec: { ...mine, acquireTime: microTime(now), leaseTransitions: 0 },
+      });
       return true;
     }
     const spec = (lease.spec ?? {}) as LeaseSpec;
     const renewed = Date.parse(spec.renewTime ?? "") || 0;
     const expired = now.getTime() > renewed + (spec.leaseDurationSeconds ?? 15) * 1000;
     if (spec.holderIdentity !== this.opts.identity && !expired) return false;
-    const next: LeaseSpec = spec.holderIdentity === this.opts.identity
-      ? { ...spec, ...mine }
-      : { ...mine, acquireTime: microTime(now), leaseTransitions: (spec.leaseTransitions ?? 0) + 1 };
+    const next: LeaseSpec =
+      spec.holderIdentity === this.opts.identity
+        ? { ...spec, ...mine }
+        : { ...mine, acquireTime: microTime(now), leaseTransitions: (spec.leaseTransitions ?? 0) + 1 };
     try {
       await this.client.replace({ ...lease, spec: next });
       return true;
@@ -99,10 +111,20 @@ export class LeaderElector {
     this.stopped = true;
     clearTimeout(this.timer);
     if (!this.leading) return;
-    const target = { apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: this.opts.namespace, name: this.opts.name };
+    const target = {
+      apiVersion: "coordination.k8s.io/v1",
+      kind: "Lease",
+      namespace: this.opts.namespace,
+      name: this.opts.name,
+    };
     const lease = await this.client.get(target).catch(() => undefined);
     if (lease && (lease.spec as LeaseSpec | undefined)?.holderIdentity === this.opts.identity) {
-      await this.client.replace({ ...lease, spec: { ...(lease.spec as LeaseSpec), holderIdentity: "", leaseDurationSeconds: 1 } }).catch(() => undefined);
+      await this.client
+        .replace({
+          ...lease,
+          spec: { ...(lease.spec as LeaseSpec), holderIdentity: "", leaseDurationSeconds: 1 },
+        })
+        .catch(() => undefined);
     }
     this.setLeading(false);
   }

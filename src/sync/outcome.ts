@@ -25,17 +25,27 @@ const short = (sha: string | undefined): string => (sha ?? "").slice(0, 7);
 
 function driftSummary(ctx: ReconcileContext): string {
   return ctx.drift
-    .map((d) => `${describeRef(d.entry.ref)}: ${d.changes.map((c) => c.path).join(", ")}${d.changedBy ? ` (changed by ${d.changedBy})` : ""}`)
+    .map(
+      (d) =>
+        `${describeRef(d.entry.ref)}: ${d.changes.map((c) => c.path).join(", ")}${d.changedBy ? ` (changed by ${d.changedBy})` : ""}`,
+    )
     .join("; ");
 }
 
 function syncedCondition(ctx: ReconcileContext): ConditionInput {
   if (ctx.error) {
     const step = ctx.failedStep ? `${ctx.failedStep} failed: ` : "";
-    return { type: "Synced", status: "False", reason: ctx.error.reason, message: redactText(step + ctx.error.message) };
+    return {
+      type: "Synced",
+      status: "False",
+      reason: ctx.error.reason,
+      message: redactText(step + ctx.error.message),
+    };
   }
-  if (ctx.spec.suspend) return { type: "Synced", status: "Unknown", reason: "Suspended", message: "sync is suspended" };
-  if (ctx.pruneRefused) return { type: "Synced", status: "False", reason: "PruneRefused", message: ctx.pruneRefused };
+  if (ctx.spec.suspend)
+    return { type: "Synced", status: "Unknown", reason: "Suspended", message: "sync is suspended" };
+  if (ctx.pruneRefused)
+    return { type: "Synced", status: "False", reason: "PruneRefused", message: ctx.pruneRefused };
   return {
     type: "Synced",
     status: "True",
@@ -44,7 +54,10 @@ function syncedCondition(ctx: ReconcileContext): ConditionInput {
   };
 }
 
-function driftedCondition(ctx: ReconcileContext, previous: GitAppStatus | undefined): ConditionInput | undefined {
+function driftedCondition(
+  ctx: ReconcileContext,
+  previous: GitAppStatus | undefined,
+): ConditionInput | undefined {
   if (ctx.error && ctx.failedStep !== "prune" && ctx.failedStep !== "health") return undefined;
   const open = ctx.drift.filter((d) => d.action !== "reverted");
   if (open.length > 0) {
@@ -56,7 +69,13 @@ function driftedCondition(ctx: ReconcileContext, previous: GitAppStatus | undefi
       message: driftSummary({ ...ctx, drift: open }),
     };
   }
-  if (ctx.drift.length > 0) return { type: "Drifted", status: "False", reason: "DriftReverted", message: `reverted ${driftSummary(ctx)}` };
+  if (ctx.drift.length > 0)
+    return {
+      type: "Drifted",
+      status: "False",
+      reason: "DriftReverted",
+      message: `reverted ${driftSummary(ctx)}`,
+    };
   // Keep the record of the last revert until something new happens.
   const last = findCondition(previous?.conditions, "Drifted");
   if (last?.reason === "DriftReverted") return undefined;
@@ -64,9 +83,11 @@ function driftedCondition(ctx: ReconcileContext, previous: GitAppStatus | undefi
 }
 
 function readyCondition(ctx: ReconcileContext, synced: ConditionInput): ConditionInput {
-  if (synced.status !== "True") return { type: "Ready", status: "False", reason: synced.reason, message: synced.message };
+  if (synced.status !== "True")
+    return { type: "Ready", status: "False", reason: synced.reason, message: synced.message };
   const health = ctx.health ?? "Unknown";
-  if (health === "Healthy") return { type: "Ready", status: "True", reason: "Healthy", message: "all objects are healthy" };
+  if (health === "Healthy")
+    return { type: "Ready", status: "True", reason: "Healthy", message: "all objects are healthy" };
   return { type: "Ready", status: "False", reason: health, message: `objects are ${health.toLowerCase()}` };
 }
 
@@ -83,11 +104,13 @@ export function composeOutcome(ctx: ReconcileContext, now: Date): Outcome {
     conditions: setConditions(previous?.conditions, updates, now, generation),
     observedGeneration: generation,
     lastAttemptedRevision: ctx.commit ?? previous?.lastAttemptedRevision,
-    drift: ctx.drift.filter((d) => d.action !== "reverted").map((d) => ({
-      object: describeRef(d.entry.ref),
-      fields: d.changes.map((c) => c.path),
-      changedBy: d.changedBy,
-    })),
+    drift: ctx.drift
+      .filter((d) => d.action !== "reverted")
+      .map((d) => ({
+        object: describeRef(d.entry.ref),
+        fields: d.changes.map((c) => c.path),
+        changedBy: d.changedBy,
+      })),
   };
   if (applied) {
     status.revision = ctx.commit;
@@ -98,23 +121,43 @@ export function composeOutcome(ctx: ReconcileContext, now: Date): Outcome {
   return { status, events: eventsFor(ctx, previous, synced), alerts: alertsFor(ctx, previous, synced, now) };
 }
 
-function eventsFor(ctx: ReconcileContext, previous: GitAppStatus | undefined, synced: ConditionInput): KubeEventSpec[] {
+function eventsFor(
+  ctx: ReconcileContext,
+  previous: GitAppStatus | undefined,
+  synced: ConditionInput,
+): KubeEventSpec[] {
   const events: KubeEventSpec[] = [];
   const before = findCondition(previous?.conditions, "Synced");
   if (synced.status === "False" && (before?.status !== "False" || before.reason !== synced.reason)) {
     events.push({ type: "Warning", reason: synced.reason, message: synced.message });
   }
-  if (synced.status === "True" && (ctx.appliedCount > 0 || ctx.pruned.length > 0 || before?.status !== "True")) {
+  if (
+    synced.status === "True" &&
+    (ctx.appliedCount > 0 || ctx.pruned.length > 0 || before?.status !== "True")
+  ) {
     const pruned = ctx.pruned.length > 0 ? `, pruned ${ctx.pruned.length}` : "";
-    events.push({ type: "Normal", reason: "Synced", message: `applied ${ctx.appliedCount} of ${ctx.desired.length} objects at ${short(ctx.commit)}${pruned}` });
+    events.push({
+      type: "Normal",
+      reason: "Synced",
+      message: `applied ${ctx.appliedCount} of ${ctx.desired.length} objects at ${short(ctx.commit)}${pruned}`,
+    });
   }
   for (const d of ctx.drift.filter((x) => x.action === "reverted")) {
-    events.push({ type: "Warning", reason: "DriftReverted", message: `reverted ${describeRef(d.entry.ref)} ${d.changes.map((c) => c.path).join(", ")}${d.changedBy ? ` changed by ${d.changedBy}` : ""}` });
+    events.push({
+      type: "Warning",
+      reason: "DriftReverted",
+      message: `reverted ${describeRef(d.entry.ref)} ${d.changes.map((c) => c.path).join(", ")}${d.changedBy ? ` changed by ${d.changedBy}` : ""}`,
+    });
   }
   return events;
 }
 
-function alertsFor(ctx: ReconcileContext, previous: GitAppStatus | undefined, synced: ConditionInput, now: Date): AlertEvent[] {
+function alertsFor(
+  ctx: ReconcileContext,
+  previous: GitAppStatus | undefined,
+  synced: ConditionInput,
+  now: Date,
+): AlertEvent[] {
   const time = now.toISOString();
   const app = ctx.spec.app;
   const source = { repoURL: ctx.spec.repoURL, path: ctx.spec.path, commit: ctx.commit };
@@ -122,10 +165,26 @@ function alertsFor(ctx: ReconcileContext, previous: GitAppStatus | undefined, sy
   const before = findCondition(previous?.conditions, "Synced");
   if (synced.status === "False" && (before?.status !== "False" || before.reason !== synced.reason)) {
     const type = synced.reason === "PruneRefused" ? "prune-refused" : "sync-failed";
-    alerts.push({ type, time, app, source, action: type === "prune-refused" ? "Refused to prune; nothing was deleted." : "Left the live objects untouched.", detail: synced.message });
+    alerts.push({
+      type,
+      time,
+      app,
+      source,
+      action:
+        type === "prune-refused"
+          ? "Refused to prune; nothing was deleted."
+          : "Left the live objects untouched.",
+      detail: synced.message,
+    });
   }
   if (synced.status === "True" && before?.status === "False") {
-    alerts.push({ type: "sync-recovered", time, app, source, action: `Synced ${ctx.desired.length} objects.` });
+    alerts.push({
+      type: "sync-recovered",
+      time,
+      app,
+      source,
+      action: `Synced ${ctx.desired.length} objects.`,
+    });
   }
   const known = new Set((previous?.drift ?? []).map((d) => `${d.object}|${d.fields.join(",")}`));
   for (const d of ctx.drift) {
@@ -140,7 +199,12 @@ function alertsFor(ctx: ReconcileContext, previous: GitAppStatus | undefined, sy
       actor: d.changedBy ? { username: d.changedBy, via: "managedFields" } : undefined,
       changes: d.changes,
       source: d.entry.source,
-      action: d.action === "reverted" ? "Reverted to the Git value." : d.action === "held" ? "Left as is: break-glass is active." : "Reported only: self-heal is off.",
+      action:
+        d.action === "reverted"
+          ? "Reverted to the Git value."
+          : d.action === "held"
+            ? "Left as is: break-glass is active."
+            : "Reported only: self-heal is off.",
     });
   }
   return alerts;

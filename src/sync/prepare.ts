@@ -5,7 +5,13 @@
 import type { ClusterClient } from "../cluster/client.js";
 import { GitgateError, terminal } from "../errors.js";
 import type { DesiredEntry } from "../manifest/desired.js";
-import { APP_LABEL, appLabelValue, COMMIT_ANNOTATION, FILE_ANNOTATION, REPO_ANNOTATION } from "../manifest/labels.js";
+import {
+  APP_LABEL,
+  appLabelValue,
+  COMMIT_ANNOTATION,
+  FILE_ANNOTATION,
+  REPO_ANNOTATION,
+} from "../manifest/labels.js";
 import { withApplyDefaults } from "../manifest/defaults.js";
 import { groupOf, isPlainObject, keyOf, refOf, type KubeObject } from "../manifest/object.js";
 import type { EffectiveSpec } from "./gitapp.js";
@@ -22,12 +28,17 @@ function crdScopes(objects: RenderedObject[]): Map<string, boolean> {
   for (const { object } of objects) {
     if (object.kind !== "CustomResourceDefinition" || !isPlainObject(object.spec)) continue;
     const spec = object.spec as { group?: string; scope?: string; names?: { kind?: string } };
-    if (spec.group && spec.names?.kind) scopes.set(`${spec.group}/${spec.names.kind}`, spec.scope !== "Cluster");
+    if (spec.group && spec.names?.kind)
+      scopes.set(`${spec.group}/${spec.names.kind}`, spec.scope !== "Cluster");
   }
   return scopes;
 }
 
-async function isNamespaced(client: ClusterClient, obj: KubeObject, crds: Map<string, boolean>): Promise<boolean> {
+async function isNamespaced(
+  client: ClusterClient,
+  obj: KubeObject,
+  crds: Map<string, boolean>,
+): Promise<boolean> {
   try {
     return (await client.discovery.resource(obj.apiVersion, obj.kind)).namespaced;
   } catch (err) {
@@ -64,7 +75,8 @@ export async function prepareEntries(
       namespaced = await isNamespaced(client, object, crds);
     } catch (err) {
       const where = `${file}${line ? `:${line}` : ""}`;
-      if (err instanceof GitgateError) throw new GitgateError(err.class, err.reason, `${where}: ${err.message}`, { cause: err });
+      if (err instanceof GitgateError)
+        throw new GitgateError(err.class, err.reason, `${where}: ${err.message}`, { cause: err });
       throw err;
     }
     const obj = withApplyDefaults(stamp(object, spec, file, commit));
@@ -73,7 +85,11 @@ export async function prepareEntries(
     const ref = refOf(obj);
     const key = keyOf(ref);
     const previous = seen.get(key);
-    if (previous) throw terminal("DuplicateObject", `${obj.kind} ${obj.metadata.name ?? ""} is declared twice: in ${previous} and ${file}`);
+    if (previous)
+      throw terminal(
+        "DuplicateObject",
+        `${obj.kind} ${obj.metadata.name ?? ""} is declared twice: in ${previous} and ${file}`,
+      );
     seen.set(key, file);
     entries.push({
       key,

@@ -18,7 +18,11 @@ const DELETE_LAST: Record<string, number> = { CustomResourceDefinition: 2, Names
  * @param maxShare fraction of the old inventory that one sync may delete (0..1). A sync that would
  * delete more is refused: a mistaken path or a truncated render must not wipe an application.
  */
-export function planPrune(oldInventory: InventoryEntry[], newInventory: InventoryEntry[], maxShare: number): PrunePlan {
+export function planPrune(
+  oldInventory: InventoryEntry[],
+  newInventory: InventoryEntry[],
+  maxShare: number,
+): PrunePlan {
   const keep = new Set(newInventory.map(inventoryKey));
   const toDelete = oldInventory
     .filter((entry) => !keep.has(inventoryKey(entry)))

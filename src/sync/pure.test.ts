@@ -28,27 +28,67 @@ describe("parseDuration", () => {
     ["1d", undefined],
     ["-1s", undefined],
   ];
-  for (const [text, want] of cases) it(`${JSON.stringify(text)} → ${want}`, () => assert.equal(parseDuration(text), want));
+  for (const [text, want] of cases)
+    it(`${JSON.stringify(text)} → ${want}`, () => assert.equal(parseDuration(text), want));
 });
 
 describe("effectiveSpec", () => {
-  const app = (spec: GitApp["spec"]): GitApp => ({ apiVersion: "gitgate.io/v1alpha1", kind: "GitApp", metadata: { name: "a", namespace: "team" }, spec });
+  const app = (spec: GitApp["spec"]): GitApp => ({
+    apiVersion: "gitgate.io/v1alpha1",
+    kind: "GitApp",
+    metadata: { name: "a", namespace: "team" },
+    spec,
+  });
   it("fills defaults", () => {
     const s = effectiveSpec(app({ source: { repoURL: "http://x/r.git" } }), "enforce");
-    assert.deepEqual([s.revision, s.path, s.namespace, s.intervalMs, s.prune, s.selfHeal, s.mode], ["HEAD", ".", "team", 60_000, true, true, "enforce"]);
+    assert.deepEqual(
+      [s.revision, s.path, s.namespace, s.intervalMs, s.prune, s.selfHeal, s.mode],
+      ["HEAD", ".", "team", 60_000, true, true, "enforce"],
+    );
   });
   it("normalises the path and honours the minimum interval", () => {
-    const s = effectiveSpec(app({ source: { repoURL: "u", path: "./apps/x/" }, sync: { interval: "1s" }, destination: { namespace: "dest" } }), "warn", 5000);
+    const s = effectiveSpec(
+      app({
+        source: { repoURL: "u", path: "./apps/x/" },
+        sync: { interval: "1s" },
+        destination: { namespace: "dest" },
+      }),
+      "warn",
+      5000,
+    );
     assert.deepEqual([s.path, s.intervalMs, s.namespace, s.mode], ["apps/x", 5000, "dest", "warn"]);
   });
 });
 
 describe("planPrune", () => {
-  const old = [inv("Namespace", "ns"), inv("ConfigMap", "a"), inv("ConfigMap", "b"), inv("Deployment", "web")];
-  const cases: Array<{ name: string; next: InventoryEntry[]; share: number; del: string[]; refused: boolean }> = [
+  const old = [
+    inv("Namespace", "ns"),
+    inv("ConfigMap", "a"),
+    inv("ConfigMap", "b"),
+    inv("Deployment", "web"),
+  ];
+  const cases: Array<{
+    name: string;
+    next: InventoryEntry[];
+    share: number;
+    del: string[];
+    refused: boolean;
+  }> = [
     { name: "nothing left Git", next: old, share: 0.5, del: [], refused: false },
-    { name: "one object removed", next: old.filter((e) => e.name !== "b"), share: 0.5, del: ["b"], refused: false },
-    { name: "namespace deleted last", next: [inv("ConfigMap", "a"), inv("Deployment", "web")], share: 0.5, del: ["b", "ns"], refused: false },
+    {
+      name: "one object removed",
+      next: old.filter((e) => e.name !== "b"),
+      share: 0.5,
+      del: ["b"],
+      refused: false,
+    },
+    {
+      name: "namespace deleted last",
+      next: [inv("ConfigMap", "a"), inv("Deployment", "web")],
+      share: 0.5,
+      del: ["b", "ns"],
+      refused: false,
+    },
     { name: "too many removed", next: [inv("ConfigMap", "a")], share: 0.5, del: [], refused: true },
     { name: "everything removed is refused", next: [], share: 0.9, del: [], refused: true },
     { name: "limit 1 allows all", next: [], share: 1, del: ["a", "b", "web", "ns"], refused: false },
@@ -56,28 +96,74 @@ describe("planPrune", () => {
   for (const c of cases) {
     it(c.name, () => {
       const plan = planPrune(old, c.next, c.share);
-      assert.deepEqual(plan.toDelete.map((e) => e.name), c.del);
+      assert.deepEqual(
+        plan.toDelete.map((e) => e.name),
+        c.del,
+      );
       assert.equal(plan.refused !== undefined, c.refused);
     });
   }
 });
 
 describe("healthOf", () => {
-  const obj = (kind: string, spec: unknown, status: unknown, generation = 1): KubeObject => ({ apiVersion: "apps/v1", kind, metadata: { name: "x", generation }, spec, status });
+  const obj = (kind: string, spec: unknown, status: unknown, generation = 1): KubeObject => ({
+    apiVersion: "apps/v1",
+    kind,
+    metadata: { name: "x", generation },
+    spec,
+    status,
+  });
   const cases: Array<[string, KubeObject, string]> = [
     ["deployment without status", obj("Deployment", { replicas: 2 }, {}), "Progressing"],
-    ["deployment available", obj("Deployment", { replicas: 2 }, { observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2 }), "Healthy"],
-    ["deployment stale generation", obj("Deployment", { replicas: 1 }, { observedGeneration: 1, availableReplicas: 1, updatedReplicas: 1 }, 2), "Progressing"],
-    ["deployment deadline exceeded", obj("Deployment", { replicas: 1 }, { conditions: [{ type: "Progressing", reason: "ProgressDeadlineExceeded" }] }), "Degraded"],
-    ["statefulset ready", obj("StatefulSet", { replicas: 1 }, { observedGeneration: 1, readyReplicas: 1 }), "Healthy"],
-    ["daemonset partial", obj("DaemonSet", {}, { observedGeneration: 1, desiredNumberScheduled: 3, numberAvailable: 1 }), "Progressing"],
+    [
+      "deployment available",
+      obj(
+        "Deployment",
+        { replicas: 2 },
+        { observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2 },
+      ),
+      "Healthy",
+    ],
+    [
+      "deployment stale generation",
+      obj(
+        "Deployment",
+        { replicas: 1 },
+        { observedGeneration: 1, availableReplicas: 1, updatedReplicas: 1 },
+        2,
+      ),
+      "Progressing",
+    ],
+    [
+      "deployment deadline exceeded",
+      obj(
+        "Deployment",
+        { replicas: 1 },
+        { conditions: [{ type: "Progressing", reason: "ProgressDeadlineExceeded" }] },
+      ),
+      "Degraded",
+    ],
+    [
+      "statefulset ready",
+      obj("StatefulSet", { replicas: 1 }, { observedGeneration: 1, readyReplicas: 1 }),
+      "Healthy",
+    ],
+    [
+      "daemonset partial",
+      obj("DaemonSet", {}, { observedGeneration: 1, desiredNumberScheduled: 3, numberAvailable: 1 }),
+      "Progressing",
+    ],
     ["job complete", obj("Job", {}, { conditions: [{ type: "Complete", status: "True" }] }), "Healthy"],
     ["job failed", obj("Job", {}, { conditions: [{ type: "Failed", status: "True" }] }), "Degraded"],
     ["pvc pending", obj("PersistentVolumeClaim", {}, { phase: "Pending" }), "Progressing"],
     ["pvc bound", obj("PersistentVolumeClaim", {}, { phase: "Bound" }), "Healthy"],
     ["service clusterip", obj("Service", { type: "ClusterIP" }, {}), "Healthy"],
     ["service lb pending", obj("Service", { type: "LoadBalancer" }, {}), "Progressing"],
-    ["crd established", obj("CustomResourceDefinition", {}, { conditions: [{ type: "Established", status: "True" }] }), "Healthy"],
+    [
+      "crd established",
+      obj("CustomResourceDefinition", {}, { conditions: [{ type: "Established", status: "True" }] }),
+      "Healthy",
+    ],
     ["configmap", obj("ConfigMap", undefined, undefined), "Healthy"],
     ["custom kind", obj("Widget", {}, {}), "Unknown"],
   ];
@@ -93,16 +179,43 @@ describe("setConditions", () => {
   const t1 = new Date("2026-01-01T00:00:00Z");
   const t2 = new Date("2026-01-01T00:05:00Z");
   it("keeps lastTransitionTime when the status does not change", () => {
-    const first = setConditions(undefined, [{ type: "Synced", status: "True", reason: "Synced", message: "a" }], t1, 1);
-    const second = setConditions(first, [{ type: "Synced", status: "True", reason: "Synced", message: "b" }], t2, 2);
+    const first = setConditions(
+      undefined,
+      [{ type: "Synced", status: "True", reason: "Synced", message: "a" }],
+      t1,
+      1,
+    );
+    const second = setConditions(
+      first,
+      [{ type: "Synced", status: "True", reason: "Synced", message: "b" }],
+      t2,
+      2,
+    );
     assert.equal(second[0]?.lastTransitionTime, t1.toISOString());
     assert.equal(second[0]?.message, "b");
     assert.equal(second[0]?.observedGeneration, 2);
   });
   it("moves it on a transition and orders Ready, Synced, Drifted", () => {
-    const first = setConditions(undefined, [{ type: "Drifted", status: "False", reason: "InSync", message: "" }, { type: "Synced", status: "True", reason: "Synced", message: "" }], t1);
-    const second = setConditions(first, [{ type: "Synced", status: "False", reason: "RenderFailed", message: "x" }, { type: "Ready", status: "False", reason: "RenderFailed", message: "x" }], t2);
-    assert.deepEqual(second.map((c) => c.type), ["Ready", "Synced", "Drifted"]);
+    const first = setConditions(
+      undefined,
+      [
+        { type: "Drifted", status: "False", reason: "InSync", message: "" },
+        { type: "Synced", status: "True", reason: "Synced", message: "" },
+      ],
+      t1,
+    );
+    const second = setConditions(
+      first,
+      [
+        { type: "Synced", status: "False", reason: "RenderFailed", message: "x" },
+        { type: "Ready", status: "False", reason: "RenderFailed", message: "x" },
+      ],
+      t2,
+    );
+    assert.deepEqual(
+      second.map((c) => c.type),
+      ["Ready", "Synced", "Drifted"],
+    );
     assert.equal(second.find((c) => c.type === "Synced")?.lastTransitionTime, t2.toISOString());
     assert.equal(second.find((c) => c.type === "Drifted")?.lastTransitionTime, t1.toISOString());
   });
@@ -117,7 +230,12 @@ describe("lastChanger", () => {
         managedFields: [
           { manager: "gitgate", operation: "Apply", time: "2026-01-01T00:03:00Z" },
           { manager: "kubectl-edit", operation: "Update", time: "2026-01-01T00:02:00Z" },
-          { manager: "kube-controller-manager", operation: "Update", time: "2026-01-01T00:04:00Z", subresource: "status" },
+          {
+            manager: "kube-controller-manager",
+            operation: "Update",
+            time: "2026-01-01T00:04:00Z",
+            subresource: "status",
+          },
           { manager: "kubectl-scale", operation: "Update", time: "2026-01-01T00:01:00Z" },
         ],
       },

@@ -25,13 +25,22 @@ export interface GitCredentials {
   token?: string;
 }
 export interface SourceFetcher {
-  resolve(req: { repoURL: string; revision: string; credentials?: GitCredentials }): Promise<{ commit: string; dir: string }>;
+  resolve(req: {
+    repoURL: string;
+    revision: string;
+    credentials?: GitCredentials;
+  }): Promise<{ commit: string; dir: string }>;
 }
 export interface RenderInput {
   repoDir: string;
   path: string;
   namespace: string;
-  helm?: { releaseName?: string; valueFiles?: string[]; values?: Record<string, unknown>; namespace?: string };
+  helm?: {
+    releaseName?: string;
+    valueFiles?: string[];
+    values?: Record<string, unknown>;
+    namespace?: string;
+  };
 }
 export type Renderer = (req: RenderInput) => Promise<{ objects: RenderedObject[] }>;
 
@@ -87,8 +96,11 @@ const renderCache = new WeakMap<ReconcileDeps, Map<string, { id: string; entries
 const fetchStep: Step = async (ctx, deps) => {
   const { spec } = ctx;
   // Followers render what the leader applied, so every replica's admission index agrees.
-  const revision = ctx.role === "follower" && ctx.app.status?.revision ? ctx.app.status.revision : spec.revision;
-  const credentials = spec.credentialsSecret ? await deps.credentials(spec.app.namespace, spec.credentialsSecret) : undefined;
+  const revision =
+    ctx.role === "follower" && ctx.app.status?.revision ? ctx.app.status.revision : spec.revision;
+  const credentials = spec.credentialsSecret
+    ? await deps.credentials(spec.app.namespace, spec.credentialsSecret)
+    : undefined;
   const checkout = await deps.source.resolve({ repoURL: spec.repoURL, revision, credentials });
   ctx.commit = checkout.commit;
   ctx.repoDir = checkout.dir;
@@ -97,7 +109,15 @@ const fetchStep: Step = async (ctx, deps) => {
 const renderStep: Step = async (ctx, deps) => {
   const { spec } = ctx;
   const commit = ctx.commit ?? "";
-  const id = JSON.stringify([commit, spec.path, spec.helm, spec.namespace, spec.mode, spec.ignore, spec.repoURL]);
+  const id = JSON.stringify([
+    commit,
+    spec.path,
+    spec.helm,
+    spec.namespace,
+    spec.mode,
+    spec.ignore,
+    spec.repoURL,
+  ]);
   const cache = renderCache.get(deps) ?? new Map<string, { id: string; entries: DesiredEntry[] }>();
   renderCache.set(deps, cache);
   const cached = cache.get(`${spec.app.namespace}/${spec.app.name}`);
@@ -106,8 +126,17 @@ const renderStep: Step = async (ctx, deps) => {
     return;
   }
   // Like Argo CD, the release is named after the GitApp unless the spec names it.
-  const helm = { ...spec.helm, releaseName: spec.helm?.releaseName ?? spec.app.name, namespace: spec.namespace };
-  const result = await deps.render({ repoDir: ctx.repoDir ?? "", path: spec.path, namespace: spec.namespace, helm });
+  const helm = {
+    ...spec.helm,
+    releaseName: spec.helm?.releaseName ?? spec.app.name,
+    namespace: spec.namespace,
+  };
+  const result = await deps.render({
+    repoDir: ctx.repoDir ?? "",
+    path: spec.path,
+    namespace: spec.namespace,
+    helm,
+  });
   ctx.desired = await prepareEntries(deps.client, result.objects, spec, commit);
   cache.set(`${spec.app.namespace}/${spec.app.name}`, { id, entries: ctx.desired });
 };
@@ -115,16 +144,24 @@ const renderStep: Step = async (ctx, deps) => {
 const indexStep: Step = (ctx, deps) => {
   const { conflicts } = deps.index.replaceApp(ctx.spec.app, ctx.desired);
   ctx.conflicts = conflicts;
-  ctx.desired = ctx.desired.filter((e) => deps.index.get(e.key)?.app.name === ctx.spec.app.name && deps.index.get(e.key)?.app.namespace === ctx.spec.app.namespace);
+  ctx.desired = ctx.desired.filter(
+    (e) =>
+      deps.index.get(e.key)?.app.name === ctx.spec.app.name &&
+      deps.index.get(e.key)?.app.namespace === ctx.spec.app.namespace,
+  );
   ctx.inventory = ctx.desired.map((e) => ({
     group: e.ref.group,
-    version: e.object.apiVersion.includes("/") ? e.object.apiVersion.split("/")[1] ?? "" : e.object.apiVersion,
+    version: e.object.apiVersion.includes("/")
+      ? (e.object.apiVersion.split("/")[1] ?? "")
+      : e.object.apiVersion,
     kind: e.ref.kind,
     namespace: e.ref.namespace || undefined,
     name: e.ref.name,
   }));
   if (conflicts.length > 0) {
-    return Promise.reject(terminal("OwnershipConflict", `objects managed by another GitApp: ${conflicts.slice(0, 5).join(", ")}`));
+    return Promise.reject(
+      terminal("OwnershipConflict", `objects managed by another GitApp: ${conflicts.slice(0, 5).join(", ")}`),
+    );
   }
   return Promise.resolve();
 };
@@ -137,9 +174,14 @@ const applyStep: Step = async (ctx, deps) => {
     await deps.live.watch(obj.apiVersion, obj.kind).catch(() => undefined);
   }
   if (spec.createNamespace) await ensureNamespace(deps.client, spec.namespace, ctx.desired);
-  const plan = planApply(ctx.desired, (o) => deps.live.get(o), { selfHeal: spec.selfHeal, isHeld: deps.isHeld });
+  const plan = planApply(ctx.desired, (o) => deps.live.get(o), {
+    selfHeal: spec.selfHeal,
+    isHeld: deps.isHeld,
+  });
   ctx.drift = plan.drift;
-  const result = await applyEntries(deps.client, plan.toApply, deps.settings.concurrency, (live) => deps.live.remember(live));
+  const result = await applyEntries(deps.client, plan.toApply, deps.settings.concurrency, (live) =>
+    deps.live.remember(live),
+  );
   ctx.appliedCount = result.applied.length;
   if (result.errors.length > 0) {
     const first = result.errors[0] as GitgateError;
@@ -165,7 +207,14 @@ const pruneStep: Step = async (ctx, deps) => {
     // Never delete what another app (or a human) took over since we applied it.
     if (!live || live.metadata.labels?.[APP_LABEL] !== ours) continue;
     await deps.client.delete(target);
-    ctx.pruned.push(describeRef({ group: entry.group, kind: entry.kind, namespace: entry.namespace ?? "", name: entry.name }));
+    ctx.pruned.push(
+      describeRef({
+        group: entry.group,
+        kind: entry.kind,
+        namespace: entry.namespace ?? "",
+        name: entry.name,
+      }),
+    );
   }
 };
 
@@ -217,7 +266,10 @@ export async function reconcile(app: GitApp, role: Role, deps: ReconcileDeps): P
       await step(ctx, deps);
       ctx.completed.push(name);
     } catch (err) {
-      ctx.error = err instanceof GitgateError ? err : transient("InternalError", err instanceof Error ? err.message : String(err), err);
+      ctx.error =
+        err instanceof GitgateError
+          ? err
+          : transient("InternalError", err instanceof Error ? err.message : String(err), err);
       ctx.failedStep = name;
       if (name === "fetch" || name === "render") deps.index.markAttempted(spec.app);
       break;

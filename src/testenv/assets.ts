@@ -68,14 +68,18 @@ export async function findBinaries(opts: AssetOptions): Promise<ControlPlaneBina
   }
   return {
     ...bins,
-    kubeControllerManager: (await isExecutable(bins.kubeControllerManager)) ? bins.kubeControllerManager : undefined,
+    kubeControllerManager: (await isExecutable(bins.kubeControllerManager))
+      ? bins.kubeControllerManager
+      : undefined,
   };
 }
 
 export function installScriptPath(): string {
   // src/testenv/assets.ts and dist/src/testenv/assets.js both sit two or three levels below the root.
   const here = dirname(fileURLToPath(import.meta.url));
-  const root = here.includes(`${join("dist", "src")}`) ? join(here, "..", "..", "..") : join(here, "..", "..");
+  const root = here.includes(`${join("dist", "src")}`)
+    ? join(here, "..", "..", "..")
+    : join(here, "..", "..");
   return join(root, "scripts", "install-testenv.sh");
 }
 

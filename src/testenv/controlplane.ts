@@ -98,17 +98,27 @@ export function kubeconfigYaml(server: string, caPem: string, user: string, toke
   ].join("\n");
 }
 
-async function waitReady(server: string, token: string, caPem: string, proc: Supervised, timeoutMs: number): Promise<void> {
+async function waitReady(
+  server: string,
+  token: string,
+  caPem: string,
+  proc: Supervised,
+  timeoutMs: number,
+): Promise<void> {
   const { request } = await import("node:https");
   const deadline = Date.now() + timeoutMs;
   let last = "";
   while (Date.now() < deadline) {
     if (proc.child.exitCode !== null) break;
     last = await new Promise<string>((resolve) => {
-      const req = request(`${server}/readyz`, { headers: { authorization: `Bearer ${token}` }, ca: caPem, timeout: 2000 }, (res) => {
-        res.resume();
-        resolve(String(res.statusCode));
-      });
+      const req = request(
+        `${server}/readyz`,
+        { headers: { authorization: `Bearer ${token}` }, ca: caPem, timeout: 2000 },
+        (res) => {
+          res.resume();
+          resolve(String(res.statusCode));
+        },
+      );
       req.on("error", (err) => resolve(err.message));
       req.on("timeout", () => req.destroy(new Error("timeout")));
       req.end();
@@ -163,10 +173,14 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
     const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
     await writeFile(join(dir, "sa.pub"), publicKey.export({ type: "spki", format: "pem" }));
-    await writeFile(join(dir, "sa.key"), privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+    await writeFile(join(dir, "sa.key"), privateKey.export({ type: "pkcs8", format: "pem" }), {
+      mode: 0o600,
+    });
     const tokens: Record<string, string> = {};
     identities.forEach((identity) => (tokens[identity.id] = randomBytes(24).toString("hex")));
-    const tokenFile = identities.map((identity, i) => tokenFileLine(tokens[identity.id] ?? "", identity, 1000 + i));
+    const tokenFile = identities.map((identity, i) =>
+      tokenFileLine(tokens[identity.id] ?? "", identity, 1000 + i),
+    );
     await writeFile(join(dir, "tokens.csv"), tokenFile.join("\n") + "\n", { mode: 0o600 });
 
     const certDir = join(dir, "certs");
@@ -195,12 +209,15 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const kubeconfigs: Record<string, string> = {};
     for (const identity of identities) {
       const path = join(dir, `kubeconfig-${identity.id}.yaml`);
-      await writeFile(path, kubeconfigYaml(server, caPem, identity.username, tokens[identity.id] ?? ""), { mode: 0o600 });
+      await writeFile(path, kubeconfigYaml(server, caPem, identity.username, tokens[identity.id] ?? ""), {
+        mode: 0o600,
+      });
       kubeconfigs[identity.id] = path;
     }
 
     const admins = identities.filter((i) => i.clusterAdmin).map((i) => i.username);
-    if (admins.length > 0 && kubeconfigs.admin) await bindClusterAdmin(binaries.kubectl, kubeconfigs.admin, admins);
+    if (admins.length > 0 && kubeconfigs.admin)
+      await bindClusterAdmin(binaries.kubectl, kubeconfigs.admin, admins);
 
     if (opts.controllerManager !== false && binaries.kubeControllerManager && kubeconfigs.admin) {
       procs.push(

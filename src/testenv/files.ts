@@ -18,5 +18,7 @@ export async function readTree(dir: string, prefix = ""): Promise<Record<string,
 /** examples/apps of this package, from src/testenv (tsx) or dist/src/testenv (built). */
 export function examplesDir(): string {
   const here = new URL(".", import.meta.url).pathname;
-  return here.includes("/dist/src/") ? new URL("../../../examples/apps/", import.meta.url).pathname : new URL("../../examples/apps/", import.meta.url).pathname;
+  return here.includes("/dist/src/")
+    ? new URL("../../../examples/apps/", import.meta.url).pathname
+    : new URL("../../examples/apps/", import.meta.url).pathname;
 }

@@ -7,11 +7,20 @@ export interface KubectlResult {
   stderr: string;
 }
 
-export async function kubectl(bin: string, kubeconfig: string, args: string[], stdin?: string): Promise<KubectlResult> {
+export async function kubectl(
+  bin: string,
+  kubeconfig: string,
+  args: string[],
+  stdin?: string,
+): Promise<KubectlResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(bin, [`--kubeconfig=${kubeconfig}`, ...args], {
       stdio: ["pipe", "pipe", "pipe"],
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", KUBECACHEDIR: "/tmp/gitgate-kubectl-cache" },
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "/tmp",
+        KUBECACHEDIR: "/tmp/gitgate-kubectl-cache",
+      },
     });
     let stdout = "";
     let stderr = "";
@@ -24,8 +33,14 @@ export async function kubectl(bin: string, kubeconfig: string, args: string[], s
 }
 
 /** Like kubectl() but throws with kubectl's own message on a non-zero exit. */
-export async function runKubectl(bin: string, kubeconfig: string, args: string[], stdin?: string): Promise<string> {
+export async function runKubectl(
+  bin: string,
+  kubeconfig: string,
+  args: string[],
+  stdin?: string,
+): Promise<string> {
   const result = await kubectl(bin, kubeconfig, args, stdin);
-  if (result.code !== 0) throw new Error(`kubectl ${args.join(" ")} failed (${result.code}): ${result.stderr.trim()}`);
+  if (result.code !== 0)
+    throw new Error(`kubectl ${args.join(" ")} failed (${result.code}): ${result.stderr.trim()}`);
   return result.stdout;
 }

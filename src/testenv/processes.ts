@@ -31,10 +31,19 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startProcess(dir: string, name: string, cmd: string, args: string[]): Promise<Supervised> {
+export async function startProcess(
+  dir: string,
+  name: string,
+  cmd: string,
+  args: string[],
+): Promise<Supervised> {
   const logFile = join(dir, "logs", `${name}.log`);
   const log = createWriteStream(logFile, { flags: "a" });
-  const child = spawn(cmd, args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH ?? "" } });
+  const child = spawn(cmd, args, {
+    cwd: dir,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { PATH: process.env.PATH ?? "" },
+  });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   if (child.pid !== undefined) await appendFile(join(dir, "pids"), `${child.pid}\n`);

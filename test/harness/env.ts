@@ -41,13 +41,22 @@ export interface TestEnv {
   kubectl(identity: string, args: string[], stdin?: string): Promise<KubectlResult>;
   applyGitApp(name: string, spec: GitApp["spec"], namespace?: string): Promise<void>;
   getGitApp(name: string, namespace?: string): Promise<GitApp | undefined>;
-  get(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<KubeObject | undefined>;
+  get(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<KubeObject | undefined>;
   /** Restarts gitgate with the same world (e.g. after changing config). */
   restart(opts?: EnvOptions): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -59,10 +68,15 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     }
     await new Promise((r) => setTimeout(r, 150));
   }
-  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`);
+  throw new Error(
+    `timed out waiting for ${what}${last ? ` (last error: ${last instanceof Error ? last.message : JSON.stringify(last)})` : ""}`,
+  );
 }
 
-export function condition(app: GitApp | undefined, type: string): { status: string; reason: string; message: string } | undefined {
+export function condition(
+  app: GitApp | undefined,
+  type: string,
+): { status: string; reason: string; message: string } | undefined {
   return app?.status?.conditions?.find((c) => c.type === type);
 }
 
@@ -83,7 +97,9 @@ export async function startEnv(opts: EnvOptions = {}): Promise<TestEnv> {
     o.config?.(config);
     return startRuntime({
       config,
-      logger: o.logger ?? createLogger(o.logLevel ?? (process.env.GITGATE_TEST_LOG as LogLevel | undefined) ?? "silent"),
+      logger:
+        o.logger ??
+        createLogger(o.logLevel ?? (process.env.GITGATE_TEST_LOG as LogLevel | undefined) ?? "silent"),
       kubeconfig: cp.kubeconfigs.gitgate,
       webhookAddress: "127.0.0.1:0",
       tools,
@@ -110,7 +126,8 @@ export async function startEnv(opts: EnvOptions = {}): Promise<TestEnv> {
     },
     admin,
     alerts,
-    kubectl: (identity, args, stdin) => kubectl(cp.binaries.kubectl, cp.kubeconfigs[identity] ?? "", args, stdin),
+    kubectl: (identity, args, stdin) =>
+      kubectl(cp.binaries.kubectl, cp.kubeconfigs[identity] ?? "", args, stdin),
     applyGitApp: async (name, spec, namespace = "default") => {
       await admin.apply(
         { apiVersion: "gitgate.io/v1alpha1", kind: "GitApp", metadata: { name, namespace }, spec },
@@ -118,13 +135,14 @@ export async function startEnv(opts: EnvOptions = {}): Promise<TestEnv> {
       );
     },
     getGitApp: async (name, namespace = "default") =>
-      (await admin.get({ apiVersion: "gitgate.io/v1alpha1", kind: "GitApp", namespace, name })) as GitApp | undefined,
+      (await admin.get({ apiVersion: "gitgate.io/v1alpha1", kind: "GitApp", namespace, name })) as
+        GitApp | undefined,
     get: (apiVersion, kind, namespace, name) => admin.get({ apiVersion, kind, namespace, name }),
     restart: async (o = opts) => {
       await gitgate.stop();
       gitgate = await start(o);
       const running = gitgate;
-      await waitFor("gitgate ready after restart", async () => running.isReady());
+      await waitFor("gitgate ready after restart", () => running.isReady());
     },
     stop: async () => {
       await gitgate.stop().catch(() => undefined);
@@ -137,7 +155,13 @@ export async function startEnv(opts: EnvOptions = {}): Promise<TestEnv> {
 }
 
 /** Waits until the GitApp reports Synced=True at `commit` (or any commit when omitted). */
-export async function waitSynced(env: TestEnv, name: string, commit?: string, namespace = "default", timeoutMs = 30_000): Promise<GitApp> {
+export async function waitSynced(
+  env: TestEnv,
+  name: string,
+  commit?: string,
+  namespace = "default",
+  timeoutMs = 30_000,
+): Promise<GitApp> {
   return waitFor(
     `GitApp ${name} synced${commit ? ` at ${commit.slice(0, 7)}` : ""}`,
     async () => {

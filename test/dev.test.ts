@@ -1,0 +1,119 @@
+/**
+ * `gitgate dev` as a newcomer runs it: it starts, syncs the demo apps, the printed commands do what
+ * the tour says, and Ctrl-C (SIGINT) leaves no process or port behind.
+ */
+import { strict as assert } from "node:assert";
+import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { waitFor } from "./harness/env.js";
+
+const main = new URL("../src/cli/main.ts", import.meta.url).pathname;
+let dev: ChildProcess;
+let stdout = "";
+let stderr = "";
+let cwd: string;
+
+function sh(command: string): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile("bash", ["-c", command], { cwd, timeout: 60_000 }, (err, out, errOut) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: out + errOut }),
+    );
+  });
+}
+
+/** The command printed under the tour heading that starts with `prefix`, continuation lines joined. */
+function tourCommand(heading: string): string {
+  const lines = stdout.split("\n");
+  const start = lines.findIndex((l) => l.startsWith(heading));
+  const out: string[] = [];
+  for (const line of lines.slice(start + 1)) {
+    if (!line.trim()) break;
+    out.push(line.trim().replace(/\\$/, ""));
+  }
+  return out.join(" ");
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.on("connect", () => (socket.destroy(), resolve(true)));
+    socket.on("error", () => resolve(false));
+  });
+}
+
+describe("gitgate dev", () => {
+  before(async () => {
+    cwd = await mkdtemp(join(tmpdir(), "gitgate-dev-test-"));
+    dev = spawn(process.execPath, ["--import", "tsx", main, "dev"], {
+      cwd,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    dev.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+    dev.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+    await waitFor("the tour", () => stdout.includes("Ctrl-C stops everything"), 180_000).catch(
+      (err: unknown) => {
+        throw new Error(`${String(err)}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
+      },
+    );
+  });
+  after(async () => {
+    if (dev.exitCode === null) dev.kill("SIGKILL");
+    await rm(cwd, { recursive: true, force: true });
+  });
+
+  it("syncs the demo apps and prints a kubeconfig", () => {
+    assert.match(stderr, /all demo apps synced/);
+    assert.match(stdout, /export KUBECONFIG=\S+kubeconfig-user\.yaml/);
+  });
+
+  it("the printed out-of-band edit is denied, naming the Git file", async () => {
+    const r = await sh(tourCommand("1."));
+    assert.notEqual(r.code, 0);
+    assert.match(
+      r.out,
+      /Deployment guestbook\/guestbook-ui is managed by Git: spec\.replicas is 1 in \S+ apps\/guestbook\/deployment\.yaml@[0-9a-f]{7}/,
+    );
+    await waitFor("the alert in the terminal", () =>
+      stdout.includes("[alert] change-denied Deployment guestbook/guestbook-ui by alice"),
+    );
+  });
+
+  it("the printed commit is synced", async () => {
+    const kubectlBin = tourCommand("1.").split(" ")[0] ?? "kubectl";
+    const block = tourCommand("2.");
+    const push = block.slice(0, block.indexOf(` ${kubectlBin} `)); // clone, edit, commit, push; not the -w watch
+    assert.match(push, /^git clone .* && git .* commit .* && git push/);
+    const r = await sh(push);
+    assert.equal(r.code, 0, r.out);
+    const kubeconfig = /export KUBECONFIG=(\S+)/.exec(stdout)?.[1] ?? "";
+    const get = `${kubectlBin} --kubeconfig ${kubeconfig} -n guestbook get deployment guestbook-ui -o jsonpath={.spec.replicas}`;
+    await waitFor("2 replicas", async () => (await sh(get)).out.trim() === "2", 30_000);
+  });
+
+  it("the printed warn-mode edit is admitted with a warning", async () => {
+    const r = await sh(tourCommand("3."));
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /Warning: Deployment echo\/echo-echo is managed by Git/);
+  });
+
+  it("Ctrl-C stops everything and leaves no process or port behind", async () => {
+    const ports = [...stdout.matchAll(/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
+    assert.ok(ports.length > 0);
+    const exited = new Promise<number | null>((resolve) => dev.on("exit", (code) => resolve(code)));
+    dev.kill("SIGINT");
+    assert.equal(await exited, 0);
+    const planeDir = dirname(/export KUBECONFIG=(\S+)/.exec(stdout)?.[1] ?? "/nonexistent/x");
+    const left = execFileSync("ps", ["-eo", "args"])
+      .toString()
+      .split("\n")
+      .filter((l) => l.includes(planeDir));
+    assert.deepEqual(left, [], "no etcd, kube-apiserver or controller-manager of the demo remains");
+    assert.equal(existsSync(planeDir), false, "the control plane's data is removed");
+    for (const port of ports) assert.equal(await portOpen(port), false, `port ${port} closed`);
+  });
+});
