@@ -17,6 +17,14 @@ if [[ -n "${KUBEBUILDER_ASSETS:-}" ]]; then
   exit 0
 fi
 
+# Tests, `gitgate dev` and CI may all call this at once: one installs, the others wait, then find it done.
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.install.lock"
+if ! flock -n 9; then
+  log "another install is running; waiting for it"
+  flock 9
+fi
+
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then
   if command -v sudo >/dev/null; then SUDO="sudo"; else log "not root and no sudo: install etcd-server git jq rsync golang-go dpkg-dev by hand"; fi

@@ -9,10 +9,13 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { waitFor } from "./harness/env.js";
 
-const main = new URL("../src/cli/main.ts", import.meta.url).pathname;
+const main = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+// The dev process runs in a scratch directory, so the TypeScript loader is named by its full path.
+const tsx = import.meta.resolve("tsx");
 let dev: ChildProcess;
 let stdout = "";
 let stderr = "";
@@ -49,7 +52,7 @@ function portOpen(port: number): Promise<boolean> {
 describe("gitgate dev", () => {
   before(async () => {
     cwd = await mkdtemp(join(tmpdir(), "gitgate-dev-test-"));
-    dev = spawn(process.execPath, ["--import", "tsx", main, "dev"], {
+    dev = spawn(process.execPath, ["--import", tsx, main, "dev"], {
       cwd,
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -49,6 +49,7 @@ export async function runCommand(flags: RunFlags): Promise<void> {
     logger.info({ signal }, "shutting down: readiness off, finishing in-flight requests");
     // In a cluster the readiness probe must fail (and endpoints update) before the listener closes.
     const drainMs = inCluster ? 5000 : 0;
+    runtime.beginShutdown();
     setTimeout(() => {
       runtime
         .stop()

@@ -56,6 +56,8 @@ export interface Runtime {
   url?: string;
   caPem?: string;
   isReady(): boolean;
+  /** Readiness off at once, so endpoints drop this pod while in-flight requests still finish. */
+  beginShutdown(): void;
   stop(): Promise<void>;
 }
 
@@ -216,6 +218,9 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     url: listener ? `https://127.0.0.1:${listener.port}` : undefined,
     caPem: tls?.caBundlePem,
     isReady,
+    beginShutdown: () => {
+      shuttingDown = true;
+    },
     stop: async () => {
       shuttingDown = true;
       clearInterval(rotation);

@@ -33,14 +33,15 @@ function userInfo(body: unknown): { username: string; groups: string[] } | undef
 async function ownToken(client: ClusterClient): Promise<string | undefined> {
   const user = client.transport.kubeConfig.getCurrentUser();
   if (user?.token) return user.token;
-  if (user?.authProvider === undefined && user?.exec === undefined) {
-    // In-cluster config keeps the token in a file that rotates.
-    const file =
-      (user as { tokenFile?: string } | null)?.tokenFile ??
-      "/var/run/secrets/kubernetes.io/serviceaccount/token";
-    return (await readFile(file, "utf8").catch(() => "")).trim() || undefined;
-  }
-  return undefined;
+  // In cluster, client-node keeps the service-account token as a file (it rotates) behind the
+  // `tokenFile` auth provider; a kubeconfig may also name one directly.
+  const provider = user?.authProvider as { name?: string; config?: { tokenFile?: unknown } } | undefined;
+  const file =
+    provider?.name === "tokenFile"
+      ? provider.config?.tokenFile
+      : (user as { tokenFile?: unknown } | null)?.tokenFile;
+  if (typeof file !== "string" || !file) return undefined;
+  return (await readFile(file, "utf8").catch(() => "")).trim() || undefined;
 }
 
 export async function discoverIdentity(client: ClusterClient, override?: string): Promise<SelfIdentity> {

@@ -20,7 +20,7 @@ export class Informer {
   private stopped = false;
   private abort?: () => void;
   private synced = false;
-  private readonly syncWaiters: Array<() => void> = [];
+  private readonly syncWaiters: Array<{ resolve: () => void; reject: (err: unknown) => void }> = [];
 
   constructor(
     private readonly client: ClusterClient,
@@ -34,8 +34,13 @@ export class Informer {
     void this.loop();
   }
 
+  /**
+   * Resolves once the first list is cached. Rejects with the error when a list fails before that
+   * (e.g. 403), so callers report it instead of waiting forever; the informer keeps retrying.
+   */
   hasSynced(): Promise<void> {
-    return this.synced ? Promise.resolve() : new Promise((resolve) => this.syncWaiters.push(resolve));
+    if (this.synced) return Promise.resolve();
+    return new Promise((resolve, reject) => this.syncWaiters.push({ resolve, reject }));
   }
 
   stop(): void {
@@ -52,6 +57,7 @@ export class Informer {
         await this.watch(resourceVersion);
       } catch (err) {
         if (this.stopped) return;
+        if (!this.synced) for (const waiter of this.syncWaiters.splice(0)) waiter.reject(err);
         this.logger.debug({ kind: this.target.kind, err: String(err) }, "watch interrupted; re-listing");
         await new Promise((r) => setTimeout(r, backoff));
         backoff = Math.min(backoff * 2, 10_000);
@@ -81,7 +87,7 @@ export class Informer {
     this.opts.onSync?.(items);
     if (!this.synced) {
       this.synced = true;
-      for (const resolve of this.syncWaiters.splice(0)) resolve();
+      for (const waiter of this.syncWaiters.splice(0)) waiter.resolve();
     }
     return resourceVersion;
   }

@@ -5,6 +5,7 @@
  */
 import type { AlertEvent } from "../alerts/event.js";
 import { Informer, type WatchEventType } from "../cluster/watch.js";
+import { classOf, messageOf } from "../errors.js";
 import { diffDeclared } from "../diff/index.js";
 import { objectKey, type KubeObject } from "../manifest/object.js";
 import { DesiredIndex } from "./desired-index.js";
@@ -48,7 +49,16 @@ export class Controller {
       this.opts.logger,
     );
     this.informer.start();
-    await this.informer.hasSynced();
+    // A CRD still being established (404) or a restarting API server is waited out; no permission
+    // to list GitApps is a start-up error worth stopping for.
+    for (;;) {
+      try {
+        return await this.informer.hasSynced();
+      } catch (err) {
+        if (classOf(err) === "terminal") throw err;
+        this.opts.logger.warn({ err: messageOf(err) }, "listing GitApps failed; retrying");
+      }
+    }
   }
 
   stop(): void {

@@ -2,8 +2,10 @@
  * Live state of every gitgate-managed object, kept by one label-selected informer per kind. The
  * reconciler diffs against it (a no-op resync makes no API calls) and drift events come from it.
  */
+import { ApiError } from "../cluster/api-error.js";
 import type { ClusterClient } from "../cluster/client.js";
 import { Informer, type WatchEventType } from "../cluster/watch.js";
+import { terminal } from "../errors.js";
 import type { Logger } from "../log/logger.js";
 import { APP_LABEL } from "../manifest/labels.js";
 import { objectKey, type KubeObject } from "../manifest/object.js";
@@ -32,7 +34,16 @@ export class LiveState {
       this.informers.set(id, informer);
       informer.start();
     }
-    await informer.hasSynced();
+    await informer.hasSynced().catch((err: unknown) => {
+      if (err instanceof ApiError && err.status === 403)
+        throw terminal(
+          "Forbidden",
+          `gitgate may not list ${kind} (${apiVersion}): grant it get/list/watch/create/update/patch/delete ` +
+            `(chart: add it to rbac.managedResources) — ${err.message}`,
+          err,
+        );
+      throw err;
+    });
   }
 
   get(obj: KubeObject): KubeObject | undefined {

@@ -67,6 +67,21 @@ void describe("resolveTools", () => {
     });
   });
 
+  void it("needs no kubectl beside a standalone kustomize (an image with helm and kustomize)", async () => {
+    const dir = join(scratch, "image-bin");
+    const helm = await fakeTool(dir, "helm");
+    const kustomize = await fakeTool(dir, "kustomize");
+    // A layer zip that does not exist proves the pinned layer is never opened.
+    const layerZip = join(scratch, "no-layer.zip");
+    assert.deepEqual(
+      await resolveTools({ searchPath: dir, kustomize: "kustomize", layerZip, cacheDir: scratch }),
+      {
+        helm,
+        kustomize,
+      },
+    );
+  });
+
   void it("refuses an explicit path that is not executable", async () => {
     await writeFile(join(scratch, "not-exec"), "");
     await assert.rejects(
@@ -81,7 +96,8 @@ void describe("resolveTools", () => {
     const tools = await resolveTools({ cacheDir });
     assert.ok(tools.helm.startsWith(join(cacheDir, "tools")));
     assert.match((await run(tools.helm, ["version", "--short"])).stdout, /^v3\.17\./);
-    const kubectl = (await run(tools.kubectl, ["version", "--client"])).stdout;
+    const kubectl = (await run(tools.kubectl ?? "kubectl", ["version", "--client"])).stdout;
+    assert.ok(tools.kubectl?.startsWith(join(cacheDir, "tools")));
     assert.match(kubectl, /Client Version: v1\.32\./);
     assert.match(kubectl, /Kustomize Version: v5\.5\./);
     // A second call reuses the extraction.

@@ -30,7 +30,8 @@ export interface ToolOptions {
 
 export interface Tools {
   helm: string;
-  kubectl: string;
+  /** Absent only when a standalone kustomize is configured and no kubectl is at hand (images). */
+  kubectl?: string;
   /** Set only when a standalone kustomize was configured; otherwise render runs `kubectl kustomize`. */
   kustomize?: string;
 }
@@ -56,8 +57,15 @@ export function toolsFromEnv(env: NodeJS.ProcessEnv = process.env): ToolOptions 
  * Tools for tests: explicit overrides from the environment still win, but PATH is skipped so tests
  * use the layer's pinned versions rather than whatever kubectl the machine happens to have.
  */
-export async function pinnedTools(env?: NodeJS.ProcessEnv): Promise<Tools> {
-  return resolveTools({ ...toolsFromEnv(env), searchPath: undefined });
+/** Tools as tests get them: kubectl always present. */
+export type PinnedTools = Tools & { kubectl: string };
+
+export async function pinnedTools(env?: NodeJS.ProcessEnv): Promise<PinnedTools> {
+  const opts = { ...toolsFromEnv(env), searchPath: undefined };
+  const tools = await resolveTools(opts);
+  // Tests also drive kubectl itself, so it is resolved even beside a standalone kustomize.
+  const kubectl = tools.kubectl ?? (await resolveTools({ ...opts, kustomize: undefined })).kubectl;
+  return { ...tools, kubectl: kubectl ?? "" };
 }
 
 export async function resolveTools(opts: ToolOptions = {}): Promise<Tools> {
@@ -77,11 +85,17 @@ export async function resolveTools(opts: ToolOptions = {}): Promise<Tools> {
     return onPath ?? fromLayer(name);
   };
   const helm = await find("helm", opts.helm, "GITGATE_HELM");
-  const kubectl = await find("kubectl", opts.kubectl, "GITGATE_KUBECTL_KUSTOMIZE");
-  const kustomize = opts.kustomize
-    ? await requireExecutable(opts.kustomize, opts.searchPath, "GITGATE_KUSTOMIZE")
-    : undefined;
-  return kustomize ? { helm, kubectl, kustomize } : { helm, kubectl };
+  if (opts.kustomize) {
+    // kubectl is then only a fallback: an image with helm and kustomize needs no kubectl (or layer).
+    const kustomize = await requireExecutable(opts.kustomize, opts.searchPath, "GITGATE_KUSTOMIZE");
+    const kubectl = opts.kubectl
+      ? await requireExecutable(opts.kubectl, opts.searchPath, "GITGATE_KUBECTL_KUSTOMIZE")
+      : opts.searchPath === undefined
+        ? undefined
+        : await lookPath("kubectl", opts.searchPath);
+    return kubectl ? { helm, kubectl, kustomize } : { helm, kustomize };
+  }
+  return { helm, kubectl: await find("kubectl", opts.kubectl, "GITGATE_KUBECTL_KUSTOMIZE") };
 }
 
 /** Absolute path of the layer zip, or a terminal error saying how to get one. */

@@ -17,7 +17,7 @@ import type { GitApp } from "../../src/sync/gitapp.js";
 import { startControlPlane, type ControlPlane } from "../../src/testenv/controlplane.js";
 import { startGitServer, type GitServer } from "../../src/testenv/git-server.js";
 import { kubectl, type KubectlResult } from "../../src/testenv/kubectl.js";
-import { pinnedTools, type Tools } from "../../src/testenv/tools.js";
+import { pinnedTools, type PinnedTools } from "../../src/testenv/tools.js";
 
 export interface EnvOptions {
   webhook?: boolean;
@@ -32,7 +32,7 @@ export interface EnvOptions {
 export interface TestEnv {
   cp: ControlPlane;
   git: GitServer;
-  tools: Tools;
+  tools: PinnedTools;
   gitgate: Runtime;
   /** API client as admin. */
   admin: ClusterClient;
