@@ -107,9 +107,14 @@ if ((BUILD)); then
   [[ -e .go/src/k8s.io/kubernetes ]] || ln -s ../../.. .go/src/k8s.io/kubernetes
   log "building kube-apiserver, kube-controller-manager, kubectl (about 6 minutes on 2 cores; once per machine)"
   start=$(date +%s)
+  # The Go compile is silent for minutes: a heartbeat shows it is alive.
+  ( while sleep 30; do log "build $(( $(date +%s) - start ))s: still compiling"; done ) &
+  heartbeat=$!
+  trap 'kill "$heartbeat" 2>/dev/null || true' EXIT
   ( make WHAT="cmd/kube-apiserver cmd/kube-controller-manager cmd/kubectl" 2>&1 | while IFS= read -r line; do
       printf '[testenv] build %4ss | %s\n' "$(( $(date +%s) - start ))" "${line:0:120}" >&2
     done ) || true
+  kill "$heartbeat" 2>/dev/null || true
   out=_output/local/bin/linux/$(go env GOARCH)
   for b in kube-apiserver kube-controller-manager kubectl; do
     [[ -x "$out/$b" ]] || { log "build failed: $out/$b missing (see output above)"; exit 1; }

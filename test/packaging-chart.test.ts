@@ -29,6 +29,7 @@ import { examplesDir, readTree } from "../src/testenv/files.js";
 import { startGitServer, type GitServer } from "../src/testenv/git-server.js";
 import { kubectl, runKubectl } from "../src/testenv/kubectl.js";
 import { pinnedTools, type Tools } from "../src/testenv/tools.js";
+import { waitFor } from "./harness/env.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const CHART = join(ROOT, "chart");
@@ -167,27 +168,6 @@ function hostAddress(): string | undefined {
     for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
   }
   return undefined;
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(
-    `timed out waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ""}`,
-  );
 }
 
 before(async () => {
