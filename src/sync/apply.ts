@@ -61,7 +61,15 @@ export function planApply(
     if (changes.length === 0) continue;
     const held = opts.isHeld(entry.key);
     const action = held ? "held" : opts.selfHeal ? "reverted" : "reported";
-    plan.drift.push({ entry, changes, changedBy: lastChanger(live), action });
+    plan.drift.push({
+      entry,
+      changes,
+      changedBy: lastChanger(
+        live,
+        changes.map((c) => c.path),
+      ),
+      action,
+    });
     if (action === "reverted") plan.toApply.push(entry);
   }
   return plan;

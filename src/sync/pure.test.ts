@@ -243,4 +243,85 @@ describe("lastChanger", () => {
     assert.equal(lastChanger(live), "kubectl-edit");
     assert.equal(lastChanger({ ...live, metadata: {} }), undefined);
   });
+
+  const at = (min: number): string => `2026-01-01T00:0${min}:00Z`;
+  const deployment = (
+    managedFields: NonNullable<KubeObject["metadata"]["managedFields"]>,
+    annotations?: Record<string, string>,
+  ): KubeObject => ({
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { managedFields, ...(annotations ? { annotations } : {}) },
+  });
+  const replicas = { "f:spec": { "f:replicas": {} } };
+  const image = { "f:spec": { "f:template": { "f:spec": { "f:containers": {} } } } };
+  const status = { "f:metadata": { "f:annotations": {} }, "f:status": { "f:replicas": {} } };
+  const record = (user: string, fields: string[]): Record<string, string> => ({
+    "gitgate.io/last-out-of-band-change": JSON.stringify({ user, fields, time: at(5) }),
+  });
+  const cases: Array<[string, KubeObject, string[], string | undefined]> = [
+    [
+      "a status update without `subresource` (Kubernetes < 1.22) is not the change",
+      deployment([
+        { manager: "kubectl", operation: "Update", time: at(1), fieldsV1: replicas },
+        { manager: "kube-controller-manager", operation: "Update", time: at(2), fieldsV1: status },
+      ]),
+      ["spec.replicas"],
+      "kubectl",
+    ],
+    [
+      "the manager owning the drifted field beats a newer one that changed something else",
+      deployment([
+        { manager: "kubectl-scale", operation: "Update", time: at(1), fieldsV1: replicas },
+        { manager: "kubectl-set", operation: "Update", time: at(3), fieldsV1: image },
+      ]),
+      ["spec.replicas"],
+      "kubectl-scale",
+    ],
+    [
+      "keyed list paths match on their plain prefix",
+      deployment([
+        { manager: "kubectl-scale", operation: "Update", time: at(3), fieldsV1: replicas },
+        { manager: "kubectl-set", operation: "Update", time: at(1), fieldsV1: image },
+      ]),
+      ["spec.template.spec.containers[name=web].image"],
+      "kubectl-set",
+    ],
+    [
+      "the webhook's record names the user, when it covers a drifted field",
+      deployment(
+        [{ manager: "kubectl-edit", operation: "Update", time: at(1), fieldsV1: replicas }],
+        record("alice", ["spec.replicas"]),
+      ),
+      ["spec.replicas"],
+      "alice",
+    ],
+    [
+      "a record of other fields is not evidence",
+      deployment(
+        [{ manager: "kubectl-edit", operation: "Update", time: at(1), fieldsV1: replicas }],
+        record("alice", ["metadata.labels[x]"]),
+      ),
+      ["spec.replicas"],
+      "kubectl-edit",
+    ],
+    [
+      "a malformed record is ignored",
+      deployment([{ manager: "kubectl-edit", operation: "Update", time: at(1), fieldsV1: replicas }], {
+        "gitgate.io/last-out-of-band-change": "{not json",
+      }),
+      ["spec.replicas"],
+      "kubectl-edit",
+    ],
+    [
+      "nobody but gitgate and status writers: unknown",
+      deployment([
+        { manager: "gitgate", operation: "Apply", time: at(1), fieldsV1: replicas },
+        { manager: "kube-controller-manager", operation: "Update", time: at(2), fieldsV1: status },
+      ]),
+      ["spec.replicas"],
+      undefined,
+    ],
+  ];
+  for (const [name, live, paths, want] of cases) it(name, () => assert.equal(lastChanger(live, paths), want));
 });
