@@ -645,6 +645,52 @@ describe("chart against a real kube-apiserver", () => {
     assert.equal(labelled?.metadata.labels?.["gitgate.io/webhook"], "ignore");
   });
 
+  it("a kind outside rbac.managedResources fails the sync, saying which value to extend", async () => {
+    await git.createRepo("forbidden", {
+      "apps/priority/priorityclass.yaml": [
+        "apiVersion: scheduling.k8s.io/v1",
+        "kind: PriorityClass",
+        "metadata: {name: gitgate-test-high}",
+        "value: 1000",
+      ].join("\n"),
+    });
+    await admin.apply(
+      {
+        apiVersion: "gitgate.io/v1alpha1",
+        kind: "GitApp",
+        metadata: { name: "priority", namespace: "default" },
+        spec: {
+          source: { repoURL: git.repoURL("forbidden"), revision: "main", path: "apps/priority" },
+          destination: { namespace: "default" },
+          sync: { interval: "1h" },
+        },
+      },
+      { fieldManager: "test", force: true },
+    );
+    const synced = await waitFor("GitApp priority Synced=False", async () => {
+      const live = await admin.get({
+        apiVersion: "gitgate.io/v1alpha1",
+        kind: "GitApp",
+        namespace: "default",
+        name: "priority",
+      });
+      const conditions = (live?.status as { conditions?: Array<Record<string, string>> } | undefined)
+        ?.conditions;
+      return conditions?.find((c) => c.type === "Synced" && c.status === "False");
+    });
+    assert.equal(synced.reason, "Forbidden");
+    assert.match(synced.message ?? "", /may not list PriorityClass \(scheduling\.k8s\.io\/v1\)/);
+    assert.match(synced.message ?? "", /rbac\.managedResources/);
+    assert.equal(
+      await admin.get({
+        apiVersion: "scheduling.k8s.io/v1",
+        kind: "PriorityClass",
+        name: "gitgate-test-high",
+      }),
+      undefined,
+    );
+  });
+
   it("admission reaches gitgate through the chart's Service and caBundle", async (t) => {
     if (!address) return t.skip("no non-loopback IPv4 address for an Endpoints object");
     const alice = cp.kubeconfigs.alice ?? "";

@@ -254,9 +254,10 @@ describe("reconciler", () => {
     });
     const drifted = condition(app, "Drifted");
     assert.match(drifted?.message ?? "", /ConfigMap guestbook\/guestbook-config: data\.TITLE/);
-    assert.match(drifted?.message ?? "", /kubectl-patch/);
+    // The user, from the record gitgate's mutating webhook left on the object, not the field manager.
+    assert.match(drifted?.message ?? "", /changed by admin\b/);
     const alert = env.alerts.find((a) => a.type === "drift-reverted");
-    assert.equal(alert?.actor?.username, "kubectl-patch");
+    assert.equal(alert?.actor?.username, "admin");
     assert.deepEqual(
       alert?.changes?.map((c) => [c.path, c.gitValue, c.liveValue]),
       [["data.TITLE", "Guestbook", "hacked"]],

@@ -5,7 +5,7 @@
  */
 import type { AlertSink } from "../alerts/event.js";
 import type { ClusterClient } from "../cluster/client.js";
-import { GitgateError, terminal, transient } from "../errors.js";
+import { GitgateError, reasonOf, terminal, transient } from "../errors.js";
 import type { Logger } from "../log/logger.js";
 import type { DesiredEntry } from "../manifest/desired.js";
 import { APP_LABEL, appLabelValue } from "../manifest/labels.js";
@@ -171,7 +171,10 @@ const applyStep: Step = async (ctx, deps) => {
   const kinds = new Map(ctx.desired.map((e) => [`${e.object.apiVersion}/${e.object.kind}`, e.object]));
   for (const obj of kinds.values()) {
     // Kinds of CRDs in this same render are not served yet; they are applied without a cached copy.
-    await deps.live.watch(obj.apiVersion, obj.kind).catch(() => undefined);
+    // A kind gitgate may not list is an RBAC gap to report, not to paper over (no drift, no self-heal).
+    await deps.live.watch(obj.apiVersion, obj.kind).catch((err: unknown) => {
+      if (reasonOf(err, "") === "Forbidden") throw err;
+    });
   }
   if (spec.createNamespace) await ensureNamespace(deps.client, spec.namespace, ctx.desired);
   const plan = planApply(ctx.desired, (o) => deps.live.get(o), {

@@ -153,7 +153,14 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const stop = async (): Promise<void> => {
     for (const proc of [...procs].reverse()) await stopProcess(proc);
     await rm(dir, { recursive: true, force: true });
-    watchdog.kill();
+    // The shell defers SIGTERM until its `sleep 1` ends; SIGKILL ends it now, and stop() returns
+    // only once nothing of this environment runs.
+    if (watchdog.exitCode === null && watchdog.signalCode === null) {
+      const gone = new Promise<void>((resolve) => watchdog.once("exit", () => resolve()));
+      watchdog.ref(); // unref'd at start so it never holds the process open; here it must
+      watchdog.kill("SIGKILL");
+      await gone;
+    }
   };
 
   try {
