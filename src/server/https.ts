@@ -16,6 +16,8 @@ export interface HttpsListener {
   close(): Promise<void>;
 }
 
+const CLOSE_GRACE_MS = 10_000;
+
 export async function listenHttps(
   handler: RequestListener,
   host: string,
@@ -38,7 +40,12 @@ export async function listenHttps(
     setCertificate: (next) => server.setSecureContext({ cert: next.cert, key: next.key }),
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        // In-flight requests get a bounded time (pods get 30 s to terminate); then sockets are cut.
+        const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
         server.closeIdleConnections();
       }),
   };
