@@ -7,8 +7,19 @@ import { decide } from "../admission/decide.js";
 import type { AdmissionRequest, Decision } from "../admission/types.js";
 import { discoverIdentity } from "../cluster/identity.js";
 import { loadConfigFile } from "../config/load.js";
+import { messageOf, terminal } from "../errors.js";
+import { findByKey, mergeKeyFor } from "../diff/lists.js";
+import type { PathSegment } from "../diff/path.js";
+import { withApplyDefaults } from "../manifest/defaults.js";
 import { APP_LABEL } from "../manifest/labels.js";
-import { describeRef, groupOf, refOf, versionOf, type KubeObject } from "../manifest/object.js";
+import {
+  describeRef,
+  groupOf,
+  isPlainObject,
+  refOf,
+  versionOf,
+  type KubeObject,
+} from "../manifest/object.js";
 import { parseManifests } from "../manifest/parse.js";
 import { DesiredIndex } from "../sync/desired-index.js";
 import { admissionPolicy } from "./runtime.js";
@@ -32,6 +43,32 @@ interface CheckResult {
   warnings?: string[];
 }
 
+/**
+ * `applied` over `live` as an apply merges them: maps field by field, associative lists (containers,
+ * ports, env, …) item by merge key keeping live items the manifest does not name, other values whole.
+ * A partial manifest thus changes only the fields it names.
+ */
+export function applyOver(kind: string, live: unknown, applied: unknown, path: PathSegment[]): unknown {
+  if (isPlainObject(live) && isPlainObject(applied)) {
+    const out: Record<string, unknown> = { ...live };
+    for (const [field, value] of Object.entries(applied))
+      out[field] = applyOver(kind, live[field], value, [...path, field]);
+    return out;
+  }
+  const key = mergeKeyFor(kind, path);
+  if (!key || !Array.isArray(live) || !Array.isArray(applied)) return applied;
+  const liveItems: unknown[] = live;
+  const appliedItems: unknown[] = applied;
+  const out: unknown[] = liveItems.slice();
+  appliedItems.forEach((item: unknown, index: number) => {
+    const match = findByKey(liveItems, item, key);
+    const merged = applyOver(kind, match, item, [...path, index]);
+    if (match === undefined) out.push(merged);
+    else out[liveItems.indexOf(match)] = merged;
+  });
+  return out;
+}
+
 export async function checkCommand(manifest: string, flags: CheckFlags): Promise<void> {
   const client = connect(flags.kubeconfig);
   try {
@@ -42,11 +79,20 @@ export async function checkCommand(manifest: string, flags: CheckFlags): Promise
       : { username: self.username, groups: self.groups };
     // Decide as the webhook would, but never treat the checker as gitgate itself.
     const policy = { ...admissionPolicy(config, "system:serviceaccount:gitgate-system:gitgate") };
-    const docs = parseManifests(await readFile(manifest, "utf8"), manifest);
+    const text = await readFile(manifest, "utf8").catch((err: unknown): never => {
+      const missing = (err as NodeJS.ErrnoException).code === "ENOENT";
+      throw terminal(
+        "ManifestUnreadable",
+        `cannot read ${manifest}: ${missing ? "no such file" : messageOf(err)}`,
+        err,
+      );
+    });
+    const docs = parseManifests(text, manifest);
     const results: CheckResult[] = [];
     const indexes = new Map<string, DesiredIndex>();
     for (const { object } of docs) {
-      const obj: KubeObject = structuredClone(object);
+      // The API server defaults (e.g. ports' protocol) before admission, as it did for Git's objects.
+      const obj: KubeObject = withApplyDefaults(structuredClone(object));
       const info = await client.discovery.resource(obj.apiVersion, obj.kind);
       if (info.namespaced) obj.metadata.namespace ??= flags.namespace;
       const live = await client.get({
@@ -65,18 +111,7 @@ export async function checkCommand(manifest: string, flags: CheckFlags): Promise
         indexes.set(owner, index);
       }
       // The requested object is the live one with the manifest's fields over it (an apply).
-      const requested: KubeObject = live
-        ? {
-            ...live,
-            ...obj,
-            metadata: {
-              ...live.metadata,
-              ...obj.metadata,
-              labels: { ...live.metadata.labels, ...obj.metadata.labels },
-              annotations: { ...live.metadata.annotations, ...obj.metadata.annotations },
-            },
-          }
-        : obj;
+      const requested: KubeObject = live ? (applyOver(obj.kind, live, obj, []) as KubeObject) : obj;
       const request: AdmissionRequest = {
         uid: "gitgate-check",
         kind: { group: groupOf(obj.apiVersion), version: versionOf(obj.apiVersion), kind: obj.kind },

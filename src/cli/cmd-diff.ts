@@ -2,19 +2,21 @@
  * `gitgate diff`: field-level differences between Git (a local directory, or a GitApp's source)
  * and the live cluster. Exit code 1 when there are differences, like `kubectl diff`.
  */
-import { existsSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import type { FieldChange } from "../alerts/event.js";
 import type { ClusterClient } from "../cluster/client.js";
 import { diffDeclared } from "../diff/index.js";
 import { COMMIT_ANNOTATION, FILE_ANNOTATION } from "../manifest/labels.js";
 import { describeRef, refOf, type KubeObject } from "../manifest/object.js";
-import { connect, getGitApp, renderGitApp } from "./context.js";
+import { connect, getGitApp, parseAppRef, renderGitApp } from "./context.js";
 import { renderLocal } from "./local-render.js";
 import { paint } from "./style.js";
 
 export interface DiffFlags {
   kubeconfig?: string;
   namespace: string;
+  releaseName?: string;
+  values?: string[];
   output: "text" | "json";
 }
 
@@ -78,14 +80,23 @@ export async function diffCommand(target: string, flags: DiffFlags): Promise<voi
   const client = connect(flags.kubeconfig);
   try {
     let desired: KubeObject[];
-    if (existsSync(target) && statSync(target).isDirectory()) {
-      desired = await renderLocal(client, target, flags.namespace);
+    // A GitApp reference has at most one slash; anything else that exists or reads as a path is one,
+    // and renderLocal reports a missing path or a file by the name given.
+    const isPath = existsSync(target) || /^[./~]/.test(target) || target.split("/").length > 2;
+    if (isPath) {
+      desired = await renderLocal(client, target, {
+        namespace: flags.namespace,
+        releaseName: flags.releaseName,
+        values: flags.values,
+      });
     } else {
       const app = await getGitApp(client, target, flags.namespace);
-      if (!app)
+      if (!app) {
+        const { namespace, name } = parseAppRef(target, flags.namespace);
         throw new Error(
-          `${target} is neither a directory nor a GitApp (looked in namespace ${flags.namespace})`,
+          `${target} is neither a directory nor a GitApp (no GitApp ${name} in namespace ${namespace})`,
         );
+      }
       desired = (await renderGitApp(client, app)).map((e) => e.object);
     }
     // diffDeclared redacts Secret values in what it returns; the comparison itself needs the real ones.

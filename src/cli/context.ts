@@ -27,19 +27,21 @@ export async function listGitApps(client: ClusterClient, namespace?: string): Pr
 }
 
 /** `ns/name`, `gitapp/name` or `name` (in `defaultNs`). */
+export function parseAppRef(ref: string, defaultNs: string): { namespace: string; name: string } {
+  const bare = ref.replace(/^(gitapps?|gapp)(\.gitgate\.io)?\//i, "");
+  const [namespace = "", name = ""] = bare.includes("/") ? bare.split("/", 2) : [defaultNs, bare];
+  return { namespace, name };
+}
+
+/** The GitApp a reference names, or undefined when there is none. */
 export async function getGitApp(
   client: ClusterClient,
   ref: string,
   defaultNs: string,
 ): Promise<GitApp | undefined> {
-  const bare = ref.replace(/^(gitapps?|gapp)(\.gitgate\.io)?\//i, "");
-  const [ns, name] = bare.includes("/") ? bare.split("/", 2) : [defaultNs, bare];
-  return (await client.get({
-    apiVersion: GITAPP_API_VERSION,
-    kind: GITAPP_KIND,
-    namespace: ns,
-    name: name ?? "",
-  })) as GitApp | undefined;
+  const { namespace, name } = parseAppRef(ref, defaultNs);
+  return (await client.get({ apiVersion: GITAPP_API_VERSION, kind: GITAPP_KIND, namespace, name })) as
+    GitApp | undefined;
 }
 
 /** Renders the GitApp at the revision gitgate applied (or its spec's revision), without writing anything. */

@@ -75,6 +75,8 @@ program
   .argument("<target>", "a directory to render, or a GitApp (`ns/name` or `name`)")
   .option("--kubeconfig <file>", "kubeconfig to use")
   .option("-n, --namespace <ns>", "default namespace for objects, and for a GitApp name", "default")
+  .option("--release-name <name>", "Helm release name (a directory target)")
+  .option("-f, --values <file...>", "Helm value files, relative to the directory (a directory target)")
   .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text"))
   .action(diffCommand);
 
