@@ -169,8 +169,9 @@ async function minimalEchoServer(tls: { cert: string; key: string }): Promise<Ta
 }
 
 /**
- * Diagnostic, not a gitgate server: gitgate's codec and decide() behind a bare node:https handler
- * (no express, no body-parser), to show how much of gitgate's cost is the HTTP framework.
+ * Diagnostic, not a gitgate server: gitgate's codec and decide() behind a bare node:https handler,
+ * without metrics, logging, alerts or body cap. Before gitgate answered admission in front of
+ * express this showed what the framework cost; now the gap to gitgate is that bookkeeping.
  */
 async function plainDecideServer(tls: { cert: string; key: string }, index: DesiredIndex): Promise<Target> {
   const policy = benchPolicy();
@@ -421,7 +422,7 @@ async function throughput(index: DesiredIndex): Promise<void> {
         ]);
       if (medians.has(PLAIN))
         ratios.push([
-          `${workload.size}: diagnostic (no express) / minimal (fixed answer)`,
+          `${workload.size}: diagnostic (bare decide) / minimal (fixed answer)`,
           fmt((medians.get(PLAIN) ?? Number.NaN) / (medians.get(FIXED) ?? Number.NaN)),
           "(info)",
           "",

@@ -10,6 +10,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import type { Counter } from "prom-client";
 import type { ReconcileContext } from "../src/sync/reconcile.js";
 import type { GitApp } from "../src/sync/gitapp.js";
 import { DEFAULT_CONFIG } from "../src/config/load.js";
@@ -64,6 +65,24 @@ interface FirstSync {
   /** Until the reconcile finished in the controller (before its status patch). */
   reconcileSeconds: number;
   writes: WriteCounts;
+  /** Admission requests kube-apiserver sent gitgate meanwhile (its own applies, webhooks on). */
+  admission: AdmissionCalls;
+}
+
+interface AdmissionCalls {
+  validate: number;
+  mutate: number;
+}
+
+/** gitgate_admission_requests_total by webhook, all verdicts. */
+async function admissionCalls(world: World): Promise<AdmissionCalls> {
+  const counter = world.gitgate.registry.getSingleMetric("gitgate_admission_requests_total") as
+    Counter | undefined;
+  const calls: AdmissionCalls = { validate: 0, mutate: 0 };
+  for (const v of (await counter?.get())?.values ?? []) {
+    if (v.labels.webhook === "validate" || v.labels.webhook === "mutate") calls[v.labels.webhook] += v.value;
+  }
+  return calls;
 }
 
 async function gitgateFirstSync(
@@ -76,6 +95,7 @@ async function gitgateFirstSync(
   const key = `${APP_NAMESPACE}/${name}`;
   const controller = world.gitgate.controller;
   const mark = writes.length;
+  const callsBefore = await admissionCalls(world);
   let reconciledAt = Number.NaN;
   const watchReconcile = poll(
     "reconcile result",
@@ -120,7 +140,16 @@ async function gitgateFirstSync(
   if (ctx?.appliedCount !== TOTAL)
     console.warn(`[sync] round ${round}: gitgate applied ${ctx?.appliedCount} objects, expected ${TOTAL}`);
   await controller.whenIdle();
-  return { seconds, reconcileSeconds: (reconciledAt - started) / 1000, writes: classify(writes.slice(mark)) };
+  const callsAfter = await admissionCalls(world);
+  return {
+    seconds,
+    reconcileSeconds: (reconciledAt - started) / 1000,
+    writes: classify(writes.slice(mark)),
+    admission: {
+      validate: callsAfter.validate - callsBefore.validate,
+      mutate: callsAfter.mutate - callsBefore.mutate,
+    },
+  };
 }
 
 interface Kubectl {
@@ -268,7 +297,8 @@ async function phase(
           const sync = await gitgateFirstSync(world, recorder.writes, r, commits[r - 1] ?? "");
           result.gitgate.push(sync);
           console.log(
-            `[sync] ${name} round ${r}: gitgate first sync ${fmt(sync.seconds)} s (writes: ${sync.writes.objects} object, ${sync.writes.gitappStatus} status, ${sync.writes.events} event, ${sync.writes.other} other), ${noise()}`,
+            `[sync] ${name} round ${r}: gitgate first sync ${fmt(sync.seconds)} s (writes: ${sync.writes.objects} object, ${sync.writes.gitappStatus} status, ${sync.writes.events} event, ${sync.writes.other} other; ` +
+              `admission calls: ${sync.admission.validate} validate, ${sync.admission.mutate} mutate), ${noise()}`,
           );
         } else {
           const tool = tools.find((t) => t.label === who) as Kubectl;
@@ -319,7 +349,7 @@ export async function benchSync(): Promise<void> {
     };
     // The issue's comparison: gitgate's reconciler alone, no webhooks registered.
     const plain = await phase("webhook off", false, files, manifests.dir, tools);
-    // As deployed: gitgate's own applies pass through its validating and mutating webhooks.
+    // As deployed: gitgate's own applies pass through its webhooks (creates: validating only; updates: both).
     const hooked = await phase("webhooks on", true, files, manifests.dir, async (world) =>
       (await tools(world)).slice(0, 1),
     );
@@ -426,11 +456,15 @@ export async function benchSync(): Promise<void> {
       verdict(hookedWrites === 0),
     ]);
     const first = plain.gitgate[0]?.writes;
+    const calls = hooked.gitgate.map(
+      (g) => `${g.admission.validate} validate + ${g.admission.mutate} mutate`,
+    );
     console.log("\n" + table(rows));
     console.log(
       `first sync writes per app: ${first?.objects} object (1,000 applies + 1 namespace), ${first?.gitappStatus} status, ${first?.events} event; ` +
         `sync.concurrency ${DEFAULT_CONFIG.sync.concurrency} (default); kube-controller-manager off; ${((nowMs() - t0) / 1000).toFixed(0)} s total`,
     );
+    console.log(`admission calls per first sync, webhooks on (gitgate's own applies): ${calls.join(" / ")}`);
     const others = [...plain.others, ...hooked.others];
     console.log(
       `other processes' CPU during the timed runs (% of one core, machine has 2): median ${fmt(median(others), 0)} %, max ${fmt(Math.max(...others), 0)} %`,

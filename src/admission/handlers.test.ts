@@ -1,13 +1,15 @@
 import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import { after, before, describe, it } from "node:test";
+import { gzipSync } from "node:zlib";
 import express from "express";
 import { Registry } from "prom-client";
 import type { AlertEvent } from "../alerts/event.js";
 import { silentLogger } from "../log/logger.js";
 import type { DesiredEntry } from "../manifest/desired.js";
 import type { KubeObject } from "../manifest/object.js";
+import { createApp } from "../server/app.js";
 import { createAdmissionRouter } from "./handlers.js";
 import { createAdmissionMetrics } from "./metrics.js";
 import type { BreakGlassGrant } from "./types.js";
@@ -155,5 +157,117 @@ void describe("admission router", () => {
     assert.match(text, /gitgate_admission_requests_total\{webhook="validate",verdict="denied"\} 1/);
     assert.match(text, /gitgate_admission_requests_total\{webhook="validate",verdict="error"\} \d/);
     assert.match(text, /gitgate_admission_decision_seconds_count\{webhook="validate"\} \d+/);
+  });
+});
+
+void describe("admission in front of express (createApp)", () => {
+  let server: Server;
+  let base = "";
+  const registry = new Registry();
+  const admission = createAdmissionRouter({
+    index: { get: (k) => (k === entry.key ? entry : undefined), isComplete: () => true },
+    policy: () => ({
+      selfUsername: "gitgate",
+      exemptUsers: [],
+      exemptGroups: [],
+      defaultMode: "enforce",
+      breakGlassGroups: [],
+      breakGlassMaxSeconds: 3600,
+      breakGlassDefaultSeconds: 600,
+    }),
+    alerts: { emit: () => undefined },
+    logger: silentLogger,
+    metrics: createAdmissionMetrics(registry),
+  });
+
+  before(async () => {
+    const app = createApp({
+      admission,
+      onPush: () => [],
+      hooks: { maxBodyBytes: 1024 },
+      isReady: () => true,
+      registry,
+      logger: silentLogger,
+    });
+    server = createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => server.close());
+
+  const post = async (
+    path: string,
+    body: NonNullable<RequestInit["body"]>,
+    headers: Record<string, string> = { "content-type": "application/json" },
+  ): Promise<{ status: number; type: string | null; json: Record<string, unknown> }> => {
+    // A stream body needs duplex "half", which @types/node's RequestInit does not declare yet.
+    const init: RequestInit & { duplex: "half" } = { method: "POST", headers, body, duplex: "half" };
+    const res = await fetch(`${base}${path}`, init);
+    return {
+      status: res.status,
+      type: res.headers.get("content-type"),
+      json: (await res.json()) as Record<string, unknown>,
+    };
+  };
+  const denied = (json: Record<string, unknown>): boolean =>
+    (json.response as { allowed: boolean } | undefined)?.allowed === false;
+
+  void it("answers /validate and /mutate as kube-apiserver calls them, with its ?timeout query", async () => {
+    const body = JSON.stringify(review({ a: "2" }));
+    const validate = await post("/validate?timeout=5s", body);
+    assert.equal(validate.status, 200);
+    assert.equal(validate.type, "application/json; charset=utf-8");
+    assert.ok(denied(validate.json));
+    const mutate = await post("/mutate?timeout=5s", body);
+    assert.deepEqual(mutate.json.response, { uid: "uid-1", allowed: true });
+  });
+
+  void it("reads chunked bodies, caps them at 3 MiB, and rejects what is not JSON like express.json did", async () => {
+    const text = JSON.stringify(review({ a: "2" }));
+    const chunked = new ReadableStream<Uint8Array>({
+      start(controller) {
+        const bytes = new TextEncoder().encode(text);
+        for (let i = 0; i < bytes.length; i += 100) controller.enqueue(bytes.slice(i, i + 100));
+        controller.close();
+      },
+    });
+    assert.ok(denied((await post("/validate", chunked)).json));
+    const big = await post("/validate", JSON.stringify({ pad: "x".repeat(3 * 1024 * 1024) }));
+    assert.deepEqual([big.status, big.json.error], [413, "body larger than 3mb"]);
+    for (const bad of ["{not json", "123", '"x"', "   "]) {
+      const r = await post("/validate", bad);
+      assert.deepEqual([r.status, r.json.error], [400, "body is not valid JSON"], bad);
+    }
+    const empty = await post("/validate", "");
+    assert.equal(empty.status, 400);
+    assert.match(
+      String(empty.json.error),
+      /invalid AdmissionReview: review must have required property 'apiVersion'/,
+    );
+    assert.ok(denied((await post("/validate", `\ufeff ${text}`)).json), "a UTF-8 byte-order mark is dropped");
+  });
+
+  void it("leaves compressed and non-UTF-8 bodies to express.json, and every other path to express", async () => {
+    const text = JSON.stringify(review({ a: "2" }));
+    const gzip = await post("/validate", gzipSync(text), {
+      "content-type": "application/json",
+      "content-encoding": "gzip",
+    });
+    assert.ok(denied(gzip.json));
+    const latin1 = await post("/validate", text, { "content-type": "application/json; charset=latin1" });
+    assert.deepEqual([latin1.status, latin1.json.error], [400, 'unsupported charset "LATIN1"']);
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    assert.equal((await fetch(`${base}/validate`)).status, 404, "GET is not an admission request");
+    assert.equal(
+      admission.serve({ method: "POST", url: "/hooks/git", headers: {} } as never, {} as never),
+      false,
+    );
+  });
+
+  void it("counts what it answered", async () => {
+    const text = await registry.metrics();
+    assert.match(text, /gitgate_admission_requests_total\{webhook="validate",verdict="denied"\} 4/);
+    assert.match(text, /gitgate_admission_requests_total\{webhook="mutate",verdict="allowed"\} 1/);
+    assert.match(text, /gitgate_admission_requests_total\{webhook="validate",verdict="error"\} 1/);
   });
 });

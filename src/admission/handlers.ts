@@ -1,7 +1,10 @@
 /**
- * POST /validate and POST /mutate. The request path is parse → decide → respond; alerts and
- * break-glass grants are handed off after the response is on its way and can never fail it.
+ * POST /validate and POST /mutate. The request path is read → parse → decide → respond, on plain
+ * node:http (`serve`, which gitgate's app runs before express): no framework between
+ * kube-apiserver and decide(). Alerts and break-glass grants are handed off after the response is
+ * on its way and can never fail it.
  */
+import type { IncomingMessage, ServerResponse } from "node:http";
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
 import type { AlertSink } from "../alerts/event.js";
 import type { Logger } from "../log/logger.js";
@@ -26,12 +29,33 @@ export interface AdmissionDeps {
 
 /** kube-apiserver caps request bodies at 3 MiB; an AdmissionReview with object and oldObject fits. */
 const BODY_LIMIT = "3mb";
+/** BODY_LIMIT in bytes, as body-parser reads "3mb". */
+const BODY_LIMIT_BYTES = 3 * 1024 * 1024;
 
-export function createAdmissionRouter(deps: AdmissionDeps): Router {
+/**
+ * The admission endpoints, two ways: `serve` is a plain node:http handler for use in front of
+ * express; the Router itself (for `app.use`) runs `serve` first too. Both answer identically.
+ */
+export type AdmissionRouter = Router & {
+  /**
+   * Answers POST /validate and /mutate and returns true; returns false, touching neither req nor
+   * res, for every other request, and for bodies left to express.json (a Content-Encoding other
+   * than identity; a Content-Type other than `type/subtype` with at most `charset=utf-8`), which
+   * the Router's express.json routes then decode or reject as before.
+   */
+  serve(req: IncomingMessage, res: ServerResponse): boolean;
+};
+
+export function createAdmissionRouter(deps: AdmissionDeps): AdmissionRouter {
+  const serve = (req: IncomingMessage, res: ServerResponse): boolean => serveAdmission(deps, req, res);
   const router = express.Router();
+  router.use((req, res, next) => {
+    if (!serve(req, res)) next();
+  });
+  // What `serve` leaves to express: compressed or non-UTF-8 bodies, unusual Content-Types.
   const json = express.json({ limit: BODY_LIMIT, type: () => true });
-  router.post(VALIDATE_PATH, json, (req, res) => answer(deps, "validate", req, res));
-  router.post(MUTATE_PATH, json, (req, res) => answer(deps, "mutate", req, res));
+  router.post(VALIDATE_PATH, json, (req, res) => answer(deps, "validate", req.body, res));
+  router.post(MUTATE_PATH, json, (req, res) => answer(deps, "mutate", req.body, res));
   // Body-parser failures (malformed JSON, too large) on these paths: a 400/413 with a reason, never a crash.
   router.use(
     [VALIDATE_PATH, MUTATE_PATH],
@@ -42,26 +66,136 @@ export function createAdmissionRouter(deps: AdmissionDeps): Router {
         e.status === 413 ? 413 : e.status !== undefined && e.status >= 400 && e.status < 500 ? 400 : 500;
       const error =
         e.type === "entity.parse.failed"
-          ? "body is not valid JSON"
+          ? NOT_JSON
           : e.type === "entity.too.large"
-            ? `body larger than ${BODY_LIMIT}`
+            ? TOO_LARGE
             : (e.message ?? "bad request");
-      deps.logger.warn({ status, error }, "admission request rejected");
-      res.status(status).json({ error });
+      reject(deps, res, status, error);
     },
   );
-  return router;
+  return Object.assign(router, { serve });
 }
 
-function answer(deps: AdmissionDeps, webhook: WebhookKind, req: Request, res: Response): void {
+const NOT_JSON = "body is not valid JSON";
+const TOO_LARGE = `body larger than ${BODY_LIMIT}`;
+
+/** Which webhook a request is for, matched as express matches the routes (any case, one optional trailing slash, query ignored). */
+function webhookOf(req: IncomingMessage): WebhookKind | undefined {
+  if (req.method !== "POST") return undefined;
+  const url = req.url ?? "";
+  const query = url.indexOf("?");
+  let path = query === -1 ? url : url.slice(0, query);
+  if (path.length > 1 && path.endsWith("/")) path = path.slice(0, -1);
+  path = path.toLowerCase();
+  return path === VALIDATE_PATH ? "validate" : path === MUTATE_PATH ? "mutate" : undefined;
+}
+
+/**
+ * A Content-Type whose charset body-parser reads as UTF-8 (none given, or utf-8), in the grammar of
+ * the `content-type` package; anything else goes to express.json, which decodes or rejects it.
+ */
+const PLAIN_CONTENT_TYPE =
+  /^ *[!#$%&'*+.^_`|~0-9a-z-]+\/[!#$%&'*+.^_`|~0-9a-z-]+ *(?:; *charset *= *(?:utf-8|"utf-8") *)?$/i;
+
+function isPlainBody(req: IncomingMessage): boolean {
+  const encoding = req.headers["content-encoding"];
+  if (encoding !== undefined && encoding.toLowerCase() !== "identity") return false;
+  const type = req.headers["content-type"];
+  return type === undefined || PLAIN_CONTENT_TYPE.test(type);
+}
+
+/** Reads the body (capped at BODY_LIMIT), parses it as express.json does, answers. */
+function serveAdmission(deps: AdmissionDeps, req: IncomingMessage, res: ServerResponse): boolean {
+  const webhook = webhookOf(req);
+  if (webhook === undefined || !isPlainBody(req)) return false;
+  // Neither Content-Length nor Transfer-Encoding: express.json leaves req.body undefined.
+  if (req.headers["transfer-encoding"] === undefined && Number.isNaN(Number(req.headers["content-length"]))) {
+    req.resume();
+    answer(deps, webhook, undefined, res);
+    return true;
+  }
+  let tooLarge = Number(req.headers["content-length"]) > BODY_LIMIT_BYTES;
+  let received = 0;
+  let chunks: Buffer[] = [];
+  let finished = false;
+  req.on("data", (chunk: Buffer) => {
+    if (tooLarge) return; // read off, not kept, like body-parser before it answers 413
+    received += chunk.length;
+    if (received > BODY_LIMIT_BYTES) {
+      tooLarge = true;
+      chunks = [];
+    } else chunks.push(chunk);
+  });
+  req.on("end", () => {
+    if (finished) return;
+    finished = true;
+    try {
+      if (tooLarge) return reject(deps, res, 413, TOO_LARGE);
+      let body: unknown;
+      try {
+        body = parseJsonBody(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received));
+      } catch {
+        return reject(deps, res, 400, NOT_JSON);
+      }
+      chunks = [];
+      answer(deps, webhook, body, res);
+    } catch (err) {
+      // Where express would have caught a throw: a 500, never an uncaught exception.
+      reject(deps, res, 500, err instanceof Error ? err.message : String(err));
+    }
+  });
+  const aborted = (): void => {
+    if (finished) return;
+    finished = true;
+    chunks = [];
+    reject(deps, res, 400, "request aborted");
+  };
+  req.on("aborted", aborted);
+  req.on("error", aborted);
+  return true;
+}
+
+/**
+ * JSON.parse as express.json (strict) does it: a UTF-8 byte-order mark is dropped, an empty body is
+ * `{}`, and only an object or array is accepted at the top level.
+ */
+function parseJsonBody(raw: Buffer): unknown {
+  let text = raw.toString("utf8");
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (text.length === 0) return {};
+  const first = text.charCodeAt(0);
+  if (first !== 0x7b && first !== 0x5b) {
+    const char = /^[ \t\n\r]*([^ \t\n\r]|$)/.exec(text)?.[1];
+    if (char !== "{" && char !== "[") throw new SyntaxError("not a JSON object or array");
+  }
+  return JSON.parse(text) as unknown;
+}
+
+/** express's res.json without the ETag (a hash of every answer) and the framework around it. */
+function sendJson(res: ServerResponse, status: number, payload: unknown): void {
+  const body = JSON.stringify(payload);
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+/** A request that never reached the decision (unreadable body): logged, answered with a reason, not counted. */
+function reject(deps: AdmissionDeps, res: ServerResponse, status: number, error: string): void {
+  deps.logger.warn({ status, error }, "admission request rejected");
+  if (!res.headersSent) sendJson(res, status, { error });
+}
+
+function answer(deps: AdmissionDeps, webhook: WebhookKind, body: unknown, res: ServerResponse): void {
   const metrics = deps.metrics ?? noMetrics;
   const started = process.hrtime.bigint();
   const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9;
-  const parsed = parseReview(req.body);
+  const parsed = parseReview(body);
   if (!parsed.ok) {
     metrics.observe(webhook, "error", elapsed());
     deps.logger.warn({ webhook, error: parsed.error }, "malformed AdmissionReview");
-    res.status(400).json({ error: parsed.error });
+    sendJson(res, 400, { error: parsed.error });
     return;
   }
   const { request } = parsed;
@@ -69,13 +203,13 @@ function answer(deps: AdmissionDeps, webhook: WebhookKind, req: Request, res: Re
   try {
     if (webhook === "mutate") {
       const patch = outOfBandPatch(request, deps.index, deps.policy(), now);
-      res.json(encodeResponse(request.uid, { allowed: true, ...(patch ? { patch } : {}) }));
+      sendJson(res, 200, encodeResponse(request.uid, { allowed: true, ...(patch ? { patch } : {}) }));
       metrics.observe(webhook, "allowed", elapsed());
       logMutation(deps, request, patch);
       return;
     }
     const decision = decide(request, deps.index, deps.policy(), now);
-    res.json(encodeResponse(request.uid, decision));
+    sendJson(res, 200, encodeResponse(request.uid, decision));
     metrics.observe(webhook, decision.verdict, elapsed());
     logDecision(deps, request, decision);
     handOff(deps, decision);
@@ -86,7 +220,7 @@ function answer(deps: AdmissionDeps, webhook: WebhookKind, req: Request, res: Re
       { webhook, uid: request.uid, err: err instanceof Error ? err.message : String(err) },
       "admission failed",
     );
-    if (!res.headersSent) res.status(500).json({ error: "gitgate failed to decide; see its log" });
+    if (!res.headersSent) sendJson(res, 500, { error: "gitgate failed to decide; see its log" });
   }
 }
 

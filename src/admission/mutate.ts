@@ -2,7 +2,8 @@
  * The narrow mutating webhook: an admitted out-of-band change to a managed object gets an annotation
  * saying who changed which declared fields and when, so drift found later can be attributed even
  * after managedFields have been rewritten. Pure; runs before validation, and adds nothing when the
- * validating webhook would deny the request anyway.
+ * validating webhook would deny the request anyway. kube-apiserver sends it UPDATEs only
+ * (webhook-config.ts says why); a CREATE handed in directly is still judged the same way.
  */
 import { escapePointerToken } from "../diff/path.js";
 import type { DesiredIndexReader } from "../manifest/desired.js";

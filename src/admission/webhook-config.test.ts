@@ -64,7 +64,7 @@ void describe("webhook configurations", () => {
     assert.deepEqual(scale.namespaceSelector, main.namespaceSelector);
   });
 
-  void it("mutating: CREATE/UPDATE only, failurePolicy Ignore, /mutate on a URL endpoint", () => {
+  void it("mutating: UPDATE only, failurePolicy Ignore, /mutate on a URL endpoint", () => {
     const mutating = mutatingWebhookConfiguration({
       ...base,
       clientConfig: { url: "https://127.0.0.1:9443/" },
@@ -73,7 +73,8 @@ void describe("webhook configurations", () => {
     const [hook] = mutating.webhooks as [Webhook];
     assert.equal(mutating.kind, "MutatingWebhookConfiguration");
     assert.equal(hook.failurePolicy, "Ignore");
-    assert.deepEqual(hook.rules[0]?.operations, ["CREATE", "UPDATE"]);
+    assert.deepEqual(hook.rules[0]?.operations, ["UPDATE"]);
+    assert.deepEqual(hook.objectSelector, main.objectSelector);
     assert.deepEqual(hook.clientConfig, { url: "https://127.0.0.1:9443/mutate", caBundle: "Q0E=" });
   });
 

@@ -13,6 +13,15 @@
  *   NotIn, so neither expression excludes anything else.
  * - A rule resource `*` matches no subresource, so the scale rule names `<any>/scale` explicitly;
  *   status and other subresources are never sent. Webhook configurations are never sent either.
+ * - The mutating webhook (mutate.ts) annotates an admitted UPDATE that changes declared fields
+ *   away from Git; it is registered for UPDATE only. A CREATE of a managed object is nearly always
+ *   gitgate's own apply (which it never annotates): a hand-made object reaches the webhooks only
+ *   if it copies gitgate's label (the objectSelector); then the validating webhook's alert still
+ *   names the user, and drift attribution falls back to managedFields. Sparing every CREATE the
+ *   second call halves the admission round trips of a first sync. What decides whether an UPDATE
+ *   gets a patch — the requester, the enforcement mode, whether a declared field differs from Git —
+ *   is not visible to rules or selectors (matchConditions need Kubernetes 1.28; clusters from 1.20
+ *   on are supported), so every UPDATE of a managed object is still sent.
  */
 import { APP_LABEL } from "../manifest/labels.js";
 import type { KubeObject } from "../manifest/object.js";
@@ -69,7 +78,7 @@ const scaleRules: RuleWithOperations[] = [
   { apiGroups: ["*"], apiVersions: ["*"], resources: ["*/scale"], operations: ["UPDATE"], scope: "*" },
 ];
 const mutatingRules: RuleWithOperations[] = [
-  { apiGroups: ["*"], apiVersions: ["*"], resources: ["*"], operations: ["CREATE", "UPDATE"], scope: "*" },
+  { apiGroups: ["*"], apiVersions: ["*"], resources: ["*"], operations: ["UPDATE"], scope: "*" },
 ];
 
 function clientConfigFor(opts: WebhookConfigOptions, path: string): Record<string, unknown> {

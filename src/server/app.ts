@@ -1,14 +1,18 @@
 /**
  * gitgate's HTTP surface: /validate and /mutate (admission), /hooks/git (push receiver),
- * /healthz, /readyz and /metrics.
+ * /healthz, /readyz and /metrics. Admission requests, nearly all of the traffic, are answered by a
+ * plain node:http handler before express sees them; express serves the rest.
  */
-import express, { type Express, type Request, type Response, type Router } from "express";
+import type { RequestListener } from "node:http";
+import express, { type Request, type Response } from "express";
 import type { Registry } from "prom-client";
+import type { AdmissionRouter } from "../admission/handlers.js";
 import type { Logger } from "../log/logger.js";
 import { parsePushEvent, verifyGitHubSignature, verifyGitLabToken } from "../source/push.js";
 
 export interface AppDeps {
-  admission?: Router;
+  /** From createAdmissionRouter: its `serve` runs in front of express, the Router inside it. */
+  admission?: AdmissionRouter;
   /** Queues a sync of every GitApp on one of these repos; returns the apps queued. */
   onPush: (repoURLs: string[]) => string[];
   hooks: { githubSecret?: string; gitlabToken?: string; maxBodyBytes: number };
@@ -17,7 +21,7 @@ export interface AppDeps {
   logger: Logger;
 }
 
-export function createApp(deps: AppDeps): Express {
+export function createApp(deps: AppDeps): RequestListener {
   const app = express();
   app.disable("x-powered-by");
   app.get("/healthz", (_req, res) => void res.type("text").send("ok"));
@@ -41,7 +45,11 @@ export function createApp(deps: AppDeps): Express {
         .json({ error: err.type === "entity.too.large" ? "request body too large" : err.message });
     },
   );
-  return app;
+  const admission = deps.admission;
+  if (!admission) return app;
+  return (req, res) => {
+    if (!admission.serve(req, res)) void app(req, res);
+  };
 }
 
 function header(req: Request, name: string): string | undefined {
