@@ -153,6 +153,12 @@ describe("admission gate", () => {
       /Warning: Deployment echo\/echo-echo is managed by Git: spec\.replicas is 1 in .*apps\/echo-chart\/templates\/deployment\.yaml@/,
     );
     await waitFor("warned alert", () => env.alerts.find((a) => a.type === "change-warned"));
+    // Self-heal reverts it, naming alice: a scale write leaves neither an annotation nor (on 1.20)
+    // managedFields, so this comes from what the webhook admitted.
+    const reverted = await waitFor("drift-reverted alert for echo-echo", () =>
+      env.alerts.find((a) => a.type === "drift-reverted" && a.object?.name === "echo-echo"),
+    );
+    assert.equal(reverted.actor?.username, "alice");
     // A patch of the object itself (not the scale subresource), so the mutating webhook can annotate it.
     const audit = await k([
       "-n",

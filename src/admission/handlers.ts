@@ -25,6 +25,8 @@ export interface AdmissionDeps {
   metrics?: AdmissionMetrics;
   now?: () => Date;
   onBreakGlass?: (grant: BreakGlassGrant) => void;
+  /** An admitted out-of-band change (warn, audit, break-glass; not dry runs): who changed which fields. */
+  onAdmittedChange?: (key: string, username: string, paths: string[]) => void;
 }
 
 /** kube-apiserver caps request bodies at 3 MiB; an AdmissionReview with object and oldObject fits. */
@@ -233,6 +235,17 @@ function handOff(deps: AdmissionDeps, decision: Decision): void {
       if (breakGlass) deps.onBreakGlass?.(breakGlass);
     } catch (err) {
       deps.logger.error({ err: String(err), key: decision.key }, "recording break-glass failed");
+    }
+    try {
+      const username = event?.actor?.username;
+      if (username && decision.allowed && decision.changes?.length)
+        deps.onAdmittedChange?.(
+          decision.key,
+          username,
+          decision.changes.map((c) => c.path),
+        );
+    } catch (err) {
+      deps.logger.error({ err: String(err), key: decision.key }, "recording an admitted change failed");
     }
     try {
       if (event) deps.alerts.emit(event);

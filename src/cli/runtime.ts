@@ -149,6 +149,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         logger,
         metrics: createAdmissionMetrics(registry),
         onBreakGlass: (grant) => controller.grantBreakGlass(grant),
+        onAdmittedChange: (key, username, paths) => controller.recordAdmittedChange(key, username, paths),
       }),
       onPush: (urls) => urls.flatMap((u) => controller.triggerRepo(u)),
       hooks: config.hooks,

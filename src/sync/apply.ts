@@ -43,7 +43,12 @@ function isBookkeeping(change: FieldChange): boolean {
 export function planApply(
   entries: DesiredEntry[],
   liveOf: (obj: KubeObject) => KubeObject | undefined,
-  opts: { selfHeal: boolean; isHeld: (key: string) => boolean },
+  opts: {
+    selfHeal: boolean;
+    isHeld: (key: string) => boolean;
+    /** A user this process's webhook admitted changing these fields (AdmittedChanges). */
+    admittedChanger?: (key: string, paths: readonly string[]) => string | undefined;
+  },
 ): ApplyPlan {
   const plan: ApplyPlan = { toApply: [], drift: [] };
   for (const entry of entries) {
@@ -61,15 +66,9 @@ export function planApply(
     if (changes.length === 0) continue;
     const held = opts.isHeld(entry.key);
     const action = held ? "held" : opts.selfHeal ? "reverted" : "reported";
-    plan.drift.push({
-      entry,
-      changes,
-      changedBy: lastChanger(
-        live,
-        changes.map((c) => c.path),
-      ),
-      action,
-    });
+    const paths = changes.map((c) => c.path);
+    const changedBy = opts.admittedChanger?.(entry.key, paths) ?? lastChanger(live, paths);
+    plan.drift.push({ entry, changes, changedBy, action });
     if (action === "reverted") plan.toApply.push(entry);
   }
   return plan;

@@ -15,8 +15,12 @@ import { LiveState } from "./live.js";
 import { composeOutcome, type KubeEventSpec } from "./outcome.js";
 import { reconcile, type ReconcileContext, type ReconcileDeps, type Role } from "./reconcile.js";
 import { WorkQueue } from "./queue.js";
+import { AdmittedChanges } from "./admitted-changes.js";
 
-export interface ControllerOptions extends Omit<ReconcileDeps, "index" | "live" | "isHeld"> {
+export interface ControllerOptions extends Omit<
+  ReconcileDeps,
+  "index" | "live" | "isHeld" | "admittedChanger"
+> {
   isLeader: () => boolean;
   /** Sameness of repo URLs for push triggers. */
   sameRepo: (a: string, b: string) => boolean;
@@ -26,6 +30,8 @@ export interface ControllerOptions extends Omit<ReconcileDeps, "index" | "live" 
 export class Controller {
   readonly index = new DesiredIndex();
   readonly holds: BreakGlassHolds;
+  /** Fed by the admission webhook of this process (recordAdmittedChange). */
+  private readonly admitted = new AdmittedChanges();
   private readonly live: LiveState;
   private readonly apps = new Map<string, GitApp>();
   private readonly queue: WorkQueue;
@@ -37,7 +43,13 @@ export class Controller {
   constructor(private readonly opts: ControllerOptions) {
     this.holds = new BreakGlassHolds((hold) => this.onHoldExpired(hold));
     this.live = new LiveState(opts.client, opts.logger, (type, obj) => this.onLiveChange(type, obj));
-    this.deps = { ...opts, index: this.index, live: this.live, isHeld: (key) => this.holds.isHeld(key) };
+    this.deps = {
+      ...opts,
+      index: this.index,
+      live: this.live,
+      isHeld: (key) => this.holds.isHeld(key),
+      admittedChanger: (key, paths) => this.admitted.changer(key, paths),
+    };
     this.queue = new WorkQueue((key) => this.process(key), opts.workers ?? 4, opts.logger);
   }
 
@@ -84,6 +96,11 @@ export class Controller {
 
   grantBreakGlass(hold: Hold): void {
     this.holds.grant(hold);
+  }
+
+  /** An out-of-band change admission let through (warn, audit, break-glass), for drift attribution. */
+  recordAdmittedChange(key: string, username: string, paths: readonly string[]): void {
+    this.admitted.record(key, username, paths);
   }
 
   whenIdle(): Promise<void> {

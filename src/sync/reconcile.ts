@@ -63,6 +63,8 @@ export interface ReconcileDeps {
   credentials: (namespace: string, secretName: string) => Promise<GitCredentials>;
   /** Break-glass holds: self-heal is suspended for these object keys. */
   isHeld: (key: string) => boolean;
+  /** Who this process's webhook admitted changing these fields of the object, if recent. */
+  admittedChanger?: (key: string, paths: readonly string[]) => string | undefined;
 }
 
 export type Role = "leader" | "follower";
@@ -180,6 +182,7 @@ const applyStep: Step = async (ctx, deps) => {
   const plan = planApply(ctx.desired, (o) => deps.live.get(o), {
     selfHeal: spec.selfHeal,
     isHeld: deps.isHeld,
+    admittedChanger: deps.admittedChanger,
   });
   ctx.drift = plan.drift;
   const result = await applyEntries(deps.client, plan.toApply, deps.settings.concurrency, (live) =>
