@@ -360,6 +360,38 @@ describe("chart, rendered without a cluster", () => {
   });
 });
 
+interface GitAppStatus {
+  revision?: string;
+  conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>;
+}
+
+/** A GitApp in namespace default, applied as admin. */
+async function applyGitApp(admin: ClusterClient, name: string, spec: Record<string, unknown>): Promise<void> {
+  await admin.apply(
+    { apiVersion: "gitgate.io/v1alpha1", kind: "GitApp", metadata: { name, namespace: "default" }, spec },
+    { fieldManager: "test", force: true },
+  );
+}
+
+/** Waits until the GitApp's Synced condition has this status; returns it with the status. */
+async function waitSyncedCondition(
+  admin: ClusterClient,
+  name: string,
+  want: "True" | "False",
+): Promise<{ status: GitAppStatus; condition: NonNullable<GitAppStatus["conditions"]>[number] }> {
+  return waitFor(`GitApp ${name} Synced=${want}`, async () => {
+    const live = await admin.get({
+      apiVersion: "gitgate.io/v1alpha1",
+      kind: "GitApp",
+      namespace: "default",
+      name,
+    });
+    const status = (live?.status ?? {}) as GitAppStatus;
+    const condition = status.conditions?.find((c) => c.type === "Synced" && c.status === want);
+    return condition ? { status, condition } : undefined;
+  });
+}
+
 describe("chart against a real kube-apiserver", () => {
   let cp: ControlPlane;
   let git: GitServer;
@@ -569,31 +601,12 @@ describe("chart against a real kube-apiserver", () => {
     }
 
     const { commit } = await git.createRepo("deploy", await readTree(examplesDir(), "apps"));
-    await admin.apply(
-      {
-        apiVersion: "gitgate.io/v1alpha1",
-        kind: "GitApp",
-        metadata: { name: "guestbook", namespace: "default" },
-        spec: {
-          source: { repoURL: git.repoURL("deploy"), revision: "main", path: "apps/guestbook" },
-          destination: { namespace: "guestbook" },
-          sync: { interval: "1h", createNamespace: true },
-        },
-      },
-      { fieldManager: "test", force: true },
-    );
-    const app = await waitFor("GitApp guestbook Synced=True", async () => {
-      const live = await admin.get({
-        apiVersion: "gitgate.io/v1alpha1",
-        kind: "GitApp",
-        namespace: "default",
-        name: "guestbook",
-      });
-      const status = live?.status as
-        | { revision?: string; conditions?: Array<{ type: string; status: string; message?: string }> }
-        | undefined;
-      return status?.conditions?.some((c) => c.type === "Synced" && c.status === "True") ? status : undefined;
+    await applyGitApp(admin, "guestbook", {
+      source: { repoURL: git.repoURL("deploy"), revision: "main", path: "apps/guestbook" },
+      destination: { namespace: "guestbook" },
+      sync: { interval: "1h", createNamespace: true },
     });
+    const { status: app } = await waitSyncedCondition(admin, "guestbook", "True");
     assert.equal(app.revision, commit);
     for (const [kind, name] of [
       ["ConfigMap", "guestbook-config"],
@@ -654,30 +667,12 @@ describe("chart against a real kube-apiserver", () => {
         "value: 1000",
       ].join("\n"),
     });
-    await admin.apply(
-      {
-        apiVersion: "gitgate.io/v1alpha1",
-        kind: "GitApp",
-        metadata: { name: "priority", namespace: "default" },
-        spec: {
-          source: { repoURL: git.repoURL("forbidden"), revision: "main", path: "apps/priority" },
-          destination: { namespace: "default" },
-          sync: { interval: "1h" },
-        },
-      },
-      { fieldManager: "test", force: true },
-    );
-    const synced = await waitFor("GitApp priority Synced=False", async () => {
-      const live = await admin.get({
-        apiVersion: "gitgate.io/v1alpha1",
-        kind: "GitApp",
-        namespace: "default",
-        name: "priority",
-      });
-      const conditions = (live?.status as { conditions?: Array<Record<string, string>> } | undefined)
-        ?.conditions;
-      return conditions?.find((c) => c.type === "Synced" && c.status === "False");
+    await applyGitApp(admin, "priority", {
+      source: { repoURL: git.repoURL("forbidden"), revision: "main", path: "apps/priority" },
+      destination: { namespace: "default" },
+      sync: { interval: "1h" },
     });
+    const { condition: synced } = await waitSyncedCondition(admin, "priority", "False");
     assert.equal(synced.reason, "Forbidden");
     assert.match(synced.message ?? "", /may not list PriorityClass \(scheduling\.k8s\.io\/v1\)/);
     assert.match(synced.message ?? "", /rbac\.managedResources/);
