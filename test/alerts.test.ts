@@ -136,4 +136,28 @@ describe("drift alerts", () => {
     assert.ok(slack.requests[1]?.body.includes("api-credentials"));
     assert.ok(log.lines.length > 0, "logs were captured");
   });
+
+  it("a GitApp's spec.alerts.channels picks its channels", async () => {
+    const { commit: second } = await env.git.createRepo("routed", {
+      "deploy/api.yaml": deployment.replace(/name: api\b/g, "name: routed"),
+    });
+    await env.applyGitApp("routed", {
+      source: { repoURL: env.git.repoURL("routed"), revision: "main", path: "deploy" },
+      destination: { namespace: "routed" },
+      sync: { interval: "1h", createNamespace: true },
+      alerts: { channels: ["hook"] },
+    });
+    await waitSynced(env, "routed", second);
+    const before = { slack: slack.requests.length, teams: teams.requests.length, hook: hook.requests.length };
+    const r = await env.kubectl("user", ["-n", "routed", "scale", "deployment", "routed", "--replicas=7"]);
+    assert.notEqual(r.code, 0);
+    await hook.waitFor(before.hook + 1, 15_000);
+    const routed = hook.requests.at(-1)?.json as { type?: string; app?: { name?: string } };
+    assert.equal(routed.type, "change-denied");
+    assert.equal(routed.app?.name, "routed");
+    // The other channels got nothing, though they take every event of apps without a choice.
+    await new Promise((res) => setTimeout(res, 1000));
+    assert.equal(slack.requests.length, before.slack);
+    assert.equal(teams.requests.length, before.teams);
+  });
 });

@@ -2,6 +2,7 @@
 import type { Registry } from "prom-client";
 import { resolveChannels, type ChannelSpec, type SecretKeyRef } from "../alerts/channel-url.js";
 import { createAlertDispatcher, type AlertDispatcher } from "../alerts/dispatcher.js";
+import type { AlertEvent } from "../alerts/event.js";
 import type { ClusterClient } from "../cluster/client.js";
 import type { GitgateConfig } from "../config/schema.js";
 import { terminal } from "../errors.js";
@@ -27,6 +28,7 @@ export async function createAlerts(
   client: ClusterClient,
   logger: Logger,
   registry: Registry,
+  routes?: (event: AlertEvent) => string[] | undefined,
 ): Promise<AlertDispatcher> {
   const channels = await resolveChannels(
     config.alerts.channels as ChannelSpec[],
@@ -37,6 +39,7 @@ export async function createAlerts(
     clusterName: config.clusterName,
     logger,
     registry,
+    routes,
     options: {
       dedupWindowMs: parseDuration(config.alerts.dedupWindow) ?? 600_000,
       rateLimit: { perMinute: config.alerts.ratePerMinute, burst: config.alerts.ratePerMinute },

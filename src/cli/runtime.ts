@@ -22,7 +22,8 @@ import { registerWebhooks, unregisterWebhooks } from "../server/webhooks.js";
 import { createGitSource } from "../source/git-source.js";
 import { sameRepo } from "../source/url.js";
 import { Controller } from "../sync/controller.js";
-import { parseDuration } from "../sync/gitapp.js";
+import { parseDuration, type GitApp } from "../sync/gitapp.js";
+import type { AppRef } from "../manifest/desired.js";
 import { LeaderElector } from "../sync/leader.js";
 import { createAlerts } from "./alerts.js";
 import { readCredentials } from "./credentials.js";
@@ -88,7 +89,17 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const alerts = opts.alerts ?? (await createAlerts(config, client, logger, registry));
+  // Per-GitApp channels (spec.alerts.channels); the controller that knows the apps comes next.
+  let appOf: (ref: AppRef) => GitApp | undefined = () => undefined;
+  const alerts =
+    opts.alerts ??
+    (await createAlerts(
+      config,
+      client,
+      logger,
+      registry,
+      (event) => appOf(event.app)?.spec.alerts?.channels,
+    ));
 
   let leader: LeaderElector | undefined;
   let leading = !config.leaderElection.enabled;
@@ -115,6 +126,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     sameRepo,
     workers: config.sync.workers,
   });
+  appOf = (ref) => controller.getApp(ref);
 
   let shuttingDown = false;
   let listener: HttpsListener | undefined;

@@ -9,6 +9,7 @@ import { classOf, messageOf } from "../errors.js";
 import { diffDeclared } from "../diff/index.js";
 import { objectKey, type KubeObject } from "../manifest/object.js";
 import { DesiredIndex } from "./desired-index.js";
+import type { AppRef } from "../manifest/desired.js";
 import { appKey, effectiveSpec, GITAPP_API_VERSION, GITAPP_KIND, type GitApp } from "./gitapp.js";
 import { BreakGlassHolds, type Hold } from "./holds.js";
 import { LiveState } from "./live.js";
@@ -96,6 +97,11 @@ export class Controller {
 
   grantBreakGlass(hold: Hold): void {
     this.holds.grant(hold);
+  }
+
+  /** The GitApp as last seen by the watch. */
+  getApp(ref: AppRef): GitApp | undefined {
+    return this.apps.get(appKey(ref));
   }
 
   /** An out-of-band change admission let through (warn, audit, break-glass), for drift attribution. */

@@ -28,6 +28,8 @@ export interface GitAppSpec {
     suspend?: boolean;
   };
   enforcement?: { mode?: EnforcementMode; ignoreDifferences?: IgnoreRule[] };
+  /** Alert channels (names from the config file) for this app's events; absent: every channel. */
+  alerts?: { channels?: string[] };
 }
 
 export type ConditionType = "Ready" | "Synced" | "Drifted";
