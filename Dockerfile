@@ -65,12 +65,10 @@ RUN case "${TARGETARCH}" in \
 # ---- runtime ---------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 # The tools gitgate renders with. No kubectl in the image: with GITGATE_KUSTOMIZE set, Kustomize apps
-# run `kustomize build`, never `kubectl kustomize`. GITGATE_KUBECTL_KUSTOMIZE only satisfies the
-# start-up check in src/testenv/tools.ts (resolveTools), which still insists on a kubectl path.
+# run `kustomize build`, and resolveTools (src/testenv/tools.ts) then asks for no kubectl.
 ENV NODE_ENV=production \
     GITGATE_HELM=/usr/local/bin/helm \
     GITGATE_KUSTOMIZE=/usr/local/bin/kustomize \
-    GITGATE_KUBECTL_KUSTOMIZE=/usr/local/bin/kustomize \
     GITGATE_CACHE=/var/cache/gitgate
 WORKDIR /app
 COPY --from=tools /usr/local/bin/helm /usr/local/bin/kustomize /usr/local/bin/
