@@ -252,6 +252,23 @@ void describe("decide: the order of DESIGN's admission decision", () => {
     assert.equal(decideWith(update(live(), { oldObject: scaled })).reason, "matches-git");
   });
 
+  void it("5. drift already live is not the request's: an unrelated UPDATE passes, a further change does not", () => {
+    // replicas drifted to 5 earlier (selfHeal off, break-glass, gitgate down); now only a label changes.
+    const labelled = live((o) => {
+      o.spec.replicas = 5;
+      o.metadata.labels = { ...o.metadata.labels, team: "x" };
+    });
+    assert.equal(decideWith(update(labelled, { oldObject: scaled })).allowed, true);
+    // Moving the drifted field further away from Git is this request's change.
+    const further = live((o) => (o.spec.replicas = 7));
+    const denied = decideWith(update(further, { oldObject: scaled }));
+    assert.equal(denied.allowed, false);
+    assert.deepEqual(
+      denied.changes?.map((c) => [c.path, c.gitValue, c.liveValue]),
+      [["spec.replicas", 1, 7]],
+    );
+  });
+
   void it("6. enforce → 403 with the Git location and requested value; several fields joined by '; '", () => {
     const d = decideWith(update(scaled));
     assert.deepEqual(

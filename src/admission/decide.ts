@@ -2,12 +2,14 @@
  * The admission decision (DESIGN "Admission decision"): pure, in-memory, no I/O. The numbered
  * comments follow the order there; the first rule that settles the request wins.
  */
+import { isDeepStrictEqual } from "node:util";
 import type { AlertEvent, AlertEventType, FieldChange } from "../alerts/event.js";
 import { diffDeclared, type DeclaredChange } from "../diff/declared.js";
 import { isIgnored, ignoredPointers } from "../diff/ignore.js";
 import { managedMarkerChanges, MARKER_POINTERS } from "../diff/markers.js";
 import type { DesiredEntry, DesiredIndexReader } from "../manifest/desired.js";
 import { isManaged } from "../manifest/labels.js";
+import { isSecret } from "../manifest/redact.js";
 import { isPlainObject, keyOf, type ObjectRef } from "../manifest/object.js";
 import { checkBreakGlass } from "./break-glass.js";
 import { breakGlassWarning, deleteMessage, violationMessage, violationWarnings } from "./message.js";
@@ -54,10 +56,18 @@ export function violationsOf(request: AdmissionRequest, entry: DesiredEntry): Vi
     request.operation === "UPDATE"
       ? managedMarkerChanges(entry.object, requested, request.oldObject ?? undefined)
       : [];
-  const declared = diffDeclared(entry.object, requested, [
-    ...entry.ignore,
-    { jsonPointers: [...MARKER_POINTERS] },
-  ]);
+  const rules = [...entry.ignore, { jsonPointers: [...MARKER_POINTERS] }];
+  let declared = diffDeclared(entry.object, requested, rules);
+  // Drift already live (selfHeal off, a break-glass window, gitgate down) is not this request's doing:
+  // an UPDATE is judged on what it changes. Secret values are compared redacted, so they are not.
+  const previous = request.operation === "UPDATE" ? request.oldObject : undefined;
+  if (declared.length > 0 && previous && !isSecret(entry.object)) {
+    const before = new Map(diffDeclared(entry.object, previous, rules).map((c) => [c.path, c]));
+    declared = declared.filter((c) => {
+      const old = before.get(c.path);
+      return !old || !isDeepStrictEqual(old.liveValue, c.liveValue);
+    });
+  }
   return { deleting: false, changes: [...markers, ...declared] };
 }
 

@@ -5,6 +5,7 @@
  */
 import type { FieldChange } from "../alerts/event.js";
 import type { GitLocation } from "../manifest/desired.js";
+import { publicRepoURL } from "../manifest/normalize.js";
 import { describeRef, type ObjectRef } from "../manifest/object.js";
 import { REDACTED, redactText } from "../manifest/redact.js";
 import { oneLine } from "./codec.js";
@@ -14,13 +15,14 @@ const MAX_FIELDS_IN_MESSAGE = 5;
 const MAX_VALUE_LENGTH = 60;
 
 export function gitLocation(source: GitLocation): string {
-  return `${source.repoURL} ${source.file}@${source.commit.slice(0, 7)}`;
+  return `${publicRepoURL(source.repoURL)} ${source.file}@${source.commit.slice(0, 7)}`;
 }
 
 export function formatValue(value: unknown): string {
   if (value === REDACTED) return REDACTED;
   const text = typeof value === "string" ? value : (JSON.stringify(value) ?? String(value));
-  return oneLine(text, MAX_VALUE_LENGTH);
+  // Redact before cutting: a cut can split a credential so that no pattern matches it any more.
+  return oneLine(redactText(text), MAX_VALUE_LENGTH);
 }
 
 /** `spec.replicas is 1 in <repo> <file>@<sha>, request has 5` */

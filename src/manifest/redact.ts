@@ -17,9 +17,12 @@ const CREDENTIAL_PATTERNS: RegExp[] = [
   /(?<=\b(?:password|passwd|pwd|secret|token|api[_-]?key|apikey)\s*[=:]\s*)[^\s,;&"']{3,}/gi,
 ];
 
-/** Replaces credentials embedded in free text (including `https://user:pass@host` userinfo). */
+/**
+ * Replaces credentials embedded in free text, including any URL userinfo: `https://user:pass@host`
+ * and the token-only `https://<token>@host` form Git hosts accept.
+ */
 export function redactText(text: string): string {
-  let out = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s:@]*:[^/\s@]*@/gi, `$1${REDACTED}@`);
+  let out = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s@]+@/gi, `$1${REDACTED}@`);
   for (const pattern of CREDENTIAL_PATTERNS) out = out.replace(pattern, REDACTED);
   return out;
 }

@@ -5,13 +5,7 @@
 import type { ClusterClient } from "../cluster/client.js";
 import { GitgateError, terminal } from "../errors.js";
 import type { DesiredEntry } from "../manifest/desired.js";
-import {
-  APP_LABEL,
-  appLabelValue,
-  COMMIT_ANNOTATION,
-  FILE_ANNOTATION,
-  REPO_ANNOTATION,
-} from "../manifest/labels.js";
+import { publicRepoURL, stampObject } from "../manifest/normalize.js";
 import { withApplyDefaults } from "../manifest/defaults.js";
 import { groupOf, isPlainObject, keyOf, refOf, type KubeObject } from "../manifest/object.js";
 import type { EffectiveSpec } from "./gitapp.js";
@@ -48,18 +42,6 @@ async function isNamespaced(
   }
 }
 
-export function stamp(obj: KubeObject, spec: EffectiveSpec, file: string, commit: string): KubeObject {
-  const copy = structuredClone(obj);
-  copy.metadata.labels = { ...copy.metadata.labels, [APP_LABEL]: appLabelValue(spec.app) };
-  copy.metadata.annotations = {
-    ...copy.metadata.annotations,
-    [REPO_ANNOTATION]: spec.repoURL,
-    [FILE_ANNOTATION]: file,
-    [COMMIT_ANNOTATION]: commit,
-  };
-  return copy;
-}
-
 export async function prepareEntries(
   client: ClusterClient,
   rendered: RenderedObject[],
@@ -79,7 +61,10 @@ export async function prepareEntries(
         throw new GitgateError(err.class, err.reason, `${where}: ${err.message}`, { cause: err });
       throw err;
     }
-    const obj = withApplyDefaults(stamp(object, spec, file, commit));
+    // stampObject keeps credentials in repoURL off the objects (annotations anyone may read).
+    const obj = withApplyDefaults(
+      stampObject(object, { app: spec.app, repoURL: spec.repoURL, file, commit }),
+    );
     if (namespaced) obj.metadata.namespace ||= spec.namespace;
     else delete obj.metadata.namespace;
     const ref = refOf(obj);
@@ -96,7 +81,7 @@ export async function prepareEntries(
       ref,
       object: obj,
       app: spec.app,
-      source: { repoURL: spec.repoURL, path: spec.path, file, commit },
+      source: { repoURL: publicRepoURL(spec.repoURL), path: spec.path, file, commit },
       mode: spec.mode,
       ignore: spec.ignore,
     });
