@@ -7,6 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { randomBytes } from "node:crypto";
 import { DEFAULT_CONFIG } from "../config/load.js";
 import { createLogger, type LogLevel } from "../log/logger.js";
 import type { ClusterClient } from "../cluster/client.js";
@@ -113,6 +114,8 @@ export async function devCommand(flags: DevFlags): Promise<void> {
     config.sync.minInterval = "2s";
     config.enforcement.breakGlass.groups = ["sre-oncall"];
     config.alerts.channels = [{ name: "terminal", type: "webhook", url: chat.url }];
+    // The demo syncs by polling (every 2 s); its push receiver takes only signed notifications.
+    config.hooks.githubSecret = randomBytes(16).toString("hex");
     const cacheDir = await mkdtemp(join(tmpdir(), "gitgate-dev-"));
     cleanups.push(() => rm(cacheDir, { recursive: true, force: true }));
     const runtime: Runtime = await startRuntime({

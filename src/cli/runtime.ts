@@ -153,6 +153,10 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       : { dnsNames: ["localhost"], ipAddresses: [host === "0.0.0.0" ? "127.0.0.1" : host] };
     const secretRef = { namespace: config.namespace, name: config.webhook.certSecret };
     tls = (await loadOrCreateCertificates(client, secretRef, names)).tls;
+    if (!config.hooks.githubSecret && !config.hooks.gitlabToken)
+      logger.warn(
+        "POST /hooks/git accepts unsigned push notifications (they can only trigger a fetch): set hooks.githubSecret or hooks.gitlabToken",
+      );
     const app = createApp({
       admission: createAdmissionRouter({
         index: controller.index,
@@ -189,8 +193,9 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       void loadOrCreateCertificates(client, secretRef, names)
         .then(async ({ tls: next }) => {
           if (next.serving.cert === tls?.serving.cert) return;
-          listener?.setCertificate(next.serving);
+          // kube-apiserver must trust a new CA before this replica serves a certificate it signed.
           if (next.caBundlePem !== tls?.caBundlePem) await register(next);
+          listener?.setCertificate(next.serving);
           tls = next;
           logger.info("webhook certificate rotated");
         })

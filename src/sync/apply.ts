@@ -7,7 +7,7 @@ import type { ClusterClient } from "../cluster/client.js";
 import { diffDeclared } from "../diff/index.js";
 import { classOf, GitgateError, messageOf } from "../errors.js";
 import type { DesiredEntry } from "../manifest/desired.js";
-import { COMMIT_ANNOTATION, FIELD_MANAGER, FILE_ANNOTATION } from "../manifest/labels.js";
+import { COMMIT_ANNOTATION, FIELD_MANAGER, FILE_ANNOTATION, REPO_ANNOTATION } from "../manifest/labels.js";
 import { describeRef, type KubeObject } from "../manifest/object.js";
 import { lastChanger } from "./attribution.js";
 import { mapLimit } from "./parallel.js";
@@ -28,6 +28,7 @@ export interface ApplyPlan {
 const BOOKKEEPING = new Set([
   `metadata.annotations.${COMMIT_ANNOTATION}`,
   `metadata.annotations.${FILE_ANNOTATION}`,
+  `metadata.annotations.${REPO_ANNOTATION}`,
 ]);
 
 function isBookkeeping(change: FieldChange): boolean {
@@ -54,16 +55,22 @@ export function planApply(
   for (const entry of entries) {
     const live = liveOf(entry.object);
     if (!live) {
-      plan.toApply.push(entry);
+      // Deleted under break-glass: it comes back when the hold expires, not now.
+      if (!opts.isHeld(entry.key)) plan.toApply.push(entry);
       continue;
     }
-    const changes = diffDeclared(entry.object, live, entry.ignore).filter((c) => !isBookkeeping(c));
+    const all = diffDeclared(entry.object, live, entry.ignore);
+    const changes = all.filter((c) => !isBookkeeping(c));
     const liveCommit = live.metadata.annotations?.[COMMIT_ANNOTATION];
     if (liveCommit !== entry.source.commit) {
       plan.toApply.push(entry);
       continue;
     }
-    if (changes.length === 0) continue;
+    if (changes.length === 0) {
+      // Only gitgate's own annotations differ (e.g. a repo URL now stamped without credentials).
+      if (all.length > 0) plan.toApply.push(entry);
+      continue;
+    }
     const held = opts.isHeld(entry.key);
     const action = held ? "held" : opts.selfHeal ? "reverted" : "reported";
     const paths = changes.map((c) => c.path);

@@ -12,6 +12,8 @@ export interface Hold {
   reason: string;
 }
 
+const MAX_TIMER_MS = 2_147_483_647;
+
 export class BreakGlassHolds {
   private readonly holds = new Map<string, { hold: Hold; timer: NodeJS.Timeout }>();
 
@@ -21,10 +23,15 @@ export class BreakGlassHolds {
     const existing = this.holds.get(hold.key);
     if (existing) clearTimeout(existing.timer);
     const delay = Math.max(0, hold.expiresAt.getTime() - now.getTime());
-    const timer = setTimeout(() => {
-      this.holds.delete(hold.key);
-      this.onExpire(hold);
-    }, delay);
+    // setTimeout fires at once beyond 2^31-1 ms (24.8 days): re-arm in steps instead.
+    const timer = setTimeout(
+      () => {
+        if (delay > MAX_TIMER_MS) return this.grant(hold);
+        this.holds.delete(hold.key);
+        this.onExpire(hold);
+      },
+      Math.min(delay, MAX_TIMER_MS),
+    );
     timer.unref();
     this.holds.set(hold.key, { hold, timer });
   }

@@ -3,6 +3,7 @@
  * and alerts. Alerts and events fire on transitions, not on every loop. Pure.
  */
 import type { AlertEvent } from "../alerts/event.js";
+import { publicRepoURL } from "../manifest/normalize.js";
 import { describeRef } from "../manifest/object.js";
 import { redactText } from "../manifest/redact.js";
 import { findCondition, setConditions, type ConditionInput } from "./conditions.js";
@@ -160,7 +161,7 @@ function alertsFor(
 ): AlertEvent[] {
   const time = now.toISOString();
   const app = ctx.spec.app;
-  const source = { repoURL: ctx.spec.repoURL, path: ctx.spec.path, commit: ctx.commit };
+  const source = { repoURL: publicRepoURL(ctx.spec.repoURL), path: ctx.spec.path, commit: ctx.commit };
   const alerts: AlertEvent[] = [];
   const before = findCondition(previous?.conditions, "Synced");
   if (synced.status === "False" && (before?.status !== "False" || before.reason !== synced.reason)) {

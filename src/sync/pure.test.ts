@@ -8,6 +8,8 @@ import type { InventoryEntry } from "./gitapp.js";
 import type { KubeObject } from "../manifest/object.js";
 import { lastChanger } from "./attribution.js";
 import { AdmittedChanges } from "./admitted-changes.js";
+import { planApply } from "./apply.js";
+import type { DesiredEntry } from "../manifest/desired.js";
 
 const inv = (kind: string, name: string, namespace = "ns"): InventoryEntry => ({
   group: kind === "Deployment" ? "apps" : "",
@@ -389,5 +391,77 @@ describe("AdmittedChanges", () => {
       const changes = new AdmittedChanges();
       setup(changes);
       assert.equal(changes.changer(key, paths, now), want);
+    });
+});
+
+describe("planApply", () => {
+  const commit = "3f2a9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b";
+  const annotations = {
+    "gitgate.io/repo": "https://git.example.com/a.git",
+    "gitgate.io/file": "apps/cm.yaml",
+    "gitgate.io/commit": commit,
+  };
+  const desired: KubeObject = {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "cm", namespace: "ns", labels: { "gitgate.io/app": "gitgate-system.a" }, annotations },
+    data: { A: "1" },
+  };
+  const entry: DesiredEntry = {
+    key: "/ConfigMap/ns/cm",
+    ref: { group: "", kind: "ConfigMap", namespace: "ns", name: "cm" },
+    object: desired,
+    app: { namespace: "gitgate-system", name: "a" },
+    source: { repoURL: "https://git.example.com/a.git", path: "apps", file: "apps/cm.yaml", commit },
+    mode: "enforce",
+    ignore: [],
+  };
+  const withLive = (edit: (o: KubeObject) => void): KubeObject => {
+    const o = structuredClone(desired);
+    edit(o);
+    return o;
+  };
+  const plan = (live: KubeObject | undefined, held = false): ReturnType<typeof planApply> =>
+    planApply([entry], () => live, { selfHeal: true, isHeld: () => held });
+  const cases: Array<[string, KubeObject | undefined, boolean, number, string[]]> = [
+    ["missing: applied", undefined, false, 1, []],
+    ["missing while held (deleted under break-glass): left alone until expiry", undefined, true, 0, []],
+    ["equal: nothing to do", withLive(() => undefined), false, 0, []],
+    [
+      "drifted: reverted and reported",
+      withLive((o) => ((o.data as Record<string, string>).A = "2")),
+      false,
+      1,
+      ["reverted"],
+    ],
+    [
+      "drifted while held: reported as held, not applied",
+      withLive((o) => ((o.data as Record<string, string>).A = "2")),
+      true,
+      0,
+      ["held"],
+    ],
+    [
+      "only gitgate's annotations differ (a repo URL with credentials from before): applied, not drift",
+      withLive(
+        (o) =>
+          (o.metadata.annotations = {
+            ...annotations,
+            "gitgate.io/repo": "https://tok@git.example.com/a.git",
+          }),
+      ),
+      false,
+      1,
+      [],
+    ],
+  ];
+  for (const [name, live, held, applies, drift] of cases)
+    it(name, () => {
+      const p = plan(live, held);
+      assert.equal(p.toApply.length, applies);
+      assert.deepEqual(
+        p.drift.map((d) => d.action),
+        drift,
+      );
     });
 });
