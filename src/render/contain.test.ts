@@ -72,6 +72,14 @@ void describe("containment: plain directories", () => {
     await symlink(join(outside, "secret.yaml"), join(repo, "plain", "leak.yaml"));
     await rejectsWith({ path: "plain" }, "PathEscapesRepo", /symlink plain\/leak\.yaml points outside/);
   });
+  void it("fails on a manifest symlink whose target inside the repo is gone, rather than dropping it", async () => {
+    await symlink("../shared/renamed-away.yaml", join(repo, "plain", "zz-gone.yaml"));
+    await rejectsWith(
+      { path: "plain" },
+      "PathNotFound",
+      /symlink plain\/zz-gone\.yaml points to shared\/renamed-away\.yaml, which does not exist/,
+    );
+  });
   void it("follows symlinks that stay inside, attributing objects to the real file", async () => {
     await mkdir(join(repo, "shared"));
     await writeFile(

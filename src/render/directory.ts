@@ -43,6 +43,13 @@ async function listManifestFiles(root: string, appDir: string): Promise<Manifest
         }
       }
       const info = await stat(real).catch(() => undefined);
+      // A link to nowhere inside the repo may be a manifest renamed away: rendering without it
+      // would prune its objects, so it fails the render instead.
+      if (!info && entry.isSymbolicLink())
+        throw terminal(
+          "PathNotFound",
+          `symlink ${repoRelative(root, path)} points to ${repoRelative(root, real)}, which does not exist`,
+        );
       if (info?.isDirectory()) await walk(path, walkedPath);
       else if (info?.isFile() && MANIFEST_FILE.test(entry.name)) files.push({ walked: walkedPath, real });
     }
