@@ -91,6 +91,30 @@ describe("reconciler with bad input", () => {
     assert.equal(await liveValue("cfg", "a"), "2");
   });
 
+  it("never takes over another existing GitApp's object, even one missing from the index; adopts it once that app is gone", async () => {
+    // Owned by GitApp `gone` (it exists, but its repo is unreachable, so it never rendered).
+    const labelled = (value: string): string =>
+      cm("shared", value).replace("metadata:\n", "metadata:\n  labels:\n    gitgate.io/app: default.gone\n");
+    const made = await env.kubectl("admin", ["-n", "cfg", "apply", "-f", "-"], labelled("gone's"));
+    assert.equal(made.code, 0, made.stderr);
+    await env.git.createRepo("thief", { "app/shared.yaml": cm("shared", "thief's") });
+    await env.applyGitApp("thief", {
+      source: { repoURL: env.git.repoURL("thief"), revision: "main", path: "app" },
+      destination: { namespace: "cfg" },
+      sync: { interval: "1s" },
+    });
+    await failedWith("thief", /OwnershipConflict/, /ConfigMap cfg\/shared \(managed by default\/gone\)/);
+    const kept = await env.get("v1", "ConfigMap", "cfg", "shared");
+    assert.equal(kept?.metadata.labels?.["gitgate.io/app"], "default.gone");
+    assert.equal(await liveValue("cfg", "shared"), "gone's");
+
+    const removed = await env.kubectl("admin", ["-n", "default", "delete", "gitapp", "gone"]);
+    assert.equal(removed.code, 0, removed.stderr);
+    await waitFor("adopted by thief", async () => (await liveValue("cfg", "shared")) === "thief's");
+    const adopted = await env.get("v1", "ConfigMap", "cfg", "shared");
+    assert.equal(adopted?.metadata.labels?.["gitgate.io/app"], "default.thief");
+  });
+
   it("a chart that fails to render: RenderFailed with helm's message, then recovers", async () => {
     await env.git.createRepo("chart", {
       "Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n",

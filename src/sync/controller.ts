@@ -50,6 +50,7 @@ export class Controller {
       live: this.live,
       isHeld: (key) => this.holds.isHeld(key),
       admittedChanger: (key, paths) => this.admitted.changer(key, paths),
+      appExists: (app) => this.apps.has(appKey(app)),
     };
     this.queue = new WorkQueue((key) => this.process(key), opts.workers ?? 4, opts.logger);
   }

@@ -7,7 +7,7 @@ import type { AlertSink } from "../alerts/event.js";
 import type { ClusterClient } from "../cluster/client.js";
 import { GitgateError, reasonOf, terminal, transient } from "../errors.js";
 import type { Logger } from "../log/logger.js";
-import type { DesiredEntry } from "../manifest/desired.js";
+import type { AppRef, DesiredEntry } from "../manifest/desired.js";
 import { APP_LABEL, appLabelValue } from "../manifest/labels.js";
 import { describeRef, type KubeObject } from "../manifest/object.js";
 import { applyEntries, planApply, type DriftRecord } from "./apply.js";
@@ -65,6 +65,8 @@ export interface ReconcileDeps {
   isHeld: (key: string) => boolean;
   /** Who this process's webhook admitted changing these fields of the object, if recent. */
   admittedChanger?: (key: string, paths: readonly string[]) => string | undefined;
+  /** Whether a GitApp exists (its objects are not adopted by another). Absent: assume it does. */
+  appExists?: (app: AppRef) => boolean;
 }
 
 export type Role = "leader" | "follower";
@@ -177,6 +179,32 @@ const applyStep: Step = async (ctx, deps) => {
     await deps.live.watch(obj.apiVersion, obj.kind).catch((err: unknown) => {
       if (reasonOf(err, "") === "Forbidden") throw err;
     });
+  }
+  // The index only knows apps rendered since this process started: the live label is the record
+  // of ownership. Objects of a GitApp that still exists are never taken over (nor later pruned).
+  const mine = appLabelValue(spec.app);
+  const ownerOf = (e: DesiredEntry): AppRef | undefined => {
+    const owner = deps.live.get(e.object)?.metadata.labels?.[APP_LABEL];
+    if (!owner || owner === mine) return undefined;
+    const [namespace = "", ...rest] = owner.split(".");
+    const app = { namespace, name: rest.join(".") };
+    return deps.appExists?.(app) === false ? undefined : app;
+  };
+  const taken = ctx.desired.flatMap((e) => {
+    const owner = ownerOf(e);
+    return owner ? [{ e, owner }] : [];
+  });
+  if (taken.length > 0) {
+    // The admission gate must keep judging those objects by their owner's Git, not this app's.
+    const keys = new Set(taken.map((t) => t.e.key));
+    deps.index.replaceApp(
+      spec.app,
+      ctx.desired.filter((e) => !keys.has(e.key)),
+    );
+    const named = taken.map(
+      (t) => `${describeRef(t.e.ref)} (managed by ${t.owner.namespace}/${t.owner.name})`,
+    );
+    throw terminal("OwnershipConflict", `objects managed by another GitApp: ${named.slice(0, 5).join(", ")}`);
   }
   if (spec.createNamespace) await ensureNamespace(deps.client, spec.namespace, ctx.desired);
   const plan = planApply(ctx.desired, (o) => deps.live.get(o), {
