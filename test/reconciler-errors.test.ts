@@ -115,6 +115,57 @@ describe("reconciler with bad input", () => {
     assert.equal(adopted?.metadata.labels?.["gitgate.io/app"], "default.thief");
   });
 
+  it("a refused prune deletes nothing and keeps the objects in the inventory until Git decides", async () => {
+    const files = Object.fromEntries(["p1", "p2", "p3", "p4"].map((n) => [`app/${n}.yaml`, cm(n, n)]));
+    await env.git.createRepo("many", files);
+    await env.applyGitApp("many", {
+      source: { repoURL: env.git.repoURL("many"), revision: "main", path: "app" },
+      destination: { namespace: "many" },
+      sync: { interval: "1s", createNamespace: true },
+    });
+    await waitSynced(env, "many");
+    // Three of four files gone at once (75 % > the 50 % limit): a mistaken commit, not a cleanup.
+    await env.git.commit("many", { "app/p2.yaml": null, "app/p3.yaml": null, "app/p4.yaml": null }, "oops");
+    const refused = await failedWith("many", /PruneRefused/, /prune of 3 of 4 objects \(75%\) exceeds/);
+    assert.deepEqual(refused.status?.inventory?.map((e) => e.name).sort(), ["p1", "p2", "p3", "p4"]);
+    for (const name of ["p2", "p3", "p4"]) assert.equal(await liveValue("many", name), name, `${name} kept`);
+    // Putting one back makes the prune small enough: the other two go, as Git now says.
+    const back = await env.git.commit("many", { "app/p2.yaml": cm("p2", "p2") }, "restore p2");
+    await waitSynced(env, "many", back);
+    assert.equal(await liveValue("many", "p3"), undefined);
+    assert.equal(await liveValue("many", "p2"), "p2");
+  });
+
+  it("does not prune a Namespace another GitApp still deploys into", async () => {
+    const ns = (name: string): string => `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${name}\n`;
+    await env.git.createRepo("infra", {
+      "app/ns-team.yaml": ns("team-x"),
+      "app/ns-other.yaml": ns("other-x"),
+      "app/ns-third.yaml": ns("third-x"),
+    });
+    await env.applyGitApp("infra", {
+      source: { repoURL: env.git.repoURL("infra"), revision: "main", path: "app" },
+      destination: { namespace: "default" },
+      sync: { interval: "1s" },
+    });
+    await waitSynced(env, "infra");
+    await env.git.createRepo("team", { "app/cm.yaml": cm("team-config", "v") });
+    await env.applyGitApp("team", {
+      source: { repoURL: env.git.repoURL("team"), revision: "main", path: "app" },
+      destination: { namespace: "team-x" },
+      sync: { interval: "1s" },
+    });
+    await waitSynced(env, "team");
+    await env.git.commit("infra", { "app/ns-team.yaml": null }, "drop team-x");
+    await failedWith(
+      "infra",
+      /PruneRefused/,
+      /Namespace team-x refused: GitApp default\/team still declares ConfigMap team-x\/team-config/,
+    );
+    assert.ok(await env.get("v1", "Namespace", "", "team-x"), "namespace kept");
+    assert.equal(await liveValue("team-x", "team-config"), "v");
+  });
+
   it("a chart that fails to render: RenderFailed with helm's message, then recovers", async () => {
     await env.git.createRepo("chart", {
       "Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n",

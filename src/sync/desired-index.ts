@@ -20,6 +20,13 @@ export class DesiredIndex implements DesiredIndexReader {
     return this.entries.size;
   }
 
+  /** The first entry of another app than `app` that matches (a scan: for rare checks only). */
+  findOther(app: AppRef, matches: (entry: DesiredEntry) => boolean): DesiredEntry | undefined {
+    const id = appKey(app);
+    for (const entry of this.entries.values()) if (appKey(entry.app) !== id && matches(entry)) return entry;
+    return undefined;
+  }
+
   entriesOf(app: AppRef): DesiredEntry[] {
     return [...(this.byApp.get(appKey(app)) ?? [])].flatMap((k) => this.entries.get(k) ?? []);
   }

@@ -5,7 +5,7 @@
 import { ApiError } from "../cluster/api-error.js";
 import type { ClusterClient } from "../cluster/client.js";
 import { Informer, type WatchEventType } from "../cluster/watch.js";
-import { terminal } from "../errors.js";
+import { terminal, transient } from "../errors.js";
 import type { Logger } from "../log/logger.js";
 import { APP_LABEL } from "../manifest/labels.js";
 import { objectKey, type KubeObject } from "../manifest/object.js";
@@ -14,6 +14,7 @@ export type LiveChangeHandler = (type: WatchEventType, obj: KubeObject) => void;
 
 export class LiveState {
   private readonly informers = new Map<string, Informer>();
+  private stopped = false;
 
   constructor(
     private readonly client: ClusterClient,
@@ -23,6 +24,9 @@ export class LiveState {
 
   /** Starts watching a kind (once) and waits until its first list is in the cache. */
   async watch(apiVersion: string, kind: string): Promise<void> {
+    // A reconcile still running when the controller stops must not start an informer nobody stops
+    // (it would retry forever and keep the process alive).
+    if (this.stopped) throw transient("Stopping", "gitgate is stopping");
     const id = `${apiVersion}/${kind}`;
     let informer = this.informers.get(id);
     if (!informer) {
@@ -56,6 +60,7 @@ export class LiveState {
   }
 
   stop(): void {
+    this.stopped = true;
     for (const informer of this.informers.values()) informer.stop();
     this.informers.clear();
   }

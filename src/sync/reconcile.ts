@@ -9,14 +9,14 @@ import { GitgateError, reasonOf, terminal, transient } from "../errors.js";
 import type { Logger } from "../log/logger.js";
 import type { AppRef, DesiredEntry } from "../manifest/desired.js";
 import { APP_LABEL, appLabelValue } from "../manifest/labels.js";
-import { describeRef, type KubeObject } from "../manifest/object.js";
+import { describeRef, isPlainObject, type KubeObject } from "../manifest/object.js";
 import { applyEntries, planApply, type DriftRecord } from "./apply.js";
 import type { DesiredIndex } from "./desired-index.js";
 import { effectiveSpec, type EffectiveSpec, type GitApp, type InventoryEntry } from "./gitapp.js";
 import { aggregateHealth, healthOf, type HealthStatus } from "./health.js";
 import type { LiveState } from "./live.js";
 import { prepareEntries, type RenderedObject } from "./prepare.js";
-import { planPrune } from "./prune.js";
+import { inventoryKey, planPrune } from "./prune.js";
 
 /** Seams owned here; src/source and src/render implement them. */
 export interface GitCredentials {
@@ -228,29 +228,82 @@ const applyStep: Step = async (ctx, deps) => {
 const pruneStep: Step = async (ctx, deps) => {
   const previous = ctx.app.status?.inventory ?? [];
   const plan = planPrune(previous, ctx.inventory, deps.settings.maxPruneShare);
-  if (plan.refused) {
-    ctx.pruneRefused = plan.refused;
-    return;
-  }
-  if (!ctx.spec.prune) return;
-  const ours = appLabelValue(ctx.spec.app);
-  for (const entry of plan.toDelete) {
-    const apiVersion = entry.group ? `${entry.group}/${entry.version}` : entry.version;
-    const target = { apiVersion, kind: entry.kind, namespace: entry.namespace, name: entry.name };
-    const live = await deps.client.get(target).catch(() => undefined);
-    // Never delete what another app (or a human) took over since we applied it.
-    if (!live || live.metadata.labels?.[APP_LABEL] !== ours) continue;
-    await deps.client.delete(target);
-    ctx.pruned.push(
-      describeRef({
-        group: entry.group,
-        kind: entry.kind,
-        namespace: entry.namespace ?? "",
-        name: entry.name,
-      }),
-    );
+  // What left Git but is not deleted now stays in the inventory, so a later sync still prunes it
+  // and its objects stay recorded as this app's.
+  const retained: InventoryEntry[] = [];
+  try {
+    if (plan.refused) {
+      ctx.pruneRefused = plan.refused;
+      retained.push(
+        ...previous.filter((e) => !ctx.inventory.some((n) => inventoryKey(n) === inventoryKey(e))),
+      );
+      return;
+    }
+    if (!ctx.spec.prune) {
+      retained.push(...plan.toDelete);
+      return;
+    }
+    const ours = appLabelValue(ctx.spec.app);
+    for (const [i, entry] of plan.toDelete.entries()) {
+      const apiVersion = entry.group ? `${entry.group}/${entry.version}` : entry.version;
+      const target = { apiVersion, kind: entry.kind, namespace: entry.namespace, name: entry.name };
+      let live: KubeObject | undefined;
+      try {
+        live = await deps.client.get(target);
+      } catch (err) {
+        // Unknown is not gone: keep it (and the rest) for the next sync.
+        retained.push(...plan.toDelete.slice(i));
+        throw err;
+      }
+      // Never delete what another app (or a human) took over since we applied it.
+      if (!live || live.metadata.labels?.[APP_LABEL] !== ours) continue;
+      const blocker = cascadeBlocker(entry, live, deps.index, ctx.spec.app);
+      if (blocker) {
+        ctx.pruneRefused ??= blocker;
+        retained.push(entry);
+        continue;
+      }
+      await deps.client.delete(target);
+      ctx.pruned.push(
+        describeRef({
+          group: entry.group,
+          kind: entry.kind,
+          namespace: entry.namespace ?? "",
+          name: entry.name,
+        }),
+      );
+    }
+  } finally {
+    ctx.inventory = [...ctx.inventory, ...retained];
   }
 };
+
+/**
+ * Deleting a Namespace or a CRD deletes everything in it or of its kind: refused while another
+ * GitApp still declares such objects, or while not every GitApp has been rendered yet.
+ */
+function cascadeBlocker(
+  entry: InventoryEntry,
+  live: KubeObject,
+  index: DesiredIndex,
+  app: AppRef,
+): string | undefined {
+  const spec = isPlainObject(live.spec) ? live.spec : {};
+  const names = isPlainObject(spec.names) ? spec.names : {};
+  const contains =
+    entry.kind === "Namespace" && !entry.group
+      ? (e: DesiredEntry): boolean => e.ref.namespace === entry.name
+      : entry.kind === "CustomResourceDefinition"
+        ? (e: DesiredEntry): boolean => e.ref.group === spec.group && e.ref.kind === names.kind
+        : undefined;
+  if (!contains) return undefined;
+  const what = `${entry.kind} ${entry.name}`;
+  if (!index.isComplete()) return `prune of ${what} waits until every GitApp has been rendered`;
+  const other = index.findOther(app, contains);
+  return other
+    ? `prune of ${what} refused: GitApp ${other.app.namespace}/${other.app.name} still declares ${describeRef(other.ref)}`
+    : undefined;
+}
 
 const healthStep: Step = (ctx, deps) => {
   const healths = ctx.desired.map((e) => {
