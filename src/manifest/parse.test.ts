@@ -185,4 +185,19 @@ void describe("parseManifests", () => {
       /bomb\.yaml:1: too many values after expanding aliases/,
     );
   });
+
+  void it("bounds alias expansion across documents and files, not just per document", () => {
+    // Each document expands to 1,001+ values: fine alone under a 2,500 limit, not three together.
+    const doc = (name: string): string =>
+      `${cm(name)}data:\n  l0: &a0 ["x","x","x","x","x","x","x","x","x","x"]\n  l1: &a1 [${Array(10).fill("*a0").join(",")}]\n  l2: [${Array(10).fill("*a1").join(",")}]\n`;
+    assert.equal(parseManifests(doc("one"), "one.yaml", { maxNodes: 2_500 }).length, 1);
+    assert.throws(
+      () => parseManifests([doc("a"), doc("b"), doc("c")].join("---\n"), "many.yaml", { maxNodes: 2_500 }),
+      /many\.yaml:\d+: too many values after expanding aliases/,
+    );
+    const budget = { left: 2_500 };
+    parseManifests(doc("a"), "a.yaml", { budget });
+    parseManifests(doc("b"), "b.yaml", { budget });
+    assert.throws(() => parseManifests(doc("c"), "c.yaml", { budget }), /c\.yaml:\d+: too many values/);
+  });
 });

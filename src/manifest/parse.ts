@@ -13,10 +13,20 @@ export interface ParsedDoc {
   line: number;
 }
 
-export interface ParseOptions {
-  /** Upper bound on values in one document after alias expansion (defends against "billion laughs"). */
-  maxNodes?: number;
+/** Values left to create after alias expansion; shared by every document it is passed to. */
+export interface NodeBudget {
+  left: number;
 }
+
+export interface ParseOptions {
+  /** Upper bound on values after alias expansion (defends against "billion laughs"), per call. */
+  maxNodes?: number;
+  /** A budget shared across calls (all files of one render); `maxNodes` is ignored then. */
+  budget?: NodeBudget;
+}
+
+/** Values one render may create from YAML after alias expansion, across all its files. */
+export const RENDER_MAX_NODES = 2_000_000;
 
 /**
  * YAML 1.2 core schema plus merge keys (`<<: *base`). Unlike js-yaml's default schema this keeps
@@ -136,7 +146,7 @@ function isListKind(value: Record<string, unknown>): value is { kind: string; it
   return typeof value.kind === "string" && value.kind.endsWith("List") && Array.isArray(value.items);
 }
 
-function loadChunk(chunk: Chunk, file: string, opts: ParseOptions): unknown {
+function loadChunk(chunk: Chunk, file: string, budget: NodeBudget): unknown {
   let loaded: unknown;
   try {
     loaded = yaml.load(chunk.text, { schema: SCHEMA, filename: file });
@@ -149,7 +159,7 @@ function loadChunk(chunk: Chunk, file: string, opts: ParseOptions): unknown {
     throw err;
   }
   try {
-    return detach(loaded, { left: opts.maxNodes ?? DEFAULT_MAX_NODES });
+    return detach(loaded, budget);
   } catch (err) {
     throw invalid(file, firstContentLine(chunk), messageOf(err), err);
   }
@@ -158,8 +168,11 @@ function loadChunk(chunk: Chunk, file: string, opts: ParseOptions): unknown {
 /** Parses every document of `text`; `file` names it in errors and in the result. */
 export function parseManifests(text: string, file: string, opts: ParseOptions = {}): ParsedDoc[] {
   const docs: ParsedDoc[] = [];
+  // One budget for all documents: small documents each expanding to just under a per-document
+  // limit would otherwise add up without bound.
+  const budget = opts.budget ?? { left: opts.maxNodes ?? DEFAULT_MAX_NODES };
   for (const chunk of splitDocuments(text.replace(/^\uFEFF/, ""))) {
-    const value = loadChunk(chunk, file, opts);
+    const value = loadChunk(chunk, file, budget);
     if (value === null || value === undefined) continue;
     const line = firstContentLine(chunk);
     if (isPlainObject(value) && isListKind(value)) {

@@ -2,7 +2,7 @@
 import { readdir, readFile, realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { terminal } from "../errors.js";
-import { parseManifests } from "../manifest/parse.js";
+import { parseManifests, RENDER_MAX_NODES } from "../manifest/parse.js";
 import { isInside, linkTarget, repoRelative } from "./contain.js";
 import type { Limits, RenderedObject } from "./types.js";
 
@@ -66,6 +66,7 @@ export async function renderDirectory(
 ): Promise<RenderedObject[]> {
   const objects: RenderedObject[] = [];
   let totalBytes = 0;
+  const budget = { left: RENDER_MAX_NODES };
   for (const file of await listManifestFiles(root, appDir)) {
     const rel = repoRelative(root, file.real);
     const { size } = await stat(file.real);
@@ -83,7 +84,7 @@ export async function renderDirectory(
       );
     }
     const text = await readFile(file.real, "utf8");
-    for (const doc of parseManifests(text, rel)) {
+    for (const doc of parseManifests(text, rel, { budget })) {
       objects.push({ object: doc.object, file: doc.file, line: doc.line });
       if (objects.length > limits.maxObjects) {
         throw terminal(

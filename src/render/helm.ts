@@ -6,7 +6,7 @@
 import { stat, writeFile } from "node:fs/promises";
 import { basename, join, posix } from "node:path";
 import { terminal } from "../errors.js";
-import { parseManifests } from "../manifest/parse.js";
+import { parseManifests, RENDER_MAX_NODES } from "../manifest/parse.js";
 import { refuseEscapingSymlinks, repoRelative, resolveInRepo } from "./contain.js";
 import type { HelmSource, Limits, RenderedObject } from "./types.js";
 
@@ -114,11 +114,12 @@ export function splitBySource(output: string): SourceChunk[] {
 /** Parses helm's output into objects attributed to `<app path>/<template path>`. */
 export function parseHelmOutput(output: string, appRel: string): RenderedObject[] {
   const objects: RenderedObject[] = [];
+  const budget = { left: RENDER_MAX_NODES };
   for (const chunk of splitBySource(output)) {
     const file = chunk.source ? posix.join(appRel, chunk.source) : appRel;
     // Lines of rendered output do not match template lines, so no line is reported; error messages
     // say "(rendered)" for the same reason.
-    for (const doc of parseManifests(chunk.text, `${file} (rendered)`))
+    for (const doc of parseManifests(chunk.text, `${file} (rendered)`, { budget }))
       objects.push({ object: doc.object, file });
   }
   return objects;

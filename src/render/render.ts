@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { terminal } from "../errors.js";
-import { parseManifests } from "../manifest/parse.js";
+import { parseManifests, RENDER_MAX_NODES } from "../manifest/parse.js";
 import { realRepoRoot, repoRelative, resolveInRepo } from "./contain.js";
 import { renderDirectory } from "./directory.js";
 import { runTool, sandboxEnv } from "./exec.js";
@@ -88,10 +88,12 @@ async function renderKustomize(
   );
   const appRel = repoRelative(root, appDir);
   // Kustomize output lines do not map to files; every object is attributed to the kustomization dir.
-  return parseManifests(output, `${appRel} (kustomize output)`).map((doc) => ({
-    object: doc.object,
-    file: appRel,
-  }));
+  return parseManifests(output, `${appRel} (kustomize output)`, { maxNodes: RENDER_MAX_NODES }).map(
+    (doc) => ({
+      object: doc.object,
+      file: appRel,
+    }),
+  );
 }
 
 export async function render(req: RenderRequest, opts: RenderOptions): Promise<RenderResult> {
