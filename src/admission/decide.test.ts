@@ -269,6 +269,27 @@ void describe("decide: the order of DESIGN's admission decision", () => {
     );
   });
 
+  void it("1. an Ingress written through extensions/v1beta1 is the one Git declares as networking.k8s.io", () => {
+    const gitIngress: KubeObject = {
+      apiVersion: "networking.k8s.io/v1",
+      kind: "Ingress",
+      metadata: { name: "web", namespace: "guestbook", ...structuredClone(markers) },
+      spec: { ingressClassName: "nginx" },
+    };
+    const index = indexOf(entryFor(gitIngress, "enforce"));
+    const viaExtensions = structuredClone(gitIngress);
+    viaExtensions.apiVersion = "extensions/v1beta1";
+    (viaExtensions.spec as Record<string, unknown>).ingressClassName = "other";
+    const kind = { group: "extensions", version: "v1beta1", kind: "Ingress" };
+    const resource = { group: "extensions", version: "v1beta1", resource: "ingresses" };
+    const request = update(viaExtensions, { kind, resource, name: "web", oldObject: gitIngress });
+    const d = decideWith(request, index);
+    assert.equal(d.allowed, false);
+    assert.equal(d.reason, "violation");
+    const deleted = decideWith({ ...request, operation: "DELETE", object: null }, index);
+    assert.equal(deleted.allowed, false);
+  });
+
   void it("6. enforce → 403 with the Git location and requested value; several fields joined by '; '", () => {
     const d = decideWith(update(scaled));
     assert.deepEqual(

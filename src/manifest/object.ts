@@ -61,9 +61,19 @@ export function refOf(obj: KubeObject): ObjectRef {
   };
 }
 
+/**
+ * Kinds the API server serves under two groups (the same objects either way). Keys use one group,
+ * so a write through the other cannot slip past the admission gate as "not in Git".
+ */
+const GROUP_ALIASES: Record<string, string> = {
+  // extensions/v1beta1 Ingress is served until Kubernetes 1.22.
+  "extensions/Ingress": "networking.k8s.io",
+};
+
 /** Stable string key: `group/kind/namespace/name` (core group is empty). */
 export function keyOf(ref: ObjectRef): string {
-  return `${ref.group}/${ref.kind}/${ref.namespace}/${ref.name}`;
+  const group = GROUP_ALIASES[`${ref.group}/${ref.kind}`] ?? ref.group;
+  return `${group}/${ref.kind}/${ref.namespace}/${ref.name}`;
 }
 
 export function objectKey(obj: KubeObject): string {
