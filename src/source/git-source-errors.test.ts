@@ -107,7 +107,15 @@ void describe("GitSource with credentials", () => {
     const viaURL = await git.resolve({ repoURL: withUserinfo, revision: "main" });
     assert.equal(viaURL.commit, main);
     assert.ok(!viaURL.dir.includes(auth.password));
-    assert.deepEqual(await readdir(cacheRoot), [parseRepoURL(repoURL).key], "one cache for all three forms");
+    const caches = await readdir(cacheRoot);
+    assert.equal(caches.length, 1, "one cache for all three forms");
+    assert.ok(caches[0]?.startsWith(`${parseRepoURL(repoURL).key}-`));
+    assert.ok(!caches[0]?.includes(auth.password));
+    // That cache is not served to a request without the credentials, not even for a known SHA.
+    await assert.rejects(
+      git.resolve({ repoURL, revision: main }),
+      isGitError("terminal", "AuthenticationFailed", () => undefined),
+    );
   });
 
   void it("gives AuthenticationFailed without leaking the password", async () => {

@@ -6,6 +6,7 @@
  *
  * Polling is cheap: a ref lookup (ls-refs) first, and a fetch only when that commit is not cached.
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { mkdir, readdir, rm, stat } from "node:fs/promises";
 import { join, resolve as resolvePath } from "node:path";
@@ -105,7 +106,9 @@ export class IsomorphicGitSource implements GitSource {
   private target(req: SourceRequest): RepoTarget {
     const repo = parseRepoURL(req.repoURL);
     const credentials = req.credentials ?? repo.credentials;
-    const cacheDir = join(this.cacheRoot, repo.key);
+    // One cache per repo and identity: a full SHA is served from the cache without asking the
+    // server, so a GitApp without (or with other) credentials must not see a private repo's cache.
+    const cacheDir = join(this.cacheRoot, credentials ? `${repo.key}-${identityKey(credentials)}` : repo.key);
     return {
       repo,
       credentials,
@@ -224,4 +227,11 @@ function normalizeRevision(req: SourceRequest): SourceRequest {
 
 export function createGitSource(opts: GitSourceOptions): IsomorphicGitSource {
   return new IsomorphicGitSource(opts);
+}
+
+/** The same user and secret however given (password, token or URL userinfo), as a short hash. */
+function identityKey(credentials: GitCredentials): string {
+  const secret = credentials.password ?? credentials.token ?? "";
+  const user = credentials.username ?? (credentials.token ? "x-access-token" : "");
+  return createHash("sha256").update(`${user}\0${secret}`).digest("hex").slice(0, 16);
 }
