@@ -51,6 +51,7 @@ export class Controller {
       isHeld: (key) => this.holds.isHeld(key),
       admittedChanger: (key, paths) => this.admitted.changer(key, paths),
       appExists: (app) => this.apps.has(appKey(app)),
+      stillLeading: () => opts.isLeader(),
     };
     this.queue = new WorkQueue((key) => this.process(key), opts.workers ?? 4, opts.logger);
   }
@@ -163,9 +164,12 @@ export class Controller {
     if (!app) return undefined;
     const role: Role = this.opts.isLeader() ? "leader" : "follower";
     const ctx = await reconcile(app, role, this.deps);
+    // Deleted meanwhile: nothing to report on, nothing to schedule.
+    if (this.apps.get(key)?.metadata.uid !== app.metadata.uid) return undefined;
     this.lastResult.set(key, ctx);
     const spec = effectiveSpec(app, this.opts.settings.defaultMode, this.opts.settings.minIntervalMs);
-    if (role === "leader") await this.publish(app, ctx);
+    // Leadership may have moved during the reconcile: a former leader must not overwrite the status.
+    if (role === "leader" && this.opts.isLeader()) await this.publish(app, ctx);
     if (ctx.error) {
       this.opts.logger.warn(
         { app: key, step: ctx.failedStep, reason: ctx.error.reason, class: ctx.error.class },

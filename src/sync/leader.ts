@@ -46,10 +46,19 @@ export class LeaderElector {
   start(): void {
     const tick = async (): Promise<void> => {
       if (this.stopped) return;
-      const leading = await this.tryAcquireOrRenew().catch((err: unknown) => {
-        this.logger.warn({ err: String(err) }, "leader election: lease update failed");
-        return false;
+      // A renewal that hangs must not keep this replica leading past the Lease (client-go's
+      // renewDeadline): after 2/3 of the duration it steps down, as another may take over soon.
+      const deadlineMs = Math.floor(((this.opts.durationMs ?? 15_000) * 2) / 3);
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${deadlineMs} ms`)), deadlineMs);
       });
+      const leading = await Promise.race([this.tryAcquireOrRenew(), deadline])
+        .finally(() => clearTimeout(timer))
+        .catch((err: unknown) => {
+          this.logger.warn({ err: String(err) }, "leader election: lease update failed");
+          return false;
+        });
       this.setLeading(leading);
       if (!this.stopped) this.timer = setTimeout(() => void tick(), this.opts.retryMs ?? 2000);
     };

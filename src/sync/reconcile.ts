@@ -67,6 +67,8 @@ export interface ReconcileDeps {
   admittedChanger?: (key: string, paths: readonly string[]) => string | undefined;
   /** Whether a GitApp exists (its objects are not adopted by another). Absent: assume it does. */
   appExists?: (app: AppRef) => boolean;
+  /** Leadership now (it can move during a reconcile); absent: the role given at the start holds. */
+  stillLeading?: () => boolean;
 }
 
 export type Role = "leader" | "follower";
@@ -146,6 +148,9 @@ const renderStep: Step = async (ctx, deps) => {
 };
 
 const indexStep: Step = (ctx, deps) => {
+  // Deleted while it was fetching or rendering: its entries must not come back into the index.
+  if (deps.appExists?.(ctx.spec.app) === false)
+    return Promise.reject(terminal("AppDeleted", "the GitApp was deleted during the sync"));
   const { conflicts } = deps.index.replaceApp(ctx.spec.app, ctx.desired);
   ctx.conflicts = conflicts;
   ctx.desired = ctx.desired.filter(
@@ -239,7 +244,8 @@ const pruneStep: Step = async (ctx, deps) => {
       );
       return;
     }
-    if (!ctx.spec.prune) {
+    // Deleting is the one step that must not run on a replica that just lost the Lease.
+    if (!ctx.spec.prune || deps.stillLeading?.() === false) {
       retained.push(...plan.toDelete);
       return;
     }
