@@ -86,6 +86,53 @@ describe("admission gate", () => {
     );
   });
 
+  it("denies kubectl scale of a Git-managed custom resource too (its kind learned from discovery)", async () => {
+    const crd = [
+      "apiVersion: apiextensions.k8s.io/v1",
+      "kind: CustomResourceDefinition",
+      "metadata: {name: widgets.example.com}",
+      "spec:",
+      "  group: example.com",
+      "  scope: Namespaced",
+      "  names: {plural: widgets, singular: widget, kind: Widget}",
+      "  versions:",
+      "    - name: v1",
+      "      served: true",
+      "      storage: true",
+      "      subresources:",
+      "        scale: {specReplicasPath: .spec.replicas, statusReplicasPath: .status.replicas}",
+      "      schema:",
+      "        openAPIV3Schema:",
+      "          type: object",
+      "          properties:",
+      "            spec: {type: object, properties: {replicas: {type: integer}}}",
+      "            status: {type: object, properties: {replicas: {type: integer}}}",
+    ].join("\n");
+    const widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {replicas: 2}\n";
+    const { commit: crdCommit } = await env.git.createRepo("widgets", {
+      "crd/crd.yaml": crd,
+      "app/widget.yaml": widget,
+    });
+    const widgetsURL = env.git.repoURL("widgets");
+    await env.applyGitApp("widget-crd", {
+      source: { repoURL: widgetsURL, revision: "main", path: "crd" },
+      destination: { namespace: "default" },
+    });
+    await waitSynced(env, "widget-crd", crdCommit);
+    await env.applyGitApp("widgets", {
+      source: { repoURL: widgetsURL, revision: "main", path: "app" },
+      destination: { namespace: "widgets" },
+      sync: { interval: "1h", createNamespace: true },
+    });
+    await waitSynced(env, "widgets", crdCommit);
+    const r = await k(["-n", "widgets", "scale", "widgets.example.com", "w", "--replicas=5"]);
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.match(
+      r.stderr,
+      /Widget widgets\/w is managed by Git: spec\.replicas is 2 in .*app\/widget\.yaml@/,
+    );
+  });
+
   it("denies a patch of a declared field and a delete, allows an unrelated label and the Git value", async () => {
     const image = await k([
       "-n",

@@ -65,10 +65,15 @@ export interface Runtime {
 const seconds = (d: string, fallback: number): number =>
   Math.round((parseDuration(d) ?? fallback * 1000) / 1000);
 
-export function admissionPolicy(config: GitgateConfig, selfUsername: string): AdmissionPolicy {
+export function admissionPolicy(
+  config: GitgateConfig,
+  selfUsername: string,
+  resourceKinds?: Record<string, string>,
+): AdmissionPolicy {
   const e = config.enforcement;
   return {
     selfUsername,
+    ...(resourceKinds ? { resourceKinds } : {}),
     exemptUsers: e.exemptUsers,
     exemptGroups: e.exemptGroups,
     defaultMode: e.defaultMode,
@@ -160,7 +165,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     const app = createApp({
       admission: createAdmissionRouter({
         index: controller.index,
-        policy: () => admissionPolicy(config, identity.username),
+        policy: () => admissionPolicy(config, identity.username, client.discovery.resourceKinds),
         alerts,
         logger,
         metrics: createAdmissionMetrics(registry),

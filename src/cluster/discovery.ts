@@ -19,6 +19,11 @@ export function groupVersionPath(apiVersion: string): string {
 
 export class Discovery {
   private readonly cache = new Map<string, Promise<Map<string, ResourceInfo>>>();
+  /**
+   * `<group>/<plural>` → kind of every resource discovered so far (all kinds gitgate manages are):
+   * a Scale request names only the resource, and the admission gate may do no I/O to resolve it.
+   */
+  readonly resourceKinds: Record<string, string> = {};
 
   constructor(private readonly transport: Transport) {}
 
@@ -42,6 +47,8 @@ export class Discovery {
     for (const r of list as Array<Record<string, unknown>>) {
       const name = scalarText(r.name);
       if (name.includes("/")) continue; // subresources
+      const group = apiVersion.includes("/") ? (apiVersion.split("/")[0] ?? "") : "";
+      this.resourceKinds[`${group}/${name}`] = String(r.kind);
       byKind.set(String(r.kind), {
         apiVersion,
         kind: String(r.kind),
