@@ -283,6 +283,46 @@ describe("admission gate", () => {
     assert.notEqual(alice.code, 0, "not in the break-glass group");
   });
 
+  it("a break-glass hold survives a restart: the next leader honours the signed record on the object", async () => {
+    const expires = new Date(Date.now() + 15_000).toISOString();
+    const r = await k(
+      [
+        "-n",
+        "guestbook",
+        "patch",
+        "deployment",
+        "guestbook-ui",
+        "--type=merge",
+        "-p",
+        JSON.stringify({
+          metadata: {
+            annotations: {
+              "gitgate.io/break-glass-reason": "INC-43 failover",
+              "gitgate.io/break-glass-expires": expires,
+            },
+          },
+          spec: { replicas: 4 },
+        }),
+      ],
+      "oncall",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    // A new process knows nothing of the grant but what the object says (as another replica would).
+    await env.restart();
+    env.gitgate.controller.triggerRepo(repoURL);
+    await new Promise((res) => setTimeout(res, 1500));
+    assert.equal(
+      await replicas("guestbook", "guestbook-ui"),
+      4,
+      "self-heal still suspended after the restart",
+    );
+    await waitFor(
+      "reverted after expiry",
+      async () => (await replicas("guestbook", "guestbook-ui")) === 1,
+      30_000,
+    );
+  });
+
   it("allows applying a new commit's value by hand once gitgate has rendered it", async () => {
     await env.applyGitApp("guestbook", {
       source: { repoURL, revision: "main", path: "apps/guestbook" },

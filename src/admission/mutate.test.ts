@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import type { DesiredEntry, DesiredIndexReader, EnforcementMode } from "../manifest/desired.js";
 import { keyOf, refOf, type KubeObject } from "../manifest/object.js";
 import { encodeResponse } from "./codec.js";
+import { verifiedHold } from "../manifest/hold-record.js";
 import { outOfBandPatch, setAnnotationPatch } from "./mutate.js";
 import type { AdmissionPolicy, AdmissionRequest, JsonPatchOp } from "./types.js";
 
@@ -131,6 +132,28 @@ void describe("outOfBandPatch", () => {
       undefined,
     );
     assert.equal(outOfBandPatch(request(changed()), index("off"), policy, NOW), undefined);
+  });
+
+  void it("records a break-glass grant signed for the leader replica, which verifies it", () => {
+    const bg = { ...policy, breakGlassGroups: ["oncall"], holdSecret: "replicas-share-this" };
+    const obj = changed({ "gitgate.io/break-glass-reason": "INC-7" });
+    const req = request(obj, { userInfo: { username: "olga", groups: ["oncall"] } });
+    const patch = outOfBandPatch(req, index("enforce"), bg, NOW);
+    assert.ok(patch, "break-glass admits, so the change is recorded");
+    const patched = applyPatch(obj, patch) as KubeObject;
+    const key = keyOf(refOf(git));
+    assert.deepEqual(verifiedHold(patched, key, "replicas-share-this", NOW), {
+      username: "olga",
+      reason: "INC-7",
+      expiresAt: new Date(NOW.getTime() + 3600_000),
+    });
+    assert.equal(verifiedHold(patched, key, "another-key", NOW), undefined);
+    // Without a key (webhooks off) the record says who and what, and grants nothing elsewhere.
+    const unsigned = applyPatch(
+      obj,
+      outOfBandPatch(req, index("enforce"), { ...bg, holdSecret: undefined }, NOW) ?? [],
+    );
+    assert.equal(verifiedHold(unsigned as KubeObject, key, "replicas-share-this", NOW), undefined);
   });
 
   void it("travels base64-encoded as a JSONPatch in the response", () => {

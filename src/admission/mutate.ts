@@ -7,6 +7,7 @@
  */
 import { escapePointerToken } from "../diff/path.js";
 import type { DesiredIndexReader } from "../manifest/desired.js";
+import { signHold, type SignedHold } from "../manifest/hold-record.js";
 import { LAST_CHANGE_ANNOTATION } from "../manifest/labels.js";
 import { keyOf } from "../manifest/object.js";
 import { decide, targetOf, violationsOf } from "./decide.js";
@@ -21,6 +22,8 @@ export interface OutOfBandRecord {
   fields: string[];
   more?: number;
   time: string;
+  /** A break-glass grant, for whichever replica leads (hold-record.ts). */
+  breakGlass?: SignedHold;
 }
 
 export function outOfBandPatch(
@@ -36,7 +39,8 @@ export function outOfBandPatch(
   if (!entry || entry.mode === "off") return undefined;
   const { changes } = violationsOf(request, entry);
   if (changes.length === 0) return undefined;
-  if (!decide(request, index, policy, now).allowed) return undefined;
+  const decision = decide(request, index, policy, now);
+  if (!decision.allowed) return undefined;
 
   const fields = changes.map((c) => c.path);
   const record: OutOfBandRecord = {
@@ -45,6 +49,17 @@ export function outOfBandPatch(
     fields: fields.slice(0, MAX_FIELDS),
     ...(fields.length > MAX_FIELDS ? { more: fields.length - MAX_FIELDS } : {}),
     time: now.toISOString(),
+    ...(decision.breakGlass && policy.holdSecret
+      ? {
+          breakGlass: signHold(
+            policy.holdSecret,
+            decision.key,
+            request.userInfo.username,
+            decision.breakGlass.expiresAt,
+            decision.breakGlass.reason,
+          ),
+        }
+      : {}),
   };
   return setAnnotationPatch(
     request.object.metadata.annotations,

@@ -57,6 +57,8 @@ export interface AdmissionPolicy {
    * parent only by resource. Apps Deployments/ReplicaSets/StatefulSets and ReplicationControllers are built in.
    */
   resourceKinds?: Record<string, string>;
+  /** Signs break-glass grants recorded on objects, so the leader replica can trust them (hold-record.ts). */
+  holdSecret?: string;
 }
 
 /** allowed/denied/warned/audited; `error` exists only in metrics (bad request or internal failure). */

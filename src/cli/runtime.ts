@@ -2,6 +2,7 @@
  * gitgate's composition root: one process running the reconciler (leader only writes), the
  * admission webhooks (every replica answers), the push receiver, probes and metrics.
  */
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import { createAdmissionRouter } from "../admission/handlers.js";
@@ -69,11 +70,13 @@ export function admissionPolicy(
   config: GitgateConfig,
   selfUsername: string,
   resourceKinds?: Record<string, string>,
+  holdSecret?: string,
 ): AdmissionPolicy {
   const e = config.enforcement;
   return {
     selfUsername,
     ...(resourceKinds ? { resourceKinds } : {}),
+    ...(holdSecret ? { holdSecret } : {}),
     exemptUsers: e.exemptUsers,
     exemptGroups: e.exemptGroups,
     defaultMode: e.defaultMode,
@@ -96,6 +99,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   collectDefaultMetrics({ register: registry });
   // Per-GitApp channels (spec.alerts.channels); the controller that knows the apps comes next.
   let appOf: (ref: AppRef) => GitApp | undefined = () => undefined;
+  // Set once the webhook certificates are loaded; without webhooks nobody grants break-glass.
+  let holdSecret: string | undefined;
   const alerts =
     opts.alerts ??
     (await createAlerts(
@@ -128,6 +133,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     },
     credentials: (namespace, name) => readCredentials(client, namespace, name),
     isLeader: () => leading,
+    holdSecret: () => holdSecret,
     sameRepo,
     workers: config.sync.workers,
   });
@@ -158,6 +164,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       : { dnsNames: ["localhost"], ipAddresses: [host === "0.0.0.0" ? "127.0.0.1" : host] };
     const secretRef = { namespace: config.namespace, name: config.webhook.certSecret };
     tls = (await loadOrCreateCertificates(client, secretRef, names)).tls;
+    // Every replica derives the same key from the shared CA (see manifest/hold-record.ts).
+    holdSecret = createHash("sha256").update("gitgate break-glass hold\n").update(tls.ca.key).digest("hex");
     if (!config.hooks.githubSecret && !config.hooks.gitlabToken)
       logger.warn(
         "POST /hooks/git accepts unsigned push notifications (they can only trigger a fetch): set hooks.githubSecret or hooks.gitlabToken",
@@ -165,7 +173,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     const app = createApp({
       admission: createAdmissionRouter({
         index: controller.index,
-        policy: () => admissionPolicy(config, identity.username, client.discovery.resourceKinds),
+        policy: () => admissionPolicy(config, identity.username, client.discovery.resourceKinds, holdSecret),
         alerts,
         logger,
         metrics: createAdmissionMetrics(registry),

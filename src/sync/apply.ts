@@ -46,7 +46,8 @@ export function planApply(
   liveOf: (obj: KubeObject) => KubeObject | undefined,
   opts: {
     selfHeal: boolean;
-    isHeld: (key: string) => boolean;
+    /** Break-glass: self-heal leaves the object alone (the live copy may carry a signed hold). */
+    isHeld: (key: string, live?: KubeObject) => boolean;
     /** A user this process's webhook admitted changing these fields (AdmittedChanges). */
     admittedChanger?: (key: string, paths: readonly string[]) => string | undefined;
   },
@@ -71,7 +72,7 @@ export function planApply(
       if (all.length > 0) plan.toApply.push(entry);
       continue;
     }
-    const held = opts.isHeld(entry.key);
+    const held = opts.isHeld(entry.key, live);
     const action = held ? "held" : opts.selfHeal ? "reverted" : "reported";
     const paths = changes.map((c) => c.path);
     const changedBy = opts.admittedChanger?.(entry.key, paths) ?? lastChanger(live, paths);

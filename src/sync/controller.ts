@@ -10,6 +10,7 @@ import { diffDeclared } from "../diff/index.js";
 import { objectKey, type KubeObject } from "../manifest/object.js";
 import { DesiredIndex } from "./desired-index.js";
 import type { AppRef } from "../manifest/desired.js";
+import { verifiedHold } from "../manifest/hold-record.js";
 import { appKey, effectiveSpec, GITAPP_API_VERSION, GITAPP_KIND, type GitApp } from "./gitapp.js";
 import { BreakGlassHolds, type Hold } from "./holds.js";
 import { LiveState } from "./live.js";
@@ -23,6 +24,8 @@ export interface ControllerOptions extends Omit<
   "index" | "live" | "isHeld" | "admittedChanger"
 > {
   isLeader: () => boolean;
+  /** Key that signs break-glass grants recorded on objects (any replica may have granted one). */
+  holdSecret?: () => string | undefined;
   /** Sameness of repo URLs for push triggers. */
   sameRepo: (a: string, b: string) => boolean;
   workers?: number;
@@ -48,7 +51,7 @@ export class Controller {
       ...opts,
       index: this.index,
       live: this.live,
-      isHeld: (key) => this.holds.isHeld(key),
+      isHeld: (key, live) => this.holds.isHeld(key) || this.adoptHold(key, live),
       admittedChanger: (key, paths) => this.admitted.changer(key, paths),
       appExists: (app) => this.apps.has(appKey(app)),
       stillLeading: () => opts.isLeader(),
@@ -99,6 +102,17 @@ export class Controller {
 
   grantBreakGlass(hold: Hold): void {
     this.holds.grant(hold);
+  }
+
+  /** A break-glass another replica granted, recorded and signed on the live object: hold it here too. */
+  private adoptHold(key: string, live: KubeObject | undefined): boolean {
+    const secret = this.opts.holdSecret?.();
+    const entry = this.index.get(key);
+    if (!live || !secret || !entry) return false;
+    const hold = verifiedHold(live, key, secret, new Date());
+    if (!hold) return false;
+    this.holds.grant({ key, app: entry.app, ...hold });
+    return true;
   }
 
   /** The GitApp as last seen by the watch. */

@@ -62,7 +62,7 @@ export interface ReconcileDeps {
   settings: SyncSettings;
   credentials: (namespace: string, secretName: string) => Promise<GitCredentials>;
   /** Break-glass holds: self-heal is suspended for these object keys. */
-  isHeld: (key: string) => boolean;
+  isHeld: (key: string, live?: KubeObject) => boolean;
   /** Who this process's webhook admitted changing these fields of the object, if recent. */
   admittedChanger?: (key: string, paths: readonly string[]) => string | undefined;
   /** Whether a GitApp exists (its objects are not adopted by another). Absent: assume it does. */

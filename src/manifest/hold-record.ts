@@ -1,0 +1,64 @@
+/**
+ * Break-glass across replicas. The replica whose webhook grants a break-glass records it in the
+ * mutating webhook's annotation (kube-apiserver writes it with the user's own request), signed with a
+ * key every replica derives from the shared webhook CA. The leader, whichever replica it is, honours
+ * a hold only with a valid signature: a user cannot forge one by writing the annotation. Pure.
+ */
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { LAST_CHANGE_ANNOTATION } from "./labels.js";
+import type { KubeObject } from "./object.js";
+
+export interface SignedHold {
+  until: string;
+  reason: string;
+  sig: string;
+}
+
+export interface VerifiedHold {
+  username: string;
+  reason: string;
+  expiresAt: Date;
+}
+
+function mac(secret: string, key: string, username: string, until: string, reason: string): string {
+  return createHmac("sha256", secret).update(`${key}\n${username}\n${until}\n${reason}`).digest("hex");
+}
+
+export function signHold(
+  secret: string,
+  key: string,
+  username: string,
+  expiresAt: Date,
+  reason: string,
+): SignedHold {
+  const until = expiresAt.toISOString();
+  return { until, reason, sig: mac(secret, key, username, until, reason) };
+}
+
+/** The hold recorded on the live object, if signed with `secret` for this object and not expired. */
+export function verifiedHold(
+  live: KubeObject,
+  key: string,
+  secret: string,
+  now: Date,
+): VerifiedHold | undefined {
+  const text = live.metadata.annotations?.[LAST_CHANGE_ANNOTATION];
+  if (!text || !secret) return undefined;
+  let record: { user?: unknown; breakGlass?: Partial<Record<keyof SignedHold, unknown>> };
+  try {
+    record = JSON.parse(text) as typeof record;
+  } catch {
+    return undefined;
+  }
+  const hold = record.breakGlass;
+  const username = record.user;
+  if (typeof username !== "string" || !hold) return undefined;
+  const { until, reason, sig } = hold;
+  if (typeof until !== "string" || typeof reason !== "string" || typeof sig !== "string") return undefined;
+  const want = Buffer.from(mac(secret, key, username, until, reason), "hex");
+  const got = Buffer.from(sig, "hex");
+  if (got.length !== want.length || !timingSafeEqual(got, want)) return undefined;
+  const expiresAt = new Date(until);
+  if (!(expiresAt.getTime() > now.getTime())) return undefined;
+  return { username, reason, expiresAt };
+}
