@@ -51,6 +51,14 @@ function postReview(body: string | Buffer): Promise<number> {
   });
 }
 
+/** bob (on call) scales guestbook-ui out of Git under break-glass, for `ms` from now. */
+function breakGlass(reason: string, ms: number, replicas: number): ReturnType<typeof k> {
+  const expires = new Date(Date.now() + ms).toISOString();
+  const annotations = { "gitgate.io/break-glass-reason": reason, "gitgate.io/break-glass-expires": expires };
+  const patch = JSON.stringify({ metadata: { annotations }, spec: { replicas } });
+  return k(["-n", "guestbook", "patch", "deployment", "guestbook-ui", "--type=merge", "-p", patch], "oncall");
+}
+
 describe("admission gate", () => {
   before(async () => {
     env = await startEnv({ webhook: true });
@@ -234,28 +242,7 @@ describe("admission gate", () => {
   });
 
   it("break-glass admits, suspends self-heal, and reverts at expiry", async () => {
-    const expires = new Date(Date.now() + 4000).toISOString();
-    const r = await k(
-      [
-        "-n",
-        "guestbook",
-        "patch",
-        "deployment",
-        "guestbook-ui",
-        "--type=merge",
-        "-p",
-        JSON.stringify({
-          metadata: {
-            annotations: {
-              "gitgate.io/break-glass-reason": "INC-42 hotfix",
-              "gitgate.io/break-glass-expires": expires,
-            },
-          },
-          spec: { replicas: 6 },
-        }),
-      ],
-      "oncall",
-    );
+    const r = await breakGlass("INC-42 hotfix", 4000, 6);
     assert.equal(r.code, 0, r.stderr);
     await waitFor("break-glass alert", () => env.alerts.find((a) => a.type === "break-glass-used"));
     env.gitgate.controller.triggerRepo(repoURL);
@@ -284,28 +271,7 @@ describe("admission gate", () => {
   });
 
   it("a break-glass hold survives a restart: the next leader honours the signed record on the object", async () => {
-    const expires = new Date(Date.now() + 15_000).toISOString();
-    const r = await k(
-      [
-        "-n",
-        "guestbook",
-        "patch",
-        "deployment",
-        "guestbook-ui",
-        "--type=merge",
-        "-p",
-        JSON.stringify({
-          metadata: {
-            annotations: {
-              "gitgate.io/break-glass-reason": "INC-43 failover",
-              "gitgate.io/break-glass-expires": expires,
-            },
-          },
-          spec: { replicas: 4 },
-        }),
-      ],
-      "oncall",
-    );
+    const r = await breakGlass("INC-43 failover", 15_000, 4);
     assert.equal(r.code, 0, r.stderr);
     // A new process knows nothing of the grant but what the object says (as another replica would).
     await env.restart();
