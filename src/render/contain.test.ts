@@ -151,6 +151,41 @@ void describe("containment: kustomize", () => {
       /resources entry \.\.\/\.\.\/\.\.\/\.\.\/outside is outside/,
     );
   });
+  void it("refuses transformers, generators and validators outside the repo", async () => {
+    await writeFile(join(outside, "kustomization.yaml"), "resources: [secret.yaml]\n");
+    for (const field of ["transformers", "generators", "validators"]) {
+      await writeFile(
+        join(repo, "kustomize", "overlays", "prod", "kustomization.yaml"),
+        `resources:\n  - ../../base\n${field}:\n  - ../../../../outside\n`,
+      );
+      await rejectsWith(
+        { path: "kustomize/overlays/prod" },
+        "PathEscapesRepo",
+        new RegExp(`${field} entry \\.\\./\\.\\./\\.\\./\\.\\./outside is outside`),
+      );
+    }
+  });
+  void it("refuses remote files in generators and patches (kustomize would fetch them)", async () => {
+    const cases: Array<[string, string]> = [
+      [
+        "configMapGenerator:\n  - name: c\n    files: [data=http://127.0.0.1:1/data]\n",
+        "configMapGenerator.files",
+      ],
+      ["secretGenerator:\n  - name: s\n    envs: [https://example.com/env]\n", "secretGenerator.envs"],
+      ["patches:\n  - path: https://example.com/p.yaml\n", "patches.path"],
+    ];
+    for (const [snippet, field] of cases) {
+      await writeFile(
+        join(repo, "kustomize", "overlays", "prod", "kustomization.yaml"),
+        `resources:\n  - ../../base\n${snippet}`,
+      );
+      await rejectsWith(
+        { path: "kustomize/overlays/prod" },
+        "RemoteResourceNotAllowed",
+        new RegExp(`${field.replace(".", "\\.")} entry \\S+ is remote`),
+      );
+    }
+  });
   void it("refuses remote bases", async () => {
     await writeFile(
       join(repo, "kustomize", "overlays", "prod", "kustomization.yaml"),

@@ -44,6 +44,39 @@ async function loadKustomization(root: string, file: string): Promise<Record<str
   return doc;
 }
 
+/** `key=path` (generators) → path. */
+const pathOf = (entry: string): string => entry.slice(entry.indexOf("=") + 1);
+
+/**
+ * Every file a kustomization names outside `resources`: kustomize's root-only restrictor keeps local
+ * ones inside the kustomization, but fetches remote URLs (even from loopback) regardless.
+ */
+function fileReferences(doc: Record<string, unknown>): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  const add = (field: string, value: unknown): void => {
+    if (typeof value === "string" && !value.includes("\n")) out.push([field, pathOf(value)]);
+  };
+  for (const field of ["configMapGenerator", "secretGenerator"]) {
+    const generators = doc[field];
+    if (!Array.isArray(generators)) continue;
+    for (const g of generators) {
+      if (!isPlainObject(g)) continue;
+      for (const key of ["files", "envs"])
+        for (const v of Array.isArray(g[key]) ? g[key] : []) add(`${field}.${key}`, v);
+      add(`${field}.env`, g.env);
+    }
+  }
+  for (const field of ["patches", "patchesJson6902", "replacements"]) {
+    const items = doc[field];
+    if (Array.isArray(items))
+      for (const item of items) if (isPlainObject(item)) add(`${field}.path`, item.path);
+  }
+  for (const v of stringsAt(doc, "patchesStrategicMerge")) add("patchesStrategicMerge", v);
+  for (const v of stringsAt(doc, "crds")) add("crds", v);
+  if (isPlainObject(doc.openapi)) add("openapi.path", doc.openapi.path);
+  return out;
+}
+
 /**
  * Checks every `resources`, `bases` and `components` entry reachable from `dir`: local entries must
  * resolve inside the repository, remote ones are refused (chart and base dependencies must be vendored
@@ -56,8 +89,17 @@ async function checkGraph(root: string, dir: string, seen: Set<string>): Promise
   if (!file) return; // a plain resource directory is fine; kustomize reports it if not
   const doc = await loadKustomization(root, file);
   const rel = repoRelative(root, file);
-  for (const field of ["resources", "bases", "components"]) {
+  for (const [field, entry] of fileReferences(doc)) {
+    if (REMOTE.test(entry))
+      throw terminal(
+        "RemoteResourceNotAllowed",
+        `${rel}: ${field} entry ${entry} is remote; vendor it into the repository instead`,
+      );
+  }
+  // Plugin configs load like resources: a path to a file or directory, anywhere kustomize can read.
+  for (const field of ["resources", "bases", "components", "transformers", "generators", "validators"]) {
     for (const entry of stringsAt(doc, field)) {
+      if (entry.includes("\n")) continue; // an inline plugin config, not a path
       if (REMOTE.test(entry)) {
         throw terminal(
           "RemoteResourceNotAllowed",
