@@ -290,6 +290,25 @@ void describe("decide: the order of DESIGN's admission decision", () => {
     assert.equal(deleted.allowed, false);
   });
 
+  void it("6. a huge requested value is kept short in the decision and the alert", () => {
+    const huge = "x".repeat(100_000);
+    const d = decideWith(
+      update(
+        live((o) => (o.spec.paused = huge)),
+        {},
+      ),
+      indexOf(
+        entryFor(
+          live((o) => (o.spec.paused = "no")),
+          "enforce",
+        ),
+      ),
+    );
+    const kept = String(d.event?.changes?.[0]?.liveValue);
+    assert.ok(kept.length < 2100, `kept ${kept.length} characters`);
+    assert.match(kept, /… \(100000 characters\)$/);
+  });
+
   void it("6. enforce → 403 with the Git location and requested value; several fields joined by '; '", () => {
     const d = decideWith(update(scaled));
     assert.deepEqual(

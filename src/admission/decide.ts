@@ -9,7 +9,7 @@ import { isIgnored, ignoredPointers } from "../diff/ignore.js";
 import { managedMarkerChanges, MARKER_POINTERS } from "../diff/markers.js";
 import type { DesiredEntry, DesiredIndexReader } from "../manifest/desired.js";
 import { isManaged } from "../manifest/labels.js";
-import { isSecret } from "../manifest/redact.js";
+import { isSecret, redactText } from "../manifest/redact.js";
 import { isPlainObject, keyOf, type ObjectRef } from "../manifest/object.js";
 import { checkBreakGlass } from "./break-glass.js";
 import { breakGlassWarning, deleteMessage, violationMessage, violationWarnings } from "./message.js";
@@ -124,6 +124,17 @@ export function decide(
   return judge(request, entry, violations, policy, now, key);
 }
 
+/** A value kept in decisions and alert queues: big ones (up to 3 MiB per request) as a short text. */
+const MAX_KEPT_CHARS = 2048;
+function bounded(value: unknown): unknown {
+  if (value === undefined || value === null || typeof value === "number" || typeof value === "boolean")
+    return value;
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  if (text.length <= MAX_KEPT_CHARS) return value;
+  // Redacted before it is cut, so no cut can split a credential past recognition.
+  return `${redactText(text).slice(0, MAX_KEPT_CHARS)}… (${text.length} characters)`;
+}
+
 function judge(
   request: AdmissionRequest,
   entry: DesiredEntry,
@@ -134,8 +145,8 @@ function judge(
 ): Decision {
   const changes: FieldChange[] = violations.changes.map(({ path, gitValue, liveValue }) => ({
     path,
-    gitValue,
-    liveValue,
+    gitValue: bounded(gitValue),
+    liveValue: bounded(liveValue),
   }));
   const dryRun = request.dryRun === true;
   const event = (type: AlertEventType, action: string, detail?: string): AlertEvent | undefined => {
