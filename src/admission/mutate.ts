@@ -7,7 +7,8 @@
  */
 import { escapePointerToken } from "../diff/path.js";
 import type { DesiredIndexReader } from "../manifest/desired.js";
-import { signHold, type SignedHold } from "../manifest/hold-record.js";
+import { signHold } from "../manifest/hold-record.js";
+import type { OutOfBandRecord } from "../manifest/last-change.js";
 import { LAST_CHANGE_ANNOTATION } from "../manifest/labels.js";
 import { keyOf } from "../manifest/object.js";
 import { decide, targetOf, violationsOf } from "./decide.js";
@@ -15,16 +16,6 @@ import type { AdmissionPolicy, AdmissionRequest, JsonPatchOp } from "./types.js"
 
 /** Keeps the annotation small: field paths beyond this are counted in `more`. */
 const MAX_FIELDS = 20;
-
-export interface OutOfBandRecord {
-  user: string;
-  groups: string[];
-  fields: string[];
-  more?: number;
-  time: string;
-  /** A break-glass grant, for whichever replica leads (hold-record.ts). */
-  breakGlass?: SignedHold;
-}
 
 export function outOfBandPatch(
   request: AdmissionRequest,

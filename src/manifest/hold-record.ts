@@ -5,14 +5,8 @@
  * a hold only with a valid signature: a user cannot forge one by writing the annotation. Pure.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { LAST_CHANGE_ANNOTATION } from "./labels.js";
-import type { KubeObject } from "./object.js";
-
-export interface SignedHold {
-  until: string;
-  reason: string;
-  sig: string;
-}
+import { readLastChange, type SignedHold } from "./last-change.js";
+import { isPlainObject, type KubeObject } from "./object.js";
 
 export interface VerifiedHold {
   username: string;
@@ -42,17 +36,10 @@ export function verifiedHold(
   secret: string,
   now: Date,
 ): VerifiedHold | undefined {
-  const text = live.metadata.annotations?.[LAST_CHANGE_ANNOTATION];
-  if (!text || !secret) return undefined;
-  let record: { user?: unknown; breakGlass?: Partial<Record<keyof SignedHold, unknown>> };
-  try {
-    record = JSON.parse(text) as typeof record;
-  } catch {
-    return undefined;
-  }
-  const hold = record.breakGlass;
-  const username = record.user;
-  if (typeof username !== "string" || !hold) return undefined;
+  const record = readLastChange(live);
+  const hold = record?.breakGlass;
+  const username = record?.user;
+  if (!secret || typeof username !== "string" || !isPlainObject(hold)) return undefined;
   const { until, reason, sig } = hold;
   if (typeof until !== "string" || typeof reason !== "string" || typeof sig !== "string") return undefined;
   const want = Buffer.from(mac(secret, key, username, until, reason), "hex");

@@ -7,7 +7,8 @@
  * managedFields name field managers (`kubectl-edit`), not users; and before Kubernetes 1.22 a status
  * update has no `subresource`, so it is told apart by owning only `f:status` (and metadata).
  */
-import { LAST_CHANGE_ANNOTATION, FIELD_MANAGER } from "../manifest/labels.js";
+import { FIELD_MANAGER } from "../manifest/labels.js";
+import { readLastChange } from "../manifest/last-change.js";
 import { isPlainObject, type KubeObject, type ManagedFieldsEntry } from "../manifest/object.js";
 
 /** The dotted path's leading plain keys, as managedFields spell them (`spec.replicas` → f:spec, f:replicas). */
@@ -33,16 +34,9 @@ function statusOnly(entry: ManagedFieldsEntry): boolean {
 }
 
 function recordedUser(live: KubeObject, paths: readonly string[]): string | undefined {
-  const text = live.metadata.annotations?.[LAST_CHANGE_ANNOTATION];
-  if (!text) return undefined;
-  try {
-    const record = JSON.parse(text) as { user?: unknown; fields?: unknown };
-    const fields = Array.isArray(record.fields) ? record.fields : [];
-    if (typeof record.user === "string" && paths.some((p) => fields.includes(p))) return record.user;
-  } catch {
-    // A hand-edited annotation is no evidence.
-  }
-  return undefined;
+  const record = readLastChange(live);
+  const fields: unknown[] = Array.isArray(record?.fields) ? record.fields : [];
+  return typeof record?.user === "string" && paths.some((p) => fields.includes(p)) ? record.user : undefined;
 }
 
 function newest(entries: ManagedFieldsEntry[]): string | undefined {
