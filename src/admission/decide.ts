@@ -5,9 +5,9 @@
 import { isDeepStrictEqual } from "node:util";
 import type { AlertEvent, AlertEventType, FieldChange } from "../alerts/event.js";
 import { diffDeclared, type DeclaredChange } from "../diff/declared.js";
-import { isIgnored, ignoredPointers } from "../diff/ignore.js";
+import { cursorIgnoresPath, ignoreCursor } from "../diff/ignore.js";
 import { managedMarkerChanges, MARKER_POINTERS } from "../diff/markers.js";
-import type { DesiredEntry, DesiredIndexReader } from "../manifest/desired.js";
+import type { DesiredEntry, DesiredIndexReader, IgnoreRule } from "../manifest/desired.js";
 import { isManaged } from "../manifest/labels.js";
 import { isSecret, redactText } from "../manifest/redact.js";
 import { isPlainObject, keyOf, type ObjectRef } from "../manifest/object.js";
@@ -56,7 +56,7 @@ export function violationsOf(request: AdmissionRequest, entry: DesiredEntry): Vi
     request.operation === "UPDATE"
       ? managedMarkerChanges(entry.object, requested, request.oldObject ?? undefined)
       : [];
-  const rules = [...entry.ignore, { jsonPointers: [...MARKER_POINTERS] }];
+  const rules = withMarkerRule(entry.ignore);
   let declared = diffDeclared(entry.object, requested, rules);
   // Drift already live (selfHeal off, a break-glass window, gitgate down) is not this request's doing:
   // an UPDATE is judged on what it changes. Secret values are compared redacted, so they are not.
@@ -71,10 +71,20 @@ export function violationsOf(request: AdmissionRequest, entry: DesiredEntry): Vi
   return { deleting: false, changes: [...markers, ...declared] };
 }
 
+const MARKER_RULE: IgnoreRule = { jsonPointers: [...MARKER_POINTERS] };
+const rulesWithMarkers = new WeakMap<readonly IgnoreRule[], IgnoreRule[]>();
+
+/** The app's ignore rules plus the markers (judged apart): one array per app, so its parsed form is cached. */
+function withMarkerRule(rules: readonly IgnoreRule[]): IgnoreRule[] {
+  let all = rulesWithMarkers.get(rules);
+  if (!all) rulesWithMarkers.set(rules, (all = [...rules, MARKER_RULE]));
+  return all;
+}
+
 function scaleViolations(request: AdmissionRequest, entry: DesiredEntry): DeclaredChange[] {
   const gitValue = isPlainObject(entry.object.spec) ? entry.object.spec.replicas : undefined;
   if (gitValue === undefined || gitValue === null) return []; // replicas not declared: an HPA's to own
-  if (isIgnored(ignoredPointers(entry.ref, entry.ignore), ["spec", "replicas"])) return [];
+  if (cursorIgnoresPath(ignoreCursor(entry.ref, entry.ignore), ["spec", "replicas"])) return [];
   const scaleSpec = request.object?.spec;
   const requested = isPlainObject(scaleSpec) ? scaleSpec.replicas : undefined;
   if (requested === gitValue) return [];

@@ -11,6 +11,7 @@ import type { Logger } from "../log/logger.js";
 import type { DesiredIndexReader } from "../manifest/desired.js";
 import { encodeResponse, parseReview } from "./codec.js";
 import { decide } from "./decide.js";
+import { parseReviewJson } from "./decode.js";
 import { noMetrics, type AdmissionMetrics, type WebhookKind } from "./metrics.js";
 import { outOfBandPatch } from "./mutate.js";
 import type { AdmissionPolicy, AdmissionRequest, BreakGlassGrant, Decision, JsonPatchOp } from "./types.js";
@@ -170,7 +171,7 @@ function parseJsonBody(raw: Buffer): unknown {
     const char = /^[ \t\n\r]*([^ \t\n\r]|$)/.exec(text)?.[1];
     if (char !== "{" && char !== "[") throw new SyntaxError("not a JSON object or array");
   }
-  return JSON.parse(text) as unknown;
+  return parseReviewJson(text);
 }
 
 /** express's res.json without the ETag (a hash of every answer) and the framework around it. */
@@ -256,6 +257,9 @@ function handOff(deps: AdmissionDeps, decision: Decision): void {
 }
 
 function logDecision(deps: AdmissionDeps, request: AdmissionRequest, decision: Decision): void {
+  // The fast path is nearly every request: keep it at debug, and build nothing when debug is off.
+  const notable = decision.reason === "violation" || decision.reason === "break-glass";
+  if (!notable && !deps.logger.isLevelEnabled("debug")) return;
   const fields = {
     uid: request.uid,
     key: decision.key,
@@ -267,9 +271,7 @@ function logDecision(deps: AdmissionDeps, request: AdmissionRequest, decision: D
     dryRun: request.dryRun === true,
     fields: decision.changes?.map((c) => c.path),
   };
-  // The fast path is nearly every request: keep it at debug.
-  if (decision.reason === "violation" || decision.reason === "break-glass")
-    deps.logger.info(fields, "admission decision");
+  if (notable) deps.logger.info(fields, "admission decision");
   else deps.logger.debug(fields, "admission decision");
 }
 

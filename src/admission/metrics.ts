@@ -25,10 +25,18 @@ export function createAdmissionMetrics(registry: Registry): AdmissionMetrics {
     buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
     registers: [registry],
   });
+  // Label children resolved once: prom-client hashes a label object on every inc/observe otherwise.
+  const counted = new Map<string, { inc(): void }>();
+  const timed = new Map<WebhookKind, { observe(value: number): void }>();
   return {
     observe(webhook, verdict, seconds): void {
-      requests.inc({ webhook, verdict });
-      latency.observe({ webhook }, seconds);
+      const id = `${webhook}/${verdict}`;
+      let counter = counted.get(id);
+      if (!counter) counted.set(id, (counter = requests.labels(webhook, verdict)));
+      counter.inc();
+      let histogram = timed.get(webhook);
+      if (!histogram) timed.set(webhook, (histogram = latency.labels(webhook)));
+      histogram.observe(seconds);
     },
   };
 }

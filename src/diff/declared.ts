@@ -7,7 +7,7 @@ import type { FieldChange } from "../alerts/event.js";
 import type { IgnoreRule } from "../manifest/desired.js";
 import { isPlainObject, refOf, type KubeObject } from "../manifest/object.js";
 import { isSecret, isSecretValuePath, REDACTED } from "../manifest/redact.js";
-import { ignoredPointers, isIgnored } from "./ignore.js";
+import { cursorIgnores, cursorIgnoresPath, ignoreCursor, stepCursor, type IgnoreCursor } from "./ignore.js";
 import { findByKey, itemKey, mergeKeyFor } from "./lists.js";
 import { formatPath, toPointer, type PathSegment } from "./path.js";
 import { isQuantityPath, quantitiesEqual } from "./quantity.js";
@@ -36,7 +36,8 @@ const SKIPPED_METADATA = new Set([
 
 interface Walk {
   kind: string;
-  ignore: string[][];
+  /** The path being compared, pushed and popped as the walk descends (copied only into a change). */
+  path: PathSegment[];
   out: DeclaredChange[];
 }
 
@@ -45,66 +46,101 @@ export function diffDeclared(
   live: KubeObject | undefined,
   ignore: IgnoreRule[],
 ): DeclaredChange[] {
-  const walk: Walk = { kind: desired.kind, ignore: ignoredPointers(refOf(desired), ignore), out: [] };
+  const ignored = ignoreCursor(refOf(desired), ignore);
+  if (cursorIgnores(ignored)) return []; // a "" pointer ignores the whole object
+  const walk: Walk = { kind: desired.kind, path: [], out: [] };
   const liveRoot: Record<string, unknown> = live ?? {};
   const secret = isSecret(desired);
-  for (const [field, value] of Object.entries(desired)) {
+  for (const field of Object.keys(desired)) {
     if (SKIPPED_ROOT.has(field)) continue;
     if (secret && (field === "data" || field === "stringData")) continue;
-    if (field === "metadata") compareMetadata(walk, desired.metadata, liveRoot.metadata);
-    else compare(walk, [field], value, liveRoot[field]);
+    if (field === "metadata") compareMetadata(walk, ignored, desired.metadata, liveRoot.metadata);
+    else descend(walk, ignored, field, desired[field], liveRoot[field]);
   }
-  if (secret) compareSecretValues(walk, desired, live);
+  if (secret) compareSecretValues(walk, ignored, desired, live);
   return secret ? walk.out.map(redactChange) : walk.out;
 }
 
-function compareMetadata(walk: Walk, desired: KubeObject["metadata"], live: unknown): void {
+function compareMetadata(
+  walk: Walk,
+  ignored: IgnoreCursor,
+  desired: KubeObject["metadata"],
+  live: unknown,
+): void {
   const liveMeta = isPlainObject(live) ? live : {};
-  for (const [field, value] of Object.entries(desired)) {
-    if (SKIPPED_METADATA.has(field)) continue;
-    if (field === "annotations" && isPlainObject(value)) {
-      const { [LAST_APPLIED_ANNOTATION]: _lastApplied, ...declared } = value;
-      compare(walk, ["metadata", field], declared, liveMeta[field]);
-    } else compare(walk, ["metadata", field], value, liveMeta[field]);
+  walk.path.push("metadata");
+  const inMetadata = stepCursor(ignored, "metadata");
+  if (!cursorIgnores(inMetadata)) {
+    for (const field of Object.keys(desired)) {
+      if (SKIPPED_METADATA.has(field)) continue;
+      const value = desired[field];
+      if (field === "annotations" && isPlainObject(value)) {
+        const { [LAST_APPLIED_ANNOTATION]: _lastApplied, ...declared } = value;
+        descend(walk, inMetadata, field, declared, liveMeta[field]);
+      } else descend(walk, inMetadata, field, value, liveMeta[field]);
+    }
   }
+  walk.path.pop();
 }
 
-function compare(walk: Walk, path: PathSegment[], desired: unknown, live: unknown): void {
+/** compare() one level down, at `segment`. */
+function descend(
+  walk: Walk,
+  ignored: IgnoreCursor,
+  segment: PathSegment,
+  desired: unknown,
+  live: unknown,
+): void {
   // null in a manifest (`creationTimestamp: null`, `resources:`) declares nothing.
   if (desired === null || desired === undefined) return;
-  if (isIgnored(walk.ignore, path)) return;
-  if (isPlainObject(desired)) {
-    if (live !== undefined && live !== null && !isPlainObject(live)) return record(walk, path, desired, live);
-    const liveMap = isPlainObject(live) ? live : {};
-    for (const [key, value] of Object.entries(desired)) compare(walk, [...path, key], value, liveMap[key]);
-    return;
-  }
-  if (Array.isArray(desired)) return compareList(walk, path, desired, live);
-  if (!leafEqual(walk.kind, path, desired, live)) record(walk, path, desired, live);
+  const below = stepCursor(ignored, segment);
+  if (cursorIgnores(below)) return;
+  walk.path.push(segment);
+  compare(walk, below, desired, live);
+  walk.path.pop();
 }
 
-function compareList(walk: Walk, path: PathSegment[], desired: unknown[], live: unknown): void {
-  if (live !== undefined && live !== null && !Array.isArray(live)) return record(walk, path, desired, live);
+/** Compares at walk.path, which the ignore cursor does not cover. */
+function compare(walk: Walk, ignored: IgnoreCursor, desired: unknown, live: unknown): void {
+  if (isPlainObject(desired)) {
+    if (live !== undefined && live !== null && !isPlainObject(live)) return record(walk, desired, live);
+    const liveMap = isPlainObject(live) ? live : {};
+    for (const key of Object.keys(desired)) descend(walk, ignored, key, desired[key], liveMap[key]);
+    return;
+  }
+  if (Array.isArray(desired)) return compareList(walk, ignored, desired, live);
+  if (!leafEqual(walk.kind, walk.path, desired, live)) record(walk, desired, live);
+}
+
+function compareList(walk: Walk, ignored: IgnoreCursor, desired: unknown[], live: unknown): void {
+  if (live !== undefined && live !== null && !Array.isArray(live)) return record(walk, desired, live);
   const liveList: unknown[] = Array.isArray(live) ? live : [];
-  const spec = mergeKeyFor(walk.kind, path);
+  const spec = mergeKeyFor(walk.kind, walk.path);
   if (spec) {
     // Associative: each declared item must exist live (by key); extra live items are someone else's.
-    desired.forEach((item, index) => {
-      if (item === null || item === undefined) return;
+    for (let index = 0; index < desired.length; index++) {
+      const item = desired[index];
+      if (item === null || item === undefined) continue;
       const key = itemKey(item, spec, index);
-      if (!key) return compare(walk, [...path, index], item, liveList[index]);
-      const itemPath = [...path, key];
-      if (isIgnored(walk.ignore, itemPath)) return;
+      if (!key) {
+        descend(walk, ignored, index, item, liveList[index]);
+        continue;
+      }
       const liveItem = findByKey(liveList, item, spec);
-      if (liveItem === undefined) record(walk, itemPath, item, undefined);
-      else compare(walk, itemPath, item, liveItem);
-    });
+      if (liveItem === undefined) {
+        if (cursorIgnores(stepCursor(ignored, key))) continue;
+        walk.path.push(key);
+        record(walk, item, undefined);
+        walk.path.pop();
+      } else descend(walk, ignored, key, item, liveItem);
+    }
     return;
   }
   // Atomic: same length, then each element with declared-subset semantics (defaults inside are fine).
   if (desired.length === 0 && liveList.length === 0) return;
-  if (desired.length !== liveList.length) return record(walk, path, desired, live);
-  desired.forEach((item, index) => compare(walk, [...path, index], item, liveList[index]));
+  if (desired.length !== liveList.length) return record(walk, desired, live);
+  for (let index = 0; index < desired.length; index++)
+    descend(walk, ignored, index, desired[index], liveList[index]);
 }
 
 function leafEqual(kind: string, path: readonly PathSegment[], desired: unknown, live: unknown): boolean {
@@ -122,28 +158,35 @@ function isZeroValue(value: unknown): boolean {
   return isPlainObject(value) && Object.keys(value).length === 0;
 }
 
-function record(walk: Walk, path: PathSegment[], gitValue: unknown, liveValue: unknown): void {
+function record(walk: Walk, gitValue: unknown, liveValue: unknown): void {
   walk.out.push({
-    path: formatPath(path),
-    pointer: toPointer(path),
+    path: formatPath(walk.path),
+    pointer: toPointer(walk.path),
     gitValue,
     liveValue: liveValue ?? undefined,
   });
 }
 
 /** Secret values compared as bytes: `stringData.x` in Git equals `data.x` (base64) live, as the API server merges them. */
-function compareSecretValues(walk: Walk, desired: KubeObject, live: KubeObject | undefined): void {
+function compareSecretValues(
+  walk: Walk,
+  ignored: IgnoreCursor,
+  desired: KubeObject,
+  live: KubeObject | undefined,
+): void {
   const wanted = new Map<string, { field: "data" | "stringData"; bytes: Buffer }>();
   for (const [key, bytes] of secretValues(desired.data, "base64")) wanted.set(key, { field: "data", bytes });
   for (const [key, bytes] of secretValues(desired.stringData, "utf8"))
     wanted.set(key, { field: "stringData", bytes });
   const have = new Map([...secretValues(live?.data, "base64"), ...secretValues(live?.stringData, "utf8")]);
   for (const [key, { field, bytes }] of wanted) {
-    const path = [field, key];
-    if (isIgnored(walk.ignore, path)) continue;
+    if (cursorIgnoresPath(ignored, [field, key])) continue;
     const liveBytes = have.get(key);
     if (liveBytes?.equals(bytes)) continue;
-    record(walk, path, REDACTED, liveBytes === undefined ? undefined : REDACTED);
+    walk.path.push(field, key);
+    record(walk, REDACTED, liveBytes === undefined ? undefined : REDACTED);
+    walk.path.pop();
+    walk.path.pop();
   }
 }
 
