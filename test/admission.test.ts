@@ -5,7 +5,9 @@
  */
 import { strict as assert } from "node:assert";
 import { request } from "node:https";
+import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
+import { createLogger } from "../src/log/logger.js";
 import { examplesDir, readTree } from "../src/testenv/files.js";
 import { condition, startEnv, waitFor, waitSynced, type TestEnv } from "./harness/env.js";
 
@@ -340,6 +342,52 @@ describe("admission gate", () => {
     const managed = await k(["-n", "guestbook", "label", "configmap", "guestbook-config", "x=y"]);
     assert.notEqual(managed.code, 0, "a managed object still goes to the (stopped) webhook");
     assert.match(managed.stderr, /failed calling webhook "validate\.gitgate\.io"/);
+    await env.restart();
+  });
+
+  it("refuses the namespace label that would take a namespace out of the gate, except to gitgate and exempt groups", async () => {
+    const label = await k(["label", "namespace", "guestbook", "gitgate.io/webhook=ignore"]);
+    assert.notEqual(label.code, 0, "alice could exempt her namespace from the gate");
+    assert.match(label.stderr, /admission webhook "namespaces\.gitgate\.io" denied the request/);
+    assert.match(
+      label.stderr,
+      /gitgate\.io\/webhook=ignore on namespace guestbook would exempt every object/,
+    );
+    const scale = await k(["-n", "guestbook", "scale", "deployment", "guestbook-ui", "--replicas=4"]);
+    assert.notEqual(scale.code, 0, "the namespace is still guarded");
+    // gitgate labelled kube-system and its own namespace when it registered, through the same webhook.
+    for (const ns of ["kube-system", "gitgate-system"]) {
+      const got = await k(["get", "namespace", ns, "-o", "jsonpath={.metadata.labels.gitgate\\.io/webhook}"]);
+      assert.equal(got.stdout.trim(), "ignore", ns);
+    }
+    // A creation with the label is refused as well; an exempt group may set it (and remove it).
+    const sneaky = JSON.stringify({
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: "sneaky", labels: { "gitgate.io/webhook": "ignore" } },
+    });
+    assert.notEqual((await k(["apply", "-f", "-"], "user", sneaky)).code, 0);
+    const platform = await k(["label", "namespace", "podinfo", "gitgate.io/webhook=ignore"], "platform");
+    assert.equal(platform.code, 0, platform.stderr);
+    const unlabel = await k(["label", "namespace", "podinfo", "gitgate.io/webhook-"]);
+    assert.equal(unlabel.code, 0, unlabel.stderr);
+
+    // The namespace webhook fails open (it must not lock gitgate out at start-up): a label set while
+    // gitgate is down is reported when it starts again.
+    await env.gitgate.stop();
+    const unguarded = await k(["label", "namespace", "guestbook", "gitgate.io/webhook=ignore"]);
+    assert.equal(unguarded.code, 0, unguarded.stderr);
+    const lines: string[] = [];
+    const logger = createLogger(
+      "warn",
+      new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(chunk.toString()), done()) }),
+    );
+    await env.restart({ webhook: true, logger });
+    const warning = lines
+      .map((l) => JSON.parse(l) as { msg: string; namespace?: string })
+      .find((l) => l.msg.startsWith("namespace is out of the admission gate"));
+    assert.equal(warning?.namespace, "guestbook", lines.join(""));
+    assert.equal((await k(["label", "namespace", "guestbook", "gitgate.io/webhook-"], "admin")).code, 0);
     await env.restart();
   });
 

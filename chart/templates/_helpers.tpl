@@ -88,6 +88,7 @@ objects over without changing them (apart from caBundle). Args: root context and
 {{- define "gitgate.webhookCommon" -}}
 {{- $root := index . 0 -}}
 {{- $path := index . 1 -}}
+{{- $selectNamespaces := index . 2 -}}
 clientConfig:
   service:
     namespace: {{ $root.Release.Namespace }}
@@ -99,6 +100,7 @@ clientConfig:
   caBundle: {{ . }}
   {{- end }}
   {{- end }}
+{{- if $selectNamespaces }}
 namespaceSelector:
   matchExpressions:
     - key: kubernetes.io/metadata.name
@@ -110,6 +112,9 @@ namespaceSelector:
     - key: gitgate.io/webhook
       operator: NotIn
       values: [ignore]
+{{- else }}
+namespaceSelector: {}
+{{- end }}
 sideEffects: None
 timeoutSeconds: {{ $root.Values.webhook.timeoutSeconds }}
 admissionReviewVersions: [v1]

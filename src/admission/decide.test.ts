@@ -454,3 +454,100 @@ void describe("decide: break-glass", () => {
     assert.deepEqual([d.reason, d.breakGlass], ["matches-git", undefined]);
   });
 });
+
+void describe("decide: the namespace label that takes a namespace out of the gate", () => {
+  const namespace = (name: string, labels: Record<string, string> = {}): KubeObject => ({
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: { name, labels: { "kubernetes.io/metadata.name": name, ...labels } },
+  });
+  const ignore = { "gitgate.io/webhook": "ignore" };
+  const request = (
+    object: KubeObject,
+    oldObject: KubeObject | null,
+    username = "bob",
+    groups: string[] = [],
+  ): AdmissionRequest => ({
+    uid: "ns-1",
+    kind: { group: "", version: "v1", kind: "Namespace" },
+    resource: { group: "", version: "v1", resource: "namespaces" },
+    name: object.metadata.name ?? "",
+    operation: oldObject ? "UPDATE" : "CREATE",
+    userInfo: { username, groups },
+    object,
+    oldObject,
+  });
+  const withIgnored = { ...policy, ignoredNamespaces: ["kube-system", "gitgate-system"] };
+  const cases: Array<{ name: string; req: AdmissionRequest; allowed: boolean; reason: string }> = [
+    {
+      name: "a user labels a namespace: denied",
+      req: request(namespace("guestbook", ignore), namespace("guestbook")),
+      allowed: false,
+      reason: "reserved-label",
+    },
+    {
+      name: "a user creates a namespace with the label: denied",
+      req: request(namespace("sneaky", ignore), null),
+      allowed: false,
+      reason: "reserved-label",
+    },
+    {
+      name: "gitgate labels its own namespace",
+      req: request(namespace("gitgate-system", ignore), namespace("gitgate-system"), policy.selfUsername),
+      allowed: true,
+      reason: "unmanaged",
+    },
+    {
+      name: "anyone on kube-system, which gitgate labels itself",
+      req: request(namespace("kube-system", ignore), namespace("kube-system")),
+      allowed: true,
+      reason: "unmanaged",
+    },
+    {
+      name: "gitgate applying a Namespace whose Git manifest carries the label",
+      req: request(namespace("guestbook", ignore), namespace("guestbook"), policy.selfUsername),
+      allowed: true,
+      reason: "self",
+    },
+    {
+      name: "an exempt group",
+      req: request(namespace("guestbook", ignore), namespace("guestbook"), "carol", ["platform-admins"]),
+      allowed: true,
+      reason: "exempt",
+    },
+    {
+      name: "the label was already there (another label changes)",
+      req: request(namespace("guestbook", { ...ignore, team: "a" }), namespace("guestbook", ignore)),
+      allowed: true,
+      reason: "unmanaged",
+    },
+    {
+      name: "removing the label",
+      req: request(namespace("guestbook"), namespace("guestbook", ignore)),
+      allowed: true,
+      reason: "unmanaged",
+    },
+    {
+      name: "another value of the label",
+      req: request(namespace("guestbook", { "gitgate.io/webhook": "enforce" }), namespace("guestbook")),
+      allowed: true,
+      reason: "unmanaged",
+    },
+  ];
+  for (const c of cases) {
+    void it(c.name, () => {
+      const d = decideWith(c.req, enforce, withIgnored);
+      assert.deepEqual([d.allowed, d.reason], [c.allowed, c.reason]);
+      if (!c.allowed) {
+        assert.equal(d.status?.code, 403);
+        assert.match(d.status?.message ?? "", /gitgate\.io\/webhook=ignore on namespace \S+ would exempt/);
+        assert.match(d.status?.message ?? "", /only on kube-system, gitgate-system/);
+      }
+    });
+  }
+
+  void it("without ignoredNamespaces only kube-system keeps the label", () => {
+    const d = decideWith(request(namespace("gitgate-system", ignore), namespace("gitgate-system")));
+    assert.equal(d.reason, "reserved-label");
+  });
+});

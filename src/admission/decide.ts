@@ -12,7 +12,14 @@ import { isManaged } from "../manifest/labels.js";
 import { isSecret, redactText } from "../manifest/redact.js";
 import { isPlainObject, keyOf, type ObjectRef } from "../manifest/object.js";
 import { checkBreakGlass } from "./break-glass.js";
-import { breakGlassWarning, deleteMessage, violationMessage, violationWarnings } from "./message.js";
+import {
+  breakGlassWarning,
+  deleteMessage,
+  reservedLabelMessage,
+  violationMessage,
+  violationWarnings,
+} from "./message.js";
+import { WEBHOOK_NAMESPACE_IGNORE, WEBHOOK_NAMESPACE_LABEL } from "./webhook-config.js";
 import type { AdmissionPolicy, AdmissionRequest, Decision, DecisionReason, Verdict } from "./types.js";
 
 /** A Scale request names its parent only by resource; these are the built-in kinds with a scale subresource. */
@@ -105,6 +112,10 @@ export function decide(
   const ref = targetOf(request, policy);
   const key = keyOf(ref);
   const allow = (reason: DecisionReason): Decision => ({ allowed: true, verdict: "allowed", reason, key });
+  // 0. The label that takes a namespace out of the gate is gitgate's alone to set.
+  const reserved = reservedLabelDecision(request, policy, key);
+  if (reserved) return reserved;
+
   const entry = index.get(key);
 
   // 1. Not in the index and not labelled as managed: the fast path for nearly every request.
@@ -132,6 +143,36 @@ export function decide(
 
   // 6–7.
   return judge(request, entry, violations, policy, now, key);
+}
+
+/**
+ * A Namespace CREATE/UPDATE that sets `gitgate.io/webhook=ignore` outside kube-system and gitgate's
+ * own namespace: denied in every mode unless gitgate or an exempt user asks, since the webhooks'
+ * namespaceSelector skips such a namespace entirely. Undefined for every other request.
+ */
+export function reservedLabelDecision(
+  request: AdmissionRequest,
+  policy: AdmissionPolicy,
+  key: string,
+): Decision | undefined {
+  if (request.kind.group !== "" || request.kind.kind !== "Namespace" || request.subResource) return undefined;
+  if (request.operation !== "CREATE" && request.operation !== "UPDATE") return undefined;
+  if (request.object?.metadata.labels?.[WEBHOOK_NAMESPACE_LABEL] !== WEBHOOK_NAMESPACE_IGNORE)
+    return undefined;
+  if (request.oldObject?.metadata.labels?.[WEBHOOK_NAMESPACE_LABEL] === WEBHOOK_NAMESPACE_IGNORE)
+    return undefined;
+  const name = request.name || request.object.metadata.name || "";
+  if ((policy.ignoredNamespaces ?? ["kube-system"]).includes(name)) return undefined;
+  if (request.userInfo.username === policy.selfUsername)
+    return { allowed: true, verdict: "allowed", reason: "self", key };
+  if (isExempt(request, policy)) return { allowed: true, verdict: "allowed", reason: "exempt", key };
+  return {
+    allowed: false,
+    verdict: "denied",
+    reason: "reserved-label",
+    key,
+    status: { code: 403, reason: "Forbidden", message: reservedLabelMessage(name, policy.ignoredNamespaces) },
+  };
 }
 
 /** A value kept in decisions and alert queues: big ones (up to 3 MiB per request) as a short text. */

@@ -258,7 +258,10 @@ function handOff(deps: AdmissionDeps, decision: Decision): void {
 
 function logDecision(deps: AdmissionDeps, request: AdmissionRequest, decision: Decision): void {
   // The fast path is nearly every request: keep it at debug, and build nothing when debug is off.
-  const notable = decision.reason === "violation" || decision.reason === "break-glass";
+  const notable =
+    decision.reason === "violation" ||
+    decision.reason === "break-glass" ||
+    decision.reason === "reserved-label";
   if (!notable && !deps.logger.isLevelEnabled("debug")) return;
   const fields = {
     uid: request.uid,

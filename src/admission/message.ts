@@ -9,6 +9,7 @@ import { publicRepoURL } from "../manifest/normalize.js";
 import { describeRef, type ObjectRef } from "../manifest/object.js";
 import { REDACTED, redactText } from "../manifest/redact.js";
 import { oneLine } from "./codec.js";
+import { WEBHOOK_NAMESPACE_IGNORE, WEBHOOK_NAMESPACE_LABEL } from "./webhook-config.js";
 
 /** Fields listed in one denial message; the rest are counted. */
 const MAX_FIELDS_IN_MESSAGE = 5;
@@ -72,5 +73,18 @@ export function violationWarnings(
 export function breakGlassWarning(ref: ObjectRef, expiresAt: Date): string {
   return finish(
     `Break-glass: ${describeRef(ref)} admitted outside Git until ${expiresAt.toISOString()}; gitgate reverts it then.`,
+  );
+}
+
+/** Why setting gitgate.io/webhook=ignore on a namespace is refused, and what to do instead. */
+export function reservedLabelMessage(
+  namespace: string,
+  ignored: readonly string[] = ["kube-system"],
+): string {
+  return (
+    `gitgate: the label ${WEBHOOK_NAMESPACE_LABEL}=${WEBHOOK_NAMESPACE_IGNORE} on namespace ${namespace} would exempt ` +
+    `every object in it from gitgate's admission gate; gitgate sets it only on ${ignored.join(", ")}. ` +
+    "To stop gitgate enforcing there, set the GitApp's enforcement mode (spec.enforcement.mode) in Git, " +
+    "or ask a member of an exempt group."
   );
 }

@@ -57,6 +57,12 @@ export interface AdmissionPolicy {
    * parent only by resource. Apps Deployments/ReplicaSets/StatefulSets and ReplicationControllers are built in.
    */
   resourceKinds?: Record<string, string>;
+  /**
+   * Namespaces gitgate itself labels `gitgate.io/webhook=ignore` (kube-system and its own; see
+   * webhook-config.ts). Elsewhere the label is refused: it would take a namespace out of the gate.
+   * Default: kube-system only.
+   */
+  ignoredNamespaces?: string[];
   /** Signs break-glass grants recorded on objects, so the leader replica can trust them (hold-record.ts). */
   holdSecret?: string;
 }
@@ -75,7 +81,8 @@ export type DecisionReason =
   | "being-deleted"
   | "matches-git"
   | "violation"
-  | "break-glass";
+  | "break-glass"
+  | "reserved-label";
 
 export interface AdmissionStatus {
   code: number;

@@ -21,7 +21,7 @@ const base: WebhookConfigOptions = {
 void describe("webhook configurations", () => {
   const validating = validatingWebhookConfiguration(base);
   const webhooks = validating.webhooks as Webhook[];
-  const [main, scale] = webhooks as [Webhook, Webhook];
+  const [main, scale, namespaces] = webhooks as [Webhook, Webhook, Webhook];
 
   void it("validates CREATE/UPDATE/DELETE of managed objects, with the DESIGN's settings", () => {
     assert.equal(validating.apiVersion, "admissionregistration.k8s.io/v1");
@@ -64,6 +64,30 @@ void describe("webhook configurations", () => {
     assert.deepEqual(scale.namespaceSelector, main.namespaceSelector);
   });
 
+  void it("guards the namespace label itself: Namespace writes where it is present, every namespace but gitgate's two", () => {
+    assert.equal(namespaces.name, "namespaces.gitgate.io");
+    assert.deepEqual(namespaces.rules, [
+      {
+        apiGroups: [""],
+        apiVersions: ["v1"],
+        resources: ["namespaces"],
+        operations: ["CREATE", "UPDATE"],
+        scope: "Cluster",
+      },
+    ]);
+    assert.deepEqual(namespaces.objectSelector, {
+      matchExpressions: [
+        { key: "gitgate.io/webhook", operator: "Exists" },
+        { key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["kube-system", "gitgate-system"] },
+      ],
+    });
+    // For a Namespace the API server matches namespaceSelector against the Namespace itself.
+    assert.deepEqual(namespaces.namespaceSelector, {});
+    // Fail would lock gitgate out when it labels kube-system at start-up (its webhook not up yet).
+    assert.equal(namespaces.failurePolicy, "Ignore");
+    assert.deepEqual(namespaces.clientConfig, main.clientConfig);
+  });
+
   void it("mutating: UPDATE only, failurePolicy Ignore, /mutate on a URL endpoint", () => {
     const mutating = mutatingWebhookConfiguration({
       ...base,
@@ -82,5 +106,10 @@ void describe("webhook configurations", () => {
     const hooks = validatingWebhookConfiguration({ ...base, failurePolicy: "Ignore", timeoutSeconds: 99 })
       .webhooks as Webhook[];
     assert.ok(hooks.every((h) => h.failurePolicy === "Ignore" && h.timeoutSeconds === 30));
+    const failing = validatingWebhookConfiguration({ ...base, failurePolicy: "Fail" }).webhooks as Webhook[];
+    assert.deepEqual(
+      failing.map((h) => h.failurePolicy),
+      ["Fail", "Fail", "Ignore"],
+    );
   });
 });

@@ -11,6 +11,15 @@
  *   `gitgate.io/webhook NotIn [ignore]`, a label gitgate puts on those namespaces when it registers
  *   (the only way on 1.20, where the automatic name label does not exist). A missing label satisfies
  *   NotIn, so neither expression excludes anything else.
+ * - That label would let anyone allowed to label a namespace take it out of the gate, so a third
+ *   validating webhook (`namespaces.gitgate.io`) sees Namespace CREATE/UPDATE where the label is
+ *   present before or after, and decide() refuses setting it on any other namespace
+ *   (reservedLabelDecision). Its namespaceSelector is empty: for a Namespace the API server matches
+ *   that selector against the Namespace itself, and the label under guard would exclude it. Its
+ *   failurePolicy is always Ignore: on 1.20 nothing can leave kube-system and gitgate's namespace
+ *   out by name, and gitgate labels them at start-up, when its own webhook is not reachable yet
+ *   (Fail would lock it out). While gitgate is down the label is therefore unguarded;
+ *   registerWebhooks warns at start about every other namespace that carries it.
  * - A rule resource `*` matches no subresource, so the scale rule names `<any>/scale` explicitly;
  *   status and other subresources are never sent. Webhook configurations are never sent either.
  * - The mutating webhook (mutate.ts) annotates an admitted UPDATE that changes declared fields
@@ -77,6 +86,15 @@ export const defaultValidatingRules: RuleWithOperations[] = [
 const scaleRules: RuleWithOperations[] = [
   { apiGroups: ["*"], apiVersions: ["*"], resources: ["*/scale"], operations: ["UPDATE"], scope: "*" },
 ];
+const namespaceRules: RuleWithOperations[] = [
+  {
+    apiGroups: [""],
+    apiVersions: ["v1"],
+    resources: ["namespaces"],
+    operations: ["CREATE", "UPDATE"],
+    scope: "Cluster",
+  },
+];
 const mutatingRules: RuleWithOperations[] = [
   { apiGroups: ["*"], apiVersions: ["*"], resources: ["*"], operations: ["UPDATE"], scope: "*" },
 ];
@@ -130,6 +148,23 @@ export function validatingWebhookConfiguration(opts: WebhookConfigOptions): Kube
         ...common(opts, VALIDATE_PATH),
       },
       { name: "scale.gitgate.io", rules: scaleRules, failurePolicy, ...common(opts, VALIDATE_PATH) },
+      {
+        name: "namespaces.gitgate.io",
+        rules: namespaceRules,
+        objectSelector: {
+          matchExpressions: [
+            { key: WEBHOOK_NAMESPACE_LABEL, operator: "Exists" },
+            {
+              key: "kubernetes.io/metadata.name",
+              operator: "NotIn",
+              values: excludedNamespaces(opts.ownNamespace),
+            },
+          ],
+        },
+        failurePolicy: "Ignore",
+        ...common(opts, VALIDATE_PATH),
+        namespaceSelector: {},
+      },
     ],
   };
 }

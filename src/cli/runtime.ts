@@ -8,6 +8,11 @@ import { Registry, collectDefaultMetrics } from "prom-client";
 import { createAdmissionRouter } from "../admission/handlers.js";
 import { createAdmissionMetrics } from "../admission/metrics.js";
 import type { AdmissionPolicy } from "../admission/types.js";
+import {
+  excludedNamespaces,
+  WEBHOOK_NAMESPACE_IGNORE,
+  WEBHOOK_NAMESPACE_LABEL,
+} from "../admission/webhook-config.js";
 import type { AlertSink } from "../alerts/event.js";
 import { loadOrCreateCertificates, caBundleBase64, type WebhookTls } from "../certs/store.js";
 import { ClusterClient } from "../cluster/client.js";
@@ -19,7 +24,8 @@ import { render } from "../render/render.js";
 import type { RenderTools } from "../render/types.js";
 import { createApp } from "../server/app.js";
 import { listenHttps, type HttpsListener } from "../server/https.js";
-import { registerWebhooks, unregisterWebhooks } from "../server/webhooks.js";
+import { messageOf } from "../errors.js";
+import { namespacesOutOfGate, registerWebhooks, unregisterWebhooks } from "../server/webhooks.js";
 import { createGitSource } from "../source/git-source.js";
 import { sameRepo } from "../source/url.js";
 import { Controller } from "../sync/controller.js";
@@ -79,6 +85,7 @@ export function admissionPolicy(
     ...(holdSecret ? { holdSecret } : {}),
     exemptUsers: e.exemptUsers,
     exemptGroups: e.exemptGroups,
+    ignoredNamespaces: excludedNamespaces(config.namespace),
     defaultMode: e.defaultMode,
     breakGlassGroups: e.breakGlass.groups,
     breakGlassMaxSeconds: seconds(e.breakGlass.maxDuration, 4 * 3600),
@@ -86,9 +93,28 @@ export function admissionPolicy(
   };
 }
 
+/** Undo steps of a start in progress, run newest first when the start fails. */
+type Undo = Array<() => unknown>;
+
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
+  const undo: Undo = [];
+  try {
+    return await startParts(opts, undo);
+  } catch (err) {
+    // A failed start must leave no listener, informer, timer or connection behind: an embedding
+    // process (dev, tests) would otherwise hang instead of seeing the error.
+    for (const step of undo.reverse())
+      await Promise.resolve()
+        .then(step)
+        .catch(() => undefined);
+    throw err;
+  }
+}
+
+async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
   const { config, logger } = opts;
   const transport = new Transport(loadKubeConfig({ kubeconfig: opts.kubeconfig, inCluster: opts.inCluster }));
+  undo.push(() => transport.close());
   const client = new ClusterClient(transport);
   const identity = await discoverIdentity(client, opts.identity ?? config.identity);
   logger.info({ username: identity.username, via: identity.via, server: transport.server }, "connected");
@@ -110,6 +136,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       registry,
       (event) => appOf(event.app)?.spec.alerts?.channels,
     ));
+  undo.push(() => (alerts as { close?: () => Promise<void> }).close?.());
 
   let leader: LeaderElector | undefined;
   let leading = !config.leaderElection.enabled;
@@ -138,6 +165,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     workers: config.sync.workers,
   });
   appOf = (ref) => controller.getApp(ref);
+  undo.push(() => controller.stop());
 
   let shuttingDown = false;
   let listener: HttpsListener | undefined;
@@ -187,6 +215,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       logger,
     });
     listener = await listenHttps(app, host, Number(portText ?? 0), tls.serving);
+    const started = listener;
+    undo.push(() => started.close());
     const clientConfig = service
       ? { service: { namespace: service.namespace, name: service.name, port: service.port } }
       : { url: `https://${host === "0.0.0.0" ? "127.0.0.1" : host}:${listener.port}` };
@@ -200,6 +230,18 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         failurePolicy: config.webhook.failurePolicy,
         timeoutSeconds: config.webhook.timeoutSeconds,
       });
+    };
+    const reportNamespacesOutOfGate = async (): Promise<void> => {
+      try {
+        for (const namespace of await namespacesOutOfGate(client, config.namespace))
+          logger.warn(
+            { namespace, label: `${WEBHOOK_NAMESPACE_LABEL}=${WEBHOOK_NAMESPACE_IGNORE}` },
+            "namespace is out of the admission gate: its label makes the webhooks skip every object in it; " +
+              "only kube-system and gitgate's namespace should carry it (remove it with kubectl label namespace NAME gitgate.io/webhook-)",
+          );
+      } catch (err) {
+        logger.warn({ err: messageOf(err) }, "could not list namespaces to check the gate's namespace label");
+      }
     };
     // Rotation: every replica re-reads the Secret; the serving cert changes in place.
     rotation = setInterval(() => {
@@ -215,8 +257,10 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         .catch((err: unknown) => logger.warn({ err: String(err) }, "certificate rotation check failed"));
     }, 3600_000);
     rotation.unref();
+    undo.push(() => clearInterval(rotation));
     await controller.start();
     await register(tls);
+    await reportNamespacesOutOfGate();
     logger.info({ url: `https://${listener.host}:${listener.port}` }, "webhook server listening");
   } else {
     await controller.start();

@@ -29,6 +29,20 @@ export async function registerWebhooks(client: ClusterClient, opts: WebhookConfi
   await client.apply(mutatingWebhookConfiguration(opts), { fieldManager: FIELD_MANAGER, force: true });
 }
 
+/**
+ * Namespaces other than kube-system and gitgate's own that carry gitgate.io/webhook=ignore, which
+ * takes them out of the gate. The namespace webhook refuses the label while gitgate runs; this
+ * finds what was set while it did not (or before it was installed).
+ */
+export async function namespacesOutOfGate(client: ClusterClient, ownNamespace: string): Promise<string[]> {
+  const excluded = excludedNamespaces(ownNamespace);
+  const { items } = await client.list(
+    { apiVersion: "v1", kind: "Namespace" },
+    { labelSelector: `${WEBHOOK_NAMESPACE_LABEL}=${WEBHOOK_NAMESPACE_IGNORE}` },
+  );
+  return items.map((ns) => ns.metadata.name ?? "").filter((name) => name !== "" && !excluded.includes(name));
+}
+
 /** Removes the configurations so that a stopped gitgate can never lock the cluster (dev, uninstall). */
 export async function unregisterWebhooks(client: ClusterClient, namePrefix: string): Promise<void> {
   await client.delete({
