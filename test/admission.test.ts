@@ -291,6 +291,47 @@ describe("admission gate", () => {
     );
   });
 
+  it("kubectl annotate opens a window that a later kubectl scale uses, honoured across a restart", async () => {
+    const until = new Date(Date.now() + 12_000).toISOString();
+    const annotate = await k(
+      [
+        "-n",
+        "guestbook",
+        "annotate",
+        "deployment",
+        "guestbook-ui",
+        "--overwrite",
+        "gitgate.io/break-glass-reason=INC-44 scale out",
+        `gitgate.io/break-glass-expires=${until}`,
+      ],
+      "oncall",
+    );
+    assert.equal(annotate.code, 0, annotate.stderr);
+    const scale = await k(
+      ["-n", "guestbook", "scale", "deployment", "guestbook-ui", "--replicas=3"],
+      "oncall",
+    );
+    assert.equal(scale.code, 0, scale.stderr);
+    assert.match(scale.stderr, /Break-glass/);
+    // The scale passed no mutating webhook: what holds it elsewhere is the window recorded at annotate time.
+    await env.restart();
+    env.gitgate.controller.triggerRepo(repoURL);
+    await new Promise((res) => setTimeout(res, 1500));
+    assert.equal(await replicas("guestbook", "guestbook-ui"), 3, "self-heal suspended after the restart");
+    await waitFor(
+      "reverted after expiry",
+      async () => (await replicas("guestbook", "guestbook-ui")) === 1,
+      30_000,
+    );
+    // The window is over: the same scale is denied, saying why.
+    const late = await k(
+      ["-n", "guestbook", "scale", "deployment", "guestbook-ui", "--replicas=3"],
+      "oncall",
+    );
+    assert.notEqual(late.code, 0);
+    assert.match(late.stderr, /Break-glass refused: gitgate\.io\/break-glass-expires \S+ has passed/);
+  });
+
   it("allows applying a new commit's value by hand once gitgate has rendered it", async () => {
     await env.applyGitApp("guestbook", {
       source: { repoURL, revision: "main", path: "apps/guestbook" },

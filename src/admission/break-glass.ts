@@ -11,13 +11,16 @@ export type BreakGlassCheck =
 const DEFAULT_MAX_SECONDS = 3600;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
+/**
+ * `annotations`: where the reason is read when the request cannot carry it — the live parent of a
+ * `scale` request (kubectl annotate, then kubectl scale). Otherwise the requested object's.
+ */
 export function checkBreakGlass(
   request: AdmissionRequest,
   policy: AdmissionPolicy,
   now: Date,
+  annotations: Record<string, string> = requestAnnotations(request),
 ): BreakGlassCheck {
-  // DELETE carries no object: the annotation must already be on the live one (kubectl annotate, then delete).
-  const annotations = (request.object ?? request.oldObject)?.metadata.annotations ?? {};
   const reason = annotations[BREAK_GLASS_REASON_ANNOTATION]?.trim() ?? "";
   if (reason === "") return { kind: "none" };
 
@@ -51,6 +54,28 @@ export function checkBreakGlass(
     };
   }
   return { kind: "granted", reason, expiresAt: new Date(Math.min(at, latest)) };
+}
+
+function requestAnnotations(request: AdmissionRequest): Record<string, string> {
+  // DELETE carries no object: the annotation must already be on the live one (kubectl annotate, then delete).
+  return (request.object ?? request.oldObject)?.metadata.annotations ?? {};
+}
+
+/**
+ * An UPDATE or CREATE that sets or changes the break-glass annotations: annotating alone opens a
+ * window (for what cannot carry annotations, such as kubectl scale), once, not on every later write.
+ */
+export function opensBreakGlass(request: AdmissionRequest): boolean {
+  if (request.operation !== "UPDATE" && request.operation !== "CREATE") return false;
+  if (request.subResource) return false;
+  const now = request.object?.metadata.annotations ?? {};
+  const before = request.oldObject?.metadata.annotations ?? {};
+  const reason = now[BREAK_GLASS_REASON_ANNOTATION]?.trim() ?? "";
+  if (reason === "") return false;
+  return (
+    reason !== (before[BREAK_GLASS_REASON_ANNOTATION]?.trim() ?? "") ||
+    now[BREAK_GLASS_EXPIRES_ANNOTATION] !== before[BREAK_GLASS_EXPIRES_ANNOTATION]
+  );
 }
 
 function positive(value: number): number | undefined {

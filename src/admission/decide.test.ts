@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { DesiredEntry, DesiredIndexReader, EnforcementMode, IgnoreRule } from "../manifest/desired.js";
 import { keyOf, refOf, type KubeObject } from "../manifest/object.js";
+import { signHold } from "../manifest/hold-record.js";
+import { LAST_CHANGE_ANNOTATION } from "../manifest/labels.js";
 import { decide } from "./decide.js";
 import type { AdmissionPolicy, AdmissionRequest, Decision } from "./types.js";
 
@@ -181,7 +183,8 @@ void describe("decide: the order of DESIGN's admission decision", () => {
   void it("3. scale compares replicas with Git", () => {
     const denied = decideWith(scale(5));
     assert.equal(denied.allowed, false);
-    assert.equal(denied.status?.message, REPLICAS_MESSAGE);
+    assert.ok(denied.status?.message.startsWith(REPLICAS_MESSAGE));
+    assert.match(denied.status?.message ?? "", /kubectl scale cannot carry break-glass annotations/);
     assert.equal(decideWith(scale(1)).reason, "matches-git");
     const hpa = indexOf(
       entryFor(gitDeployment, "enforce", [
@@ -444,14 +447,122 @@ void describe("decide: break-glass", () => {
     assert.deepEqual([d.allowed, d.breakGlass, d.event], [true, undefined, undefined]);
   });
 
-  void it("without a violation the annotation changes nothing", () => {
-    const d = decideWith(
-      update(
-        live((o) => (o.metadata.annotations = { ...o.metadata.annotations, ...reason })),
-        { userInfo: oncall },
-      ),
+  void it("annotating alone opens a window once; a later write that keeps the annotation does not", () => {
+    const annotatedOnly = live((o) => (o.metadata.annotations = { ...o.metadata.annotations, ...reason }));
+    const opened = decideWith(update(annotatedOnly, { userInfo: oncall }));
+    assert.deepEqual([opened.allowed, opened.reason, opened.changes], [true, "break-glass", []]);
+    assert.equal(opened.breakGlass?.expiresAt.toISOString(), "2025-05-01T12:15:00.000Z");
+    assert.equal(opened.event?.type, "break-glass-used");
+    const again = decideWith(update(annotatedOnly, { userInfo: oncall, oldObject: annotatedOnly }));
+    assert.deepEqual([again.reason, again.breakGlass], ["matches-git", undefined]);
+    const outsider = decideWith(update(annotatedOnly));
+    assert.deepEqual(
+      [outsider.allowed, outsider.reason, outsider.breakGlass],
+      [true, "matches-git", undefined],
     );
-    assert.deepEqual([d.reason, d.breakGlass], ["matches-git", undefined]);
+    assert.match(outsider.warnings?.[0] ?? "", /Break-glass refused: bob is not in a break-glass group/);
+  });
+
+  void describe("kubectl scale: the reason is on the live object, the window opened by annotating", () => {
+    const SECRET = "hold-secret";
+    const key = "apps/Deployment/guestbook/guestbook-ui";
+    const scaleTo = (replicas: number, userInfo = oncall): AdmissionRequest =>
+      update(
+        {
+          apiVersion: "autoscaling/v1",
+          kind: "Scale",
+          metadata: { name: "guestbook-ui", namespace: "guestbook" },
+          spec: { replicas },
+        },
+        {
+          kind: { group: "autoscaling", version: "v1", kind: "Scale" },
+          subResource: "scale",
+          userInfo,
+          oldObject: {
+            apiVersion: "autoscaling/v1",
+            kind: "Scale",
+            metadata: { name: "guestbook-ui" },
+            spec: { replicas: 1 },
+          },
+        },
+      );
+    const withWindow = (until: string, secret = SECRET): KubeObject =>
+      live((o) => {
+        const record = { user: "dave", groups: ["oncall"], fields: [], time: NOW.toISOString() };
+        const breakGlass = signHold(
+          secret,
+          key,
+          "dave",
+          new Date(until),
+          reason["gitgate.io/break-glass-reason"],
+        );
+        o.metadata.annotations = {
+          ...o.metadata.annotations,
+          ...reason,
+          [LAST_CHANGE_ANNOTATION]: JSON.stringify({ ...record, breakGlass }),
+        };
+      });
+    const decideScale = (req: AdmissionRequest, parent: KubeObject | undefined): Decision =>
+      decide(req, enforce, { ...policy, holdSecret: SECRET }, NOW, () => parent);
+
+    void it("a member scales inside an open window: admitted until the window's end", () => {
+      const d = decideScale(scaleTo(5), withWindow("2025-05-01T12:10:00Z"));
+      assert.deepEqual([d.allowed, d.reason], [true, "break-glass"]);
+      assert.equal(d.breakGlass?.expiresAt.toISOString(), "2025-05-01T12:10:00.000Z");
+      assert.equal(d.event?.type, "break-glass-used");
+    });
+
+    const refusals: Array<{
+      name: string;
+      req: AdmissionRequest;
+      parent: KubeObject | undefined;
+      note: RegExp;
+    }> = [
+      {
+        name: "no reason on the object",
+        req: scaleTo(5),
+        parent: live(),
+        note: /Break-glass: kubectl scale cannot carry break-glass annotations/,
+      },
+      {
+        name: "the object is not in the watch cache",
+        req: scaleTo(5),
+        parent: undefined,
+        note: /Break-glass: kubectl scale cannot carry/,
+      },
+      {
+        name: "a reason but no signed window (annotated before, or by hand)",
+        req: scaleTo(5),
+        parent: live((o) => (o.metadata.annotations = { ...o.metadata.annotations, ...reason })),
+        note: /Break-glass refused: no open break-glass window/,
+      },
+      {
+        name: "the window has closed",
+        req: scaleTo(5),
+        parent: withWindow("2025-05-01T11:59:00Z"),
+        note: /no open break-glass window/,
+      },
+      {
+        name: "a window signed with another key",
+        req: scaleTo(5),
+        parent: withWindow("2025-05-01T12:10:00Z", "forged"),
+        note: /no open break-glass window/,
+      },
+      {
+        name: "a window open, but the requester is not in a break-glass group",
+        req: scaleTo(5, { username: "bob", groups: [] }),
+        parent: withWindow("2025-05-01T12:10:00Z"),
+        note: /Break-glass refused: bob is not in a break-glass group/,
+      },
+    ];
+    for (const c of refusals) {
+      void it(`denied: ${c.name}`, () => {
+        const d = decideScale(c.req, c.parent);
+        assert.deepEqual([d.allowed, d.breakGlass], [false, undefined]);
+        assert.ok(d.status?.message.startsWith(REPLICAS_MESSAGE));
+        assert.match(d.status?.message ?? "", c.note);
+      });
+    }
   });
 });
 

@@ -8,10 +8,11 @@ import { diffDeclared, type DeclaredChange } from "../diff/declared.js";
 import { cursorIgnoresPath, ignoreCursor } from "../diff/ignore.js";
 import { managedMarkerChanges, MARKER_POINTERS } from "../diff/markers.js";
 import type { DesiredEntry, DesiredIndexReader, IgnoreRule } from "../manifest/desired.js";
-import { isManaged } from "../manifest/labels.js";
+import { verifiedHold } from "../manifest/hold-record.js";
+import { BREAK_GLASS_REASON_ANNOTATION, isManaged } from "../manifest/labels.js";
 import { isSecret, redactText } from "../manifest/redact.js";
-import { isPlainObject, keyOf, type ObjectRef } from "../manifest/object.js";
-import { checkBreakGlass } from "./break-glass.js";
+import { isPlainObject, keyOf, type KubeObject, type ObjectRef } from "../manifest/object.js";
+import { checkBreakGlass, opensBreakGlass, type BreakGlassCheck } from "./break-glass.js";
 import {
   breakGlassWarning,
   deleteMessage,
@@ -103,11 +104,18 @@ export function isExempt(request: AdmissionRequest, policy: AdmissionPolicy): bo
   return policy.exemptUsers.includes(username) || groups.some((g) => policy.exemptGroups.includes(g));
 }
 
+/**
+ * The live object a `scale` request is for (the Scale carries none of its annotations), from the
+ * reconciler's watch cache; undefined when not cached.
+ */
+export type LiveParentReader = (entry: DesiredEntry) => KubeObject | undefined;
+
 export function decide(
   request: AdmissionRequest,
   index: DesiredIndexReader,
   policy: AdmissionPolicy,
   now: Date,
+  liveParent?: LiveParentReader,
 ): Decision {
   const ref = targetOf(request, policy);
   const key = keyOf(ref);
@@ -139,10 +147,58 @@ export function decide(
 
   // 4–5. Deletion, removed markers, declared fields that differ from Git.
   const violations = violationsOf(request, entry);
-  if (!violations.deleting && violations.changes.length === 0) return allow("matches-git");
+  if (!violations.deleting && violations.changes.length === 0) {
+    // Annotating alone opens a break-glass window, for what cannot carry annotations (kubectl scale).
+    return opensBreakGlass(request) ? openWindow(request, entry, policy, now, key) : allow("matches-git");
+  }
 
   // 6–7.
-  return judge(request, entry, violations, policy, now, key);
+  return judge(request, entry, violations, policy, now, key, liveParent);
+}
+
+/** A request that only sets the break-glass annotations: a grant (self-heal paused), or a note why not. */
+function openWindow(
+  request: AdmissionRequest,
+  entry: DesiredEntry,
+  policy: AdmissionPolicy,
+  now: Date,
+  key: string,
+): Decision {
+  const check = checkBreakGlass(request, policy, now);
+  if (check.kind === "granted") return granted(request, entry, [], check, now, key);
+  return {
+    allowed: true,
+    verdict: "allowed",
+    reason: "matches-git",
+    key,
+    ...(check.kind === "refused" ? { warnings: [check.note] } : {}),
+  };
+}
+
+/**
+ * Break-glass for a `scale` request: its reason is on the live parent (kubectl annotate first), and
+ * the window must be open cluster-wide — the annotating request's grant, recorded and signed on the
+ * object by the mutating webhook — since the scale itself passes no mutating webhook to record one.
+ */
+function scaleBreakGlass(
+  request: AdmissionRequest,
+  entry: DesiredEntry,
+  policy: AdmissionPolicy,
+  now: Date,
+  key: string,
+  liveParent: LiveParentReader | undefined,
+): BreakGlassCheck {
+  const parent = liveParent?.(entry);
+  const hint =
+    `kubectl scale cannot carry break-glass annotations: a member of a break-glass group annotates ` +
+    `${entry.ref.kind} ${entry.ref.namespace ? `${entry.ref.namespace}/` : ""}${entry.ref.name} with ` +
+    `${BREAK_GLASS_REASON_ANNOTATION} first (kubectl annotate), then scales.`;
+  const check = checkBreakGlass(request, policy, now, parent?.metadata.annotations ?? {});
+  if (check.kind === "none") return { kind: "refused", note: `Break-glass: ${hint}` };
+  if (check.kind === "refused") return check;
+  const open = parent && policy.holdSecret ? verifiedHold(parent, key, policy.holdSecret, now) : undefined;
+  if (!open) return { kind: "refused", note: `Break-glass refused: no open break-glass window; ${hint}` };
+  return { kind: "granted", reason: check.reason, expiresAt: open.expiresAt };
 }
 
 /**
@@ -193,61 +249,22 @@ function judge(
   policy: AdmissionPolicy,
   now: Date,
   key: string,
+  liveParent?: LiveParentReader,
 ): Decision {
   const changes: FieldChange[] = violations.changes.map(({ path, gitValue, liveValue }) => ({
     path,
     gitValue: bounded(gitValue),
     liveValue: bounded(liveValue),
   }));
-  const dryRun = request.dryRun === true;
-  const event = (type: AlertEventType, action: string, detail?: string): AlertEvent | undefined => {
-    if (dryRun) return undefined;
-    const { username, groups } = request.userInfo;
-    return {
-      type,
-      time: now.toISOString(),
-      app: entry.app,
-      object: entry.ref,
-      actor: { username, groups: groups ?? [], via: "admission" },
-      changes,
-      source: entry.source,
-      action,
-      ...(detail === undefined ? {} : { detail }),
-      operation: request.operation,
-    };
-  };
+  const event = (type: AlertEventType, action: string, detail?: string): AlertEvent | undefined =>
+    alertEvent(request, entry, changes, now, type, action, detail);
 
   // 7. Break-glass overrides every mode; a refusal is explained in the normal outcome.
-  const breakGlass = checkBreakGlass(request, policy, now);
-  if (breakGlass.kind === "granted") {
-    const { expiresAt, reason } = breakGlass;
-    const until = expiresAt.toISOString();
-    return {
-      allowed: true,
-      verdict: "allowed",
-      reason: "break-glass",
-      key,
-      warnings: [breakGlassWarning(entry.ref, expiresAt)],
-      changes,
-      event: event(
-        "break-glass-used",
-        `Admitted under break-glass until ${until}; self-heal paused for this object.`,
-        reason,
-      ),
-      ...(dryRun
-        ? {}
-        : {
-            breakGlass: {
-              key,
-              ref: entry.ref,
-              app: entry.app,
-              expiresAt,
-              username: request.userInfo.username,
-              reason,
-            },
-          }),
-    };
-  }
+  const breakGlass =
+    request.subResource === "scale"
+      ? scaleBreakGlass(request, entry, policy, now, key, liveParent)
+      : checkBreakGlass(request, policy, now);
+  if (breakGlass.kind === "granted") return granted(request, entry, changes, breakGlass, now, key);
   const note = breakGlass.kind === "refused" ? ` ${breakGlass.note}` : "";
 
   // 6. By mode.
@@ -283,5 +300,65 @@ function judge(
       mode === "warn"
         ? event("change-warned", "Admitted the request with a warning.", detail)
         : event("change-audited", "Admitted and recorded the request.", detail),
+  };
+}
+
+/** Admitted under break-glass: self-heal paused for the object until expiry (no grant for dry runs). */
+function granted(
+  request: AdmissionRequest,
+  entry: DesiredEntry,
+  changes: FieldChange[],
+  grant: Extract<BreakGlassCheck, { kind: "granted" }>,
+  now: Date,
+  key: string,
+): Decision {
+  const { expiresAt, reason } = grant;
+  const action = `Admitted under break-glass until ${expiresAt.toISOString()}; self-heal paused for this object.`;
+  return {
+    allowed: true,
+    verdict: "allowed",
+    reason: "break-glass",
+    key,
+    warnings: [breakGlassWarning(entry.ref, expiresAt)],
+    changes,
+    event: alertEvent(request, entry, changes, now, "break-glass-used", action, reason),
+    ...(request.dryRun === true
+      ? {}
+      : {
+          breakGlass: {
+            key,
+            ref: entry.ref,
+            app: entry.app,
+            expiresAt,
+            username: request.userInfo.username,
+            reason,
+          },
+        }),
+  };
+}
+
+/** The alert for a decision; none for dry runs. */
+function alertEvent(
+  request: AdmissionRequest,
+  entry: DesiredEntry,
+  changes: FieldChange[],
+  now: Date,
+  type: AlertEventType,
+  action: string,
+  detail?: string,
+): AlertEvent | undefined {
+  if (request.dryRun === true) return undefined;
+  const { username, groups } = request.userInfo;
+  return {
+    type,
+    time: now.toISOString(),
+    app: entry.app,
+    object: entry.ref,
+    actor: { username, groups: groups ?? [], via: "admission" },
+    changes,
+    source: entry.source,
+    action,
+    ...(detail === undefined ? {} : { detail }),
+    operation: request.operation,
   };
 }

@@ -10,7 +10,7 @@ import type { AlertSink } from "../alerts/event.js";
 import type { Logger } from "../log/logger.js";
 import type { DesiredIndexReader } from "../manifest/desired.js";
 import { encodeResponse, parseReview } from "./codec.js";
-import { decide } from "./decide.js";
+import { decide, type LiveParentReader } from "./decide.js";
 import { parseReviewJson } from "./decode.js";
 import { noMetrics, type AdmissionMetrics, type WebhookKind } from "./metrics.js";
 import { outOfBandPatch } from "./mutate.js";
@@ -26,6 +26,8 @@ export interface AdmissionDeps {
   metrics?: AdmissionMetrics;
   now?: () => Date;
   onBreakGlass?: (grant: BreakGlassGrant) => void;
+  /** The live object of a scale request's parent (break-glass reads its annotations). */
+  liveParent?: LiveParentReader;
   /** An admitted out-of-band change (warn, audit, break-glass; not dry runs): who changed which fields. */
   onAdmittedChange?: (key: string, username: string, paths: string[]) => void;
 }
@@ -211,7 +213,7 @@ function answer(deps: AdmissionDeps, webhook: WebhookKind, body: unknown, res: S
       logMutation(deps, request, patch);
       return;
     }
-    const decision = decide(request, deps.index, deps.policy(), now);
+    const decision = decide(request, deps.index, deps.policy(), now, deps.liveParent);
     sendJson(res, 200, encodeResponse(request.uid, decision));
     metrics.observe(webhook, decision.verdict, elapsed());
     logDecision(deps, request, decision);

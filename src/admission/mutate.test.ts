@@ -156,6 +156,28 @@ void describe("outOfBandPatch", () => {
     assert.equal(verifiedHold(unsigned as KubeObject, key, "replicas-share-this", NOW), undefined);
   });
 
+  void it("records the window a member opens by annotating alone (kubectl annotate, then kubectl scale)", () => {
+    const bg = { ...policy, breakGlassGroups: ["oncall"], holdSecret: "replicas-share-this" };
+    const annotated: KubeObject = {
+      ...structuredClone(git),
+      metadata: {
+        ...structuredClone(git.metadata),
+        annotations: { "gitgate.io/break-glass-reason": "INC-8" },
+      },
+    };
+    const olga = { username: "olga", groups: ["oncall"] };
+    const patch = outOfBandPatch(request(annotated, { userInfo: olga }), index("enforce"), bg, NOW);
+    assert.ok(patch, "opening a window is recorded");
+    const patched = applyPatch(annotated, patch) as KubeObject;
+    const record = JSON.parse(patched.metadata.annotations?.[ANNOTATION] ?? "{}") as { fields?: string[] };
+    assert.deepEqual(record.fields, []);
+    assert.equal(verifiedHold(patched, keyOf(refOf(git)), "replicas-share-this", NOW)?.reason, "INC-8");
+    // Not again once the annotation is there, and never for someone outside the break-glass groups.
+    const later = request(annotated, { userInfo: olga, oldObject: annotated });
+    assert.equal(outOfBandPatch(later, index("enforce"), bg, NOW), undefined);
+    assert.equal(outOfBandPatch(request(annotated), index("enforce"), bg, NOW), undefined);
+  });
+
   void it("travels base64-encoded as a JSONPatch in the response", () => {
     const patch = setAnnotationPatch({}, "a/b~c", "v");
     assert.deepEqual(patch, [{ op: "add", path: "/metadata/annotations/a~1b~0c", value: "v" }]);

@@ -11,6 +11,7 @@ import { signHold } from "../manifest/hold-record.js";
 import type { OutOfBandRecord } from "../manifest/last-change.js";
 import { LAST_CHANGE_ANNOTATION } from "../manifest/labels.js";
 import { keyOf } from "../manifest/object.js";
+import { opensBreakGlass } from "./break-glass.js";
 import { decide, targetOf, violationsOf } from "./decide.js";
 import type { AdmissionPolicy, AdmissionRequest, JsonPatchOp } from "./types.js";
 
@@ -29,9 +30,12 @@ export function outOfBandPatch(
   const entry = index.get(keyOf(targetOf(request, policy)));
   if (!entry || entry.mode === "off") return undefined;
   const { changes } = violationsOf(request, entry);
-  if (changes.length === 0) return undefined;
+  // No declared field changes: only a request opening a break-glass window is recorded (its signed
+  // grant is how every replica learns of the window; a later kubectl scale relies on it).
+  if (changes.length === 0 && !opensBreakGlass(request)) return undefined;
   const decision = decide(request, index, policy, now);
   if (!decision.allowed) return undefined;
+  if (changes.length === 0 && !decision.breakGlass) return undefined;
 
   const fields = changes.map((c) => c.path);
   const record: OutOfBandRecord = {

@@ -206,6 +206,7 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
         logger,
         metrics: createAdmissionMetrics(registry),
         onBreakGlass: (grant) => controller.grantBreakGlass(grant),
+        liveParent: (entry) => controller.liveObject(entry.object),
         onAdmittedChange: (key, username, paths) => controller.recordAdmittedChange(key, username, paths),
       }),
       onPush: (urls) => urls.flatMap((u) => controller.triggerRepo(u)),

@@ -115,6 +115,11 @@ export class Controller {
     return true;
   }
 
+  /** The object as last seen by the watch (undefined until its kind has been synced here). */
+  liveObject(obj: KubeObject): KubeObject | undefined {
+    return this.live.get(obj);
+  }
+
   /** The GitApp as last seen by the watch. */
   getApp(ref: AppRef): GitApp | undefined {
     return this.apps.get(appKey(ref));
