@@ -142,7 +142,11 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
   let leading = !config.leaderElection.enabled;
   const controller = new Controller({
     client,
-    source: createGitSource({ cacheRoot: join(opts.cacheDir, "git"), logger }),
+    source: createGitSource({
+      cacheRoot: join(opts.cacheDir, "git"),
+      logger,
+      maxFileBytes: config.render.maxRepoFileBytes,
+    }),
     render: (req) =>
       render(req, {
         tools: opts.tools,

@@ -20,7 +20,12 @@ export const DEFAULT_CONFIG: GitgateConfig = {
     breakGlass: { groups: [], maxDuration: "4h", defaultDuration: "1h" },
   },
   sync: { concurrency: 16, workers: 4, maxPruneShare: 0.5, minInterval: "5s" },
-  render: { timeout: "60s", maxFileBytes: 4 * 1024 * 1024, maxObjects: 10_000 },
+  render: {
+    timeout: "60s",
+    maxFileBytes: 4 * 1024 * 1024,
+    maxRepoFileBytes: 64 * 1024 * 1024,
+    maxObjects: 10_000,
+  },
   webhook: {
     enabled: true,
     port: 9443,

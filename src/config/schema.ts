@@ -39,6 +39,8 @@ export interface GitgateConfig {
   render: {
     timeout: string;
     maxFileBytes: number;
+    /** Largest file gitgate checks out of a commit, anywhere in the repository (manifests or not). */
+    maxRepoFileBytes: number;
     maxObjects: number;
     helm?: string;
     kubectl?: string;
@@ -111,6 +113,7 @@ export const configSchema = {
       properties: {
         timeout: duration,
         maxFileBytes: { type: "integer", minimum: 1 },
+        maxRepoFileBytes: { type: "integer", minimum: 1 },
         maxObjects: { type: "integer", minimum: 1 },
         helm: { type: "string" },
         kubectl: { type: "string" },

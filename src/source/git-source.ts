@@ -18,7 +18,14 @@ import { repoLocks } from "./mutex.js";
 import { authHeaders, FULL_SHA, listAllRefs, lookupRevision, withDeadline } from "./remote.js";
 import type { Checkout, GitCredentials, GitSource, RemoteHead, SourceRequest } from "./types.js";
 import { parseRepoURL, type ParsedRepoURL } from "./url.js";
-import { ensureWorktree, hasWorktree, objectType, peelToCommit, pruneWorktrees } from "./worktree.js";
+import {
+  DEFAULT_MAX_FILE_BYTES,
+  ensureWorktree,
+  hasWorktree,
+  objectType,
+  peelToCommit,
+  pruneWorktrees,
+} from "./worktree.js";
 
 export interface GitSourceOptions {
   /** Directory for all repository caches; created if missing. */
@@ -29,6 +36,8 @@ export interface GitSourceOptions {
   keepWorktrees?: number;
   /** A worktree used more recently than this is never deleted (a render may be reading it). Default 60 s. */
   worktreeGraceMs?: number;
+  /** Largest file written out of a commit, anywhere in the repository. Default 64 MiB. */
+  maxFileBytes?: number;
   logger?: Logger;
 }
 
@@ -50,6 +59,7 @@ export class IsomorphicGitSource implements GitSource {
   private readonly cacheRoot: string;
   private readonly timeoutMs: number;
   private readonly keep: number;
+  private readonly maxFileBytes: number;
   private readonly graceMs: number;
   private readonly log: Logger;
 
@@ -57,6 +67,7 @@ export class IsomorphicGitSource implements GitSource {
     this.cacheRoot = resolvePath(opts.cacheRoot);
     this.timeoutMs = opts.fetchTimeoutMs ?? 60_000;
     this.keep = Math.max(1, opts.keepWorktrees ?? 5);
+    this.maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
     this.graceMs = opts.worktreeGraceMs ?? 60_000;
     this.log = opts.logger ?? silentLogger;
   }
@@ -90,7 +101,7 @@ export class IsomorphicGitSource implements GitSource {
           await this.ensureGitdir(target);
           commit = head ? await this.commitForRef(target, head) : await this.commitForSha(target, known);
         }
-        const dir = await ensureWorktree(target.gitdir, target.worktreesDir, commit);
+        const dir = await ensureWorktree(target.gitdir, target.worktreesDir, commit, this.maxFileBytes);
         const pruned = await pruneWorktrees(target.worktreesDir, this.keep, this.graceMs, commit);
         if (pruned.length > 0) this.log.debug({ repo: target.repo.url, pruned }, "pruned worktrees");
         return { commit, dir, ref: head?.ref ?? commit };

@@ -10,8 +10,11 @@ import { mkdir, readdir, rename, rm, stat, symlink, utimes, writeFile } from "no
 import { join } from "node:path";
 import git from "isomorphic-git";
 import { terminal } from "../errors.js";
+import { ObjectSizes } from "./object-size.js";
 
 const SHA_DIR = /^[0-9a-f]{40}$/;
+/** Largest file written out of a commit by default; readBlob holds a whole file in memory. */
+export const DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024;
 const TEMP_PREFIX = ".tmp-";
 
 /** The object type of `oid` in the cache, or undefined when it is not there. */
@@ -46,8 +49,17 @@ export async function hasWorktree(worktreesDir: string, commit: string): Promise
   return exists(join(worktreesDir, commit));
 }
 
-/** Returns `worktrees/<commit>`, writing it first unless it already exists. */
-export async function ensureWorktree(gitdir: string, worktreesDir: string, commit: string): Promise<string> {
+/**
+ * Returns `worktrees/<commit>`, writing it first unless it already exists. A file larger than
+ * `maxFileBytes` anywhere in the commit fails it (terminal, naming the file), checked from object
+ * headers before anything is inflated; skipping it instead could make a render lose objects.
+ */
+export async function ensureWorktree(
+  gitdir: string,
+  worktreesDir: string,
+  commit: string,
+  maxFileBytes = DEFAULT_MAX_FILE_BYTES,
+): Promise<string> {
   const dir = join(worktreesDir, commit);
   if (await exists(dir)) {
     await touch(dir);
@@ -59,7 +71,7 @@ export async function ensureWorktree(gitdir: string, worktreesDir: string, commi
     await mkdir(temp);
     const cache = {};
     const { tree } = await git.readCommit({ fs, gitdir, oid: commit, cache }).then((c) => c.commit);
-    await writeTree(gitdir, tree, temp, cache, "");
+    await writeTree({ gitdir, cache, sizes: new ObjectSizes(gitdir), maxFileBytes }, tree, temp, "");
     await rename(temp, dir);
   } finally {
     await rm(temp, { recursive: true, force: true });
@@ -67,13 +79,15 @@ export async function ensureWorktree(gitdir: string, worktreesDir: string, commi
   return dir;
 }
 
-async function writeTree(
-  gitdir: string,
-  treeOid: string,
-  dest: string,
-  cache: object,
-  prefix: string,
-): Promise<void> {
+interface Checkout {
+  gitdir: string;
+  cache: object;
+  sizes: ObjectSizes;
+  maxFileBytes: number;
+}
+
+async function writeTree(co: Checkout, treeOid: string, dest: string, prefix: string): Promise<void> {
+  const { gitdir, cache } = co;
   const { tree } = await git.readTree({ fs, gitdir, oid: treeOid, cache });
   for (const entry of tree) {
     const path = `${prefix}${entry.path}`;
@@ -88,10 +102,11 @@ async function writeTree(
     switch (entry.mode) {
       case "040000":
         await mkdir(target);
-        await writeTree(gitdir, entry.oid, target, cache, `${path}/`);
+        await writeTree(co, entry.oid, target, `${path}/`);
         break;
       case "120000": {
         // Kept as a symlink, never followed here: the renderer confines links to the repo.
+        await checkSize(co, entry.oid, path);
         const { blob } = await git.readBlob({ fs, gitdir, oid: entry.oid, cache });
         await symlink(Buffer.from(blob).toString("utf8"), target);
         break;
@@ -100,12 +115,23 @@ async function writeTree(
         await mkdir(target); // submodule: an empty directory, as `git clone` without --recurse leaves it
         break;
       default: {
+        await checkSize(co, entry.oid, path);
         const { blob } = await git.readBlob({ fs, gitdir, oid: entry.oid, cache });
         // "wx": never write through something that already exists (such as a symlink).
         await writeFile(target, blob, { flag: "wx", mode: entry.mode === "100755" ? 0o755 : 0o644 });
       }
     }
   }
+}
+
+async function checkSize(co: Checkout, oid: string, path: string): Promise<void> {
+  const size = await co.sizes.sizeOf(oid);
+  if (size !== undefined && size > co.maxFileBytes)
+    throw terminal(
+      "FileTooLarge",
+      `${path} is ${size} bytes, more than the ${co.maxFileBytes} gitgate checks out per file ` +
+        "(render.maxRepoFileBytes): remove it from the repository or raise the limit",
+    );
 }
 
 /**
