@@ -146,6 +146,7 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
       cacheRoot: join(opts.cacheDir, "git"),
       logger,
       maxFileBytes: config.render.maxRepoFileBytes,
+      maxFetchBytes: config.sync.maxFetchBytes,
     }),
     render: (req) =>
       render(req, {

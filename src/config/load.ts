@@ -19,7 +19,13 @@ export const DEFAULT_CONFIG: GitgateConfig = {
     exemptGroups: ["system:masters"],
     breakGlass: { groups: [], maxDuration: "4h", defaultDuration: "1h" },
   },
-  sync: { concurrency: 16, workers: 4, maxPruneShare: 0.5, minInterval: "5s" },
+  sync: {
+    concurrency: 16,
+    workers: 4,
+    maxPruneShare: 0.5,
+    maxFetchBytes: 512 * 1024 * 1024,
+    minInterval: "5s",
+  },
   render: {
     timeout: "60s",
     maxFileBytes: 4 * 1024 * 1024,

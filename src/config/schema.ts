@@ -33,6 +33,8 @@ export interface GitgateConfig {
     concurrency: number;
     workers: number;
     maxPruneShare: number;
+    /** Most bytes one Git fetch may receive (isomorphic-git holds the packfile in memory). */
+    maxFetchBytes: number;
     minInterval: string;
     cacheDir?: string;
   };
@@ -103,6 +105,7 @@ export const configSchema = {
         concurrency: { type: "integer", minimum: 1, maximum: 256 },
         workers: { type: "integer", minimum: 1, maximum: 64 },
         maxPruneShare: { type: "number", minimum: 0, maximum: 1 },
+        maxFetchBytes: { type: "integer", minimum: 1 },
         minInterval: duration,
         cacheDir: { type: "string" },
       },

@@ -1,6 +1,7 @@
 // Failure classification of GitSource against real servers: every error a GitApp can stall or back
 // off on, and that credentials never leak into its message.
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { createServer, type AddressInfo, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -71,6 +72,20 @@ void describe("GitSource errors", () => {
     // The default limit (64 MiB) checks it out.
     const fine = await source().resolve({ repoURL, revision: "main" });
     assert.deepEqual((await readdir(join(fine.dir, "assets"))).sort(), ["zeros.bin"]);
+  });
+
+  void it("stops a fetch past maxFetchBytes with RepoTooLarge, and fetches it under a larger limit", async () => {
+    // Random bytes do not compress: the packfile is about as large as the file.
+    await server.createRepo("big", { "data.bin": randomBytes(256 * 1024) });
+    const repoURL = server.repoURL("big");
+    await assert.rejects(
+      source({ maxFetchBytes: 64 * 1024 }).resolve({ repoURL, revision: "main" }),
+      isGitError("terminal", "RepoTooLarge", (m) =>
+        assert.match(m, /sent more than 65536 bytes in one fetch \(sync\.maxFetchBytes\)/),
+      ),
+    );
+    const fine = await source({ maxFetchBytes: 1024 * 1024 }).resolve({ repoURL, revision: "main" });
+    assert.equal(fine.commit.length, 40);
   });
 
   void it("gives RepoUnreachable for a closed port and for a server that never answers", async () => {

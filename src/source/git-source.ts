@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import { mkdir, readdir, rm, stat } from "node:fs/promises";
 import { join, resolve as resolvePath } from "node:path";
 import git, { type HttpClient } from "isomorphic-git";
-import { GitgateError } from "../errors.js";
+import { GitgateError, terminal } from "../errors.js";
 import { silentLogger, type Logger } from "../log/logger.js";
 import { classifyGitError, fetchTimedOut, revisionNotFound, type GitContext } from "./classify.js";
 import { repoLocks } from "./mutex.js";
@@ -38,6 +38,8 @@ export interface GitSourceOptions {
   worktreeGraceMs?: number;
   /** Largest file written out of a commit, anywhere in the repository. Default 64 MiB. */
   maxFileBytes?: number;
+  /** Most bytes one network operation may receive (a fetch's packfile is held in memory). Default 512 MiB. */
+  maxFetchBytes?: number;
   logger?: Logger;
 }
 
@@ -60,6 +62,7 @@ export class IsomorphicGitSource implements GitSource {
   private readonly timeoutMs: number;
   private readonly keep: number;
   private readonly maxFileBytes: number;
+  private readonly maxFetchBytes: number;
   private readonly graceMs: number;
   private readonly log: Logger;
 
@@ -68,6 +71,7 @@ export class IsomorphicGitSource implements GitSource {
     this.timeoutMs = opts.fetchTimeoutMs ?? 60_000;
     this.keep = Math.max(1, opts.keepWorktrees ?? 5);
     this.maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+    this.maxFetchBytes = opts.maxFetchBytes ?? 512 * 1024 * 1024;
     this.graceMs = opts.worktreeGraceMs ?? 60_000;
     this.log = opts.logger ?? silentLogger;
   }
@@ -223,7 +227,15 @@ export class IsomorphicGitSource implements GitSource {
 
   private async network<T>(target: RepoTarget, op: (client: HttpClient) => Promise<T>): Promise<T> {
     try {
-      return await withDeadline(this.timeoutMs, () => fetchTimedOut(target.ctx, this.timeoutMs), op);
+      return await withDeadline(this.timeoutMs, () => fetchTimedOut(target.ctx, this.timeoutMs), op, {
+        maxBytes: this.maxFetchBytes,
+        onExceeded: () =>
+          terminal(
+            "RepoTooLarge",
+            `${target.ctx.repo} sent more than ${this.maxFetchBytes} bytes in one fetch (sync.maxFetchBytes): ` +
+              "raise the limit, or point the GitApp at a smaller repository",
+          ),
+      });
     } catch (err) {
       throw classifyGitError(err, target.ctx);
     }

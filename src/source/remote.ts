@@ -21,19 +21,50 @@ export function authHeaders(credentials: GitCredentials | undefined): Record<str
   return { Authorization: `Basic ${Buffer.from(`${user}:${secret}`).toString("base64")}` };
 }
 
+/** A cap on the response bytes of one operation, and the error to fail it with. */
+export interface ByteCap {
+  maxBytes: number;
+  onExceeded: () => Error;
+}
+
 /**
- * Runs `op` with an HTTP client whose requests are aborted after `ms`. On timeout it still waits (a
- * bounded while) for `op` to settle, so the caller's repo lock is not released while isomorphic-git
- * may be writing a packfile into the cache.
+ * Runs `op` with an HTTP client whose requests are aborted after `ms`, or once their responses
+ * together exceed `cap` (isomorphic-git holds a whole packfile in memory). On timeout it still
+ * waits (a bounded while) for `op` to settle, so the caller's repo lock is not released while
+ * isomorphic-git may be writing a packfile into the cache.
  */
 export async function withDeadline<T>(
   ms: number,
   onTimeout: () => Error,
   op: (client: HttpClient) => Promise<T>,
+  cap?: ByteCap,
 ): Promise<T> {
   const controller = new AbortController();
-  const client: HttpClient = { request: (req) => http.request({ ...req, signal: controller.signal }) };
-  const work = op(client);
+  let received = 0;
+  let exceeded: Error | undefined;
+  async function* counted(
+    body: AsyncIterableIterator<Uint8Array>,
+    limit: ByteCap,
+  ): AsyncGenerator<Uint8Array> {
+    for await (const chunk of body) {
+      received += chunk.byteLength;
+      if (received > limit.maxBytes) {
+        const error = (exceeded ??= limit.onExceeded());
+        controller.abort();
+        throw error;
+      }
+      yield chunk;
+    }
+  }
+  const client: HttpClient = {
+    request: async (req) => {
+      const res = await http.request({ ...req, signal: controller.signal });
+      return cap && res.body ? { ...res, body: counted(res.body, cap) } : res;
+    },
+  };
+  const work = op(client).catch((err: unknown) => {
+    throw exceeded ?? err; // whatever isomorphic-git made of it, the cause is the cap
+  });
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<"timeout">((resolve) => {
     timer = setTimeout(() => resolve("timeout"), ms);
