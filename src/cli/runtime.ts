@@ -203,10 +203,13 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
       logger.warn(
         "POST /hooks/git accepts unsigned push notifications (they can only trigger a fetch): set hooks.githubSecret or hooks.gitlabToken",
       );
+    // Built once: the config does not change while running, and resourceKinds is discovery's own
+    // map, filled in place as kinds are discovered.
+    const policy = admissionPolicy(config, identity.username, client.discovery.resourceKinds, holdSecret);
     const app = createApp({
       admission: createAdmissionRouter({
         index: controller.index,
-        policy: () => admissionPolicy(config, identity.username, client.discovery.resourceKinds, holdSecret),
+        policy: () => policy,
         alerts,
         logger,
         metrics: createAdmissionMetrics(registry),
