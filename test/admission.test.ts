@@ -53,6 +53,15 @@ function postReview(body: string | Buffer): Promise<number> {
   });
 }
 
+/** Waits until self-heal has put guestbook-ui back to Git's 1 replica. */
+function revertedAfterExpiry(ms: number): Promise<true> {
+  return waitFor(
+    "reverted after expiry",
+    async () => (await replicas("guestbook", "guestbook-ui")) === 1,
+    ms,
+  );
+}
+
 /** bob (on call) scales guestbook-ui out of Git under break-glass, for `ms` from now. */
 function breakGlass(reason: string, ms: number, replicas: number): ReturnType<typeof k> {
   const expires = new Date(Date.now() + ms).toISOString();
@@ -250,11 +259,7 @@ describe("admission gate", () => {
     env.gitgate.controller.triggerRepo(repoURL);
     await new Promise((res) => setTimeout(res, 1500));
     assert.equal(await replicas("guestbook", "guestbook-ui"), 6, "self-heal suspended");
-    await waitFor(
-      "reverted after expiry",
-      async () => (await replicas("guestbook", "guestbook-ui")) === 1,
-      15_000,
-    );
+    await revertedAfterExpiry(15_000);
     assert.ok(env.alerts.some((a) => a.type === "break-glass-expired"));
     const alice = await k([
       "-n",
@@ -284,11 +289,7 @@ describe("admission gate", () => {
       4,
       "self-heal still suspended after the restart",
     );
-    await waitFor(
-      "reverted after expiry",
-      async () => (await replicas("guestbook", "guestbook-ui")) === 1,
-      30_000,
-    );
+    await revertedAfterExpiry(30_000);
   });
 
   it("kubectl annotate opens a window that a later kubectl scale uses, honoured across a restart", async () => {
@@ -318,11 +319,7 @@ describe("admission gate", () => {
     env.gitgate.controller.triggerRepo(repoURL);
     await new Promise((res) => setTimeout(res, 1500));
     assert.equal(await replicas("guestbook", "guestbook-ui"), 3, "self-heal suspended after the restart");
-    await waitFor(
-      "reverted after expiry",
-      async () => (await replicas("guestbook", "guestbook-ui")) === 1,
-      30_000,
-    );
+    await revertedAfterExpiry(30_000);
     // The window is over: the same scale is denied, saying why.
     const late = await k(
       ["-n", "guestbook", "scale", "deployment", "guestbook-ui", "--replicas=3"],

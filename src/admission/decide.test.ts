@@ -116,6 +116,28 @@ const REPLICAS_MESSAGE =
   `Deployment guestbook/guestbook-ui is managed by Git: spec.replicas is 1 in ${REPO} ` +
   `apps/guestbook/deployment.yaml@3f2a9c1, request has 5. Change it in Git, or use break-glass.`;
 
+/** A kubectl scale of guestbook-ui: the Scale subresource, as kube-apiserver sends it. */
+const scale = (replicas: number, extra: Partial<AdmissionRequest> = {}): AdmissionRequest =>
+  update(
+    {
+      apiVersion: "autoscaling/v1",
+      kind: "Scale",
+      metadata: { name: "guestbook-ui", namespace: "guestbook" },
+      spec: { replicas },
+    },
+    {
+      kind: { group: "autoscaling", version: "v1", kind: "Scale" },
+      subResource: "scale",
+      oldObject: {
+        apiVersion: "autoscaling/v1",
+        kind: "Scale",
+        metadata: { name: "guestbook-ui" },
+        spec: { replicas: 1 },
+      },
+      ...extra,
+    },
+  );
+
 void describe("decide: the order of DESIGN's admission decision", () => {
   void it("1. unmanaged: not in the index and not labelled → fast path", () => {
     const other = live((o) => {
@@ -158,27 +180,6 @@ void describe("decide: the order of DESIGN's admission decision", () => {
     const d = decideWith(update(scaled, { subResource: "status" }));
     assert.deepEqual([d.allowed, d.reason], [true, "subresource"]);
   });
-
-  const scale = (replicas: number, extra: Partial<AdmissionRequest> = {}): AdmissionRequest =>
-    update(
-      {
-        apiVersion: "autoscaling/v1",
-        kind: "Scale",
-        metadata: { name: "guestbook-ui", namespace: "guestbook" },
-        spec: { replicas },
-      },
-      {
-        kind: { group: "autoscaling", version: "v1", kind: "Scale" },
-        subResource: "scale",
-        oldObject: {
-          apiVersion: "autoscaling/v1",
-          kind: "Scale",
-          metadata: { name: "guestbook-ui" },
-          spec: { replicas: 1 },
-        },
-        ...extra,
-      },
-    );
 
   void it("3. scale compares replicas with Git", () => {
     const denied = decideWith(scale(5));
@@ -466,26 +467,7 @@ void describe("decide: break-glass", () => {
   void describe("kubectl scale: the reason is on the live object, the window opened by annotating", () => {
     const SECRET = "hold-secret";
     const key = "apps/Deployment/guestbook/guestbook-ui";
-    const scaleTo = (replicas: number, userInfo = oncall): AdmissionRequest =>
-      update(
-        {
-          apiVersion: "autoscaling/v1",
-          kind: "Scale",
-          metadata: { name: "guestbook-ui", namespace: "guestbook" },
-          spec: { replicas },
-        },
-        {
-          kind: { group: "autoscaling", version: "v1", kind: "Scale" },
-          subResource: "scale",
-          userInfo,
-          oldObject: {
-            apiVersion: "autoscaling/v1",
-            kind: "Scale",
-            metadata: { name: "guestbook-ui" },
-            spec: { replicas: 1 },
-          },
-        },
-      );
+    const scaleTo = (replicas: number, userInfo = oncall): AdmissionRequest => scale(replicas, { userInfo });
     const withWindow = (until: string, secret = SECRET): KubeObject =>
       live((o) => {
         const record = { user: "dave", groups: ["oncall"], fields: [], time: NOW.toISOString() };
