@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -42,6 +42,9 @@ describe("ObjectSizes", () => {
     await writeFile(join(dir, "b.yaml"), `${text}\nchanged tail`);
     await writeFile(join(dir, "zeros.bin"), Buffer.alloc(64 << 20));
     await writeFile(join(dir, "small.txt"), "x");
+    // Enough objects that fan-out buckets hold several names each (the index is binary-searched).
+    await mkdir(join(dir, "many"));
+    for (let i = 0; i < 1500; i++) await writeFile(join(dir, "many", `f${i}.yaml`), `n: ${i}\n`);
     await git("add", ".");
     await git("commit", "-qm", "one");
   });
@@ -59,6 +62,7 @@ describe("ObjectSizes", () => {
       stdout: string;
     };
     assert.match(stdout, /chain length = 1: [1-9]/, "the pack holds at least one delta");
+    assert.ok(all.size > 1500, `${all.size} objects`);
     const sizes = new ObjectSizes(join(dir, ".git"));
     for (const [oid, size] of all) assert.equal(await sizes.sizeOf(oid), size, oid);
     assert.equal(await sizes.sizeOf("0".repeat(40)), undefined);

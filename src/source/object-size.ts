@@ -72,6 +72,7 @@ function findOffset({ idx, count }: PackIndex, oid: string): number | undefined 
   let hi = idx.readUInt32BE(8 + first * 4);
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
+    // Negative: the index's name at `mid` sorts before the one wanted.
     const cmp = idx.compare(want, 0, 20, names + mid * 20, names + mid * 20 + 20);
     if (cmp === 0) {
       const offsets = names + count * 24; // after the names and the CRC32s
@@ -80,8 +81,8 @@ function findOffset({ idx, count }: PackIndex, oid: string): number | undefined 
       // Packs over 2 GiB: the 31 bits index a table of 64-bit offsets.
       return Number(idx.readBigUInt64BE(offsets + count * 4 + (small & 0x7fffffff) * 8));
     }
-    if (cmp < 0) hi = mid;
-    else lo = mid + 1;
+    if (cmp < 0) lo = mid + 1;
+    else hi = mid;
   }
   return undefined;
 }
