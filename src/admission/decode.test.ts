@@ -76,12 +76,20 @@ describe("parseReviewJson", () => {
       stripped: false,
     },
     {
-      name: "text that already holds the placeholder is parsed whole",
+      name: "a 0 already in metadata.managedFields cannot pass for a skipped span elsewhere",
       text: review({
         kind: "Widget",
-        metadata: { name: "w", managedFields: managed },
-        spec: { managedFields: 0 },
-      }),
+        metadata: { name: "w", managedFields: 0 },
+        spec: { managedFields: [1, 2] },
+      }).replace('"managedFields":0', '"managedFields": 0'),
+      stripped: false,
+    },
+    {
+      name: "nor a value under an escaped spelling of the key",
+      text: review({ kind: "Widget", metadata: { name: "w" }, spec: { managedFields: [1, 2] } }).replace(
+        '"metadata":{',
+        '"metadata":{"managed\\u0046ields":"x",',
+      ),
       stripped: false,
     },
     {

@@ -8,22 +8,26 @@
  * paired), so a body whose sole syntax error lies there is answered rather than refused with 400.
  * kube-apiserver never sends one; a forged review earns nothing it could not get with valid JSON.
  */
+import { randomBytes } from "node:crypto";
 import { isPlainObject } from "../manifest/object.js";
 
 /** kube-apiserver writes compact JSON: the key follows `{` or `,` directly, its value `:` directly. */
 const NEEDLE = '"managedFields":[';
-/** What a skipped value is replaced by; a text that already contains it is parsed whole. */
-const SENTINEL = '"managedFields":0';
+/**
+ * Each skipped value is replaced by a string no request can contain: this process's random token
+ * and the span's number. Each must come back exactly at object/oldObject.metadata.managedFields.
+ */
+const PLACEHOLDER = `gitgate-skipped-${randomBytes(12).toString("hex")}-`;
 
 export function parseReviewJson(text: string): unknown {
   const spans = managedFieldSpans(text);
-  if (spans.length === 0 || spans.length > 2 || text.includes(SENTINEL)) return JSON.parse(text);
+  if (spans.length === 0 || spans.length > 2) return JSON.parse(text);
   let stripped = "";
   let from = 0;
-  for (const [start, end] of spans) {
-    stripped += `${text.slice(from, start)}0`;
+  spans.forEach(([start, end], i) => {
+    stripped += `${text.slice(from, start)}"${PLACEHOLDER}${i}"`;
     from = end;
-  }
+  });
   stripped += text.slice(from);
   let body: unknown;
   try {
@@ -33,17 +37,16 @@ export function parseReviewJson(text: string): unknown {
   }
   // Each replaced span must have been the managedFields of object or oldObject, nothing else (a
   // custom resource's own `managedFields` field, a key that only ends in the needle).
-  let found = 0;
+  const pending = new Set(spans.map((_, i) => `${PLACEHOLDER}${i}`));
   const request = isPlainObject(body) ? body.request : undefined;
   if (isPlainObject(request)) {
     for (const obj of [request.object, request.oldObject]) {
-      if (isPlainObject(obj) && isPlainObject(obj.metadata) && obj.metadata.managedFields === 0) {
-        obj.metadata.managedFields = undefined;
-        found++;
-      }
+      if (!isPlainObject(obj) || !isPlainObject(obj.metadata)) continue;
+      const value = obj.metadata.managedFields;
+      if (typeof value === "string" && pending.delete(value)) obj.metadata.managedFields = undefined;
     }
   }
-  return found === spans.length ? body : JSON.parse(text);
+  return pending.size === 0 ? body : JSON.parse(text);
 }
 
 /**
