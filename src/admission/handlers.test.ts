@@ -8,6 +8,8 @@ import { Registry } from "prom-client";
 import type { AlertEvent } from "../alerts/event.js";
 import { silentLogger } from "../log/logger.js";
 import type { DesiredEntry } from "../manifest/desired.js";
+import { signHold } from "../manifest/hold-record.js";
+import { LAST_CHANGE_ANNOTATION } from "../manifest/labels.js";
 import type { KubeObject } from "../manifest/object.js";
 import { createApp } from "../server/app.js";
 import { createAdmissionRouter } from "./handlers.js";
@@ -269,5 +271,136 @@ void describe("admission in front of express (createApp)", () => {
     assert.match(text, /gitgate_admission_requests_total\{webhook="validate",verdict="denied"\} 4/);
     assert.match(text, /gitgate_admission_requests_total\{webhook="mutate",verdict="allowed"\} 1/);
     assert.match(text, /gitgate_admission_requests_total\{webhook="validate",verdict="error"\} 1/);
+  });
+});
+
+void describe("admission router: a break-glass member's kubectl scale", () => {
+  const deployment: KubeObject = {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: "web", namespace: "n", labels: { "gitgate.io/app": "g.a" } },
+    spec: { replicas: 1 },
+  };
+  const key = "apps/Deployment/n/web";
+  const deploymentEntry: DesiredEntry = {
+    ...entry,
+    key,
+    ref: { group: "apps", kind: "Deployment", namespace: "n", name: "web" },
+    object: deployment,
+  };
+  const SECRET = "shared";
+  const until = new Date(Date.now() + 600_000);
+  const windowed: KubeObject = {
+    ...deployment,
+    metadata: {
+      ...deployment.metadata,
+      annotations: {
+        "gitgate.io/break-glass-reason": "INC-9",
+        [LAST_CHANGE_ANNOTATION]: JSON.stringify({
+          user: "dave",
+          groups: ["oncall"],
+          fields: [],
+          time: new Date().toISOString(),
+          breakGlass: signHold(SECRET, key, "dave", until, "INC-9"),
+        }),
+      },
+    },
+  };
+  const scaleReview = (groups: string[]): string =>
+    JSON.stringify({
+      apiVersion: "admission.k8s.io/v1",
+      kind: "AdmissionReview",
+      request: {
+        uid: "scale-1",
+        kind: { group: "autoscaling", version: "v1", kind: "Scale" },
+        resource: { group: "apps", version: "v1", resource: "deployments" },
+        subResource: "scale",
+        name: "web",
+        namespace: "n",
+        operation: "UPDATE",
+        userInfo: { username: "dave", groups },
+        object: {
+          apiVersion: "autoscaling/v1",
+          kind: "Scale",
+          metadata: { name: "web" },
+          spec: { replicas: 4 },
+        },
+        oldObject: {
+          apiVersion: "autoscaling/v1",
+          kind: "Scale",
+          metadata: { name: "web" },
+          spec: { replicas: 1 },
+        },
+      },
+    });
+
+  async function answer(
+    liveParent: () => Promise<KubeObject | undefined>,
+    groups: string[],
+  ): Promise<{ status: number; allowed: boolean; lookups: number }> {
+    let lookups = 0;
+    const app = createApp({
+      admission: createAdmissionRouter({
+        index: { get: (k) => (k === key ? deploymentEntry : undefined), isComplete: () => true },
+        policy: () => ({
+          selfUsername: "gitgate",
+          exemptUsers: [],
+          exemptGroups: [],
+          defaultMode: "enforce",
+          breakGlassGroups: ["oncall"],
+          breakGlassMaxSeconds: 3600,
+          breakGlassDefaultSeconds: 600,
+          holdSecret: SECRET,
+        }),
+        alerts: { emit: () => undefined },
+        logger: silentLogger,
+        liveParent: () => {
+          lookups++;
+          return liveParent();
+        },
+      }),
+      onPush: () => [],
+      hooks: { maxBodyBytes: 1 << 20 },
+      isReady: () => true,
+      registry: new Registry(),
+      logger: silentLogger,
+    });
+    const server = createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/validate`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: scaleReview(groups),
+      });
+      const json = (await res.json()) as { response: { allowed: boolean } };
+      return { status: res.status, allowed: json.response.allowed, lookups };
+    } finally {
+      server.close();
+    }
+  }
+
+  void it("is admitted when the object, read asynchronously, carries an open window", async () => {
+    assert.deepEqual(await answer(() => Promise.resolve(windowed), ["oncall"]), {
+      status: 200,
+      allowed: true,
+      lookups: 1,
+    });
+  });
+
+  void it("is denied, not failed, when the object cannot be read", async () => {
+    assert.deepEqual(await answer(() => Promise.reject(new Error("API down")), ["oncall"]), {
+      status: 200,
+      allowed: false,
+      lookups: 1,
+    });
+  });
+
+  void it("reads nothing for someone outside the break-glass groups", async () => {
+    assert.deepEqual(await answer(() => Promise.resolve(windowed), ["devs"]), {
+      status: 200,
+      allowed: false,
+      lookups: 0,
+    });
   });
 });

@@ -8,9 +8,10 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
 import type { AlertSink } from "../alerts/event.js";
 import type { Logger } from "../log/logger.js";
-import type { DesiredIndexReader } from "../manifest/desired.js";
+import type { DesiredEntry, DesiredIndexReader } from "../manifest/desired.js";
+import { keyOf, type KubeObject } from "../manifest/object.js";
 import { encodeResponse, parseReview } from "./codec.js";
-import { decide, type LiveParentReader } from "./decide.js";
+import { decide, targetOf } from "./decide.js";
 import { parseReviewJson } from "./decode.js";
 import { noMetrics, type AdmissionMetrics, type WebhookKind } from "./metrics.js";
 import { outOfBandPatch } from "./mutate.js";
@@ -26,8 +27,8 @@ export interface AdmissionDeps {
   metrics?: AdmissionMetrics;
   now?: () => Date;
   onBreakGlass?: (grant: BreakGlassGrant) => void;
-  /** The live object of a scale request's parent (break-glass reads its annotations). */
-  liveParent?: LiveParentReader;
+  /** The live object a break-glass member's scale request is for (its annotations); may ask the API server. */
+  liveParent?: (entry: DesiredEntry) => KubeObject | undefined | Promise<KubeObject | undefined>;
   /** An admitted out-of-band change (warn, audit, break-glass; not dry runs): who changed which fields. */
   onAdmittedChange?: (key: string, username: string, paths: string[]) => void;
 }
@@ -205,20 +206,8 @@ function answer(deps: AdmissionDeps, webhook: WebhookKind, body: unknown, res: S
   }
   const { request } = parsed;
   const now = deps.now?.() ?? new Date();
-  try {
-    if (webhook === "mutate") {
-      const patch = outOfBandPatch(request, deps.index, deps.policy(), now);
-      sendJson(res, 200, encodeResponse(request.uid, { allowed: true, ...(patch ? { patch } : {}) }));
-      metrics.observe(webhook, "allowed", elapsed());
-      logMutation(deps, request, patch);
-      return;
-    }
-    const decision = decide(request, deps.index, deps.policy(), now, deps.liveParent);
-    sendJson(res, 200, encodeResponse(request.uid, decision));
-    metrics.observe(webhook, decision.verdict, elapsed());
-    logDecision(deps, request, decision);
-    handOff(deps, decision);
-  } catch (err) {
+  const policy = deps.policy();
+  const failed = (err: unknown): void => {
     // A bug must not take the process down; kube-apiserver applies the webhook's failurePolicy to a 500.
     metrics.observe(webhook, "error", elapsed());
     deps.logger.error(
@@ -226,7 +215,48 @@ function answer(deps: AdmissionDeps, webhook: WebhookKind, body: unknown, res: S
       "admission failed",
     );
     if (!res.headersSent) sendJson(res, 500, { error: "gitgate failed to decide; see its log" });
+  };
+  const validate = (parent?: KubeObject): void => {
+    const decision = decide(request, deps.index, policy, now, () => parent);
+    sendJson(res, 200, encodeResponse(request.uid, decision));
+    metrics.observe(webhook, decision.verdict, elapsed());
+    logDecision(deps, request, decision);
+    handOff(deps, decision);
+  };
+  try {
+    if (webhook === "mutate") {
+      const patch = outOfBandPatch(request, deps.index, policy, now);
+      sendJson(res, 200, encodeResponse(request.uid, { allowed: true, ...(patch ? { patch } : {}) }));
+      metrics.observe(webhook, "allowed", elapsed());
+      logMutation(deps, request, patch);
+      return;
+    }
+    // The one request that needs more than the index: a break-glass member's scale reads the
+    // parent object's annotations (the watch cache may not hold it, or may lag a kubectl annotate).
+    const entry =
+      deps.liveParent && scaleByBreakGlassMember(request, policy)
+        ? deps.index.get(keyOf(targetOf(request, policy)))
+        : undefined;
+    if (!entry || !deps.liveParent) return validate();
+    const lookup = deps.liveParent;
+    Promise.resolve()
+      .then(() => lookup(entry))
+      .catch((err: unknown) => {
+        deps.logger.warn({ uid: request.uid, err: String(err) }, "reading the scaled object failed");
+        return undefined;
+      })
+      .then(validate)
+      .catch(failed);
+  } catch (err) {
+    failed(err);
   }
+}
+
+function scaleByBreakGlassMember(request: AdmissionRequest, policy: AdmissionPolicy): boolean {
+  return (
+    request.subResource === "scale" &&
+    (request.userInfo.groups ?? []).some((group) => policy.breakGlassGroups.includes(group))
+  );
 }
 
 /** Off the request path: neither a slow nor a throwing sink can delay or break the answer. */

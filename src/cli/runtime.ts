@@ -214,7 +214,17 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
         logger,
         metrics: createAdmissionMetrics(registry),
         onBreakGlass: (grant) => controller.grantBreakGlass(grant),
-        liveParent: (entry) => controller.liveObject(entry.object),
+        // Asked for a break-glass member's scale only: fresh from the API server (a follower's
+        // watch cache has no live objects, and the leader's may lag the kubectl annotate before).
+        liveParent: async (entry) =>
+          (await client
+            .get({
+              apiVersion: entry.object.apiVersion,
+              kind: entry.object.kind,
+              namespace: entry.ref.namespace || undefined,
+              name: entry.ref.name,
+            })
+            .catch(() => undefined)) ?? controller.liveObject(entry.object),
         onAdmittedChange: (key, username, paths) => controller.recordAdmittedChange(key, username, paths),
       }),
       onPush: (urls) => urls.flatMap((u) => controller.triggerRepo(u)),
