@@ -391,6 +391,13 @@ describe("admission gate", () => {
       label.stderr,
       /gitgate\.io\/webhook=ignore on namespace guestbook would exempt every object/,
     );
+    // On 1.20 nothing else guards the name label the namespaceSelector excludes kube-system by.
+    const spoof = await k(["label", "namespace", "guestbook", "kubernetes.io/metadata.name=kube-system"]);
+    assert.notEqual(spoof.code, 0, "alice could pass her namespace off as kube-system");
+    assert.match(
+      spoof.stderr,
+      /kubernetes\.io\/metadata\.name=kube-system on namespace guestbook must equal its own name/,
+    );
     const scale = await k(["-n", "guestbook", "scale", "deployment", "guestbook-ui", "--replicas=4"]);
     assert.notEqual(scale.code, 0, "the namespace is still guarded");
     // gitgate labelled kube-system and its own namespace when it registered, through the same webhook.

@@ -16,11 +16,12 @@ import { checkBreakGlass, opensBreakGlass, type BreakGlassCheck } from "./break-
 import {
   breakGlassWarning,
   deleteMessage,
+  namespaceNameLabelMessage,
   reservedLabelMessage,
   violationMessage,
   violationWarnings,
 } from "./message.js";
-import { WEBHOOK_NAMESPACE_IGNORE, WEBHOOK_NAMESPACE_LABEL } from "./webhook-config.js";
+import { NAMESPACE_NAME_LABEL, WEBHOOK_NAMESPACE_IGNORE, WEBHOOK_NAMESPACE_LABEL } from "./webhook-config.js";
 import type { AdmissionPolicy, AdmissionRequest, Decision, DecisionReason, Verdict } from "./types.js";
 
 /** A Scale request names its parent only by resource; these are the built-in kinds with a scale subresource. */
@@ -202,9 +203,11 @@ function scaleBreakGlass(
 }
 
 /**
- * A Namespace CREATE/UPDATE that sets `gitgate.io/webhook=ignore` outside kube-system and gitgate's
- * own namespace: denied in every mode unless gitgate or an exempt user asks, since the webhooks'
- * namespaceSelector skips such a namespace entirely. Undefined for every other request.
+ * A Namespace CREATE/UPDATE that sets a label the webhooks' namespaceSelector trusts: refused in
+ * every mode unless gitgate or an exempt user asks. `gitgate.io/webhook=ignore` outside kube-system
+ * and gitgate's namespace would take a namespace out of the gate; so would, on Kubernetes 1.20
+ * (where nothing sets or guards it), `kubernetes.io/metadata.name` with another namespace's name.
+ * Undefined for every other request.
  */
 export function reservedLabelDecision(
   request: AdmissionRequest,
@@ -213,21 +216,29 @@ export function reservedLabelDecision(
 ): Decision | undefined {
   if (request.kind.group !== "" || request.kind.kind !== "Namespace" || request.subResource) return undefined;
   if (request.operation !== "CREATE" && request.operation !== "UPDATE") return undefined;
-  if (request.object?.metadata.labels?.[WEBHOOK_NAMESPACE_LABEL] !== WEBHOOK_NAMESPACE_IGNORE)
-    return undefined;
-  if (request.oldObject?.metadata.labels?.[WEBHOOK_NAMESPACE_LABEL] === WEBHOOK_NAMESPACE_IGNORE)
-    return undefined;
-  const name = request.name || request.object.metadata.name || "";
-  if ((policy.ignoredNamespaces ?? ["kube-system"]).includes(name)) return undefined;
+  const labels = request.object?.metadata.labels ?? {};
+  const before = request.oldObject?.metadata.labels ?? {};
+  const name = request.name || request.object?.metadata.name || "";
+  const ignoring =
+    labels[WEBHOOK_NAMESPACE_LABEL] === WEBHOOK_NAMESPACE_IGNORE &&
+    before[WEBHOOK_NAMESPACE_LABEL] !== WEBHOOK_NAMESPACE_IGNORE &&
+    !(policy.ignoredNamespaces ?? ["kube-system"]).includes(name);
+  const nameLabel = labels[NAMESPACE_NAME_LABEL];
+  const misnamed =
+    nameLabel !== undefined && nameLabel !== name && nameLabel !== before[NAMESPACE_NAME_LABEL];
+  if (!ignoring && !misnamed) return undefined;
   if (request.userInfo.username === policy.selfUsername)
     return { allowed: true, verdict: "allowed", reason: "self", key };
   if (isExempt(request, policy)) return { allowed: true, verdict: "allowed", reason: "exempt", key };
+  const message = ignoring
+    ? reservedLabelMessage(name, policy.ignoredNamespaces)
+    : namespaceNameLabelMessage(name, nameLabel ?? "");
   return {
     allowed: false,
     verdict: "denied",
     reason: "reserved-label",
     key,
-    status: { code: 403, reason: "Forbidden", message: reservedLabelMessage(name, policy.ignoredNamespaces) },
+    status: { code: 403, reason: "Forbidden", message },
   };
 }
 

@@ -9,7 +9,7 @@ import { publicRepoURL } from "../manifest/normalize.js";
 import { describeRef, type ObjectRef } from "../manifest/object.js";
 import { REDACTED, redactText } from "../manifest/redact.js";
 import { oneLine } from "./codec.js";
-import { WEBHOOK_NAMESPACE_IGNORE, WEBHOOK_NAMESPACE_LABEL } from "./webhook-config.js";
+import { NAMESPACE_NAME_LABEL, WEBHOOK_NAMESPACE_IGNORE, WEBHOOK_NAMESPACE_LABEL } from "./webhook-config.js";
 
 /** Fields listed in one denial message; the rest are counted. */
 const MAX_FIELDS_IN_MESSAGE = 5;
@@ -86,5 +86,13 @@ export function reservedLabelMessage(
     `every object in it from gitgate's admission gate; gitgate sets it only on ${ignored.join(", ")}. ` +
     "To stop gitgate enforcing there, set the GitApp's enforcement mode (spec.enforcement.mode) in Git, " +
     "or ask a member of an exempt group."
+  );
+}
+
+/** Why a namespace may not carry another namespace's name in kubernetes.io/metadata.name. */
+export function namespaceNameLabelMessage(namespace: string, value: string): string {
+  return (
+    `gitgate: the label ${NAMESPACE_NAME_LABEL}=${value} on namespace ${namespace} must equal its own name: ` +
+    "gitgate's admission webhooks exclude namespaces by it (Kubernetes ≥ 1.21 sets it itself)."
   );
 }

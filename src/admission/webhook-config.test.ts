@@ -64,7 +64,7 @@ void describe("webhook configurations", () => {
     assert.deepEqual(scale.namespaceSelector, main.namespaceSelector);
   });
 
-  void it("guards the namespace label itself: Namespace writes where it is present, every namespace but gitgate's two", () => {
+  void it("guards the namespace labels the selectors trust: every Namespace CREATE/UPDATE", () => {
     assert.equal(namespaces.name, "namespaces.gitgate.io");
     assert.deepEqual(namespaces.rules, [
       {
@@ -75,12 +75,8 @@ void describe("webhook configurations", () => {
         scope: "Cluster",
       },
     ]);
-    assert.deepEqual(namespaces.objectSelector, {
-      matchExpressions: [
-        { key: "gitgate.io/webhook", operator: "Exists" },
-        { key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["kube-system", "gitgate-system"] },
-      ],
-    });
+    // Every Namespace write: two labels are guarded, and an objectSelector cannot OR them.
+    assert.equal(namespaces.objectSelector, undefined);
     // For a Namespace the API server matches namespaceSelector against the Namespace itself.
     assert.deepEqual(namespaces.namespaceSelector, {});
     // Fail would lock gitgate out when it labels kube-system at start-up (its webhook not up yet).

@@ -11,15 +11,17 @@
  *   `gitgate.io/webhook NotIn [ignore]`, a label gitgate puts on those namespaces when it registers
  *   (the only way on 1.20, where the automatic name label does not exist). A missing label satisfies
  *   NotIn, so neither expression excludes anything else.
- * - That label would let anyone allowed to label a namespace take it out of the gate, so a third
- *   validating webhook (`namespaces.gitgate.io`) sees Namespace CREATE/UPDATE where the label is
- *   present before or after, and decide() refuses setting it on any other namespace
- *   (reservedLabelDecision). Its namespaceSelector is empty: for a Namespace the API server matches
- *   that selector against the Namespace itself, and the label under guard would exclude it. Its
- *   failurePolicy is always Ignore: on 1.20 nothing can leave kube-system and gitgate's namespace
- *   out by name, and gitgate labels them at start-up, when its own webhook is not reachable yet
- *   (Fail would lock it out). While gitgate is down the label is therefore unguarded;
- *   registerWebhooks warns at start about every other namespace that carries it.
+ * - Both labels would let anyone allowed to label a namespace take it out of the gate (on 1.20
+ *   nothing guards kubernetes.io/metadata.name either), so a third validating webhook
+ *   (`namespaces.gitgate.io`) sees every Namespace CREATE/UPDATE — rare writes — and decide()
+ *   refuses `gitgate.io/webhook=ignore` outside kube-system and gitgate's namespace, and a
+ *   kubernetes.io/metadata.name other than the namespace's own (reservedLabelDecision). It has no
+ *   objectSelector (two labels cannot be ORed there) and an empty namespaceSelector: for a
+ *   Namespace the API server matches that selector against the Namespace itself, and the labels
+ *   under guard would exclude it. Its failurePolicy is always Ignore: gitgate labels kube-system
+ *   and its namespace at start-up, when its own webhook is not reachable yet (Fail would lock it
+ *   out). While gitgate is down the labels are therefore unguarded; registerWebhooks warns at
+ *   start about every other namespace that carries gitgate.io/webhook=ignore.
  * - A rule resource `*` matches no subresource, so the scale rule names `<any>/scale` explicitly;
  *   status and other subresources are never sent. Webhook configurations are never sent either.
  * - The mutating webhook (mutate.ts) annotates an admitted UPDATE that changes declared fields
@@ -36,6 +38,8 @@ import { APP_LABEL } from "../manifest/labels.js";
 import type { KubeObject } from "../manifest/object.js";
 
 export const WEBHOOK_NAMESPACE_LABEL = "gitgate.io/webhook";
+/** Set and guarded by kube-apiserver from 1.21 on; on 1.20 anyone may set it, so gitgate guards it. */
+export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
 export const WEBHOOK_NAMESPACE_IGNORE = "ignore";
 export const VALIDATE_PATH = "/validate";
 export const MUTATE_PATH = "/mutate";
@@ -116,7 +120,7 @@ function common(opts: WebhookConfigOptions, path: string): Record<string, unknow
     namespaceSelector: {
       matchExpressions: [
         {
-          key: "kubernetes.io/metadata.name",
+          key: NAMESPACE_NAME_LABEL,
           operator: "NotIn",
           values: excludedNamespaces(opts.ownNamespace),
         },
@@ -151,16 +155,6 @@ export function validatingWebhookConfiguration(opts: WebhookConfigOptions): Kube
       {
         name: "namespaces.gitgate.io",
         rules: namespaceRules,
-        objectSelector: {
-          matchExpressions: [
-            { key: WEBHOOK_NAMESPACE_LABEL, operator: "Exists" },
-            {
-              key: "kubernetes.io/metadata.name",
-              operator: "NotIn",
-              values: excludedNamespaces(opts.ownNamespace),
-            },
-          ],
-        },
         failurePolicy: "Ignore",
         ...common(opts, VALIDATE_PATH),
         namespaceSelector: {},

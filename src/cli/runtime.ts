@@ -8,11 +8,7 @@ import { Registry, collectDefaultMetrics } from "prom-client";
 import { createAdmissionRouter } from "../admission/handlers.js";
 import { createAdmissionMetrics } from "../admission/metrics.js";
 import type { AdmissionPolicy } from "../admission/types.js";
-import {
-  excludedNamespaces,
-  WEBHOOK_NAMESPACE_IGNORE,
-  WEBHOOK_NAMESPACE_LABEL,
-} from "../admission/webhook-config.js";
+import { excludedNamespaces } from "../admission/webhook-config.js";
 import type { AlertSink } from "../alerts/event.js";
 import { loadOrCreateCertificates, caBundleBase64, type WebhookTls } from "../certs/store.js";
 import { ClusterClient } from "../cluster/client.js";
@@ -252,11 +248,11 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
     };
     const reportNamespacesOutOfGate = async (): Promise<void> => {
       try {
-        for (const namespace of await namespacesOutOfGate(client, config.namespace))
+        for (const { namespace, label } of await namespacesOutOfGate(client, config.namespace))
           logger.warn(
-            { namespace, label: `${WEBHOOK_NAMESPACE_LABEL}=${WEBHOOK_NAMESPACE_IGNORE}` },
+            { namespace, label },
             "namespace is out of the admission gate: its label makes the webhooks skip every object in it; " +
-              "only kube-system and gitgate's namespace should carry it (remove it with kubectl label namespace NAME gitgate.io/webhook-)",
+              "only gitgate's own namespace and kube-system should match (remove or correct the label)",
           );
       } catch (err) {
         logger.warn({ err: messageOf(err) }, "could not list namespaces to check the gate's namespace label");

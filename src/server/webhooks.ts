@@ -8,6 +8,7 @@ import {
   validatingWebhookConfiguration,
   WEBHOOK_NAMESPACE_IGNORE,
   WEBHOOK_NAMESPACE_LABEL,
+  NAMESPACE_NAME_LABEL,
   excludedNamespaces,
   type WebhookConfigOptions,
 } from "../admission/webhook-config.js";
@@ -29,18 +30,36 @@ export async function registerWebhooks(client: ClusterClient, opts: WebhookConfi
   await client.apply(mutatingWebhookConfiguration(opts), { fieldManager: FIELD_MANAGER, force: true });
 }
 
+/** A namespace whose labels take it out of the gate, and which label does. */
+export interface NamespaceOutOfGate {
+  namespace: string;
+  label: string;
+}
+
 /**
- * Namespaces other than kube-system and gitgate's own that carry gitgate.io/webhook=ignore, which
- * takes them out of the gate. The namespace webhook refuses the label while gitgate runs; this
- * finds what was set while it did not (or before it was installed).
+ * Namespaces the webhooks' namespaceSelector skips without gitgate having put them there:
+ * `gitgate.io/webhook=ignore` outside kube-system and gitgate's own, or (Kubernetes 1.20) a
+ * kubernetes.io/metadata.name naming one of those two. The namespace webhook refuses both while
+ * gitgate runs; this finds what was set while it did not (or before it was installed).
  */
-export async function namespacesOutOfGate(client: ClusterClient, ownNamespace: string): Promise<string[]> {
+export async function namespacesOutOfGate(
+  client: ClusterClient,
+  ownNamespace: string,
+): Promise<NamespaceOutOfGate[]> {
   const excluded = excludedNamespaces(ownNamespace);
-  const { items } = await client.list(
-    { apiVersion: "v1", kind: "Namespace" },
-    { labelSelector: `${WEBHOOK_NAMESPACE_LABEL}=${WEBHOOK_NAMESPACE_IGNORE}` },
-  );
-  return items.map((ns) => ns.metadata.name ?? "").filter((name) => name !== "" && !excluded.includes(name));
+  const { items } = await client.list({ apiVersion: "v1", kind: "Namespace" });
+  const out: NamespaceOutOfGate[] = [];
+  for (const ns of items) {
+    const namespace = ns.metadata.name ?? "";
+    if (namespace === "" || excluded.includes(namespace)) continue;
+    const labels = ns.metadata.labels ?? {};
+    if (labels[WEBHOOK_NAMESPACE_LABEL] === WEBHOOK_NAMESPACE_IGNORE)
+      out.push({ namespace, label: `${WEBHOOK_NAMESPACE_LABEL}=${WEBHOOK_NAMESPACE_IGNORE}` });
+    const name = labels[NAMESPACE_NAME_LABEL];
+    if (name !== undefined && excluded.includes(name))
+      out.push({ namespace, label: `${NAMESPACE_NAME_LABEL}=${name}` });
+  }
+  return out;
 }
 
 /** Removes the configurations so that a stopped gitgate can never lock the cluster (dev, uninstall). */
