@@ -235,6 +235,15 @@ export class IsomorphicGitSource implements GitSource {
             `${target.ctx.repo} sent more than ${this.maxFetchBytes} bytes in one fetch (sync.maxFetchBytes): ` +
               "raise the limit, or point the GitApp at a smaller repository",
           ),
+        maxObjectBytes: this.maxFileBytes,
+        onBadPack: (check) =>
+          check.reason === "too-large"
+            ? terminal(
+                "FileTooLarge",
+                `${target.ctx.repo} holds a Git object of ${check.size} bytes, more than the ${this.maxFileBytes} ` +
+                  "gitgate reads per file (render.maxRepoFileBytes): remove it from the repository or raise the limit",
+              )
+            : terminal("BadPack", `${target.ctx.repo} sent a packfile gitgate cannot read: ${check.detail}`),
       });
     } catch (err) {
       throw classifyGitError(err, target.ctx);

@@ -4,6 +4,7 @@
  */
 import git, { type HttpClient, type ServerRef } from "isomorphic-git";
 import http from "isomorphic-git/http/node";
+import { checkUploadPackResponse, type PackCheck } from "./pack-guard.js";
 import type { GitCredentials, RemoteHead } from "./types.js";
 
 export const FULL_SHA = /^[0-9a-f]{40}$/;
@@ -25,6 +26,10 @@ export function authHeaders(credentials: GitCredentials | undefined): Record<str
 export interface ByteCap {
   maxBytes: number;
   onExceeded: () => Error;
+  /** Largest object (or delta result) a fetched pack may hold; checked before isomorphic-git inflates it. */
+  maxObjectBytes?: number;
+  /** The error for a pack that breaks maxObjectBytes or cannot be read. */
+  onBadPack?: (check: Exclude<PackCheck, { ok: true }>) => Error;
 }
 
 /**
@@ -56,10 +61,30 @@ export async function withDeadline<T>(
       yield chunk;
     }
   }
+  async function* checked(
+    body: AsyncIterableIterator<Uint8Array>,
+    limit: ByteCap,
+  ): AsyncGenerator<Uint8Array> {
+    // The whole response first (isomorphic-git collects it whole too), then its pack is checked.
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of counted(body, limit)) chunks.push(chunk);
+    const whole = Buffer.concat(chunks);
+    const check = checkUploadPackResponse(whole, limit.maxObjectBytes ?? Number.MAX_SAFE_INTEGER);
+    if (!check.ok && limit.onBadPack) {
+      const error = (exceeded ??= limit.onBadPack(check));
+      controller.abort();
+      throw error;
+    }
+    yield whole;
+  }
   const client: HttpClient = {
     request: async (req) => {
       const res = await http.request({ ...req, signal: controller.signal });
-      return cap && res.body ? { ...res, body: counted(res.body, cap) } : res;
+      if (!cap || !res.body) return res;
+      const fetchingPack = req.method === "POST" && /\/git-upload-pack$/.test(new URL(req.url).pathname);
+      const body =
+        fetchingPack && cap.maxObjectBytes !== undefined ? checked(res.body, cap) : counted(res.body, cap);
+      return { ...res, body };
     },
   };
   const work = op(client).catch((err: unknown) => {
