@@ -81,6 +81,7 @@ export function condition(
 }
 
 export async function startEnv(opts: EnvOptions = {}): Promise<TestEnv> {
+  clearTimeout(aliveTimer); // another environment: the file is not done
   const [cp, git, tools] = await Promise.all([startControlPlane(), startGitServer(), pinnedTools()]);
   const cacheDir = await mkdtemp(join(tmpdir(), "gitgate-cache-"));
   const admin = new ClusterClient(new Transport(loadKubeConfig({ kubeconfig: cp.kubeconfigs.admin })));
@@ -149,9 +150,39 @@ export async function startEnv(opts: EnvOptions = {}): Promise<TestEnv> {
       admin.transport.close();
       await Promise.all([cp.stop(), git.stop()]);
       await rm(cacheDir, { recursive: true, force: true });
+      reportIfStillAlive();
     },
   };
   return env;
+}
+
+/** Armed when an environment stops, disarmed when the next one starts (see reportIfStillAlive). */
+let aliveTimer: NodeJS.Timeout | undefined;
+
+/**
+ * A test file whose process outlives its last environment by a minute is held by something never
+ * closed: say what, and end the process with the exit code its tests set (node:test sets 1 on a
+ * failure), so a leaked handle is reported instead of hanging the whole suite. The timer is
+ * unref'd: a clean exit prints nothing.
+ */
+function reportIfStillAlive(): void {
+  clearTimeout(aliveTimer);
+  aliveTimer = setTimeout(() => {
+    const handles = (process as unknown as { _getActiveHandles(): object[] })._getActiveHandles();
+    const what = handles.map((h) => {
+      const s = h as {
+        constructor?: { name?: string };
+        remoteAddress?: string;
+        remotePort?: number;
+        localPort?: number;
+      };
+      return [s.constructor?.name, s.remoteAddress, s.remotePort ?? s.localPort].filter(Boolean).join(" ");
+    });
+    process.stderr.write(
+      `test process still alive 60 s after its environment stopped; handles: ${what.join(", ")}\n`,
+    );
+    process.exit();
+  }, 60_000).unref();
 }
 
 /** Waits until the GitApp reports Synced=True at `commit` (or any commit when omitted). */
