@@ -193,7 +193,7 @@ function scaleBreakGlass(
   const hint =
     `kubectl scale cannot carry break-glass annotations: a member of a break-glass group annotates ` +
     `${entry.ref.kind} ${entry.ref.namespace ? `${entry.ref.namespace}/` : ""}${entry.ref.name} with ` +
-    `${BREAK_GLASS_REASON_ANNOTATION} first (kubectl annotate), then scales.`;
+    `${BREAK_GLASS_REASON_ANNOTATION} first (kubectl annotate; a new reason or expiry opens a new window), then scales.`;
   const check = checkBreakGlass(request, policy, now, parent?.metadata.annotations ?? {});
   if (check.kind === "none") return { kind: "refused", note: `Break-glass: ${hint}` };
   if (check.kind === "refused") return check;

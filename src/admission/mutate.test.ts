@@ -178,6 +178,42 @@ void describe("outOfBandPatch", () => {
     assert.equal(outOfBandPatch(request(annotated), index("enforce"), bg, NOW), undefined);
   });
 
+  void it("carries an open window into the record of a later admitted change, still granted to its holder", () => {
+    const bg = { ...policy, breakGlassGroups: ["oncall"], holdSecret: "replicas-share-this" };
+    const opened = changed({ "gitgate.io/break-glass-reason": "INC-7" });
+    const olga = { username: "olga", groups: ["oncall"] };
+    const held = applyPatch(
+      opened,
+      outOfBandPatch(request(opened, { userInfo: olga }), index("enforce"), bg, NOW) ?? [],
+    ) as KubeObject;
+    // Later, an exempt admin changes a declared field: a new record replaces the annotation.
+    const later: KubeObject = { ...structuredClone(held), data: { level: "trace" } };
+    const admin = { username: "root", groups: ["admins"] };
+    const patch = outOfBandPatch(
+      request(later, { userInfo: admin, oldObject: held }),
+      index("enforce"),
+      bg,
+      NOW,
+    );
+    const after = applyPatch(later, patch ?? []) as KubeObject;
+    const record = JSON.parse(after.metadata.annotations?.[ANNOTATION] ?? "{}") as { user?: string };
+    assert.equal(record.user, "root");
+    const key = keyOf(refOf(git));
+    assert.deepEqual(verifiedHold(after, key, "replicas-share-this", NOW), {
+      username: "olga",
+      reason: "INC-7",
+      expiresAt: new Date(NOW.getTime() + 3600_000),
+    });
+    // Naming someone else as the holder breaks the signature.
+    const forged = structuredClone(after);
+    const text = forged.metadata.annotations?.[ANNOTATION] ?? "";
+    (forged.metadata.annotations as Record<string, string>)[ANNOTATION] = text.replace(
+      '"grantee":"olga"',
+      '"grantee":"mallory"',
+    );
+    assert.equal(verifiedHold(forged, key, "replicas-share-this", NOW), undefined);
+  });
+
   void it("travels base64-encoded as a JSONPatch in the response", () => {
     const patch = setAnnotationPatch({}, "a/b~c", "v");
     assert.deepEqual(patch, [{ op: "add", path: "/metadata/annotations/a~1b~0c", value: "v" }]);

@@ -7,7 +7,7 @@
  */
 import { escapePointerToken } from "../diff/path.js";
 import type { DesiredIndexReader } from "../manifest/desired.js";
-import { signHold } from "../manifest/hold-record.js";
+import { carriedHold, signHold } from "../manifest/hold-record.js";
 import type { OutOfBandRecord } from "../manifest/last-change.js";
 import { LAST_CHANGE_ANNOTATION } from "../manifest/labels.js";
 import { keyOf } from "../manifest/object.js";
@@ -38,23 +38,29 @@ export function outOfBandPatch(
   if (changes.length === 0 && !decision.breakGlass) return undefined;
 
   const fields = changes.map((c) => c.path);
+  // A new grant, or the window already open on the object: the record replaces the annotation,
+  // and without it the other replicas would stop honouring that window.
+  const secret = policy.holdSecret;
+  const breakGlass = !secret
+    ? undefined
+    : decision.breakGlass
+      ? signHold(
+          secret,
+          decision.key,
+          request.userInfo.username,
+          decision.breakGlass.expiresAt,
+          decision.breakGlass.reason,
+        )
+      : request.oldObject
+        ? carriedHold(request.oldObject, decision.key, secret, now)
+        : undefined;
   const record: OutOfBandRecord = {
     user: request.userInfo.username,
     groups: request.userInfo.groups ?? [],
     fields: fields.slice(0, MAX_FIELDS),
     ...(fields.length > MAX_FIELDS ? { more: fields.length - MAX_FIELDS } : {}),
     time: now.toISOString(),
-    ...(decision.breakGlass && policy.holdSecret
-      ? {
-          breakGlass: signHold(
-            policy.holdSecret,
-            decision.key,
-            request.userInfo.username,
-            decision.breakGlass.expiresAt,
-            decision.breakGlass.reason,
-          ),
-        }
-      : {}),
+    ...(breakGlass ? { breakGlass } : {}),
   };
   return setAnnotationPatch(
     request.object.metadata.annotations,

@@ -29,6 +29,22 @@ export function signHold(
   return { until, reason, sig: mac(secret, key, username, until, reason) };
 }
 
+/**
+ * The signed hold on `live`, to carry into the record of a later change (which replaces the
+ * annotation): the window stays open for every replica. Undefined when none is valid.
+ */
+export function carriedHold(
+  live: KubeObject,
+  key: string,
+  secret: string,
+  now: Date,
+): SignedHold | undefined {
+  const hold = verifiedHold(live, key, secret, now);
+  return hold
+    ? { ...signHold(secret, key, hold.username, hold.expiresAt, hold.reason), grantee: hold.username }
+    : undefined;
+}
+
 /** The hold recorded on the live object, if signed with `secret` for this object and not expired. */
 export function verifiedHold(
   live: KubeObject,
@@ -38,8 +54,9 @@ export function verifiedHold(
 ): VerifiedHold | undefined {
   const record = readLastChange(live);
   const hold = record?.breakGlass;
-  const username = record?.user;
-  if (!secret || typeof username !== "string" || !isPlainObject(hold)) return undefined;
+  if (!secret || !isPlainObject(hold)) return undefined;
+  const username = hold.grantee ?? record?.user;
+  if (typeof username !== "string") return undefined;
   const { until, reason, sig } = hold;
   if (typeof until !== "string" || typeof reason !== "string" || typeof sig !== "string") return undefined;
   const want = Buffer.from(mac(secret, key, username, until, reason), "hex");

@@ -10,6 +10,8 @@ export interface SignedHold {
   until: string;
   reason: string;
   sig: string;
+  /** Who was granted it, when not the record's `user` (a later change carried the hold over). */
+  grantee?: string;
 }
 
 export interface OutOfBandRecord {
