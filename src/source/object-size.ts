@@ -8,9 +8,8 @@
 import { open, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { constants, inflateSync } from "node:zlib";
+import { deltaResultSize, entryHeader, isDelta } from "./pack-guard.js";
 
-const OFS_DELTA = 6;
-const REF_DELTA = 7;
 /** Compressed bytes read to find a header: far more than any header needs. */
 const HEAD_BYTES = 512;
 
@@ -90,35 +89,11 @@ function findOffset({ idx, count }: PackIndex, oid: string): number | undefined 
 async function packedSize(pack: string, offset: number): Promise<number> {
   const head = await readHead(pack, offset);
   if (!head) throw new Error(`${pack} ends before offset ${offset}`);
-  let at = 0;
-  let byte = head[at++] as number;
-  const type = (byte >> 4) & 7;
-  let size = byte & 0x0f;
-  for (let shift = 4; byte & 0x80; shift += 7) {
-    byte = head[at++] as number;
-    size += (byte & 0x7f) * 2 ** shift;
-  }
-  if (type !== OFS_DELTA && type !== REF_DELTA) return size;
-  if (type === OFS_DELTA)
-    while ((head[at++] as number) & 0x80); // the base's offset: skipped
-  else at += 20; // the base's object name
-  // Delta data: the base's size, then the result's size, each a little-endian base-128 varint.
-  const delta = inflateHead(head.subarray(at));
-  let pos = 0;
-  const varint = (): number => {
-    let value = 0;
-    let shift = 0;
-    let b: number;
-    do {
-      b = delta[pos++] as number;
-      if (b === undefined) throw new Error(`delta header at ${pack}:${offset} is cut short`);
-      value += (b & 0x7f) * 2 ** shift;
-      shift += 7;
-    } while (b & 0x80);
-    return value;
-  };
-  varint();
-  return varint();
+  const { type, size, data } = entryHeader(head, 0);
+  if (!isDelta(type)) return size;
+  const result = deltaResultSize(inflateHead(head.subarray(data)));
+  if (result === undefined) throw new Error(`delta header at ${pack}:${offset} is cut short`);
+  return result;
 }
 
 /** Up to HEAD_BYTES of a file from `position`; undefined when the file does not exist. */

@@ -52,16 +52,9 @@ export function checkPack(pack: Buffer, maxObjectBytes: number): PackCheck {
   for (let n = 0; n < count; n++) {
     if (pos >= pack.length)
       return { ok: false, reason: "malformed", detail: `pack ends at object ${n} of ${count}` };
-    let byte = pack[pos++] as number;
-    const type = (byte >> 4) & 7;
-    let size = byte & 0x0f;
-    for (let shift = 4; byte & 0x80; shift += 7) {
-      byte = pack[pos++] as number;
-      size += (byte & 0x7f) * 2 ** shift;
-    }
+    const { type, size, data } = entryHeader(pack, pos);
     if (size > maxObjectBytes) return { ok: false, reason: "too-large", size };
-    if (type === OFS_DELTA) while ((pack[pos++] as number) & 0x80);
-    else if (type === REF_DELTA) pos += 20;
+    pos = data;
     let inflated: { buffer: Buffer; engine: { bytesWritten: number } };
     try {
       // Declared size caps the output: data inflating past it is corrupt, not a bigger object.
@@ -74,7 +67,7 @@ export function checkPack(pack: Buffer, maxObjectBytes: number): PackCheck {
     }
     if (inflated.buffer.length !== size)
       return { ok: false, reason: "malformed", detail: `object ${n} is not ${size} bytes as declared` };
-    if (type === OFS_DELTA || type === REF_DELTA) {
+    if (isDelta(type)) {
       const result = deltaResultSize(inflated.buffer);
       if (result === undefined)
         return { ok: false, reason: "malformed", detail: `object ${n}: bad delta header` };
@@ -85,8 +78,27 @@ export function checkPack(pack: Buffer, maxObjectBytes: number): PackCheck {
   return { ok: true, objects: count };
 }
 
+/** A pack entry's header at `pos`: object type, declared (inflated) size, where its zlib data starts. */
+export function entryHeader(pack: Buffer, pos: number): { type: number; size: number; data: number } {
+  let byte = pack[pos++] as number;
+  const type = (byte >> 4) & 7;
+  let size = byte & 0x0f;
+  for (let shift = 4; byte & 0x80; shift += 7) {
+    byte = pack[pos++] as number;
+    size += (byte & 0x7f) * 2 ** shift;
+  }
+  if (type === OFS_DELTA)
+    while ((pack[pos++] as number) & 0x80); // the base's offset
+  else if (type === REF_DELTA) pos += 20; // the base's object name
+  return { type, size, data: pos };
+}
+
+export function isDelta(type: number): boolean {
+  return type === OFS_DELTA || type === REF_DELTA;
+}
+
 /** A delta starts with the base's size and the result's size, little-endian base-128 varints. */
-function deltaResultSize(delta: Buffer): number | undefined {
+export function deltaResultSize(delta: Buffer): number | undefined {
   let pos = 0;
   const varint = (): number | undefined => {
     let value = 0;
