@@ -1,8 +1,33 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { IgnoreRule } from "../manifest/desired.js";
-import { cursorIgnoresPath, ignoreCursor, ignoredPointers, ignoreTrie, isIgnored } from "./ignore.js";
+import { cursorIgnoresPath, ignoreCursor, ignoredPointers, ignoreTrie } from "./ignore.js";
 import { parsePointer, type PathSegment } from "./path.js";
+
+/**
+ * The reference the trie is checked against: pointer by pointer, segment by segment.
+ * Whether pointer tokens select this path or one of its ancestors. A list item matches its index in
+ * the desired list, the value of its merge key (`/spec/template/spec/containers/web/image`), or `*`.
+ */
+function pointerCovers(tokens: readonly string[], segments: readonly PathSegment[]): boolean {
+  if (tokens.length > segments.length) return false;
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i] as string;
+    const seg = segments[i] as PathSegment;
+    if (typeof seg === "string") {
+      if (token !== seg) return false;
+    } else if (typeof seg === "number") {
+      if (token !== "*" && token !== String(seg)) return false;
+    } else if (token !== "*" && token !== String(seg.index) && String(seg.keys[0]?.[1]) !== token) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function isIgnored(pointers: readonly string[][], segments: readonly PathSegment[]): boolean {
+  return pointers.some((tokens) => pointerCovers(tokens, segments));
+}
 
 const web: PathSegment = { keys: [["name", "web"]], index: 1 };
 const port: PathSegment = { keys: [["containerPort", 80]], index: 0 };

@@ -1,7 +1,7 @@
 /** ignoreDifferences: which JSON pointers apply to an object. */
 import type { IgnoreRule } from "../manifest/desired.js";
 import type { ObjectRef } from "../manifest/object.js";
-import { parsePointer, pointerCovers, type PathSegment } from "./path.js";
+import { parsePointer, type PathSegment } from "./path.js";
 
 /** A rule applies when every selector it sets (group, kind, namespace, name) equals the object's. */
 export function ruleApplies(rule: IgnoreRule, ref: ObjectRef): boolean {
@@ -24,10 +24,6 @@ export function ignoredPointers(ref: ObjectRef, rules: readonly IgnoreRule[]): s
     }
   }
   return out;
-}
-
-export function isIgnored(pointers: readonly string[][], segments: readonly PathSegment[]): boolean {
-  return pointers.some((tokens) => pointerCovers(tokens, segments));
 }
 
 /**
@@ -87,7 +83,10 @@ export function cursorIgnores(cursor: IgnoreCursor): boolean {
   return false;
 }
 
-/** One step down: the children a segment matches, with the tokens pointerCovers accepts for it. */
+/**
+ * One step down: the children a segment matches. A list item matches its index in the desired
+ * list, the value of its merge key (`/spec/template/spec/containers/web/image`), or `*`.
+ */
 export function stepCursor(cursor: IgnoreCursor, segment: PathSegment): IgnoreCursor {
   if (cursor.length === 0) return NOT_IGNORED;
   if (typeof segment === "string" && cursor.length === 1) {
@@ -111,7 +110,7 @@ export function stepCursor(cursor: IgnoreCursor, segment: PathSegment): IgnoreCu
   return next.length === 0 ? NOT_IGNORED : next.length === 1 ? (next[0] as IgnoreNode).alone : next;
 }
 
-/** isIgnored through the trie: whether a pointer covers the path or an ancestor of it. */
+/** Whether a pointer covers the path or an ancestor of it. */
 export function cursorIgnoresPath(cursor: IgnoreCursor, segments: readonly PathSegment[]): boolean {
   let at = cursor;
   for (const segment of segments) {

@@ -52,23 +52,3 @@ export function parsePointer(pointer: string): string[] | undefined {
     .split("/")
     .map((t) => t.replace(/~1/g, "/").replace(/~0/g, "~"));
 }
-
-/**
- * Whether pointer tokens select this path or one of its ancestors. A list item matches its index in
- * the desired list, the value of its merge key (`/spec/template/spec/containers/web/image`), or `*`.
- */
-export function pointerCovers(tokens: readonly string[], segments: readonly PathSegment[]): boolean {
-  if (tokens.length > segments.length) return false;
-  for (let i = 0; i < tokens.length; i++) {
-    const token = tokens[i] as string;
-    const seg = segments[i] as PathSegment;
-    if (typeof seg === "string") {
-      if (token !== seg) return false;
-    } else if (typeof seg === "number") {
-      if (token !== "*" && token !== String(seg)) return false;
-    } else if (token !== "*" && token !== String(seg.index) && String(seg.keys[0]?.[1]) !== token) {
-      return false;
-    }
-  }
-  return true;
-}
