@@ -220,7 +220,14 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
               namespace: entry.ref.namespace || undefined,
               name: entry.ref.name,
             })
-            .catch(() => undefined)) ?? controller.liveObject(entry.object),
+            .catch((err: unknown) => {
+              // Not silent: the cached copy may lack a window the annotate just opened.
+              logger.warn(
+                { key: entry.key, err: messageOf(err) },
+                "reading the scaled object failed; using the watch cache",
+              );
+              return undefined;
+            })) ?? controller.liveObject(entry.object),
         onAdmittedChange: (key, username, paths) => controller.recordAdmittedChange(key, username, paths),
       }),
       onPush: (urls) => urls.flatMap((u) => controller.triggerRepo(u)),
