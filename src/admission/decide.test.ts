@@ -247,13 +247,25 @@ void describe("decide: the order of DESIGN's admission decision", () => {
     assert.equal(decideWith(update(rawScaled, { operation: "CREATE", oldObject: null })).verdict, "denied");
   });
 
-  void it("5. defaults and added undeclared fields are allowed; restoring Git is allowed", () => {
-    const added = live((o) => {
-      o.metadata.labels = { ...o.metadata.labels, team: "x" };
-      o.spec.minReadySeconds = 10;
-    });
-    assert.equal(decideWith(update(added)).reason, "matches-git");
+  void it("5. a top-level label Git does not declare is allowed; restoring Git is allowed", () => {
+    const labelled = live((o) => (o.metadata.labels = { ...o.metadata.labels, team: "x" }));
+    assert.equal(decideWith(update(labelled)).reason, "matches-git");
     assert.equal(decideWith(update(live(), { oldObject: scaled })).reason, "matches-git");
+  });
+
+  void it("5. a field Git does not declare, added by the request, is denied and named as not in Git", () => {
+    const added = live((o) => (o.spec.minReadySeconds = 10));
+    const d = decideWith(update(added));
+    assert.equal(d.allowed, false);
+    assert.equal(d.reason, "violation");
+    assert.deepEqual(
+      d.changes?.map((c) => [c.path, c.gitValue, c.liveValue, c.undeclared]),
+      [["spec.minReadySeconds", undefined, 10, true]],
+    );
+    assert.match(
+      d.status?.message ?? "",
+      /spec\.minReadySeconds is not in Git at \S+ \S+@[0-9a-f]{7}, request sets 10/,
+    );
   });
 
   void it("5. drift already live is not the request's: an unrelated UPDATE passes, a further change does not", () => {

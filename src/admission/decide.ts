@@ -4,10 +4,18 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import type { AlertEvent, AlertEventType, FieldChange } from "../alerts/event.js";
+import { undeclaredRules } from "../diff/allowed.js";
 import { diffDeclared, type DeclaredChange } from "../diff/declared.js";
+import { diffUndeclared } from "../diff/undeclared.js";
 import { cursorIgnoresPath, ignoreCursor } from "../diff/ignore.js";
 import { managedMarkerChanges, MARKER_POINTERS } from "../diff/markers.js";
-import type { DesiredEntry, DesiredIndexReader, IgnoreRule } from "../manifest/desired.js";
+import type {
+  DesiredEntry,
+  DesiredIndexReader,
+  EnforcementMode,
+  IgnoreRule,
+  UndeclaredPolicy,
+} from "../manifest/desired.js";
 import { verifiedHold } from "../manifest/hold-record.js";
 import { BREAK_GLASS_REASON_ANNOTATION, isManaged } from "../manifest/labels.js";
 import { isSecret, redactText } from "../manifest/redact.js";
@@ -51,12 +59,36 @@ export function targetOf(request: AdmissionRequest, policy: AdmissionPolicy): Ob
 
 export interface Violations {
   deleting: boolean;
+  /** Declared fields changed away from Git, then (flagged `undeclared`) fields Git does not declare. */
   changes: DeclaredChange[];
 }
 
-/** Steps 3–5: what the request changes away from Git (scale replicas, deletion, markers, declared fields). */
-export function violationsOf(request: AdmissionRequest, entry: DesiredEntry): Violations {
-  if (request.subResource === "scale") return { deleting: false, changes: scaleViolations(request, entry) };
+/** How undeclared fields are judged for an entry: its app's choice, else the config's, else its mode. */
+export function undeclaredPolicyOf(
+  entry: DesiredEntry,
+  policy?: Partial<AdmissionPolicy>,
+): UndeclaredPolicy | undefined {
+  return entry.undeclaredFields ?? policy?.undeclaredFields;
+}
+
+/**
+ * The HorizontalPodAutoscaler controller's identities (kube-controller-manager with and without
+ * --use-service-account-credentials): the replicas of an object whose Git leaves them out are its
+ * to set through `scale`, when an HPA in Git targets the object.
+ */
+export const AUTOSCALER_USERS: readonly string[] = [
+  "system:serviceaccount:kube-system:horizontal-pod-autoscaler",
+  "system:kube-controller-manager",
+];
+
+/** Steps 3–5: what the request changes away from Git (scale replicas, deletion, markers, declared and undeclared fields). */
+export function violationsOf(
+  request: AdmissionRequest,
+  entry: DesiredEntry,
+  policy?: Partial<AdmissionPolicy>,
+): Violations {
+  if (request.subResource === "scale")
+    return { deleting: false, changes: scaleViolations(request, entry, undeclaredPolicyOf(entry, policy)) };
   if (request.operation === "DELETE") return { deleting: true, changes: [] };
   const requested = request.object ?? undefined;
   // Markers are judged on UPDATE only: a CREATE of the raw Git file by hand lacks them, removes nothing,
@@ -77,7 +109,12 @@ export function violationsOf(request: AdmissionRequest, entry: DesiredEntry): Vi
       return !old || !isDeepStrictEqual(old.liveValue, c.liveValue);
     });
   }
-  return { deleting: false, changes: [...markers, ...declared] };
+  // Fields Git does not declare, judged on UPDATE only: what the request changes from the live object.
+  const undeclared =
+    previous && requested && undeclaredPolicyOf(entry, policy) !== "allow"
+      ? diffUndeclared(entry.object, previous, requested, undeclaredRules(rules, entry.allowedChanges))
+      : [];
+  return { deleting: false, changes: [...markers, ...declared, ...undeclared] };
 }
 
 const MARKER_RULE: IgnoreRule = { jsonPointers: [...MARKER_POINTERS] };
@@ -90,12 +127,29 @@ function withMarkerRule(rules: readonly IgnoreRule[]): IgnoreRule[] {
   return all;
 }
 
-function scaleViolations(request: AdmissionRequest, entry: DesiredEntry): DeclaredChange[] {
+function scaleViolations(
+  request: AdmissionRequest,
+  entry: DesiredEntry,
+  undeclared: UndeclaredPolicy | undefined,
+): DeclaredChange[] {
   const gitValue = isPlainObject(entry.object.spec) ? entry.object.spec.replicas : undefined;
-  if (gitValue === undefined || gitValue === null) return []; // replicas not declared: an HPA's to own
   if (cursorIgnoresPath(ignoreCursor(entry.ref, entry.ignore), ["spec", "replicas"])) return [];
   const scaleSpec = request.object?.spec;
   const requested = isPlainObject(scaleSpec) ? scaleSpec.replicas : undefined;
+  const before = isPlainObject(request.oldObject?.spec) ? request.oldObject.spec.replicas : undefined;
+  if (gitValue === undefined || gitValue === null) {
+    // Replicas Git leaves out: an undeclared field, unless allowed or its HPA (in Git) is scaling.
+    if (undeclared === "allow" || requested === before) return [];
+    if (
+      cursorIgnoresPath(ignoreCursor(entry.ref, undeclaredRules([], entry.allowedChanges)), [
+        "spec",
+        "replicas",
+      ])
+    )
+      return [];
+    if (AUTOSCALER_USERS.includes(request.userInfo.username)) return [];
+    return [{ path: "spec.replicas", pointer: "/spec/replicas", liveValue: requested, undeclared: true }];
+  }
   if (requested === gitValue) return [];
   return [{ path: "spec.replicas", pointer: "/spec/replicas", gitValue, liveValue: requested }];
 }
@@ -147,7 +201,7 @@ export function decide(
     return allow("being-deleted");
 
   // 4–5. Deletion, removed markers, declared fields that differ from Git.
-  const violations = violationsOf(request, entry);
+  const violations = violationsOf(request, entry, policy);
   if (!violations.deleting && violations.changes.length === 0) {
     // Annotating alone opens a break-glass window, for what cannot carry annotations (kubectl scale).
     return opensBreakGlass(request) ? openWindow(request, entry, policy, now, key) : allow("matches-git");
@@ -262,10 +316,11 @@ function judge(
   key: string,
   liveParent?: LiveParentReader,
 ): Decision {
-  const changes: FieldChange[] = violations.changes.map(({ path, gitValue, liveValue }) => ({
+  const changes: FieldChange[] = violations.changes.map(({ path, gitValue, liveValue, undeclared }) => ({
     path,
     gitValue: bounded(gitValue),
     liveValue: bounded(liveValue),
+    ...(undeclared ? { undeclared } : {}),
   }));
   const event = (type: AlertEventType, action: string, detail?: string): AlertEvent | undefined =>
     alertEvent(request, entry, changes, now, type, action, detail);
@@ -281,8 +336,8 @@ function judge(
   // 6. By mode.
   const message = violations.deleting
     ? deleteMessage(entry.ref, entry.source)
-    : violationMessage(entry.ref, entry.source, changes);
-  const mode = entry.mode ?? policy.defaultMode;
+    : violationMessage(entry.ref, entry.source, changes, scaleNote(request, entry));
+  const mode = effectiveMode(entry.mode ?? policy.defaultMode, undeclaredPolicyOf(entry, policy), changes);
   const base = { key, reason: "violation" as const, changes };
   const detail = note === "" ? undefined : note.trim();
   if (mode === "enforce") {
@@ -312,6 +367,41 @@ function judge(
         ? event("change-warned", "Admitted the request with a warning.", detail)
         : event("change-audited", "Admitted and recorded the request.", detail),
   };
+}
+
+const UNDECLARED_MODE: Record<Exclude<UndeclaredPolicy, "allow">, EnforcementMode> = {
+  deny: "enforce",
+  warn: "warn",
+};
+const STRICTNESS: Record<EnforcementMode, number> = { off: 0, audit: 1, warn: 2, enforce: 3 };
+
+/**
+ * The strictest mode among the changes: declared fields follow the app's mode, undeclared ones the
+ * undeclaredFields choice (unset: the mode too). `allow` never reaches here (nothing is reported).
+ */
+export function effectiveMode(
+  mode: EnforcementMode,
+  undeclared: UndeclaredPolicy | undefined,
+  changes: readonly FieldChange[],
+): EnforcementMode {
+  const forUndeclared = undeclared && undeclared !== "allow" ? UNDECLARED_MODE[undeclared] : mode;
+  let strictest: EnforcementMode | undefined;
+  for (const change of changes) {
+    const m = change.undeclared ? forUndeclared : mode;
+    if (!strictest || STRICTNESS[m] > STRICTNESS[strictest]) strictest = m;
+  }
+  return strictest ?? mode;
+}
+
+/** For a scale of an object an HPA in Git targets: the replicas are the HPA's, change it instead. */
+function scaleNote(request: AdmissionRequest, entry: DesiredEntry): string | undefined {
+  if (request.subResource !== "scale" || !entry.autoscaler) return undefined;
+  return (
+    `HorizontalPodAutoscaler ${entry.autoscaler} scales this object: change its minReplicas/maxReplicas in Git` +
+    (isPlainObject(entry.object.spec) && entry.object.spec.replicas !== undefined
+      ? `, and remove spec.replicas from Git (or add /spec/replicas to ignoreDifferences) so the HPA can scale it.`
+      : ".")
+  );
 }
 
 /** Admitted under break-glass: self-heal paused for the object until expiry (no grant for dry runs). */

@@ -26,8 +26,13 @@ export function formatValue(value: unknown): string {
   return oneLine(redactText(text), MAX_VALUE_LENGTH);
 }
 
-/** `spec.replicas is 1 in <repo> <file>@<sha>, request has 5` */
+/**
+ * `spec.replicas is 1 in <repo> <file>@<sha>, request has 5`, or for a field Git does not declare
+ * `spec.template.spec.hostNetwork is not in Git at <repo> <file>@<sha>, request sets true`.
+ */
 export function changeClause(change: FieldChange, source: GitLocation): string {
+  if (change.undeclared)
+    return `${change.path} is not in Git at ${gitLocation(source)}, request sets ${formatValue(change.liveValue)}`;
   const requested =
     change.liveValue === undefined ? "request removes it" : `request has ${formatValue(change.liveValue)}`;
   return `${change.path} is ${formatValue(change.gitValue)} in ${gitLocation(source)}, ${requested}`;
@@ -41,13 +46,13 @@ export function violationMessage(
   ref: ObjectRef,
   source: GitLocation,
   changes: readonly FieldChange[],
+  note?: string,
 ): string {
   const clauses = changes.slice(0, MAX_FIELDS_IN_MESSAGE).map((c) => changeClause(c, source));
   const more = changes.length - clauses.length;
   if (more > 0) clauses.push(`and ${more} more field${more === 1 ? "" : "s"}`);
-  return finish(
-    `${describeRef(ref)} is managed by Git: ${clauses.join("; ")}. Change it in Git, or use break-glass.`,
-  );
+  const advice = note ?? "Change it in Git, or use break-glass.";
+  return finish(`${describeRef(ref)} is managed by Git: ${clauses.join("; ")}. ${advice}`);
 }
 
 export function deleteMessage(ref: ObjectRef, source: GitLocation): string {

@@ -29,7 +29,7 @@ export function outOfBandPatch(
   if (request.userInfo.username === policy.selfUsername) return undefined;
   const entry = index.get(keyOf(targetOf(request, policy)));
   if (!entry || entry.mode === "off") return undefined;
-  const { changes } = violationsOf(request, entry);
+  const { changes } = violationsOf(request, entry, policy);
   // No declared field changes: only a request opening a break-glass window is recorded (its signed
   // grant is how every replica learns of the window; a later kubectl scale relies on it).
   if (changes.length === 0 && !opensBreakGlass(request)) return undefined;

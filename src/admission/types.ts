@@ -1,6 +1,6 @@
 /** Shapes shared by the admission codec, decision, mutation and handlers. */
 import type { AlertEvent, FieldChange } from "../alerts/event.js";
-import type { AppRef, EnforcementMode } from "../manifest/desired.js";
+import type { AppRef, EnforcementMode, UndeclaredPolicy } from "../manifest/desired.js";
 import type { KubeObject, ObjectRef } from "../manifest/object.js";
 
 export type Operation = "CREATE" | "UPDATE" | "DELETE" | "CONNECT";
@@ -65,6 +65,8 @@ export interface AdmissionPolicy {
   ignoredNamespaces?: string[];
   /** Signs break-glass grants recorded on objects, so the leader replica can trust them (hold-record.ts). */
   holdSecret?: string;
+  /** The config's default for fields Git does not declare (a GitApp may override); unset: follow the mode. */
+  undeclaredFields?: UndeclaredPolicy;
 }
 
 /** allowed/denied/warned/audited; `error` exists only in metrics (bad request or internal failure). */

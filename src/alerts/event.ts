@@ -28,6 +28,10 @@ export interface FieldChange {
   gitValue?: unknown;
   /** Value requested by the change or found live (undefined: removed). */
   liveValue?: unknown;
+  /** A field Git does not declare at all (an addition outside Git), rather than a different value. */
+  undeclared?: boolean;
+  /** Who wrote it, when known from managedFields (drift only): a field manager name. */
+  manager?: string;
 }
 
 export interface AlertEvent {

@@ -11,7 +11,8 @@ import {
   describeObject,
   headline,
   otherSideLabel,
-  renderValue,
+  renderGitSide,
+  renderOtherSide,
   safeChanges,
   safeDetail,
   sourceLinks,
@@ -77,7 +78,7 @@ function diffSections(event: AlertEvent): SlackBlock[] {
   const pad = other.length + 1;
   const entries = changes.map((c) =>
     inCode(
-      `${truncate(c.path, 200)}\n  ${"git:".padEnd(pad)} ${renderValue(c.gitValue)}\n  ${`${other}:`.padEnd(pad)} ${renderValue(c.liveValue)}`,
+      `${truncate(c.path, 200)}\n  ${"git:".padEnd(pad)} ${renderGitSide(c)}\n  ${`${other}:`.padEnd(pad)} ${renderOtherSide(c)}`,
     ),
   );
   const title = `*Fields that differ from Git* (${changes.length})`;

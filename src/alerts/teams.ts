@@ -12,7 +12,8 @@ import {
   describeObject,
   headline,
   otherSideLabel,
-  renderValue,
+  renderGitSide,
+  renderOtherSide,
   safeChanges,
   safeDetail,
   sourceLinks,
@@ -121,7 +122,7 @@ function diffElements(event: AlertEvent): CardElement[] {
     rows.push({
       type: "ColumnSet",
       separator: true,
-      columns: [cell(truncate(c.path, 200)), cell(renderValue(c.gitValue)), cell(renderValue(c.liveValue))],
+      columns: [cell(truncate(c.path, 200)), cell(renderGitSide(c)), cell(renderOtherSide(c))],
     });
   }
   if (changes.length > MAX_DIFF_ROWS) {

@@ -94,6 +94,17 @@ export function renderValue(value: unknown, max: number = MAX_VALUE_CHARS): stri
   return truncate(redactText(json), max);
 }
 
+/** The Git side of a change: `(not in Git)` for a field Git does not declare at all. */
+export function renderGitSide(change: FieldChange, max: number = MAX_VALUE_CHARS): string {
+  return change.undeclared ? "(not in Git)" : renderValue(change.gitValue, max);
+}
+
+/** The other side, with the field manager that wrote it when drift attribution knows one. */
+export function renderOtherSide(change: FieldChange, max: number = MAX_VALUE_CHARS): string {
+  const value = renderValue(change.liveValue, max);
+  return change.manager ? `${value} (by ${change.manager})` : value;
+}
+
 /** Admission events carry the requested value; drift events the live one. */
 export function otherSideLabel(type: AlertEventType): "requested" | "live" {
   return type === "change-denied" ||
@@ -115,6 +126,8 @@ export function safeChanges(event: AlertEvent): FieldChange[] {
     path: c.path,
     ...(c.gitValue === undefined ? {} : { gitValue: REDACTED }),
     ...(c.liveValue === undefined ? {} : { liveValue: REDACTED }),
+    ...(c.undeclared ? { undeclared: true } : {}),
+    ...(c.manager ? { manager: c.manager } : {}),
   }));
 }
 

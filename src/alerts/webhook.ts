@@ -52,6 +52,8 @@ function boundedChanges(changes: FieldChange[]): FieldChange[] {
     path: c.path,
     ...(c.gitValue === undefined ? {} : { gitValue: boundedValue(c.gitValue) }),
     ...(c.liveValue === undefined ? {} : { liveValue: boundedValue(c.liveValue) }),
+    ...(c.undeclared ? { undeclared: true } : {}),
+    ...(c.manager ? { manager: c.manager } : {}),
   }));
 }
 

@@ -27,6 +27,12 @@ export interface GitLocation {
   commit: string;
 }
 
+/**
+ * What the gate does with changes to fields Git does not declare: deny, warn, or allow them.
+ * Unset: follow the enforcement mode (enforce denies, warn warns, audit records).
+ */
+export type UndeclaredPolicy = "deny" | "warn" | "allow";
+
 export interface DesiredEntry {
   key: string;
   ref: ObjectRef;
@@ -36,6 +42,12 @@ export interface DesiredEntry {
   source: GitLocation;
   mode: EnforcementMode;
   ignore: IgnoreRule[];
+  /** The GitApp's (else the config's) choice for undeclared fields; unset: follow `mode`. */
+  undeclaredFields?: UndeclaredPolicy;
+  /** Operational allow-list beyond the built-in one: the config's and the GitApp's, one array per app. */
+  allowedChanges?: IgnoreRule[];
+  /** `namespace/name` of a HorizontalPodAutoscaler in the same render that scales this object. */
+  autoscaler?: string;
 }
 
 /** Read side used by the admission gate; the reconciler owns the writes. */
