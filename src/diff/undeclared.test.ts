@@ -5,7 +5,33 @@ import type { KubeObject } from "../manifest/object.js";
 import { undeclaredRules } from "./allowed.js";
 import { diffUndeclared } from "./undeclared.js";
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+interface Container {
+  name: string;
+  image?: string;
+  ports?: Array<Record<string, unknown>>;
+  env?: unknown[];
+  securityContext?: unknown;
+  resources?: unknown;
+  imagePullPolicy?: string;
+  terminationMessagePath?: string;
+}
+/** The Deployment's shape, as far as the rows edit it. */
+interface Json {
+  metadata: {
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    [field: string]: unknown;
+  };
+  spec: {
+    progressDeadlineSeconds?: number;
+    strategy?: unknown;
+    template: {
+      metadata: { labels: Record<string, string>; annotations?: Record<string, string> };
+      spec: { containers: Container[]; volumes?: unknown[]; [field: string]: unknown };
+    };
+  };
+  status: Record<string, unknown>;
+}
 
 const git: KubeObject = {
   apiVersion: "apps/v1",
@@ -28,7 +54,7 @@ const git: KubeObject = {
 
 /** The live object as the API server keeps it: Git's fields plus defaults and server fields. */
 function live(): Json {
-  const obj = structuredClone(git) as Json;
+  const obj = structuredClone(git) as unknown as Json;
   obj.metadata.uid = "u-1";
   obj.metadata.resourceVersion = "100";
   obj.metadata.annotations["deployment.kubernetes.io/revision"] = "1";
@@ -37,11 +63,16 @@ function live(): Json {
   const pod = obj.spec.template.spec;
   pod.restartPolicy = "Always";
   pod.dnsPolicy = "ClusterFirst";
-  pod.containers[0].imagePullPolicy = "IfNotPresent";
-  pod.containers[0].ports[0].protocol = "TCP";
-  pod.containers[0].terminationMessagePath = "/dev/termination-log";
+  const web = pod.containers[0] as Container;
+  web.imagePullPolicy = "IfNotPresent";
+  (web.ports?.[0] as Record<string, unknown>).protocol = "TCP";
+  web.terminationMessagePath = "/dev/termination-log";
   obj.status = { replicas: 2, readyReplicas: 2 };
   return obj;
+}
+
+function first(o: Json): Container {
+  return o.spec.template.spec.containers[0] as Container;
 }
 
 function changed(edit: (o: Json) => void): Json {
@@ -74,12 +105,12 @@ const rows: Row[] = [
   },
   {
     name: "an env var added to a container Git declares",
-    edit: (o) => (o.spec.template.spec.containers[0].env = [{ name: "DEBUG", value: "1" }]),
+    edit: (o) => (first(o).env = [{ name: "DEBUG", value: "1" }]),
     want: [["spec.template.spec.containers[name=web].env", [{ name: "DEBUG", value: "1" }]]],
   },
   {
     name: "a securityContext field inside a declared container",
-    edit: (o) => (o.spec.template.spec.containers[0].securityContext = { privileged: true }),
+    edit: (o) => (first(o).securityContext = { privileged: true }),
     want: [["spec.template.spec.containers[name=web].securityContext", { privileged: true }]],
   },
   {
@@ -100,14 +131,14 @@ const rows: Row[] = [
   },
   {
     name: "a declared field changed is diffDeclared's, not reported here",
-    edit: (o) => (o.spec.template.spec.containers[0].image = "nginx:1.26"),
+    edit: (o) => (first(o).image = "nginx:1.26"),
     want: [],
   },
   {
     name: "removing an undeclared field restores Git",
     edit: (o) => {
       delete o.spec.progressDeadlineSeconds;
-      delete o.spec.template.spec.containers[0].imagePullPolicy;
+      delete first(o).imagePullPolicy;
     },
     want: [],
   },
@@ -156,13 +187,13 @@ const rows: Row[] = [
   },
   {
     name: "allowedChanges with * covers a field of every container",
-    edit: (o) => (o.spec.template.spec.containers[0].resources = { limits: { cpu: "1" } }),
+    edit: (o) => (first(o).resources = { limits: { cpu: "1" } }),
     allowed: [{ jsonPointers: ["/spec/template/spec/containers/*/resources"] }],
     want: [],
   },
   {
     name: "allowedChanges for another kind does not apply",
-    edit: (o) => (o.spec.template.spec.containers[0].resources = { limits: { cpu: "1" } }),
+    edit: (o) => (first(o).resources = { limits: { cpu: "1" } }),
     allowed: [{ kind: "StatefulSet", jsonPointers: ["/spec/template/spec/containers/*/resources"] }],
     want: [["spec.template.spec.containers[name=web].resources", { limits: { cpu: "1" } }]],
   },
@@ -172,7 +203,12 @@ void describe("diffUndeclared", () => {
   for (const row of rows) {
     void it(row.name, () => {
       const rules = undeclaredRules(row.ignore ?? [], row.allowed ?? []);
-      const out = diffUndeclared(git, live() as KubeObject, changed(row.edit) as KubeObject, rules);
+      const out = diffUndeclared(
+        git,
+        live() as unknown as KubeObject,
+        changed(row.edit) as unknown as KubeObject,
+        rules,
+      );
       assert.deepEqual(
         out.map((c) => [c.path, c.liveValue]),
         row.want,
