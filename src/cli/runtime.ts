@@ -86,6 +86,7 @@ export function admissionPolicy(
     breakGlassGroups: e.breakGlass.groups,
     breakGlassMaxSeconds: seconds(e.breakGlass.maxDuration, 4 * 3600),
     breakGlassDefaultSeconds: seconds(e.breakGlass.defaultDuration, 3600),
+    ...(e.undeclaredFields ? { undeclaredFields: e.undeclaredFields } : {}),
   };
 }
 
@@ -157,6 +158,10 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
       concurrency: config.sync.concurrency,
       maxPruneShare: config.sync.maxPruneShare,
       defaultMode: config.enforcement.defaultMode,
+      enforcement: {
+        undeclaredFields: config.enforcement.undeclaredFields,
+        allowedChanges: config.enforcement.allowedChanges,
+      },
       minIntervalMs: parseDuration(config.sync.minInterval) ?? 5000,
     },
     credentials: (namespace, name) => readCredentials(client, namespace, name),

@@ -1,5 +1,5 @@
 /** The gitgate config file: its TypeScript shape and the JSON schema ajv checks it against. */
-import type { EnforcementMode } from "../manifest/desired.js";
+import type { EnforcementMode, IgnoreRule, UndeclaredPolicy } from "../manifest/desired.js";
 
 export type ChannelType = "slack" | "teams" | "webhook";
 
@@ -28,6 +28,10 @@ export interface GitgateConfig {
     exemptUsers: string[];
     exemptGroups: string[];
     breakGlass: { groups: string[]; maxDuration: string; defaultDuration: string };
+    /** Changes to fields Git does not declare: deny, warn or allow; unset: follow each app's mode. */
+    undeclaredFields?: UndeclaredPolicy;
+    /** The operational allow-list beyond the built-in one, for every GitApp (ignoreDifferences' form). */
+    allowedChanges?: IgnoreRule[];
   };
   sync: {
     concurrency: number;
@@ -95,6 +99,22 @@ export const configSchema = {
           type: "object",
           additionalProperties: false,
           properties: { groups: strings, maxDuration: duration, defaultDuration: duration },
+        },
+        undeclaredFields: { enum: ["deny", "warn", "allow"] },
+        allowedChanges: {
+          type: "array",
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["jsonPointers"],
+            properties: {
+              group: { type: "string" },
+              kind: { type: "string" },
+              namespace: { type: "string" },
+              name: { type: "string" },
+              jsonPointers: { type: "array", items: { type: "string", pattern: "^(/.*)?$" } },
+            },
+          },
         },
       },
     },

@@ -4,7 +4,9 @@
  */
 import type { FieldChange } from "../alerts/event.js";
 import type { ClusterClient } from "../cluster/client.js";
+import { undeclaredRules } from "../diff/allowed.js";
 import { diffDeclared } from "../diff/index.js";
+import { takeOver, undeclaredAdditions, type Addition } from "../diff/managed-fields.js";
 import { classOf, GitgateError, messageOf } from "../errors.js";
 import type { DesiredEntry } from "../manifest/desired.js";
 import { COMMIT_ANNOTATION, FIELD_MANAGER, FILE_ANNOTATION, REPO_ANNOTATION } from "../manifest/labels.js";
@@ -23,6 +25,24 @@ export interface DriftRecord {
 export interface ApplyPlan {
   toApply: DesiredEntry[];
   drift: DriftRecord[];
+  /** Objects whose undeclared additions gitgate takes over before applying, so the apply removes them. */
+  takeOvers: Map<string, TakeOver>;
+}
+
+export interface TakeOver {
+  live: KubeObject;
+  additions: Addition[];
+}
+
+/** Undeclared additions on the live object, unless the app allows undeclared fields. */
+function additionsOf(entry: DesiredEntry, live: KubeObject): Addition[] {
+  if (entry.undeclaredFields === "allow") return [];
+  return undeclaredAdditions(entry.object, live, undeclaredRules(entry.ignore, entry.allowedChanges));
+}
+
+/** What an alert and status show of an addition: the path, the live value, who wrote it. */
+function asChange(a: Addition): FieldChange {
+  return { path: a.path, liveValue: a.liveValue, undeclared: true, manager: a.manager };
 }
 
 const BOOKKEEPING = new Set([
@@ -52,7 +72,7 @@ export function planApply(
     admittedChanger?: (key: string, paths: readonly string[]) => string | undefined;
   },
 ): ApplyPlan {
-  const plan: ApplyPlan = { toApply: [], drift: [] };
+  const plan: ApplyPlan = { toApply: [], drift: [], takeOvers: new Map() };
   for (const entry of entries) {
     const live = liveOf(entry.object);
     if (!live) {
@@ -61,15 +81,15 @@ export function planApply(
       continue;
     }
     const all = diffDeclared(entry.object, live, entry.ignore);
-    const changes = all.filter((c) => !isBookkeeping(c));
+    const additions = additionsOf(entry, live);
     const liveCommit = live.metadata.annotations?.[COMMIT_ANNOTATION];
-    if (liveCommit !== entry.source.commit) {
-      plan.toApply.push(entry);
-      continue;
-    }
+    // Out of date: applied anyway. Declared fields are simply updated; additions outside Git are
+    // drift all the same (an apply alone would keep them).
+    const current = liveCommit === entry.source.commit;
+    const changes = [...(current ? all.filter((c) => !isBookkeeping(c)) : []), ...additions.map(asChange)];
     if (changes.length === 0) {
       // Only gitgate's own annotations differ (e.g. a repo URL now stamped without credentials).
-      if (all.length > 0) plan.toApply.push(entry);
+      if (!current || all.length > 0) plan.toApply.push(entry);
       continue;
     }
     const held = opts.isHeld(entry.key, live);
@@ -77,7 +97,8 @@ export function planApply(
     const paths = changes.map((c) => c.path);
     const changedBy = opts.admittedChanger?.(entry.key, paths) ?? lastChanger(live, paths);
     plan.drift.push({ entry, changes, changedBy, action });
-    if (action === "reverted") plan.toApply.push(entry);
+    if (action === "reverted" && additions.length > 0) plan.takeOvers.set(entry.key, { live, additions });
+    if (action === "reverted" || !current) plan.toApply.push(entry);
   }
   return plan;
 }
@@ -94,6 +115,7 @@ export async function applyEntries(
   entries: DesiredEntry[],
   concurrency: number,
   onApplied: (live: KubeObject) => void,
+  takeOvers: ReadonlyMap<string, TakeOver> = new Map(),
 ): Promise<ApplyResult> {
   const result: ApplyResult = { applied: [], errors: [] };
   const phases = [
@@ -103,6 +125,8 @@ export async function applyEntries(
   for (const phase of phases) {
     await mapLimit(phase, concurrency, async (entry) => {
       try {
+        const taking = takeOvers.get(entry.key);
+        if (taking) await takeOverFields(client, entry, taking);
         const live = await client.apply(entry.object, { fieldManager: FIELD_MANAGER, force: true });
         onApplied(live);
         result.applied.push(live);
@@ -118,6 +142,29 @@ export async function applyEntries(
     if (result.errors.length > 0) break; // later phases may depend on what failed
   }
   return result;
+}
+
+/**
+ * Moves the additions' ownership to gitgate's Apply entry. Guarded by the resourceVersion the
+ * additions were read from: a write in between fails the patch (409/422) and the next sync re-reads.
+ */
+async function takeOverFields(client: ClusterClient, entry: DesiredEntry, taking: TakeOver): Promise<void> {
+  const { live, additions } = taking;
+  const managedFields = takeOver(live, additions, entry.object.apiVersion, new Date());
+  const target = {
+    apiVersion: live.apiVersion,
+    kind: live.kind,
+    namespace: live.metadata.namespace,
+    name: live.metadata.name ?? "",
+  };
+  await client.patch(
+    target,
+    [
+      { op: "test", path: "/metadata/resourceVersion", value: live.metadata.resourceVersion },
+      { op: "replace", path: "/metadata/managedFields", value: managedFields },
+    ],
+    "json",
+  );
 }
 
 /** New CRDs take a moment before their kinds are served; wait instead of failing the next phase. */

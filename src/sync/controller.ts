@@ -186,7 +186,12 @@ export class Controller {
     // Deleted meanwhile: nothing to report on, nothing to schedule.
     if (this.apps.get(key)?.metadata.uid !== app.metadata.uid) return undefined;
     this.lastResult.set(key, ctx);
-    const spec = effectiveSpec(app, this.opts.settings.defaultMode, this.opts.settings.minIntervalMs);
+    const spec = effectiveSpec(
+      app,
+      this.opts.settings.defaultMode,
+      this.opts.settings.minIntervalMs,
+      this.opts.settings.enforcement,
+    );
     // Leadership may have moved during the reconcile: a former leader must not overwrite the status.
     if (role === "leader" && this.opts.isLeader()) await this.publish(app, ctx);
     if (ctx.error) {

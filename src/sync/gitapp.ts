@@ -1,5 +1,5 @@
 /** The GitApp custom resource (gitgate.io/v1alpha1) and its defaults. Pure. */
-import type { AppRef, EnforcementMode, IgnoreRule } from "../manifest/desired.js";
+import type { AppRef, EnforcementMode, IgnoreRule, UndeclaredPolicy } from "../manifest/desired.js";
 import type { KubeObject } from "../manifest/object.js";
 
 export const GITAPP_API_VERSION = "gitgate.io/v1alpha1";
@@ -27,7 +27,14 @@ export interface GitAppSpec {
     createNamespace?: boolean;
     suspend?: boolean;
   };
-  enforcement?: { mode?: EnforcementMode; ignoreDifferences?: IgnoreRule[] };
+  enforcement?: {
+    mode?: EnforcementMode;
+    ignoreDifferences?: IgnoreRule[];
+    /** Changes to fields Git does not declare: deny, warn or allow; unset: the config's, else the mode. */
+    undeclaredFields?: UndeclaredPolicy;
+    /** Changes allowed beyond the built-in operational allow-list (ignoreDifferences' form). */
+    allowedChanges?: IgnoreRule[];
+  };
   /** Alert channels (names from the config file) for this app's events; absent: every channel. */
   alerts?: { channels?: string[] };
 }
@@ -62,7 +69,13 @@ export interface GitAppStatus {
   observedGeneration?: number;
   lastSyncTime?: string;
   health?: "Healthy" | "Progressing" | "Degraded" | "Unknown";
-  drift?: Array<{ object: string; fields: string[]; changedBy?: string }>;
+  drift?: Array<{
+    object: string;
+    fields: string[];
+    changedBy?: string;
+    /** Fields Git does not declare, with the field manager that added each. */
+    undeclared?: Array<{ field: string; manager?: string }>;
+  }>;
 }
 
 export interface GitApp extends KubeObject {
@@ -86,6 +99,15 @@ export interface EffectiveSpec {
   suspend: boolean;
   mode: EnforcementMode;
   ignore: IgnoreRule[];
+  undeclaredFields?: UndeclaredPolicy;
+  /** The config's allowedChanges, then the app's. */
+  allowedChanges: IgnoreRule[];
+}
+
+/** The config's defaults a GitApp's enforcement falls back on. */
+export interface EnforcementDefaults {
+  undeclaredFields?: UndeclaredPolicy;
+  allowedChanges?: IgnoreRule[];
 }
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -105,6 +127,7 @@ export function effectiveSpec(
   app: GitApp,
   defaultMode: EnforcementMode,
   minIntervalMs = 5_000,
+  defaults: EnforcementDefaults = {},
 ): EffectiveSpec {
   const { source, destination, sync, enforcement } = app.spec;
   const namespace = app.metadata.namespace ?? "default";
@@ -124,6 +147,10 @@ export function effectiveSpec(
     suspend: sync?.suspend ?? false,
     mode: enforcement?.mode ?? defaultMode,
     ignore: enforcement?.ignoreDifferences ?? [],
+    ...(enforcement?.undeclaredFields || defaults.undeclaredFields
+      ? { undeclaredFields: enforcement?.undeclaredFields ?? defaults.undeclaredFields }
+      : {}),
+    allowedChanges: [...(defaults.allowedChanges ?? []), ...(enforcement?.allowedChanges ?? [])],
   };
 }
 

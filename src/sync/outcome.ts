@@ -2,7 +2,7 @@
  * What a reconcile means for the outside world: the new status (written once), Kubernetes Events
  * and alerts. Alerts and events fire on transitions, not on every loop. Pure.
  */
-import type { AlertEvent } from "../alerts/event.js";
+import type { AlertEvent, FieldChange } from "../alerts/event.js";
 import { publicRepoURL } from "../manifest/normalize.js";
 import { describeRef } from "../manifest/object.js";
 import { redactText } from "../manifest/redact.js";
@@ -24,13 +24,27 @@ export interface Outcome {
 
 const short = (sha: string | undefined): string => (sha ?? "").slice(0, 7);
 
+/** `spec.x` for a changed declared field, `spec.y (not in Git, added by kubectl-patch)` for an addition. */
+function describeChange(c: FieldChange): string {
+  if (!c.undeclared) return c.path;
+  return `${c.path} (not in Git${c.manager ? `, added by ${c.manager}` : ""})`;
+}
+
 function driftSummary(ctx: ReconcileContext): string {
   return ctx.drift
     .map(
       (d) =>
-        `${describeRef(d.entry.ref)}: ${d.changes.map((c) => c.path).join(", ")}${d.changedBy ? ` (changed by ${d.changedBy})` : ""}`,
+        `${describeRef(d.entry.ref)}: ${d.changes.map(describeChange).join(", ")}${d.changedBy ? ` (changed by ${d.changedBy})` : ""}`,
     )
     .join("; ");
+}
+
+function undeclaredOf(changes: readonly FieldChange[]): {
+  undeclared?: Array<{ field: string; manager?: string }>;
+} {
+  const added = changes.filter((c) => c.undeclared);
+  if (added.length === 0) return {};
+  return { undeclared: added.map((c) => ({ field: c.path, ...(c.manager ? { manager: c.manager } : {}) })) };
 }
 
 function syncedCondition(ctx: ReconcileContext): ConditionInput {
@@ -111,6 +125,7 @@ export function composeOutcome(ctx: ReconcileContext, now: Date): Outcome {
         object: describeRef(d.entry.ref),
         fields: d.changes.map((c) => c.path),
         changedBy: d.changedBy,
+        ...undeclaredOf(d.changes),
       })),
   };
   if (applied) {

@@ -84,7 +84,28 @@ export async function prepareEntries(
       source: { repoURL: publicRepoURL(spec.repoURL), path: spec.path, file, commit },
       mode: spec.mode,
       ignore: spec.ignore,
+      ...(spec.undeclaredFields ? { undeclaredFields: spec.undeclaredFields } : {}),
+      ...(spec.allowedChanges.length > 0 ? { allowedChanges: spec.allowedChanges } : {}),
     });
   }
+  markAutoscaled(entries);
   return entries;
+}
+
+/**
+ * Marks each object a HorizontalPodAutoscaler of the same render scales: its replicas are the HPA's
+ * (the gate lets the HPA controller scale it and tells people to change the HPA in Git instead).
+ */
+export function markAutoscaled(entries: DesiredEntry[]): void {
+  const byTarget = new Map<string, DesiredEntry>();
+  for (const entry of entries)
+    byTarget.set(`${entry.ref.namespace}/${entry.ref.kind}/${entry.ref.name}`, entry);
+  for (const entry of entries) {
+    if (entry.ref.kind !== "HorizontalPodAutoscaler" || entry.ref.group !== "autoscaling") continue;
+    const target = isPlainObject(entry.object.spec) ? entry.object.spec.scaleTargetRef : undefined;
+    if (!isPlainObject(target) || typeof target.kind !== "string" || typeof target.name !== "string")
+      continue;
+    const scaled = byTarget.get(`${entry.ref.namespace}/${target.kind}/${target.name}`);
+    if (scaled) scaled.autoscaler = `${entry.ref.namespace}/${entry.ref.name}`;
+  }
 }

@@ -12,7 +12,13 @@ import { APP_LABEL, appLabelValue } from "../manifest/labels.js";
 import { describeRef, isPlainObject, type KubeObject } from "../manifest/object.js";
 import { applyEntries, planApply, type DriftRecord } from "./apply.js";
 import type { DesiredIndex } from "./desired-index.js";
-import { effectiveSpec, type EffectiveSpec, type GitApp, type InventoryEntry } from "./gitapp.js";
+import {
+  effectiveSpec,
+  type EffectiveSpec,
+  type EnforcementDefaults,
+  type GitApp,
+  type InventoryEntry,
+} from "./gitapp.js";
 import { aggregateHealth, healthOf, type HealthStatus } from "./health.js";
 import type { LiveState } from "./live.js";
 import { prepareEntries, type RenderedObject } from "./prepare.js";
@@ -49,6 +55,8 @@ export interface SyncSettings {
   maxPruneShare: number;
   defaultMode: EffectiveSpec["mode"];
   minIntervalMs: number;
+  /** The config's undeclaredFields and allowedChanges, which each GitApp's enforcement extends. */
+  enforcement?: EnforcementDefaults;
 }
 
 export interface ReconcileDeps {
@@ -218,8 +226,12 @@ const applyStep: Step = async (ctx, deps) => {
     admittedChanger: deps.admittedChanger,
   });
   ctx.drift = plan.drift;
-  const result = await applyEntries(deps.client, plan.toApply, deps.settings.concurrency, (live) =>
-    deps.live.remember(live),
+  const result = await applyEntries(
+    deps.client,
+    plan.toApply,
+    deps.settings.concurrency,
+    (live) => deps.live.remember(live),
+    plan.takeOvers,
   );
   ctx.appliedCount = result.applied.length;
   if (result.errors.length > 0) {
@@ -339,7 +351,12 @@ const LEADER_STEPS: Array<[StepName, Step]> = [
 ];
 
 export async function reconcile(app: GitApp, role: Role, deps: ReconcileDeps): Promise<ReconcileContext> {
-  const spec = effectiveSpec(app, deps.settings.defaultMode, deps.settings.minIntervalMs);
+  const spec = effectiveSpec(
+    app,
+    deps.settings.defaultMode,
+    deps.settings.minIntervalMs,
+    deps.settings.enforcement,
+  );
   const ctx: ReconcileContext = {
     app,
     spec,
