@@ -11,11 +11,11 @@
  * and no longer applies them. Paths on the operational allow-list, under ignoreDifferences, and
  * values that the API server allocates or makes immutable (NEVER_REMOVE) are left alone.
  */
-import type { IgnoreRule } from "../manifest/desired.js";
+import type { DesiredEntry, IgnoreRule } from "../manifest/desired.js";
 import { FIELD_MANAGER } from "../manifest/labels.js";
 import { isPlainObject, refOf, type KubeObject, type ManagedFieldsEntry } from "../manifest/object.js";
 import { isSecret, REDACTED } from "../manifest/redact.js";
-import { metadataKeyAllowed } from "./allowed.js";
+import { metadataKeyAllowed, undeclaredRules } from "./allowed.js";
 import type { DeclaredChange } from "./declared.js";
 import { cursorIgnores, ignoreCursor, stepCursor, type IgnoreCursor } from "./ignore.js";
 import { formatPath, toPointer, type PathSegment } from "./path.js";
@@ -137,6 +137,12 @@ export function undeclaredAdditions(
     visitFields(walk, ignored, entry.fieldsV1 as Record<string, unknown>, trusted, desired, live);
   }
   return out;
+}
+
+/** Undeclared additions on an entry's live object, unless its app allows undeclared fields. */
+export function additionsOf(entry: DesiredEntry, live: KubeObject): Addition[] {
+  if (entry.undeclaredFields === "allow") return [];
+  return undeclaredAdditions(entry.object, live, undeclaredRules(entry.ignore, entry.allowedChanges));
 }
 
 /** One fieldsV1 key resolved against Git's and the live object: its path segment and both values. */

@@ -4,9 +4,8 @@
  */
 import type { FieldChange } from "../alerts/event.js";
 import type { ClusterClient } from "../cluster/client.js";
-import { undeclaredRules } from "../diff/allowed.js";
 import { diffDeclared } from "../diff/index.js";
-import { takeOver, undeclaredAdditions, type Addition } from "../diff/managed-fields.js";
+import { additionsOf, takeOver, type Addition } from "../diff/managed-fields.js";
 import { classOf, GitgateError, messageOf } from "../errors.js";
 import type { DesiredEntry } from "../manifest/desired.js";
 import { COMMIT_ANNOTATION, FIELD_MANAGER, FILE_ANNOTATION, REPO_ANNOTATION } from "../manifest/labels.js";
@@ -32,12 +31,6 @@ export interface ApplyPlan {
 export interface TakeOver {
   live: KubeObject;
   additions: Addition[];
-}
-
-/** Undeclared additions on the live object, unless the app allows undeclared fields. */
-function additionsOf(entry: DesiredEntry, live: KubeObject): Addition[] {
-  if (entry.undeclaredFields === "allow") return [];
-  return undeclaredAdditions(entry.object, live, undeclaredRules(entry.ignore, entry.allowedChanges));
 }
 
 /** What an alert and status show of an addition: the path, the live value, who wrote it. */

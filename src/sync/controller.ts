@@ -3,6 +3,7 @@
  * bounded number at once), and triggers them on spec changes, intervals, pushes, drift and
  * break-glass expiry. Writes status, Events and alerts only as leader.
  */
+import { additionsOf } from "../diff/managed-fields.js";
 import type { AlertEvent } from "../alerts/event.js";
 import { Informer, type WatchEventType } from "../cluster/watch.js";
 import { classOf, messageOf } from "../errors.js";
@@ -156,7 +157,10 @@ export class Controller {
     if (!entry || !this.opts.isLeader()) return;
     const key = appKey(entry.app);
     if (this.queue.isActive(key)) return; // our own apply in progress; the reconcile re-reads live state
-    const drifted = type === "DELETED" || diffDeclared(entry.object, obj, entry.ignore).length > 0;
+    const drifted =
+      type === "DELETED" ||
+      diffDeclared(entry.object, obj, entry.ignore).length > 0 ||
+      additionsOf(entry, obj).length > 0;
     if (drifted) this.queue.add(key, 50); // coalesce a burst of events into one reconcile
   }
 

@@ -231,7 +231,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         await startProcess(dir, "kube-controller-manager", binaries.kubeControllerManager, [
           `--kubeconfig=${kubeconfigs.admin}`,
           "--leader-elect=false",
-          "--controllers=namespace,garbagecollector,clusterrole-aggregation,deployment,replicaset,statefulset,daemonset,job",
+          "--controllers=namespace,garbagecollector,clusterrole-aggregation,deployment,replicaset,statefulset,daemonset,job,persistentvolume-binder",
           "--bind-address=127.0.0.1",
           "--secure-port=0",
           "--port=0",
