@@ -121,7 +121,9 @@ export function undeclaredAdditions(
   const foreign = entries.filter((e) => isForeign(e, self) && isPlainObject(e.fieldsV1));
   if (foreign.length === 0) return [];
   const trusted = trustedFields(entries, self);
-  const ignored = ignoreCursor(refOf(desired), [...rules, ...NEVER_REMOVE]);
+  const ref = refOf(desired);
+  // Two cursors: what is never taken over, and (for descending into an addition) what is allowed.
+  const cursors: Cursors = { skip: ignoreCursor(ref, neverRemoving(rules)), allow: ignoreCursor(ref, rules) };
   const out: Addition[] = [];
   const seen = new Set<string>();
   for (const entry of foreign) {
@@ -134,7 +136,7 @@ export function undeclaredAdditions(
       out,
       seen,
     };
-    visitFields(walk, ignored, entry.fieldsV1 as Record<string, unknown>, trusted, desired, live);
+    visitFields(walk, cursors, entry.fieldsV1 as Record<string, unknown>, trusted, desired, live);
   }
   return out;
 }
@@ -143,6 +145,20 @@ export function undeclaredAdditions(
 export function additionsOf(entry: DesiredEntry, live: KubeObject): Addition[] {
   if (entry.undeclaredFields === "allow") return [];
   return undeclaredAdditions(entry.object, live, undeclaredRules(entry.ignore, entry.allowedChanges));
+}
+
+interface Cursors {
+  skip: IgnoreCursor;
+  allow: IgnoreCursor;
+}
+
+const withNeverRemove = new WeakMap<readonly IgnoreRule[], IgnoreRule[]>();
+
+/** `rules` plus NEVER_REMOVE, one array per rules array (so the compiled trie is cached). */
+function neverRemoving(rules: readonly IgnoreRule[]): IgnoreRule[] {
+  let all = withNeverRemove.get(rules);
+  if (!all) withNeverRemove.set(rules, (all = [...rules, ...NEVER_REMOVE]));
+  return all;
 }
 
 /** One fieldsV1 key resolved against Git's and the live object: its path segment and both values. */
@@ -177,9 +193,10 @@ function resolve(key: string, git: unknown, live: unknown): Resolved | undefined
       pairs.every(([f, v]) => item[f] === v || (f === "protocol" && v === "TCP" && item[f] === undefined));
     const index = live.findIndex(matches);
     if (index < 0) return undefined;
-    const keys = pairs.filter(([, v]) => typeof v === "string" || typeof v === "number") as Array<
-      [string, string | number]
-    >;
+    // Named as diffDeclared names them: a default-valued key (protocol TCP) left out.
+    const keys = pairs.filter(
+      ([f, v]) => (typeof v === "string" || typeof v === "number") && !(f === "protocol" && v === "TCP"),
+    ) as Array<[string, string | number]>;
     return { segment: { keys, index }, git: gitList.find(matches), live: live[index] };
   }
   if (key.startsWith("v:")) {
@@ -202,7 +219,7 @@ function resolve(key: string, git: unknown, live: unknown): Resolved | undefined
 
 function visitFields(
   walk: Walk,
-  ignored: IgnoreCursor,
+  cursors: Cursors,
   node: Record<string, unknown>,
   trusted: unknown,
   git: unknown,
@@ -212,8 +229,11 @@ function visitFields(
     if (key === "." || !isPlainObject(child) || walk.out.length >= MAX_ADDITIONS) continue;
     const at = resolve(key, git, live);
     if (!at || at.live === undefined) continue; // stale bookkeeping: nothing live to remove
-    const below = stepCursor(ignored, at.segment);
-    if (cursorIgnores(below) || allowedNote(walk.path, at.segment)) continue;
+    const below: Cursors = {
+      skip: stepCursor(cursors.skip, at.segment),
+      allow: stepCursor(cursors.allow, at.segment),
+    };
+    if (cursorIgnores(below.skip) || allowedNote(walk.path, at.segment)) continue;
     // Top-level labels and annotations are judged key by key, whoever declares the map.
     const notes =
       walk.path.length === 1 &&
@@ -229,7 +249,7 @@ function visitFields(
     } else if (trustedChild !== undefined) {
       // A controller shares it: never remove the field itself, but look below for foreign parts.
       if (hasChildren) visitFields(walk, below, child, trustedChild, undefined, at.live);
-    } else if (below.length > 0 && hasChildren) {
+    } else if (below.allow.length > 0 && hasChildren) {
       // An allow-rule names a field further down (rollout restart's annotation): judge the parts.
       visitFields(walk, below, child, undefined, undefined, at.live);
     } else record(walk, at.live, child);
