@@ -86,9 +86,18 @@ describe("gitgate dev", () => {
     );
   });
 
+  it("the printed undeclared change is denied, naming the field and the Git file", async () => {
+    const r = await sh(tourCommand("2."));
+    assert.notEqual(r.code, 0);
+    assert.match(
+      r.out,
+      /admission webhook "validate\.gitgate\.io" denied the request: Deployment guestbook\/guestbook-ui is managed by Git: spec\.template\.spec\.containers\[name=debug\] is not in Git at \S+ apps\/guestbook\/deployment\.yaml@[0-9a-f]{7}/,
+    );
+  });
+
   it("the printed commit is synced", async () => {
     const kubectlBin = tourCommand("1.").split(" ")[0] ?? "kubectl";
-    const block = tourCommand("2.");
+    const block = tourCommand("3.");
     const push = block.slice(0, block.indexOf(` ${kubectlBin} `)); // clone, edit, commit, push; not the -w watch
     assert.match(push, /^git clone .* && git .* commit .* && git push/);
     const r = await sh(push);
@@ -99,7 +108,7 @@ describe("gitgate dev", () => {
   });
 
   it("the printed warn-mode edit is admitted with a warning", async () => {
-    const r = await sh(tourCommand("3."));
+    const r = await sh(tourCommand("4."));
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /Warning: Deployment echo\/echo-echo is managed by Git/);
   });

@@ -676,3 +676,120 @@ void describe("decide: the namespace label that takes a namespace out of the gat
     assert.equal(d.reason, "reserved-label");
   });
 });
+
+void describe("decide: fields Git does not declare", () => {
+  const noReplicas = structuredClone(gitDeployment) as KubeObject & { spec: Record<string, unknown> };
+  delete noReplicas.spec.replicas;
+  const withEntry = (
+    extra: Partial<DesiredEntry>,
+    object: KubeObject = gitDeployment,
+    mode: EnforcementMode = "enforce",
+  ): DesiredIndexReader => indexOf({ ...entryFor(object, mode), ...extra });
+  const sidecar = live((o) => {
+    const template = o.spec.template as { spec: { containers: unknown[] } };
+    template.spec.containers.push({ name: "debug", image: "busybox" });
+  });
+
+  const modes: Array<[string, EnforcementMode, DesiredEntry["undeclaredFields"], Decision["verdict"]]> = [
+    ["enforce follows the mode: denied", "enforce", undefined, "denied"],
+    ["warn follows the mode: warned", "warn", undefined, "warned"],
+    ["audit follows the mode: audited", "audit", undefined, "audited"],
+    ["deny in warn mode: denied", "warn", "deny", "denied"],
+    ["deny in audit mode: denied", "audit", "deny", "denied"],
+    ["warn in enforce mode: warned", "enforce", "warn", "warned"],
+    ["allow in enforce mode: allowed", "enforce", "allow", "allowed"],
+  ];
+  for (const [name, mode, undeclaredFields, verdict] of modes) {
+    void it(`undeclaredFields: ${name}`, () => {
+      const d = decideWith(
+        update(sidecar),
+        withEntry(undeclaredFields ? { undeclaredFields } : {}, gitDeployment, mode),
+      );
+      assert.equal(d.verdict, verdict);
+      if (verdict !== "allowed")
+        assert.equal(d.changes?.[0]?.path, "spec.template.spec.containers[name=debug]");
+    });
+  }
+
+  void it("the config's undeclaredFields applies where the GitApp sets none; the GitApp's wins", () => {
+    assert.equal(
+      decideWith(update(sidecar), enforce, { ...policy, undeclaredFields: "allow" }).verdict,
+      "allowed",
+    );
+    const mine = withEntry({ undeclaredFields: "deny" });
+    assert.equal(
+      decideWith(update(sidecar), mine, { ...policy, undeclaredFields: "allow" }).verdict,
+      "denied",
+    );
+  });
+
+  void it("a declared change in enforce and an undeclared one under warn: the declared one still denies", () => {
+    const both = live((o) => {
+      o.spec.replicas = 5;
+      o.spec.minReadySeconds = 3;
+    });
+    const d = decideWith(update(both), withEntry({ undeclaredFields: "warn" }));
+    assert.equal(d.verdict, "denied");
+    assert.deepEqual(
+      d.changes?.map((c) => c.path),
+      ["spec.replicas", "spec.minReadySeconds"],
+    );
+  });
+
+  void it("allowedChanges lets an undeclared field through", () => {
+    const index = withEntry({
+      allowedChanges: [{ kind: "Deployment", jsonPointers: ["/spec/template/spec/containers/debug"] }],
+    });
+    assert.equal(decideWith(update(sidecar), index).reason, "matches-git");
+  });
+
+  void it("names five fields and counts the rest", () => {
+    const many = live((o) => {
+      for (const field of ["a", "b", "c", "d", "e", "f", "g"]) o.spec[field] = 1;
+    });
+    const d = decideWith(update(many));
+    assert.match(
+      d.status?.message ?? "",
+      /spec\.e is not in Git at .*; and 2 more fields\. Change it in Git, or use break-glass\.$/,
+    );
+  });
+
+  void it("scale of replicas Git leaves out: a person is denied, the HPA controller is admitted", () => {
+    const index = withEntry({}, noReplicas);
+    const denied = decideWith(scale(5), index);
+    assert.equal(denied.verdict, "denied");
+    // The scale break-glass hint follows, as for every denied scale.
+    assert.ok(
+      denied.status?.message.startsWith(
+        `Deployment guestbook/guestbook-ui is managed by Git: spec.replicas is not in Git at ${REPO} ` +
+          `apps/guestbook/deployment.yaml@3f2a9c1, request sets 5. Change it in Git, or use break-glass. Break-glass: `,
+      ),
+      denied.status?.message,
+    );
+    for (const username of [
+      "system:kube-controller-manager",
+      "system:serviceaccount:kube-system:horizontal-pod-autoscaler",
+    ])
+      assert.equal(decideWith(scale(5, { userInfo: { username } }), index).allowed, true, username);
+    assert.equal(decideWith(scale(5), withEntry({ undeclaredFields: "allow" }, noReplicas)).allowed, true);
+    const allowed = withEntry({ allowedChanges: [{ jsonPointers: ["/spec/replicas"] }] }, noReplicas);
+    assert.equal(decideWith(scale(5), allowed).allowed, true);
+  });
+
+  void it("scale of an object an HPA in Git targets says to change the HPA", () => {
+    const byHpa = decideWith(scale(5), withEntry({ autoscaler: "guestbook/web" }, noReplicas));
+    assert.match(
+      byHpa.status?.message ?? "",
+      /request sets 5\. HorizontalPodAutoscaler guestbook\/web scales this object: change its minReplicas\/maxReplicas in Git\. Break-glass: /,
+    );
+    const conflict = decideWith(scale(5), withEntry({ autoscaler: "guestbook/web" }));
+    assert.match(
+      conflict.status?.message ?? "",
+      /spec\.replicas is 1 in .*request has 5\. HorizontalPodAutoscaler guestbook\/web scales this object: change its minReplicas\/maxReplicas in Git, and remove spec\.replicas from Git \(or add \/spec\/replicas to ignoreDifferences\) so the HPA can scale it\. Break-glass: /,
+    );
+  });
+
+  void it("an exempt user's addition is admitted (self-heal removes it later)", () => {
+    assert.equal(decideWith(update(sidecar, { userInfo: { username: "alice-exempt" } })).reason, "exempt");
+  });
+});

@@ -172,6 +172,15 @@ export async function devCommand(flags: DevFlags): Promise<void> {
   }
 }
 
+/** The tour's undeclared change: a privileged container Git does not declare. */
+export const SIDECAR_PATCH = JSON.stringify([
+  {
+    op: "add",
+    path: "/spec/template/spec/containers/-",
+    value: { name: "debug", image: "busybox", securityContext: { privileged: true } },
+  },
+]);
+
 function printTour(kubeconfig: string, git: GitServer, kubectl: string): void {
   const k = `${kubectl} --kubeconfig ${kubeconfig}`;
   const lines = [
@@ -183,13 +192,16 @@ function printTour(kubeconfig: string, git: GitServer, kubectl: string): void {
     `${paint.bold("1. An out-of-band edit is denied, naming the Git file:")}`,
     `  ${k} -n guestbook scale deployment guestbook-ui --replicas=5`,
     "",
-    `${paint.bold("2. A commit to the demo repo is synced:")}`,
+    `${paint.bold("2. So is a change to a field Git does not declare (a privileged sidecar):")}`,
+    `  ${k} -n guestbook patch deployment guestbook-ui --type=json -p '${SIDECAR_PATCH}'`,
+    "",
+    `${paint.bold("3. A commit to the demo repo is synced:")}`,
     `  git clone -q ${git.repoURL("demo")} gitgate-demo && cd gitgate-demo \\`,
     `    && sed -i 's/replicas: 1/replicas: 2/' apps/guestbook/deployment.yaml \\`,
     `    && git -c user.name=you -c user.email=you@example.com commit -qam "guestbook: 2 replicas" && git push -q`,
     `  ${k} -n guestbook get deployment guestbook-ui -w`,
     "",
-    `${paint.bold("3. In warn mode the edit is admitted with a warning (and an alert below):")}`,
+    `${paint.bold("4. In warn mode the edit is admitted with a warning (and an alert below):")}`,
     `  ${k} -n echo scale deployment echo-echo --replicas=3`,
     "",
     `  ${k} get gitapps -A    ${paint.dim("# sync, revision and drift state")}`,

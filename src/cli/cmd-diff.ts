@@ -5,7 +5,9 @@
 import { existsSync } from "node:fs";
 import type { FieldChange } from "../alerts/event.js";
 import type { ClusterClient } from "../cluster/client.js";
+import { undeclaredRules } from "../diff/allowed.js";
 import { diffDeclared } from "../diff/index.js";
+import { undeclaredAdditions } from "../diff/managed-fields.js";
 import { COMMIT_ANNOTATION, FILE_ANNOTATION } from "../manifest/labels.js";
 import { describeRef, refOf, type KubeObject } from "../manifest/object.js";
 import { connect, getGitApp, parseAppRef, renderGitApp } from "./context.js";
@@ -43,9 +45,14 @@ export async function diffObjects(client: ClusterClient, desired: KubeObject[]):
       continue;
     }
     // A commit annotation that lags is not a difference a user acts on.
-    const changes = diffDeclared(obj, live, []).filter(
+    const declared = diffDeclared(obj, live, []).filter(
       (c) => !BOOKKEEPING.some((b) => c.path.startsWith(b) || c.path.includes(b.split(".").pop() ?? "")),
     );
+    // Fields Git does not declare that another field manager added (what self-heal would remove).
+    const added = undeclaredAdditions(obj, live, undeclaredRules([])).map(
+      ({ path, liveValue, manager }): FieldChange => ({ path, liveValue, undeclared: true, manager }),
+    );
+    const changes = [...declared, ...added];
     out.push({ object, state: changes.length ? "differs" : "same", changes });
   }
   return out;
@@ -64,7 +71,9 @@ export function formatDiff(diffs: ObjectDiff[]): string {
     lines.push(paint.bold(`~ ${d.object}`));
     for (const c of d.changes)
       lines.push(
-        `    ${c.path}: ${paint.green(`Git ${show(c.gitValue)}`)}, ${paint.red(`live ${show(c.liveValue)}`)}`,
+        c.undeclared
+          ? `    ${c.path}: ${paint.green("not in Git")}, ${paint.red(`live ${show(c.liveValue)}`)}${c.manager ? ` (added by ${c.manager})` : ""}`
+          : `    ${c.path}: ${paint.green(`Git ${show(c.gitValue)}`)}, ${paint.red(`live ${show(c.liveValue)}`)}`,
       );
   }
   const differing = diffs.filter((d) => d.state !== "same").length;
