@@ -9,12 +9,10 @@ const DAY = 24 * 60 * 60 * 1000;
 
 void describe("certs", () => {
   const now = new Date();
-  const started = Date.now();
   const ca = createCA("gitgate-test-ca", 30, now);
   const serving = createServingCert(ca, ["gitgate.gitgate-system.svc", "localhost"], ["127.0.0.1"], 10, now);
-  const elapsed = Date.now() - started;
-
-  void it("is fast (native keygen)", () => assert.ok(elapsed < 5000, `took ${elapsed} ms`));
+  // Key generation uses node:crypto (generateKeyPairSync), not forge's JS keygen; its speed is not
+  // asserted here (a timed assertion fails on a busy machine, proving nothing).
 
   void it("CA is a self-signed CA", () => {
     const cert = new X509Certificate(ca.cert);
