@@ -67,6 +67,17 @@ const SIDECAR = JSON.stringify([
   },
 ]);
 
+const ADD_CONFIG_KEY = [
+  "-n",
+  "shop",
+  "patch",
+  "configmap",
+  "web-config",
+  "--type=merge",
+  "-p",
+  '{"data":{"EXTRA":"x"}}',
+];
+
 const DENIED = 'admission webhook "validate.gitgate.io" denied the request: ';
 
 function gitAt(file: string): string {
@@ -175,16 +186,7 @@ describe("fields Git does not declare", () => {
   });
 
   it("denies a new ConfigMap key and gitgate's own annotations; admits a note annotation", async () => {
-    const key = await k([
-      "-n",
-      "shop",
-      "patch",
-      "configmap",
-      "web-config",
-      "--type=merge",
-      "-p",
-      '{"data":{"EXTRA":"x"}}',
-    ]);
+    const key = await k(ADD_CONFIG_KEY);
     assert.notEqual(key.code, 0);
     assert.ok(
       key.stderr.includes(
@@ -320,17 +322,7 @@ spec:
         '{"spec":{"sessionAffinity":"ClientIP"}}',
       ],
       ["-n", "shop", "annotate", "persistentvolumeclaim", "data", "gitgate.io/prune=false"],
-      [
-        "-n",
-        "shop",
-        "patch",
-        "configmap",
-        "web-config",
-        "--type=merge",
-        "-p",
-        '{"data":{"EXTRA":"x"}}',
-        "--field-manager=ops-script",
-      ],
+      [...ADD_CONFIG_KEY, "--field-manager=ops-script"],
     ]) {
       const r = await k(args, "platform");
       assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);

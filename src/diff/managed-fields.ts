@@ -180,12 +180,7 @@ function resolve(key: string, git: unknown, live: unknown): Resolved | undefined
   if (!Array.isArray(live)) return undefined;
   const gitList = Array.isArray(git) ? git : [];
   if (key.startsWith("k:")) {
-    let fields: unknown;
-    try {
-      fields = JSON.parse(key.slice(2));
-    } catch {
-      return undefined;
-    }
+    const fields = parseJson(key.slice(2));
     if (!isPlainObject(fields)) return undefined;
     const pairs = Object.entries(fields);
     const matches = (item: unknown): boolean =>
@@ -200,12 +195,8 @@ function resolve(key: string, git: unknown, live: unknown): Resolved | undefined
     return { segment: { keys, index }, git: gitList.find(matches), live: live[index] };
   }
   if (key.startsWith("v:")) {
-    let value: unknown;
-    try {
-      value = JSON.parse(key.slice(2));
-    } catch {
-      return undefined;
-    }
+    const value = parseJson(key.slice(2));
+    if (value === undefined) return undefined;
     const index = live.findIndex((item) => item === value);
     if (index < 0) return undefined;
     return { segment: index, git: gitList.includes(value) ? value : undefined, live: value };
@@ -215,6 +206,15 @@ function resolve(key: string, git: unknown, live: unknown): Resolved | undefined
     return Number.isInteger(index) ? { segment: index, git: gitList[index], live: live[index] } : undefined;
   }
   return undefined;
+}
+
+/** A fieldsV1 key's JSON (`k:{"name":"web"}`, `v:"x"`); undefined when it is not JSON. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 function visitFields(
