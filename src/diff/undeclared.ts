@@ -9,7 +9,6 @@
  * (allowed.ts), and top-level labels and annotations other than gitgate's own. Each subtree is walked
  * once, so the cost is linear in the size of the request.
  */
-import { isDeepStrictEqual } from "node:util";
 import type { IgnoreRule } from "../manifest/desired.js";
 import { isPlainObject, refOf, type KubeObject } from "../manifest/object.js";
 import { isSecret, REDACTED } from "../manifest/redact.js";
@@ -119,6 +118,9 @@ function visit(
 ): void {
   // Absent from the request: removed, which restores Git (or was never there).
   if (requested === undefined || requested === null) return;
+  // Unchanged below here: nothing to judge. One equality pass, with no path bookkeeping, settles
+  // nearly every subtree of a request, so the walk proper runs only along what changed.
+  if (jsonEqual(previous, requested)) return;
   if (desired !== undefined && desired !== null) {
     if (isPlainObject(desired)) {
       if (!isPlainObject(requested)) return; // a type change of a declared field: diffDeclared's
@@ -141,7 +143,25 @@ function visit(
     visitUndeclaredList(walk, ignored, previous, requested);
     return;
   }
-  if (!isDeepStrictEqual(previous, requested)) record(walk, requested);
+  record(walk, requested);
+}
+
+/** Equality of two JSON values (what JSON.parse yields: no undefined, no prototypes but Object's). */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!jsonEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  const keys = Object.keys(left);
+  if (keys.length !== Object.keys(right).length) return false;
+  for (const key of keys) if (!Object.hasOwn(right, key) || !jsonEqual(left[key], right[key])) return false;
+  return true;
 }
 
 /** A list Git declares: items matched by merge key (or position, for atomic lists of equal length). */
