@@ -161,6 +161,7 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
       enforcement: {
         undeclaredFields: config.enforcement.undeclaredFields,
         allowedChanges: config.enforcement.allowedChanges,
+        platformNamespace: config.namespace,
       },
       minIntervalMs: parseDuration(config.sync.minInterval) ?? 5000,
     },

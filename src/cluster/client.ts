@@ -30,8 +30,31 @@ const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
 export class ClusterClient {
   readonly discovery: Discovery;
 
-  constructor(readonly transport: Transport) {
-    this.discovery = new Discovery(transport);
+  /** The user this client's requests act as (Impersonate-User), when not gitgate itself. */
+  readonly impersonating?: string;
+
+  constructor(
+    readonly transport: Transport,
+    opts: { discovery?: Discovery; impersonate?: string } = {},
+  ) {
+    this.discovery = opts.discovery ?? new Discovery(transport);
+    if (opts.impersonate) this.impersonating = opts.impersonate;
+  }
+
+  /**
+   * A client whose requests act as `username` (a tenant's ServiceAccount), so that kube-apiserver's
+   * RBAC decides what they may do. Same connection pool and discovery cache.
+   */
+  as(username: string): ClusterClient {
+    return new ClusterClient(this.transport, { discovery: this.discovery, impersonate: username });
+  }
+
+  private send(spec: RequestSpec): Promise<ApiResponse> {
+    if (!this.impersonating) return this.transport.request(spec);
+    return this.transport.request({
+      ...spec,
+      headers: { ...spec.headers, "Impersonate-User": this.impersonating },
+    });
   }
 
   async path(target: Target, subresource?: string): Promise<{ path: string; info: ResourceInfo }> {
@@ -45,7 +68,7 @@ export class ClusterClient {
   }
 
   private async call(what: string, spec: RequestSpec, ok: number[] = [200, 201]): Promise<ApiResponse> {
-    const res = await this.transport.request(spec);
+    const res = await this.send(spec);
     if (!ok.includes(res.status)) throw apiErrorFrom(what, res);
     return res;
   }
@@ -83,7 +106,7 @@ export class ClusterClient {
 
   async get(target: Target & { name: string }): Promise<KubeObject | undefined> {
     const { path } = await this.path(target);
-    const res = await this.transport.request({ method: "GET", path });
+    const res = await this.send({ method: "GET", path });
     if (res.status === 404) return undefined;
     if (res.status !== 200) throw apiErrorFrom(`get ${target.kind} ${target.name}`, res);
     return res.body as KubeObject;
@@ -116,7 +139,7 @@ export class ClusterClient {
   /** Deletes with background propagation; returns false when the object was already gone. */
   async delete(target: Target & { name: string }, opts: { dryRun?: boolean } = {}): Promise<boolean> {
     const { path } = await this.path(target);
-    const res = await this.transport.request({
+    const res = await this.send({
       method: "DELETE",
       path,
       query: { dryRun: opts.dryRun ? "All" : undefined },
@@ -178,7 +201,7 @@ export class ClusterClient {
 
   /** Raw request for endpoints outside the resource model (SelfSubjectReview, TokenReview, /version). */
   async raw(spec: RequestSpec): Promise<ApiResponse> {
-    return this.transport.request(spec);
+    return this.send(spec);
   }
 }
 

@@ -22,6 +22,8 @@ export interface RequestSpec {
   body?: unknown;
   contentType?: string;
   timeoutMs?: number;
+  /** Extra request headers (impersonation). */
+  headers?: Record<string, string>;
 }
 
 export function loadKubeConfig(source: { kubeconfig?: string; inCluster?: boolean }): KubeConfig {
@@ -68,6 +70,7 @@ export class Transport {
     const payload = spec.body === undefined ? undefined : Buffer.from(JSON.stringify(spec.body));
     const headers: Record<string, string | number> = {
       ...(base.headers as Record<string, string>),
+      ...spec.headers,
       accept: "application/json",
     };
     if (payload) {

@@ -20,6 +20,11 @@ export interface GitAppSpec {
     helm?: HelmSource;
   };
   destination?: { namespace?: string };
+  /**
+   * For a GitApp outside gitgate's namespace (a tenant's): the ServiceAccount of its namespace whose
+   * identity applies its objects, so that RBAC decides what it may create. Default: `default`.
+   */
+  serviceAccountName?: string;
   sync?: {
     interval?: string;
     prune?: boolean;
@@ -102,12 +107,26 @@ export interface EffectiveSpec {
   undeclaredFields?: UndeclaredPolicy;
   /** The config's allowedChanges, then the app's. */
   allowedChanges: IgnoreRule[];
+  /** A tenant's app: the ServiceAccount username its writes impersonate. Absent: gitgate's own identity. */
+  actAs?: string;
 }
 
-/** The config's defaults a GitApp's enforcement falls back on. */
+/** The config's defaults a GitApp's enforcement falls back on, and gitgate's own namespace. */
 export interface EnforcementDefaults {
   undeclaredFields?: UndeclaredPolicy;
   allowedChanges?: IgnoreRule[];
+  /** GitApps here are the platform's (gitgate's identity); elsewhere a tenant's. Absent: all platform. */
+  platformNamespace?: string;
+}
+
+/** The ServiceAccount a tenant's GitApp applies as when it names none (as Flux's default service account). */
+export const DEFAULT_TENANT_SERVICE_ACCOUNT = "default";
+
+/** `system:serviceaccount:<ns>:<sa>` for a tenant's GitApp; undefined for the platform's. */
+export function tenantIdentity(app: GitApp, platformNamespace: string | undefined): string | undefined {
+  const namespace = app.metadata.namespace ?? "default";
+  if (platformNamespace === undefined || namespace === platformNamespace) return undefined;
+  return `system:serviceaccount:${namespace}:${app.spec.serviceAccountName || DEFAULT_TENANT_SERVICE_ACCOUNT}`;
 }
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -151,7 +170,12 @@ export function effectiveSpec(
       ? { undeclaredFields: enforcement?.undeclaredFields ?? defaults.undeclaredFields }
       : {}),
     allowedChanges: [...(defaults.allowedChanges ?? []), ...(enforcement?.allowedChanges ?? [])],
+    ...withActAs(tenantIdentity(app, defaults.platformNamespace)),
   };
+}
+
+function withActAs(actAs: string | undefined): { actAs?: string } {
+  return actAs ? { actAs } : {};
 }
 
 export function appKey(app: AppRef): string {

@@ -2,6 +2,7 @@
  * Turns rendered objects into desired-index entries: scope from discovery (or from a CRD in the
  * same render), default namespace, gitgate's label and annotations.
  */
+import { isGitgateKey } from "../diff/allowed.js";
 import type { ClusterClient } from "../cluster/client.js";
 import { GitgateError, terminal } from "../errors.js";
 import type { DesiredEntry } from "../manifest/desired.js";
@@ -61,6 +62,7 @@ export async function prepareEntries(
         throw new GitgateError(err.class, err.reason, `${where}: ${err.message}`, { cause: err });
       throw err;
     }
+    if (spec.actAs) refuseGitgateKeys(object, `${file}${line ? `:${line}` : ""}`);
     // stampObject keeps credentials in repoURL off the objects (annotations anyone may read).
     const obj = withApplyDefaults(
       stampObject(object, { app: spec.app, repoURL: spec.repoURL, file, commit }),
@@ -90,6 +92,24 @@ export async function prepareEntries(
   }
   markAutoscaled(entries);
   return entries;
+}
+
+/**
+ * A tenant's manifests may not set gitgate's own labels and annotations: they steer gitgate (take a
+ * namespace out of the gate, claim another app's objects, open break-glass).
+ */
+function refuseGitgateKeys(object: KubeObject, where: string): void {
+  for (const place of ["labels", "annotations"] as const) {
+    const values = object.metadata[place];
+    if (!isPlainObject(values)) continue;
+    const key = Object.keys(values).find(isGitgateKey);
+    if (key)
+      throw terminal(
+        "ReservedKey",
+        `${where}: ${object.kind} ${object.metadata.name ?? ""} sets the ${place === "labels" ? "label" : "annotation"} ${key}; ` +
+          `a tenant's GitApp may not set gitgate's own labels or annotations`,
+      );
+  }
 }
 
 /**

@@ -219,7 +219,7 @@ const applyStep: Step = async (ctx, deps) => {
     );
     throw terminal("OwnershipConflict", `objects managed by another GitApp: ${named.slice(0, 5).join(", ")}`);
   }
-  if (spec.createNamespace) await ensureNamespace(deps.client, spec.namespace, ctx.desired);
+  if (spec.createNamespace) await ensureNamespace(writerOf(deps, spec), spec.namespace, ctx.desired);
   const plan = planApply(ctx.desired, (o) => deps.live.get(o), {
     selfHeal: spec.selfHeal,
     isHeld: deps.isHeld,
@@ -227,7 +227,7 @@ const applyStep: Step = async (ctx, deps) => {
   });
   ctx.drift = plan.drift;
   const result = await applyEntries(
-    deps.client,
+    writerOf(deps, spec),
     plan.toApply,
     deps.settings.concurrency,
     (live) => deps.live.remember(live),
@@ -281,7 +281,7 @@ const pruneStep: Step = async (ctx, deps) => {
         retained.push(entry);
         continue;
       }
-      await deps.client.delete(target);
+      await writerOf(deps, ctx.spec).delete(target);
       ctx.pruned.push(
         describeRef({
           group: entry.group,
@@ -331,6 +331,11 @@ const healthStep: Step = (ctx, deps) => {
   ctx.health = aggregateHealth(healths);
   return Promise.resolve();
 };
+
+/** The client a GitApp's writes go through: a tenant's act as its ServiceAccount, so RBAC decides. */
+function writerOf(deps: ReconcileDeps, spec: EffectiveSpec): ClusterClient {
+  return spec.actAs ? deps.client.as(spec.actAs) : deps.client;
+}
 
 async function ensureNamespace(client: ClusterClient, name: string, desired: DesiredEntry[]): Promise<void> {
   if (desired.some((e) => e.ref.kind === "Namespace" && e.ref.name === name)) return;
