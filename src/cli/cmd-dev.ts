@@ -111,6 +111,8 @@ export async function devCommand(flags: DevFlags): Promise<void> {
     const config = structuredClone(DEFAULT_CONFIG);
     config.clusterName = cp ? "gitgate-dev" : "dev";
     config.leaderElection.enabled = false;
+    // The demo's GitApps live in gitgate-demo and are the platform's (they create namespaces).
+    config.tenancy = { platformNamespaces: ["gitgate-demo"] };
     config.sync.minInterval = "2s";
     config.enforcement.breakGlass.groups = ["sre-oncall"];
     config.alerts.channels = [{ name: "terminal", type: "webhook", url: chat.url }];

@@ -161,7 +161,8 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
       enforcement: {
         undeclaredFields: config.enforcement.undeclaredFields,
         allowedChanges: config.enforcement.allowedChanges,
-        platformNamespace: config.namespace,
+        platformNamespaces: [config.namespace, ...(config.tenancy?.platformNamespaces ?? [])],
+        defaultServiceAccount: config.tenancy?.defaultServiceAccount,
       },
       minIntervalMs: parseDuration(config.sync.minInterval) ?? 5000,
     },

@@ -69,6 +69,12 @@ export interface GitgateConfig {
   hooks: { githubSecret?: string; gitlabToken?: string; maxBodyBytes: number };
   alerts: { channels: ChannelConfig[]; dedupWindow: string; ratePerMinute: number };
   leaderElection: { enabled: boolean; leaseName: string };
+  /**
+   * Who a GitApp writes as. GitApps in gitgate's namespace (and in platformNamespaces) are the
+   * platform's and write as gitgate; a GitApp anywhere else is a tenant's and writes as a
+   * ServiceAccount of its own namespace (spec.serviceAccountName, else defaultServiceAccount).
+   */
+  tenancy?: { platformNamespaces?: string[]; defaultServiceAccount?: string };
 }
 
 const duration = { type: "string", pattern: "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$" };
@@ -202,6 +208,14 @@ export const configSchema = {
       type: "object",
       additionalProperties: false,
       properties: { enabled: { type: "boolean" }, leaseName: { type: "string" } },
+    },
+    tenancy: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        platformNamespaces: strings,
+        defaultServiceAccount: { type: "string", minLength: 1 },
+      },
     },
   },
 } as const;

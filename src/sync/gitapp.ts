@@ -116,17 +116,21 @@ export interface EnforcementDefaults {
   undeclaredFields?: UndeclaredPolicy;
   allowedChanges?: IgnoreRule[];
   /** GitApps here are the platform's (gitgate's identity); elsewhere a tenant's. Absent: all platform. */
-  platformNamespace?: string;
+  platformNamespaces?: readonly string[];
+  /** A tenant's ServiceAccount when its GitApp names none. */
+  defaultServiceAccount?: string;
 }
 
 /** The ServiceAccount a tenant's GitApp applies as when it names none (as Flux's default service account). */
 export const DEFAULT_TENANT_SERVICE_ACCOUNT = "default";
 
 /** `system:serviceaccount:<ns>:<sa>` for a tenant's GitApp; undefined for the platform's. */
-export function tenantIdentity(app: GitApp, platformNamespace: string | undefined): string | undefined {
+export function tenantIdentity(app: GitApp, defaults: EnforcementDefaults): string | undefined {
   const namespace = app.metadata.namespace ?? "default";
-  if (platformNamespace === undefined || namespace === platformNamespace) return undefined;
-  return `system:serviceaccount:${namespace}:${app.spec.serviceAccountName || DEFAULT_TENANT_SERVICE_ACCOUNT}`;
+  if (!defaults.platformNamespaces || defaults.platformNamespaces.includes(namespace)) return undefined;
+  const account =
+    app.spec.serviceAccountName || defaults.defaultServiceAccount || DEFAULT_TENANT_SERVICE_ACCOUNT;
+  return `system:serviceaccount:${namespace}:${account}`;
 }
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -170,7 +174,7 @@ export function effectiveSpec(
       ? { undeclaredFields: enforcement?.undeclaredFields ?? defaults.undeclaredFields }
       : {}),
     allowedChanges: [...(defaults.allowedChanges ?? []), ...(enforcement?.allowedChanges ?? [])],
-    ...withActAs(tenantIdentity(app, defaults.platformNamespace)),
+    ...withActAs(tenantIdentity(app, defaults)),
   };
 }
 

@@ -2,13 +2,14 @@
  * Turns rendered objects into desired-index entries: scope from discovery (or from a CRD in the
  * same render), default namespace, gitgate's label and annotations.
  */
+import { refusedWrites } from "../cluster/access.js";
 import { isGitgateKey } from "../diff/allowed.js";
 import type { ClusterClient } from "../cluster/client.js";
 import { GitgateError, terminal } from "../errors.js";
 import type { DesiredEntry } from "../manifest/desired.js";
 import { publicRepoURL, stampObject } from "../manifest/normalize.js";
 import { withApplyDefaults } from "../manifest/defaults.js";
-import { groupOf, isPlainObject, keyOf, refOf, type KubeObject } from "../manifest/object.js";
+import { describeRef, groupOf, isPlainObject, keyOf, refOf, type KubeObject } from "../manifest/object.js";
 import type { EffectiveSpec } from "./gitapp.js";
 
 export interface RenderedObject {
@@ -91,7 +92,42 @@ export async function prepareEntries(
     });
   }
   markAutoscaled(entries);
+  if (spec.actAs) await refuseTenantEscapes(client, spec.actAs, entries);
   return entries;
+}
+
+/**
+ * A tenant's objects that its ServiceAccount may not write fail the render before anything is
+ * indexed or applied: applying would fail anyway, and indexing would let this tenant's Git judge
+ * another team's object at the gate.
+ */
+async function refuseTenantEscapes(
+  client: ClusterClient,
+  user: string,
+  entries: DesiredEntry[],
+): Promise<void> {
+  const refused = await refusedWrites(
+    client,
+    user,
+    entries.map((e) => ({
+      apiVersion: e.object.apiVersion,
+      kind: e.object.kind,
+      namespace: e.ref.namespace,
+      label: `${e.source.file}: ${describeRef(e.ref)}`,
+    })),
+  );
+  if (refused.length === 0) return;
+  const clauses = refused
+    .slice(0, 3)
+    .map(
+      ({ target, resource }) =>
+        `${target.label}: ${user} may not patch ${resource} ${target.namespace ? `in namespace ${target.namespace}` : "(cluster-scoped)"}`,
+    );
+  if (refused.length > 3) clauses.push(`and ${refused.length - 3} more`);
+  throw terminal(
+    "Forbidden",
+    `${clauses.join("; ")}. A tenant's GitApp writes as its ServiceAccount; nothing was applied (chart/README.md, Tenancy)`,
+  );
 }
 
 /**

@@ -92,6 +92,8 @@ export async function startEnv(opts: EnvOptions = {}): Promise<TestEnv> {
     config.clusterName = "testenv";
     config.webhook.enabled = o.webhook ?? false;
     config.leaderElection.enabled = false;
+    // Tests keep their platform GitApps in "default"; tenancy.test.ts uses tenant namespaces.
+    config.tenancy = { platformNamespaces: ["default"] };
     config.sync.minInterval = "1s";
     config.enforcement.breakGlass.groups = ["sre-oncall"];
     config.enforcement.exemptGroups = ["system:masters", "platform-admins"];
