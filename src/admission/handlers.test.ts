@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
 import express from "express";
 import { Registry } from "prom-client";
-import type { AlertEvent } from "../alerts/event.js";
+import type { AlertEvent } from "../manifest/event.js";
 import { silentLogger } from "../log/logger.js";
 import type { DesiredEntry } from "../manifest/desired.js";
 import { signHold } from "../manifest/hold-record.js";

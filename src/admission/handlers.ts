@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
-import type { AlertSink } from "../alerts/event.js";
+import type { AlertSink } from "../manifest/event.js";
 import type { Logger } from "../log/logger.js";
 import type { DesiredEntry, DesiredIndexReader } from "../manifest/desired.js";
 import { keyOf, type KubeObject } from "../manifest/object.js";

@@ -16,7 +16,7 @@ import { startControlPlane, type ControlPlane } from "../testenv/controlplane.js
 import { examplesDir, readTree } from "../testenv/files.js";
 import { startGitServer, type GitServer } from "../testenv/git-server.js";
 import { resolveTools, toolsFromEnv } from "../testenv/tools.js";
-import { startRuntime, unregisterWebhooks, type Runtime } from "./runtime.js";
+import { startRuntime, unregisterWebhooks, type Runtime } from "../runtime/runtime.js";
 import { paint } from "./style.js";
 import { printChatLine } from "./chat-sink.js";
 

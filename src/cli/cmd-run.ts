@@ -3,7 +3,7 @@ import { applyEnv, loadConfigFile, readEnvironment } from "../config/load.js";
 import { createLogger, type LogLevel } from "../log/logger.js";
 import { resolveTools, toolsFromEnv } from "../testenv/tools.js";
 import { defaultCacheDir } from "../testenv/assets.js";
-import { startRuntime } from "./runtime.js";
+import { startRuntime } from "../runtime/runtime.js";
 
 export interface RunFlags {
   kubeconfig?: string;

@@ -2,7 +2,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { discardAlerts } from "../alerts/event.js";
+import { discardAlerts } from "../manifest/event.js";
 import { ClusterClient } from "../cluster/client.js";
 import { loadKubeConfig, Transport } from "../cluster/transport.js";
 import { DEFAULT_CONFIG } from "../config/load.js";
@@ -10,12 +10,12 @@ import { silentLogger } from "../log/logger.js";
 import type { DesiredEntry } from "../manifest/desired.js";
 import { render } from "../render/render.js";
 import { createGitSource } from "../source/git-source.js";
-import { DesiredIndex } from "../sync/desired-index.js";
-import { GITAPP_API_VERSION, GITAPP_KIND, type GitApp } from "../sync/gitapp.js";
+import { DesiredIndex } from "../gate/desired-index.js";
+import { GITAPP_API_VERSION, GITAPP_KIND, type GitApp } from "../api/gitapp.js";
 import { LiveState } from "../sync/live.js";
 import { reconcile } from "../sync/reconcile.js";
 import { resolveTools, toolsFromEnv } from "../testenv/tools.js";
-import { readCredentials } from "./credentials.js";
+import { readCredentials } from "../runtime/credentials.js";
 
 export function connect(kubeconfig: string | undefined): ClusterClient {
   return new ClusterClient(new Transport(loadKubeConfig({ kubeconfig })));

@@ -3,21 +3,21 @@
  * bounded number at once), and triggers them on spec changes, intervals, pushes, drift and
  * break-glass expiry. Writes status, Events and alerts only as leader.
  */
-import type { AlertEvent } from "../alerts/event.js";
+import type { AlertEvent } from "../manifest/event.js";
 import { Informer, type WatchEventType } from "../cluster/watch.js";
 import { classOf, messageOf } from "../errors.js";
 import { diffDeclared } from "../diff/index.js";
 import { objectKey, type KubeObject } from "../manifest/object.js";
-import { DesiredIndex } from "./desired-index.js";
+import { DesiredIndex } from "../gate/desired-index.js";
 import type { AppRef } from "../manifest/desired.js";
 import { verifiedHold } from "../manifest/hold-record.js";
-import { appKey, effectiveSpec, GITAPP_API_VERSION, GITAPP_KIND, type GitApp } from "./gitapp.js";
-import { BreakGlassHolds, type Hold } from "./holds.js";
+import { appKey, effectiveSpec, GITAPP_API_VERSION, GITAPP_KIND, type GitApp } from "../api/gitapp.js";
+import { BreakGlassHolds, type Hold } from "../gate/holds.js";
 import { LiveState } from "./live.js";
 import { composeOutcome, type KubeEventSpec } from "./outcome.js";
 import { reconcile, type ReconcileContext, type ReconcileDeps, type Role } from "./reconcile.js";
 import { WorkQueue } from "./queue.js";
-import { AdmittedChanges } from "./admitted-changes.js";
+import { AdmittedChanges } from "../gate/admitted-changes.js";
 
 export interface ControllerOptions extends Omit<
   ReconcileDeps,

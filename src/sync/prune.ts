@@ -1,5 +1,5 @@
 /** Prune planning: which inventory entries left Git, and whether deleting them is safe. Pure. */
-import type { InventoryEntry } from "./gitapp.js";
+import type { InventoryEntry } from "../api/gitapp.js";
 
 export interface PrunePlan {
   toDelete: InventoryEntry[];

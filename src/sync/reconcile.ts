@@ -3,7 +3,7 @@
  * ends the run, so nothing is applied or pruned after a failed fetch or render. Status is composed
  * once, at the end (outcome.ts), from what the steps recorded.
  */
-import type { AlertSink } from "../alerts/event.js";
+import type { AlertSink } from "../manifest/event.js";
 import type { ClusterClient } from "../cluster/client.js";
 import { GitgateError, reasonOf, terminal, transient } from "../errors.js";
 import type { Logger } from "../log/logger.js";
@@ -11,8 +11,8 @@ import type { AppRef, DesiredEntry } from "../manifest/desired.js";
 import { APP_LABEL, appLabelValue } from "../manifest/labels.js";
 import { describeRef, isPlainObject, type KubeObject } from "../manifest/object.js";
 import { applyEntries, planApply, type DriftRecord } from "./apply.js";
-import type { DesiredIndex } from "./desired-index.js";
-import { effectiveSpec, type EffectiveSpec, type GitApp, type InventoryEntry } from "./gitapp.js";
+import type { DesiredIndex } from "../gate/desired-index.js";
+import { effectiveSpec, type EffectiveSpec, type GitApp, type InventoryEntry } from "../api/gitapp.js";
 import { aggregateHealth, healthOf, type HealthStatus } from "./health.js";
 import type { LiveState } from "./live.js";
 import { prepareEntries, type RenderedObject } from "./prepare.js";

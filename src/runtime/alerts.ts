@@ -2,12 +2,12 @@
 import type { Registry } from "prom-client";
 import { resolveChannels, type ChannelSpec, type SecretKeyRef } from "../alerts/channel-url.js";
 import { createAlertDispatcher, type AlertDispatcher } from "../alerts/dispatcher.js";
-import type { AlertEvent } from "../alerts/event.js";
+import type { AlertEvent } from "../manifest/event.js";
 import type { ClusterClient } from "../cluster/client.js";
 import type { GitgateConfig } from "../config/schema.js";
 import { terminal } from "../errors.js";
 import type { Logger } from "../log/logger.js";
-import { parseDuration } from "../sync/gitapp.js";
+import { parseDuration } from "../api/gitapp.js";
 
 function secretReader(
   client: ClusterClient,

@@ -3,7 +3,7 @@
  * app's entries after each render, before apply, so that applying the new commit by hand is allowed.
  */
 import type { AppRef, DesiredEntry, DesiredIndexReader } from "../manifest/desired.js";
-import { appKey } from "./gitapp.js";
+import { appKey } from "../api/gitapp.js";
 
 export class DesiredIndex implements DesiredIndexReader {
   private readonly entries = new Map<string, DesiredEntry>();
