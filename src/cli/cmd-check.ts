@@ -22,7 +22,7 @@ import {
 } from "../manifest/object.js";
 import { parseManifests } from "../manifest/parse.js";
 import { DesiredIndex } from "../gate/desired-index.js";
-import { admissionPolicy } from "../runtime/runtime.js";
+import { admissionPolicy } from "../runtime/policy.js";
 import { connect, getGitApp, renderGitApp } from "./context.js";
 import { paint } from "./style.js";
 

@@ -54,6 +54,15 @@ export class DesiredIndex implements DesiredIndexReader {
     return { conflicts };
   }
 
+  /** Drops these keys from the app's entries (objects found owned by another app on the cluster). */
+  release(app: AppRef, keys: ReadonlySet<string>): void {
+    const owned = this.byApp.get(appKey(app));
+    for (const key of keys) {
+      if (!owned?.delete(key)) continue;
+      this.entries.delete(key);
+    }
+  }
+
   removeApp(app: AppRef): void {
     const id = appKey(app);
     for (const key of this.byApp.get(id) ?? []) this.entries.delete(key);

@@ -1,7 +1,8 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import { setConditions } from "./conditions.js";
-import { effectiveSpec, parseDuration, type GitApp } from "../api/gitapp.js";
+import { effectiveSpec, type GitApp } from "../api/gitapp.js";
+import { parseDuration } from "../config/duration.js";
 import { aggregateHealth, healthOf } from "./health.js";
 import { planPrune } from "./prune.js";
 import type { InventoryEntry } from "../api/gitapp.js";
