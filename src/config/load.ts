@@ -104,6 +104,8 @@ export interface Environment {
   inCluster: boolean;
   podName?: string;
   podNamespace?: string;
+  /** HOME, for tools spawned with a minimal environment. */
+  home?: string;
   /** helm and kubectl/kustomize as the environment names them (render/tools.ts resolves them). */
   tools: {
     helm?: string;
@@ -128,6 +130,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     inCluster: Boolean(env.KUBERNETES_SERVICE_HOST),
     podName: env.POD_NAME || env.HOSTNAME || undefined,
     podNamespace: env.POD_NAMESPACE || undefined,
+    home: env.HOME || undefined,
     tools: {
       helm: env.GITGATE_HELM || undefined,
       kubectl: env.GITGATE_KUBECTL_KUSTOMIZE || undefined,
@@ -135,4 +138,9 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
       searchPath: env.PATH || undefined,
     },
   };
+}
+
+/** The whole environment plus overrides, for a child process that must inherit it (an install script). */
+export function inheritedEnvironment(overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { ...process.env, ...overrides };
 }

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { access, constants } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { readEnvironment } from "../config/load.js";
+import { inheritedEnvironment, readEnvironment } from "../config/load.js";
 import { terminal } from "../errors.js";
 
 export interface ControlPlaneBinaries {
@@ -91,7 +91,7 @@ export async function ensureBinaries(
     if (opts.kubebuilderAssets) throw err;
   }
   onProgress("control-plane binaries not cached yet: running scripts/install-testenv.sh (once per machine)");
-  const env = { ...process.env, ...(opts.cacheDir ? { GITGATE_CACHE: opts.cacheDir } : {}) };
+  const env = inheritedEnvironment(opts.cacheDir ? { GITGATE_CACHE: opts.cacheDir } : {});
   await new Promise<void>((resolve, reject) => {
     const child = spawn("bash", [installScriptPath()], { env, stdio: ["ignore", "inherit", "pipe"] });
     let buffered = "";
