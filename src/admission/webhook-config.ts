@@ -129,7 +129,7 @@ function common(opts: WebhookConfigOptions, path: string): Record<string, unknow
       ],
     },
     sideEffects: "None",
-    // DESIGN: ≤ 5 s, so a slow gitgate costs a write at most that; kube-apiserver allows 1–30.
+    // ≤ 5 s (docs/architecture.md), so a slow gitgate costs a write at most that; kube-apiserver allows 1–30.
     timeoutSeconds: Math.min(Math.max(Math.trunc(opts.timeoutSeconds ?? 5), 1), 30),
     admissionReviewVersions: ["v1"],
     matchPolicy: "Equivalent",
