@@ -1,7 +1,7 @@
 /**
  * Issue 4 benchmark, three parts:
  * 1. Throughput: realistic Deployment AdmissionReviews posted over HTTPS keep-alive, 100 in flight,
- *    to gitgate's real admission stack (createApp + createAdmissionRouter + a DesiredIndex of 1,000
+ *    to gitgate's real admission stack (createApp + createAdmissionTransport + a DesiredIndex of 1,000
  *    entries, metrics and logging on) and to minimal Node HTTPS servers, in the same run. The load
  *    generator is a child process (bench/lib/load-client.ts) so it has its own event loop; both
  *    sides' CPU time is measured and printed.
@@ -18,20 +18,21 @@ import { Registry, type Counter } from "prom-client";
 import { parseReview, encodeResponse } from "../src/admission/codec.js";
 import { decide } from "../src/admission/decide.js";
 import { parseReviewJson } from "../src/admission/decode.js";
-import { createAdmissionRouter } from "../src/admission/handlers.js";
 import { createAdmissionMetrics } from "../src/admission/metrics.js";
 import type { AdmissionRequest } from "../src/admission/types.js";
 import { createCA, createServingCert } from "../src/certs/index.js";
-import { admissionPolicy, unregisterWebhooks } from "../src/cli/runtime.js";
+import { admissionPolicy } from "../src/runtime/policy.js";
+import { unregisterWebhooks } from "../src/server/webhooks.js";
 import { registerWebhooks } from "../src/server/webhooks.js";
 import { DEFAULT_CONFIG } from "../src/config/load.js";
 import { createLogger } from "../src/log/logger.js";
 import type { DesiredEntry } from "../src/manifest/desired.js";
 import { keyOf, refOf, type KubeObject } from "../src/manifest/object.js";
+import { createAdmissionTransport } from "../src/server/admission-http.js";
 import { createApp } from "../src/server/app.js";
 import { listenHttps } from "../src/server/https.js";
-import { DesiredIndex } from "../src/sync/desired-index.js";
-import type { GitApp } from "../src/sync/gitapp.js";
+import { DesiredIndex } from "../src/gate/desired-index.js";
+import type { GitApp } from "../src/api/gitapp.js";
 import { GITGATE_SA_USERNAME } from "../src/testenv/controlplane.js";
 import type { LoadRequest, LoadResult } from "./lib/load-client.js";
 import type { WriteRequest, WriteResult } from "./lib/write-client.js";
@@ -213,8 +214,8 @@ async function gitgateServer(
   const registry = new Registry();
   const policy = benchPolicy();
   const app = createApp({
-    admission: createAdmissionRouter({
-      index,
+    admission: createAdmissionTransport({
+      gate: { index, grantBreakGlass: () => undefined, recordAdmittedChange: () => undefined },
       policy: () => policy,
       alerts: { emit: () => void alertCount.n++ },
       logger,

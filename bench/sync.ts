@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Counter } from "prom-client";
 import type { ReconcileContext } from "../src/sync/reconcile.js";
-import type { GitApp } from "../src/sync/gitapp.js";
+import type { GitApp } from "../src/api/gitapp.js";
 import { DEFAULT_CONFIG } from "../src/config/load.js";
 import { kubectl } from "../src/testenv/kubectl.js";
 import { pinnedTools } from "../src/testenv/tools.js";

@@ -16,7 +16,7 @@ import {
   validatingWebhookConfiguration,
   type WebhookConfigOptions,
 } from "../src/admission/webhook-config.js";
-import { startRuntime, type Runtime } from "../src/cli/runtime.js";
+import { startRuntime, type Runtime } from "../src/runtime/runtime.js";
 import { ClusterClient } from "../src/cluster/client.js";
 import { loadKubeConfig, Transport } from "../src/cluster/transport.js";
 import { Informer, type WatchEventType } from "../src/cluster/watch.js";

@@ -6,7 +6,7 @@
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
 import { condition, startEnv, waitFor, waitSynced, type TestEnv } from "./harness/env.js";
-import type { GitApp } from "../src/sync/gitapp.js";
+import type { GitApp } from "../src/api/gitapp.js";
 
 let env: TestEnv;
 let repoURL: string;

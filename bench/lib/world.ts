@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startRuntime, type Runtime } from "../../src/cli/runtime.js";
+import { startRuntime, type Runtime } from "../../src/runtime/runtime.js";
 import { ClusterClient } from "../../src/cluster/client.js";
 import { loadKubeConfig, Transport, type RequestSpec } from "../../src/cluster/transport.js";
 import { DEFAULT_CONFIG } from "../../src/config/load.js";

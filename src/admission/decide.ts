@@ -3,7 +3,7 @@
  * comments follow the order there; the first rule that settles the request wins.
  */
 import { isDeepStrictEqual } from "node:util";
-import type { AlertEvent, AlertEventType, FieldChange } from "../alerts/event.js";
+import type { AlertEvent, AlertEventType, FieldChange } from "../manifest/event.js";
 import { undeclaredRules } from "../diff/allowed.js";
 import { diffDeclared, type DeclaredChange } from "../diff/declared.js";
 import { diffUndeclared } from "../diff/undeclared.js";
@@ -17,7 +17,13 @@ import type {
   UndeclaredPolicy,
 } from "../manifest/desired.js";
 import { verifiedHold } from "../manifest/hold-record.js";
-import { BREAK_GLASS_REASON_ANNOTATION, isManaged } from "../manifest/labels.js";
+import {
+  BREAK_GLASS_REASON_ANNOTATION,
+  isManaged,
+  NAMESPACE_NAME_LABEL,
+  WEBHOOK_NAMESPACE_IGNORE,
+  WEBHOOK_NAMESPACE_LABEL,
+} from "../manifest/labels.js";
 import { isSecret, redactText } from "../manifest/redact.js";
 import { isPlainObject, keyOf, type KubeObject, type ObjectRef } from "../manifest/object.js";
 import { checkBreakGlass, opensBreakGlass, type BreakGlassCheck } from "./break-glass.js";
@@ -29,7 +35,6 @@ import {
   violationMessage,
   violationWarnings,
 } from "./message.js";
-import { NAMESPACE_NAME_LABEL, WEBHOOK_NAMESPACE_IGNORE, WEBHOOK_NAMESPACE_LABEL } from "./webhook-config.js";
 import type { AdmissionPolicy, AdmissionRequest, Decision, DecisionReason, Verdict } from "./types.js";
 
 /** A Scale request names its parent only by resource; these are the built-in kinds with a scale subresource. */

@@ -3,13 +3,17 @@
  * what Git holds, where, and what to do instead. Secret values never appear (changes arrive redacted
  * and the whole text passes through redactText for credentials embedded in other values).
  */
-import type { FieldChange } from "../alerts/event.js";
+import type { FieldChange } from "../manifest/event.js";
 import type { GitLocation } from "../manifest/desired.js";
 import { publicRepoURL } from "../manifest/normalize.js";
 import { describeRef, type ObjectRef } from "../manifest/object.js";
 import { REDACTED, redactText } from "../manifest/redact.js";
 import { oneLine } from "./codec.js";
-import { NAMESPACE_NAME_LABEL, WEBHOOK_NAMESPACE_IGNORE, WEBHOOK_NAMESPACE_LABEL } from "./webhook-config.js";
+import {
+  NAMESPACE_NAME_LABEL,
+  WEBHOOK_NAMESPACE_IGNORE,
+  WEBHOOK_NAMESPACE_LABEL,
+} from "../manifest/labels.js";
 
 /** Fields listed in one denial message; the rest are counted. */
 const MAX_FIELDS_IN_MESSAGE = 5;

@@ -1,5 +1,5 @@
 /** Shapes shared by the admission codec, decision, mutation and handlers. */
-import type { AlertEvent, FieldChange } from "../alerts/event.js";
+import type { AlertEvent, FieldChange } from "../manifest/event.js";
 import type { AppRef, EnforcementMode, UndeclaredPolicy } from "../manifest/desired.js";
 import type { KubeObject, ObjectRef } from "../manifest/object.js";
 
@@ -94,7 +94,7 @@ export interface AdmissionStatus {
 
 /**
  * A break-glass grant: the reconciler suspends self-heal for `key` until `expiresAt`, then reverts.
- * Structurally a `Hold` of src/sync/holds.ts, so it can be granted as is.
+ * Structurally a `Hold` of src/gate/holds.ts, so it can be granted as is.
  */
 export interface BreakGlassGrant {
   key: string;

@@ -34,13 +34,14 @@
  *   is not visible to rules or selectors (matchConditions need Kubernetes 1.28; clusters from 1.20
  *   on are supported), so every UPDATE of a managed object is still sent.
  */
-import { APP_LABEL } from "../manifest/labels.js";
+import {
+  APP_LABEL,
+  NAMESPACE_NAME_LABEL,
+  WEBHOOK_NAMESPACE_IGNORE,
+  WEBHOOK_NAMESPACE_LABEL,
+} from "../manifest/labels.js";
 import type { KubeObject } from "../manifest/object.js";
 
-export const WEBHOOK_NAMESPACE_LABEL = "gitgate.io/webhook";
-/** Set and guarded by kube-apiserver from 1.21 on; on 1.20 anyone may set it, so gitgate guards it. */
-export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
-export const WEBHOOK_NAMESPACE_IGNORE = "ignore";
 export const VALIDATE_PATH = "/validate";
 export const MUTATE_PATH = "/mutate";
 
@@ -128,7 +129,7 @@ function common(opts: WebhookConfigOptions, path: string): Record<string, unknow
       ],
     },
     sideEffects: "None",
-    // DESIGN: ≤ 5 s, so a slow gitgate costs a write at most that; kube-apiserver allows 1–30.
+    // ≤ 5 s (docs/architecture.md), so a slow gitgate costs a write at most that; kube-apiserver allows 1–30.
     timeoutSeconds: Math.min(Math.max(Math.trunc(opts.timeoutSeconds ?? 5), 1), 30),
     admissionReviewVersions: ["v1"],
     matchPolicy: "Equivalent",

@@ -4,7 +4,7 @@
  * Logs name the channel, never its URL (Slack and Teams webhook URLs are credentials) nor payload values.
  */
 import type { Logger } from "../log/logger.js";
-import type { AlertEvent, AlertEventType } from "./event.js";
+import type { AlertEvent, AlertEventType } from "../manifest/event.js";
 import { backoffDelay, errorCode, postOnce, sleep, type PostOutcome } from "./http.js";
 import { Deduplicator, TokenBucket, dedupKey, type Clock, type RateLimit } from "./limits.js";
 import type { AlertCounterName, AlertCounters } from "./metrics.js";

@@ -6,7 +6,7 @@ import type { Registry } from "prom-client";
 import { terminal } from "../errors.js";
 import type { Logger } from "../log/logger.js";
 import { ChannelWorker, type ChannelConfig, type ChannelOptions } from "./channel.js";
-import type { AlertEvent, AlertSink } from "./event.js";
+import type { AlertEvent, AlertSink } from "../manifest/event.js";
 import { errorCode, sleep } from "./http.js";
 import type { Clock, RateLimit } from "./limits.js";
 import { alertCounters } from "./metrics.js";

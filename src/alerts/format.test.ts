@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { assertValid, payloadValidators } from "../../test/fixtures/alerts/receivers.js";
 import { CANARY, SHA, deniedEvent, secretEvent, syncFailedEvent } from "../../test/fixtures/alerts/events.js";
-import type { AlertEvent, AlertEventType } from "./event.js";
+import type { AlertEvent, AlertEventType } from "../manifest/event.js";
 import { slackPayload } from "./slack.js";
 import {
   HeldBack,

@@ -1,6 +1,6 @@
 /** Public surface of the alerting subsystem. */
-export type { Actor, AlertEvent, AlertEventType, AlertSink, FieldChange } from "./event.js";
-export { discardAlerts } from "./event.js";
+export type { Actor, AlertEvent, AlertEventType, AlertSink, FieldChange } from "../manifest/event.js";
+export { discardAlerts } from "../manifest/event.js";
 export type { ChannelConfig, ChannelType } from "./channel.js";
 export {
   createAlertDispatcher,

@@ -1,6 +1,6 @@
 /** Dedup window and token bucket: in-memory, per channel, driven by an injectable clock. */
 import { keyOf } from "../manifest/object.js";
-import type { AlertEvent } from "./event.js";
+import type { AlertEvent } from "../manifest/event.js";
 
 export type Clock = () => number;
 

@@ -1,7 +1,7 @@
 /** Turns a queued item into the exact HTTP body and headers for one channel type. */
 import { randomUUID } from "node:crypto";
 import type { ChannelConfig } from "./channel.js";
-import type { AlertEvent } from "./event.js";
+import type { AlertEvent } from "../manifest/event.js";
 import { slackPayload } from "./slack.js";
 import {
   HELD_BACK_TYPE,

@@ -3,7 +3,7 @@
  * otherwise): header ≤ 150 chars, section text ≤ 3000, ≤ 10 fields of ≤ 2000, ≤ 50 blocks.
  */
 import { redactDeep, redactText } from "../manifest/redact.js";
-import type { AlertEvent } from "./event.js";
+import type { AlertEvent } from "../manifest/event.js";
 import {
   TITLES,
   describeActor,

@@ -4,7 +4,7 @@
  * a chat channel yet nobody is left unaware of it.
  */
 import { redactDeep } from "../manifest/redact.js";
-import type { AlertEvent } from "./event.js";
+import type { AlertEvent } from "../manifest/event.js";
 import { escapeMrkdwn, type SlackMessage } from "./slack.js";
 import { teamsCard, teamsMessage, type TeamsMessage } from "./teams.js";
 import { describeObject, truncate, type FormatContext } from "./text.js";

@@ -4,7 +4,7 @@
  * deliberately not produced. Card version 1.4 is what Teams renders everywhere (desktop, web, mobile).
  */
 import { redactDeep } from "../manifest/redact.js";
-import type { AlertEvent } from "./event.js";
+import type { AlertEvent } from "../manifest/event.js";
 import {
   TITLES,
   describeActor,

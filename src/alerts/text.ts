@@ -4,7 +4,7 @@
  */
 import { describeRef } from "../manifest/object.js";
 import { REDACTED, redactText } from "../manifest/redact.js";
-import type { Actor, AlertEvent, AlertEventType, FieldChange } from "./event.js";
+import type { Actor, AlertEvent, AlertEventType, FieldChange } from "../manifest/event.js";
 
 export interface FormatContext {
   clusterName: string;

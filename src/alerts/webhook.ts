@@ -4,7 +4,7 @@
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { redactDeep } from "../manifest/redact.js";
-import type { AlertEvent, FieldChange } from "./event.js";
+import type { AlertEvent, FieldChange } from "../manifest/event.js";
 import {
   TITLES,
   cleanRepoURL,

@@ -21,8 +21,8 @@ import {
   type KubeObject,
 } from "../manifest/object.js";
 import { parseManifests } from "../manifest/parse.js";
-import { DesiredIndex } from "../sync/desired-index.js";
-import { admissionPolicy } from "./runtime.js";
+import { DesiredIndex } from "../gate/desired-index.js";
+import { admissionPolicy } from "../runtime/policy.js";
 import { connect, getGitApp, renderGitApp } from "./context.js";
 import { paint } from "./style.js";
 

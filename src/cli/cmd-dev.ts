@@ -11,12 +11,12 @@ import { randomBytes } from "node:crypto";
 import { DEFAULT_CONFIG } from "../config/load.js";
 import { createLogger, type LogLevel } from "../log/logger.js";
 import type { ClusterClient } from "../cluster/client.js";
-import { assetOptionsFromEnv, defaultCacheDir, ensureBinaries } from "../testenv/assets.js";
+import { assetOptionsFromEnv, ensureBinaries } from "../testenv/assets.js";
 import { startControlPlane, type ControlPlane } from "../testenv/controlplane.js";
 import { examplesDir, readTree } from "../testenv/files.js";
 import { startGitServer, type GitServer } from "../testenv/git-server.js";
-import { resolveTools, toolsFromEnv } from "../testenv/tools.js";
-import { startRuntime, unregisterWebhooks, type Runtime } from "./runtime.js";
+import { startRuntime, unregisterWebhooks, type Runtime } from "../runtime/runtime.js";
+import { localTools } from "./context.js";
 import { paint } from "./style.js";
 import { printChatLine } from "./chat-sink.js";
 
@@ -125,10 +125,7 @@ export async function devCommand(flags: DevFlags): Promise<void> {
       logger: createLogger(flags.logLevel ?? "warn"),
       kubeconfig,
       webhookAddress: "127.0.0.1:0",
-      tools: await resolveTools({
-        ...toolsFromEnv(),
-        cacheDir: toolsFromEnv().cacheDir ?? defaultCacheDir(),
-      }),
+      tools: await localTools(),
       cacheDir,
       installCrds: true,
       webhookName: "gitgate-dev",

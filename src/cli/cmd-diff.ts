@@ -3,7 +3,7 @@
  * and the live cluster. Exit code 1 when there are differences, like `kubectl diff`.
  */
 import { existsSync } from "node:fs";
-import type { FieldChange } from "../alerts/event.js";
+import type { FieldChange } from "../manifest/event.js";
 import type { ClusterClient } from "../cluster/client.js";
 import { undeclaredRules } from "../diff/allowed.js";
 import { diffDeclared } from "../diff/index.js";

@@ -1,9 +1,8 @@
 /** `gitgate run`: the controller and webhooks until SIGTERM/SIGINT, then a graceful stop. */
 import { applyEnv, loadConfigFile, readEnvironment } from "../config/load.js";
 import { createLogger, type LogLevel } from "../log/logger.js";
-import { resolveTools, toolsFromEnv } from "../testenv/tools.js";
-import { defaultCacheDir } from "../testenv/assets.js";
-import { startRuntime } from "./runtime.js";
+import { localTools } from "./context.js";
+import { startRuntime } from "../runtime/runtime.js";
 
 export interface RunFlags {
   kubeconfig?: string;
@@ -20,15 +19,9 @@ export async function runCommand(flags: RunFlags): Promise<void> {
   const config = applyEnv(await loadConfigFile(flags.config));
   if (!flags.webhook) config.webhook.enabled = false;
   const logger = createLogger(flags.logLevel ?? config.logLevel);
-  const cacheDir = config.sync.cacheDir ?? env.cacheDir ?? defaultCacheDir();
-  const fromEnv = toolsFromEnv();
-  const tools = await resolveTools({
-    ...fromEnv,
-    helm: config.render.helm ?? fromEnv.helm,
-    kubectl: config.render.kubectl ?? fromEnv.kubectl,
-    kustomize: config.render.kustomize ?? fromEnv.kustomize,
-    cacheDir,
-  });
+  const cacheDir = config.sync.cacheDir ?? env.cacheDir;
+  const { helm, kubectl, kustomize } = config.render;
+  const tools = await localTools({ helm, kubectl, kustomize, cacheDir }, env);
   const inCluster = !flags.kubeconfig && env.inCluster;
   const runtime = await startRuntime({
     config,

@@ -1,6 +1,6 @@
 /** `gitgate status`: GitApps with revision, sync, drift and health state. */
 import { findCondition } from "../sync/conditions.js";
-import type { GitApp } from "../sync/gitapp.js";
+import type { GitApp } from "../api/gitapp.js";
 import { connect, listGitApps } from "./context.js";
 import { paint } from "./style.js";
 

@@ -2,20 +2,33 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { discardAlerts } from "../alerts/event.js";
 import { ClusterClient } from "../cluster/client.js";
 import { loadKubeConfig, Transport } from "../cluster/transport.js";
-import { DEFAULT_CONFIG } from "../config/load.js";
-import { silentLogger } from "../log/logger.js";
+import { DEFAULT_CONFIG, readEnvironment, type Environment } from "../config/load.js";
 import type { DesiredEntry } from "../manifest/desired.js";
 import { render } from "../render/render.js";
 import { createGitSource } from "../source/git-source.js";
-import { DesiredIndex } from "../sync/desired-index.js";
-import { GITAPP_API_VERSION, GITAPP_KIND, type GitApp } from "../sync/gitapp.js";
-import { LiveState } from "../sync/live.js";
-import { reconcile } from "../sync/reconcile.js";
-import { resolveTools, toolsFromEnv } from "../testenv/tools.js";
-import { readCredentials } from "./credentials.js";
+import { GITAPP_API_VERSION, GITAPP_KIND, type GitApp } from "../api/gitapp.js";
+import { renderDesired } from "../sync/reconcile.js";
+import { resolveTools, type Tools } from "../render/tools.js";
+import { readCredentials } from "../runtime/credentials.js";
+
+/**
+ * helm and kubectl/kustomize as the environment names them, each replaced by the config file's
+ * setting where given (`gitgate run`); looked up in the cache directory's pinned copy otherwise.
+ */
+export function localTools(
+  settings: { helm?: string; kubectl?: string; kustomize?: string; cacheDir?: string } = {},
+  env: Environment = readEnvironment(),
+): Promise<Tools> {
+  return resolveTools({
+    ...env.tools,
+    helm: settings.helm ?? env.tools.helm,
+    kubectl: settings.kubectl ?? env.tools.kubectl,
+    kustomize: settings.kustomize ?? env.tools.kustomize,
+    cacheDir: settings.cacheDir ?? env.cacheDir,
+  });
+}
 
 export function connect(kubeconfig: string | undefined): ClusterClient {
   return new ClusterClient(new Transport(loadKubeConfig({ kubeconfig })));
@@ -47,30 +60,19 @@ export async function getGitApp(
 /** Renders the GitApp at the revision gitgate applied (or its spec's revision), without writing anything. */
 export async function renderGitApp(client: ClusterClient, app: GitApp): Promise<DesiredEntry[]> {
   const cacheDir = await mkdtemp(join(tmpdir(), "gitgate-cli-"));
-  const live = new LiveState(client, silentLogger, () => undefined);
   try {
-    const tools = await resolveTools(toolsFromEnv());
-    const ctx = await reconcile(app, "follower", {
-      client,
-      source: createGitSource({ cacheRoot: cacheDir }),
-      render: (req) => render(req, { tools }),
-      index: new DesiredIndex(),
-      live,
-      alerts: discardAlerts,
-      logger: silentLogger,
-      settings: {
-        concurrency: 8,
-        maxPruneShare: 1,
-        defaultMode: DEFAULT_CONFIG.enforcement.defaultMode,
-        minIntervalMs: 0,
+    const tools = await localTools();
+    return await renderDesired(
+      app,
+      {
+        client,
+        source: createGitSource({ cacheRoot: cacheDir }),
+        render: (req) => render(req, { tools }),
+        credentials: (ns, name) => readCredentials(client, ns, name),
       },
-      credentials: (ns, name) => readCredentials(client, ns, name),
-      isHeld: () => false,
-    });
-    if (ctx.error) throw ctx.error;
-    return ctx.desired;
+      DEFAULT_CONFIG.enforcement.defaultMode,
+    );
   } finally {
-    live.stop();
     await rm(cacheDir, { recursive: true, force: true });
   }
 }

@@ -8,7 +8,7 @@ import type { KubeObject } from "../manifest/object.js";
 import { render } from "../render/render.js";
 import type { RenderResult } from "../render/types.js";
 import { terminal } from "../errors.js";
-import { resolveTools, toolsFromEnv } from "../testenv/tools.js";
+import { localTools } from "./context.js";
 
 function gitTopLevel(dir: string): string | undefined {
   try {
@@ -43,7 +43,7 @@ export async function renderDirectory(path: string, opts: LocalRenderOptions): P
     );
   const repoDir = resolve(opts.repo ?? gitTopLevel(abs) ?? abs);
   const rel = abs === repoDir ? "." : abs.slice(repoDir.length + 1);
-  const tools = await resolveTools(toolsFromEnv());
+  const tools = await localTools();
   return render(
     {
       repoDir,

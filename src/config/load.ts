@@ -3,6 +3,8 @@
  * The only module that reads process.env. Errors name the file and the offending field.
  */
 import { readFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { Ajv } from "ajv";
 import yaml from "js-yaml";
 import { terminal } from "../errors.js";
@@ -97,18 +99,48 @@ export function applyEnv(config: GitgateConfig, env: NodeJS.ProcessEnv = process
 
 export interface Environment {
   kubebuilderAssets?: string;
-  cacheDir?: string;
+  /** gitgate's cache root: GITGATE_CACHE, else `$XDG_CACHE_HOME/gitgate`, else `~/.cache/gitgate`. */
+  cacheDir: string;
   inCluster: boolean;
   podName?: string;
   podNamespace?: string;
+  /** HOME, for tools spawned with a minimal environment. */
+  home?: string;
+  /** helm and kubectl/kustomize as the environment names them (render/tools.ts resolves them). */
+  tools: {
+    helm?: string;
+    kubectl?: string;
+    kustomize?: string;
+    /** PATH, searched for bare tool names. */
+    searchPath?: string;
+  };
+}
+
+/** The one default of the cache directory. */
+function cacheDirOf(env: NodeJS.ProcessEnv): string {
+  if (env.GITGATE_CACHE) return env.GITGATE_CACHE;
+  if (env.XDG_CACHE_HOME) return join(env.XDG_CACHE_HOME, "gitgate");
+  return join(env.HOME || homedir(), ".cache", "gitgate");
 }
 
 export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environment {
   return {
     kubebuilderAssets: env.KUBEBUILDER_ASSETS || undefined,
-    cacheDir: env.GITGATE_CACHE || undefined,
+    cacheDir: cacheDirOf(env),
     inCluster: Boolean(env.KUBERNETES_SERVICE_HOST),
     podName: env.POD_NAME || env.HOSTNAME || undefined,
     podNamespace: env.POD_NAMESPACE || undefined,
+    home: env.HOME || undefined,
+    tools: {
+      helm: env.GITGATE_HELM || undefined,
+      kubectl: env.GITGATE_KUBECTL_KUSTOMIZE || undefined,
+      kustomize: env.GITGATE_KUSTOMIZE || undefined,
+      searchPath: env.PATH || undefined,
+    },
   };
+}
+
+/** The whole environment plus overrides, for a child process that must inherit it (an install script). */
+export function inheritedEnvironment(overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { ...process.env, ...overrides };
 }

@@ -3,7 +3,7 @@
  * admission request). Pure. Only declared fields count, so API-server defaults and fields other
  * managers own are never differences — the same view server-side apply takes of an applier's fields.
  */
-import type { FieldChange } from "../alerts/event.js";
+import type { FieldChange } from "../manifest/event.js";
 import type { IgnoreRule } from "../manifest/desired.js";
 import { isPlainObject, refOf, type KubeObject } from "../manifest/object.js";
 import { isSecret, isSecretValuePath, REDACTED } from "../manifest/redact.js";

@@ -12,6 +12,11 @@ export const LAST_CHANGE_ANNOTATION = "gitgate.io/last-out-of-band-change";
 export const BREAK_GLASS_REASON_ANNOTATION = "gitgate.io/break-glass-reason";
 export const BREAK_GLASS_EXPIRES_ANNOTATION = "gitgate.io/break-glass-expires";
 export const FIELD_MANAGER = "gitgate";
+/** `ignore` on a namespace takes it out of the webhooks' namespaceSelector (kube-system, gitgate's own). */
+export const WEBHOOK_NAMESPACE_LABEL = "gitgate.io/webhook";
+/** Set and guarded by kube-apiserver from 1.21 on; on 1.20 anyone may set it, so gitgate guards it. */
+export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
+export const WEBHOOK_NAMESPACE_IGNORE = "ignore";
 
 export const MANAGED_ANNOTATIONS = [REPO_ANNOTATION, FILE_ANNOTATION, COMMIT_ANNOTATION] as const;
 

@@ -51,7 +51,7 @@ export interface RenderTools {
 }
 
 export interface RenderOptions {
-  /** Binaries (see src/testenv/tools.ts resolveTools); only needed for Kustomize and Helm apps. */
+  /** Binaries (see render/tools.ts resolveTools); only needed for Kustomize and Helm apps. */
   tools: RenderTools;
   /** Largest manifest or value file read from Git. Default 4 MiB. */
   maxFileBytes?: number;

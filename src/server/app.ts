@@ -6,13 +6,13 @@
 import type { RequestListener } from "node:http";
 import express, { type Request, type Response } from "express";
 import type { Registry } from "prom-client";
-import type { AdmissionRouter } from "../admission/handlers.js";
 import type { Logger } from "../log/logger.js";
 import { parsePushEvent, verifyGitHubSignature, verifyGitLabToken } from "../source/push.js";
+import type { AdmissionTransport } from "./admission-http.js";
 
 export interface AppDeps {
-  /** From createAdmissionRouter: its `serve` runs in front of express, the Router inside it. */
-  admission?: AdmissionRouter;
+  /** From createAdmissionTransport: its `serve` answers /validate and /mutate in front of express. */
+  admission?: AdmissionTransport;
   /** Queues a sync of every GitApp on one of these repos; returns the apps queued. */
   onPush: (repoURLs: string[]) => string[];
   hooks: { githubSecret?: string; gitlabToken?: string; maxBodyBytes: number };
@@ -32,7 +32,6 @@ export function createApp(deps: AppDeps): RequestListener {
   app.get("/metrics", async (_req, res) => {
     res.type(deps.registry.contentType).send(await deps.registry.metrics());
   });
-  if (deps.admission) app.use(deps.admission);
   app.post("/hooks/git", express.raw({ type: () => true, limit: deps.hooks.maxBodyBytes }), (req, res) =>
     pushHandler(deps, req, res),
   );

@@ -6,14 +6,16 @@
 import {
   mutatingWebhookConfiguration,
   validatingWebhookConfiguration,
-  WEBHOOK_NAMESPACE_IGNORE,
-  WEBHOOK_NAMESPACE_LABEL,
-  NAMESPACE_NAME_LABEL,
   excludedNamespaces,
   type WebhookConfigOptions,
 } from "../admission/webhook-config.js";
 import type { ClusterClient } from "../cluster/client.js";
-import { FIELD_MANAGER } from "../manifest/labels.js";
+import {
+  FIELD_MANAGER,
+  NAMESPACE_NAME_LABEL,
+  WEBHOOK_NAMESPACE_IGNORE,
+  WEBHOOK_NAMESPACE_LABEL,
+} from "../manifest/labels.js";
 
 export async function registerWebhooks(client: ClusterClient, opts: WebhookConfigOptions): Promise<void> {
   for (const ns of excludedNamespaces(opts.ownNamespace)) {

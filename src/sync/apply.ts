@@ -2,7 +2,7 @@
  * Apply step: decide which desired objects need a write (missing, changed in Git, drifted), then
  * server-side apply them in two phases (Namespaces and CRDs first) with bounded parallelism.
  */
-import type { FieldChange } from "../alerts/event.js";
+import type { FieldChange } from "../manifest/event.js";
 import type { ClusterClient } from "../cluster/client.js";
 import { diffDeclared } from "../diff/index.js";
 import { additionsOf, takeOver, type Addition } from "../diff/managed-fields.js";

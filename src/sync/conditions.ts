@@ -1,5 +1,5 @@
 /** Condition bookkeeping: lastTransitionTime only moves when the status changes. Pure. */
-import type { Condition, ConditionStatus, ConditionType } from "./gitapp.js";
+import type { Condition, ConditionStatus, ConditionType } from "../api/gitapp.js";
 
 export interface ConditionInput {
   type: ConditionType;

@@ -4,41 +4,38 @@
  * break-glass expiry. Writes status, Events and alerts only as leader.
  */
 import { additionsOf } from "../diff/managed-fields.js";
-import type { AlertEvent } from "../alerts/event.js";
+import type { AlertEvent } from "../manifest/event.js";
 import { Informer, type WatchEventType } from "../cluster/watch.js";
 import { classOf, messageOf } from "../errors.js";
 import { diffDeclared } from "../diff/index.js";
 import { objectKey, type KubeObject } from "../manifest/object.js";
-import { DesiredIndex } from "./desired-index.js";
+import type { GateForSync } from "../gate/gate.js";
+import type { Hold } from "../gate/holds.js";
 import type { AppRef } from "../manifest/desired.js";
-import { verifiedHold } from "../manifest/hold-record.js";
-import { appKey, effectiveSpec, GITAPP_API_VERSION, GITAPP_KIND, type GitApp } from "./gitapp.js";
-import { BreakGlassHolds, type Hold } from "./holds.js";
+import { appKey, effectiveSpec, GITAPP_API_VERSION, GITAPP_KIND, type GitApp } from "../api/gitapp.js";
 import { LiveState } from "./live.js";
 import { composeOutcome, type KubeEventSpec } from "./outcome.js";
 import { reconcile, type ReconcileContext, type ReconcileDeps, type Role } from "./reconcile.js";
 import { WorkQueue } from "./queue.js";
-import { AdmittedChanges } from "./admitted-changes.js";
+import { GitApps } from "./apps.js";
 
-export interface ControllerOptions extends Omit<
-  ReconcileDeps,
-  "index" | "live" | "isHeld" | "admittedChanger"
-> {
-  isLeader: () => boolean;
-  /** Key that signs break-glass grants recorded on objects (any replica may have granted one). */
-  holdSecret?: () => string | undefined;
+/** Whether this replica leads now (only the leader writes); it can change at any time. */
+export interface Leadership {
+  isLeader(): boolean;
+}
+
+export interface ControllerOptions extends Omit<ReconcileDeps, "live" | "appExists" | "stillLeading"> {
+  leadership: Leadership;
+  /** Where the GitApps seen by the watch are kept (shared read-only with alert routing). */
+  apps?: GitApps;
   /** Sameness of repo URLs for push triggers. */
   sameRepo: (a: string, b: string) => boolean;
   workers?: number;
 }
 
 export class Controller {
-  readonly index = new DesiredIndex();
-  readonly holds: BreakGlassHolds;
-  /** Fed by the admission webhook of this process (recordAdmittedChange). */
-  private readonly admitted = new AdmittedChanges();
   private readonly live: LiveState;
-  private readonly apps = new Map<string, GitApp>();
+  private readonly apps: GitApps;
   private readonly queue: WorkQueue;
   private informer?: Informer;
   private readonly deps: ReconcileDeps;
@@ -46,16 +43,14 @@ export class Controller {
   readonly lastResult = new Map<string, ReconcileContext>();
 
   constructor(private readonly opts: ControllerOptions) {
-    this.holds = new BreakGlassHolds((hold) => this.onHoldExpired(hold));
+    this.apps = opts.apps ?? new GitApps();
+    opts.gate.onHoldExpired((hold) => this.onHoldExpired(hold));
     this.live = new LiveState(opts.client, opts.logger, (type, obj) => this.onLiveChange(type, obj));
     this.deps = {
       ...opts,
-      index: this.index,
       live: this.live,
-      isHeld: (key, live) => this.holds.isHeld(key) || this.adoptHold(key, live),
-      admittedChanger: (key, paths) => this.admitted.changer(key, paths),
       appExists: (app) => this.apps.has(appKey(app)),
-      stillLeading: () => opts.isLeader(),
+      stillLeading: () => this.isLeader(),
     };
     this.queue = new WorkQueue((key) => this.process(key), opts.workers ?? 4, opts.logger);
   }
@@ -84,7 +79,15 @@ export class Controller {
     this.informer?.stop();
     this.live.stop();
     this.queue.stop();
-    this.holds.clear();
+  }
+
+  /** The desired index this controller writes (shared with the webhook through the gate state). */
+  get index(): GateForSync["index"] {
+    return this.opts.gate.index;
+  }
+
+  private isLeader(): boolean {
+    return this.opts.leadership.isLeader();
   }
 
   /** Sync every GitApp on this repo now (push receiver). Returns how many were queued. */
@@ -101,21 +104,6 @@ export class Controller {
     for (const key of this.apps.keys()) this.queue.add(key);
   }
 
-  grantBreakGlass(hold: Hold): void {
-    this.holds.grant(hold);
-  }
-
-  /** A break-glass another replica granted, recorded and signed on the live object: hold it here too. */
-  private adoptHold(key: string, live: KubeObject | undefined): boolean {
-    const secret = this.opts.holdSecret?.();
-    const entry = this.index.get(key);
-    if (!live || !secret || !entry) return false;
-    const hold = verifiedHold(live, key, secret, new Date());
-    if (!hold) return false;
-    this.holds.grant({ key, app: entry.app, ...hold });
-    return true;
-  }
-
   /** The object as last seen by the watch (undefined until its kind has been synced here). */
   liveObject(obj: KubeObject): KubeObject | undefined {
     return this.live.get(obj);
@@ -124,11 +112,6 @@ export class Controller {
   /** The GitApp as last seen by the watch. */
   getApp(ref: AppRef): GitApp | undefined {
     return this.apps.get(appKey(ref));
-  }
-
-  /** An out-of-band change admission let through (warn, audit, break-glass), for drift attribution. */
-  recordAdmittedChange(key: string, username: string, paths: readonly string[]): void {
-    this.admitted.record(key, username, paths);
   }
 
   whenIdle(): Promise<void> {
@@ -148,13 +131,13 @@ export class Controller {
     this.index.expect({ namespace: app.metadata.namespace ?? "", name: app.metadata.name ?? "" });
     const specChanged = previous?.metadata.generation !== app.metadata.generation;
     // Followers track the revision the leader recorded.
-    const revisionMoved = !this.opts.isLeader() && previous?.status?.revision !== app.status?.revision;
+    const revisionMoved = !this.isLeader() && previous?.status?.revision !== app.status?.revision;
     if (!previous || specChanged || revisionMoved) this.queue.add(key);
   }
 
   private onLiveChange(type: WatchEventType, obj: KubeObject): void {
     const entry = this.index.get(objectKey(obj));
-    if (!entry || !this.opts.isLeader()) return;
+    if (!entry || !this.isLeader()) return;
     const key = appKey(entry.app);
     if (this.queue.isActive(key)) return; // our own apply in progress; the reconcile re-reads live state
     const drifted =
@@ -179,13 +162,13 @@ export class Controller {
   }
 
   private emit(event: AlertEvent): void {
-    if (this.opts.isLeader()) this.opts.alerts.emit(event);
+    if (this.isLeader()) this.opts.alerts.emit(event);
   }
 
   private async process(key: string): Promise<number | undefined> {
     const app = this.apps.get(key);
     if (!app) return undefined;
-    const role: Role = this.opts.isLeader() ? "leader" : "follower";
+    const role: Role = this.isLeader() ? "leader" : "follower";
     const ctx = await reconcile(app, role, this.deps);
     // Deleted meanwhile: nothing to report on, nothing to schedule.
     if (this.apps.get(key)?.metadata.uid !== app.metadata.uid) return undefined;
@@ -197,7 +180,7 @@ export class Controller {
       this.opts.settings.enforcement,
     );
     // Leadership may have moved during the reconcile: a former leader must not overwrite the status.
-    if (role === "leader" && this.opts.isLeader()) await this.publish(app, ctx);
+    if (role === "leader" && this.isLeader()) await this.publish(app, ctx);
     if (ctx.error) {
       this.opts.logger.warn(
         { app: key, step: ctx.failedStep, reason: ctx.error.reason, class: ctx.error.class },

@@ -2,12 +2,12 @@
  * What a reconcile means for the outside world: the new status (written once), Kubernetes Events
  * and alerts. Alerts and events fire on transitions, not on every loop. Pure.
  */
-import type { AlertEvent, FieldChange } from "../alerts/event.js";
+import type { AlertEvent, FieldChange } from "../manifest/event.js";
 import { publicRepoURL } from "../manifest/normalize.js";
 import { describeRef } from "../manifest/object.js";
 import { redactText } from "../manifest/redact.js";
 import { findCondition, setConditions, type ConditionInput } from "./conditions.js";
-import type { GitAppStatus } from "./gitapp.js";
+import type { GitAppStatus } from "../api/gitapp.js";
 import type { ReconcileContext } from "./reconcile.js";
 
 export interface KubeEventSpec {

@@ -10,7 +10,7 @@ import type { DesiredEntry } from "../manifest/desired.js";
 import { publicRepoURL, stampObject } from "../manifest/normalize.js";
 import { withApplyDefaults } from "../manifest/defaults.js";
 import { describeRef, groupOf, isPlainObject, keyOf, refOf, type KubeObject } from "../manifest/object.js";
-import type { EffectiveSpec } from "./gitapp.js";
+import type { EffectiveSpec } from "../api/gitapp.js";
 
 export interface RenderedObject {
   object: KubeObject;

@@ -1,5 +1,14 @@
-/** Prune planning: which inventory entries left Git, and whether deleting them is safe. Pure. */
-import type { InventoryEntry } from "./gitapp.js";
+/**
+ * Prune: which inventory entries left Git and whether deleting them is safe (planPrune, pure), and
+ * the deletes themselves (deletePruned), each re-checked against the live object first — like
+ * Flux's manager_delete.
+ */
+import type { InventoryEntry } from "../api/gitapp.js";
+import type { ClusterClient } from "../cluster/client.js";
+import type { DesiredIndex } from "../gate/desired-index.js";
+import type { AppRef, DesiredEntry } from "../manifest/desired.js";
+import { APP_LABEL, appLabelValue } from "../manifest/labels.js";
+import { describeRef, isPlainObject, type KubeObject } from "../manifest/object.js";
 
 export interface PrunePlan {
   toDelete: InventoryEntry[];
@@ -36,4 +45,92 @@ export function planPrune(
     };
   }
   return { toDelete };
+}
+
+/** What a prune run did so far; filled in as it goes, so a failure mid-way still reports it. */
+export interface PruneProgress {
+  /** Deleted objects, described. */
+  pruned: string[];
+  /** Entries kept in the inventory for a later sync. */
+  retained: InventoryEntry[];
+  /** Why a delete was refused (the first reason). */
+  refused?: string;
+}
+
+export interface PruneTarget {
+  /** Reads the live object (gitgate's identity). */
+  client: ClusterClient;
+  /** Deletes it: a tenant's GitApp deletes as its ServiceAccount. Absent: `client`. */
+  writer?: ClusterClient;
+  /** Cascading deletes (Namespace, CRD) are checked against every app's desired objects. */
+  index: Pick<DesiredIndex, "isComplete" | "findOther">;
+  app: AppRef;
+}
+
+/**
+ * Deletes the planned entries in order. An entry whose live object is gone or no longer carries
+ * this app's label is skipped; a failed read keeps it and the rest for the next sync and throws.
+ */
+export async function deletePruned(
+  toDelete: InventoryEntry[],
+  target: PruneTarget,
+  progress: PruneProgress,
+): Promise<void> {
+  const ours = appLabelValue(target.app);
+  for (const [i, entry] of toDelete.entries()) {
+    const apiVersion = entry.group ? `${entry.group}/${entry.version}` : entry.version;
+    const ref = { apiVersion, kind: entry.kind, namespace: entry.namespace, name: entry.name };
+    let live: KubeObject | undefined;
+    try {
+      live = await target.client.get(ref);
+    } catch (err) {
+      // Unknown is not gone: keep it (and the rest) for the next sync.
+      progress.retained.push(...toDelete.slice(i));
+      throw err;
+    }
+    // Never delete what another app (or a human) took over since we applied it.
+    if (!live || live.metadata.labels?.[APP_LABEL] !== ours) continue;
+    const blocker = cascadeBlocker(entry, live, target.index, target.app);
+    if (blocker) {
+      progress.refused ??= blocker;
+      progress.retained.push(entry);
+      continue;
+    }
+    await (target.writer ?? target.client).delete(ref);
+    progress.pruned.push(
+      describeRef({
+        group: entry.group,
+        kind: entry.kind,
+        namespace: entry.namespace ?? "",
+        name: entry.name,
+      }),
+    );
+  }
+}
+
+/**
+ * Deleting a Namespace or a CRD deletes everything in it or of its kind: refused while another
+ * GitApp still declares such objects, or while not every GitApp has been rendered yet.
+ */
+export function cascadeBlocker(
+  entry: InventoryEntry,
+  live: KubeObject,
+  index: PruneTarget["index"],
+  app: AppRef,
+): string | undefined {
+  const spec = isPlainObject(live.spec) ? live.spec : {};
+  const names = isPlainObject(spec.names) ? spec.names : {};
+  const contains =
+    entry.kind === "Namespace" && !entry.group
+      ? (e: DesiredEntry): boolean => e.ref.namespace === entry.name
+      : entry.kind === "CustomResourceDefinition"
+        ? (e: DesiredEntry): boolean => e.ref.group === spec.group && e.ref.kind === names.kind
+        : undefined;
+  if (!contains) return undefined;
+  const what = `${entry.kind} ${entry.name}`;
+  if (!index.isComplete()) return `prune of ${what} waits until every GitApp has been rendered`;
+  const other = index.findOther(app, contains);
+  return other
+    ? `prune of ${what} refused: GitApp ${other.app.namespace}/${other.app.name} still declares ${describeRef(other.ref)}`
+    : undefined;
 }

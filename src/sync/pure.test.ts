@@ -1,13 +1,14 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import { setConditions } from "./conditions.js";
-import { effectiveSpec, parseDuration, type GitApp } from "./gitapp.js";
+import { effectiveSpec, type GitApp } from "../api/gitapp.js";
+import { parseDuration } from "../config/duration.js";
 import { aggregateHealth, healthOf } from "./health.js";
 import { planPrune } from "./prune.js";
-import type { InventoryEntry } from "./gitapp.js";
+import type { InventoryEntry } from "../api/gitapp.js";
 import type { KubeObject } from "../manifest/object.js";
 import { lastChanger } from "./attribution.js";
-import { AdmittedChanges } from "./admitted-changes.js";
+import { AdmittedChanges } from "../gate/admitted-changes.js";
 import { planApply } from "./apply.js";
 import type { DesiredEntry } from "../manifest/desired.js";
 

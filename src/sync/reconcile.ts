@@ -3,26 +3,26 @@
  * ends the run, so nothing is applied or pruned after a failed fetch or render. Status is composed
  * once, at the end (outcome.ts), from what the steps recorded.
  */
-import type { AlertSink } from "../alerts/event.js";
+import type { AlertSink } from "../manifest/event.js";
 import type { ClusterClient } from "../cluster/client.js";
 import { GitgateError, reasonOf, terminal, transient } from "../errors.js";
 import type { Logger } from "../log/logger.js";
 import type { AppRef, DesiredEntry } from "../manifest/desired.js";
 import { APP_LABEL, appLabelValue } from "../manifest/labels.js";
-import { describeRef, isPlainObject, type KubeObject } from "../manifest/object.js";
+import { describeRef, type KubeObject } from "../manifest/object.js";
 import { applyEntries, planApply, type DriftRecord } from "./apply.js";
-import type { DesiredIndex } from "./desired-index.js";
+import type { GateForSync } from "../gate/gate.js";
 import {
   effectiveSpec,
   type EffectiveSpec,
   type EnforcementDefaults,
   type GitApp,
   type InventoryEntry,
-} from "./gitapp.js";
+} from "../api/gitapp.js";
 import { aggregateHealth, healthOf, type HealthStatus } from "./health.js";
 import type { LiveState } from "./live.js";
 import { prepareEntries, type RenderedObject } from "./prepare.js";
-import { inventoryKey, planPrune } from "./prune.js";
+import { deletePruned, inventoryKey, planPrune, type PruneProgress } from "./prune.js";
 
 /** Seams owned here; src/source and src/render implement them. */
 export interface GitCredentials {
@@ -63,16 +63,13 @@ export interface ReconcileDeps {
   client: ClusterClient;
   source: SourceFetcher;
   render: Renderer;
-  index: DesiredIndex;
+  /** The state shared with the admission webhook: the index written here, holds and admitted changes read. */
+  gate: GateForSync;
   live: LiveState;
   alerts: AlertSink;
   logger: Logger;
   settings: SyncSettings;
   credentials: (namespace: string, secretName: string) => Promise<GitCredentials>;
-  /** Break-glass holds: self-heal is suspended for these object keys. */
-  isHeld: (key: string, live?: KubeObject) => boolean;
-  /** Who this process's webhook admitted changing these fields of the object, if recent. */
-  admittedChanger?: (key: string, paths: readonly string[]) => string | undefined;
   /** Whether a GitApp exists (its objects are not adopted by another). Absent: assume it does. */
   appExists?: (app: AppRef) => boolean;
   /** Leadership now (it can move during a reconcile); absent: the role given at the start holds. */
@@ -103,11 +100,14 @@ export interface ReconcileContext {
 
 export type StepName = "fetch" | "render" | "index" | "apply" | "prune" | "health";
 type Step = (ctx: ReconcileContext, deps: ReconcileDeps) => Promise<void>;
+/** What fetching and rendering need: no cluster writes, no gate. */
+export type RenderDeps = Pick<ReconcileDeps, "client" | "source" | "render" | "credentials">;
+type RenderStep = (ctx: ReconcileContext, deps: RenderDeps) => Promise<void>;
 
 /** Rendering is deterministic: the same commit and spec give the same objects, so keep the last. */
-const renderCache = new WeakMap<ReconcileDeps, Map<string, { id: string; entries: DesiredEntry[] }>>();
+const renderCache = new WeakMap<RenderDeps, Map<string, { id: string; entries: DesiredEntry[] }>>();
 
-const fetchStep: Step = async (ctx, deps) => {
+const fetchStep: RenderStep = async (ctx, deps) => {
   const { spec } = ctx;
   // Followers render what the leader applied, so every replica's admission index agrees.
   const revision =
@@ -120,7 +120,7 @@ const fetchStep: Step = async (ctx, deps) => {
   ctx.repoDir = checkout.dir;
 };
 
-const renderStep: Step = async (ctx, deps) => {
+const renderStep: RenderStep = async (ctx, deps) => {
   const { spec } = ctx;
   const commit = ctx.commit ?? "";
   const id = JSON.stringify([
@@ -159,12 +159,13 @@ const indexStep: Step = (ctx, deps) => {
   // Deleted while it was fetching or rendering: its entries must not come back into the index.
   if (deps.appExists?.(ctx.spec.app) === false)
     return Promise.reject(terminal("AppDeleted", "the GitApp was deleted during the sync"));
-  const { conflicts } = deps.index.replaceApp(ctx.spec.app, ctx.desired);
+  const { index } = deps.gate;
+  const { conflicts } = index.replaceApp(ctx.spec.app, ctx.desired);
   ctx.conflicts = conflicts;
   ctx.desired = ctx.desired.filter(
     (e) =>
-      deps.index.get(e.key)?.app.name === ctx.spec.app.name &&
-      deps.index.get(e.key)?.app.namespace === ctx.spec.app.namespace,
+      index.get(e.key)?.app.name === ctx.spec.app.name &&
+      index.get(e.key)?.app.namespace === ctx.spec.app.namespace,
   );
   ctx.inventory = ctx.desired.map((e) => ({
     group: e.ref.group,
@@ -183,8 +184,8 @@ const indexStep: Step = (ctx, deps) => {
   return Promise.resolve();
 };
 
-const applyStep: Step = async (ctx, deps) => {
-  const { spec } = ctx;
+/** Watches every kind of the render, so the apply plan compares with a live copy. */
+async function watchKinds(ctx: ReconcileContext, deps: ReconcileDeps): Promise<void> {
   const kinds = new Map(ctx.desired.map((e) => [`${e.object.apiVersion}/${e.object.kind}`, e.object]));
   for (const obj of kinds.values()) {
     // Kinds of CRDs in this same render are not served yet; they are applied without a cached copy.
@@ -193,6 +194,14 @@ const applyStep: Step = async (ctx, deps) => {
       if (reasonOf(err, "") === "Forbidden") throw err;
     });
   }
+}
+
+/**
+ * Objects another GitApp owns on the cluster are never taken over (nor later pruned): they leave
+ * this app's gate entries, and the sync fails with OwnershipConflict.
+ */
+function checkOwnership(ctx: ReconcileContext, deps: ReconcileDeps): void {
+  const { spec } = ctx;
   // The index only knows apps rendered since this process started: the live label is the record
   // of ownership. Objects of a GitApp that still exists are never taken over (nor later pruned).
   const mine = appLabelValue(spec.app);
@@ -207,23 +216,22 @@ const applyStep: Step = async (ctx, deps) => {
     const owner = ownerOf(e);
     return owner ? [{ e, owner }] : [];
   });
-  if (taken.length > 0) {
-    // The admission gate must keep judging those objects by their owner's Git, not this app's.
-    const keys = new Set(taken.map((t) => t.e.key));
-    deps.index.replaceApp(
-      spec.app,
-      ctx.desired.filter((e) => !keys.has(e.key)),
-    );
-    const named = taken.map(
-      (t) => `${describeRef(t.e.ref)} (managed by ${t.owner.namespace}/${t.owner.name})`,
-    );
-    throw terminal("OwnershipConflict", `objects managed by another GitApp: ${named.slice(0, 5).join(", ")}`);
-  }
+  if (taken.length === 0) return;
+  // The admission gate must keep judging those objects by their owner's Git, not this app's.
+  deps.gate.release(spec.app, new Set(taken.map((t) => t.e.key)));
+  const named = taken.map((t) => `${describeRef(t.e.ref)} (managed by ${t.owner.namespace}/${t.owner.name})`);
+  throw terminal("OwnershipConflict", `objects managed by another GitApp: ${named.slice(0, 5).join(", ")}`);
+}
+
+const applyStep: Step = async (ctx, deps) => {
+  const { spec } = ctx;
+  await watchKinds(ctx, deps);
+  checkOwnership(ctx, deps);
   if (spec.createNamespace) await ensureNamespace(writerOf(deps, spec), spec.namespace, ctx.desired);
   const plan = planApply(ctx.desired, (o) => deps.live.get(o), {
     selfHeal: spec.selfHeal,
-    isHeld: deps.isHeld,
-    admittedChanger: deps.admittedChanger,
+    isHeld: (key, live) => deps.gate.isHeld(key, live),
+    admittedChanger: (key, paths) => deps.gate.admittedChanger(key, paths),
   });
   ctx.drift = plan.drift;
   const result = await applyEntries(
@@ -261,67 +269,20 @@ const pruneStep: Step = async (ctx, deps) => {
       retained.push(...plan.toDelete);
       return;
     }
-    const ours = appLabelValue(ctx.spec.app);
-    for (const [i, entry] of plan.toDelete.entries()) {
-      const apiVersion = entry.group ? `${entry.group}/${entry.version}` : entry.version;
-      const target = { apiVersion, kind: entry.kind, namespace: entry.namespace, name: entry.name };
-      let live: KubeObject | undefined;
-      try {
-        live = await deps.client.get(target);
-      } catch (err) {
-        // Unknown is not gone: keep it (and the rest) for the next sync.
-        retained.push(...plan.toDelete.slice(i));
-        throw err;
-      }
-      // Never delete what another app (or a human) took over since we applied it.
-      if (!live || live.metadata.labels?.[APP_LABEL] !== ours) continue;
-      const blocker = cascadeBlocker(entry, live, deps.index, ctx.spec.app);
-      if (blocker) {
-        ctx.pruneRefused ??= blocker;
-        retained.push(entry);
-        continue;
-      }
-      await writerOf(deps, ctx.spec).delete(target);
-      ctx.pruned.push(
-        describeRef({
-          group: entry.group,
-          kind: entry.kind,
-          namespace: entry.namespace ?? "",
-          name: entry.name,
-        }),
+    const progress: PruneProgress = { pruned: ctx.pruned, retained };
+    try {
+      await deletePruned(
+        plan.toDelete,
+        { client: deps.client, writer: writerOf(deps, ctx.spec), index: deps.gate.index, app: ctx.spec.app },
+        progress,
       );
+    } finally {
+      if (progress.refused) ctx.pruneRefused ??= progress.refused;
     }
   } finally {
     ctx.inventory = [...ctx.inventory, ...retained];
   }
 };
-
-/**
- * Deleting a Namespace or a CRD deletes everything in it or of its kind: refused while another
- * GitApp still declares such objects, or while not every GitApp has been rendered yet.
- */
-function cascadeBlocker(
-  entry: InventoryEntry,
-  live: KubeObject,
-  index: DesiredIndex,
-  app: AppRef,
-): string | undefined {
-  const spec = isPlainObject(live.spec) ? live.spec : {};
-  const names = isPlainObject(spec.names) ? spec.names : {};
-  const contains =
-    entry.kind === "Namespace" && !entry.group
-      ? (e: DesiredEntry): boolean => e.ref.namespace === entry.name
-      : entry.kind === "CustomResourceDefinition"
-        ? (e: DesiredEntry): boolean => e.ref.group === spec.group && e.ref.kind === names.kind
-        : undefined;
-  if (!contains) return undefined;
-  const what = `${entry.kind} ${entry.name}`;
-  if (!index.isComplete()) return `prune of ${what} waits until every GitApp has been rendered`;
-  const other = index.findOther(app, contains);
-  return other
-    ? `prune of ${what} refused: GitApp ${other.app.namespace}/${other.app.name} still declares ${describeRef(other.ref)}`
-    : undefined;
-}
 
 const healthStep: Step = (ctx, deps) => {
   const healths = ctx.desired.map((e) => {
@@ -355,14 +316,8 @@ const LEADER_STEPS: Array<[StepName, Step]> = [
   ["health", healthStep],
 ];
 
-export async function reconcile(app: GitApp, role: Role, deps: ReconcileDeps): Promise<ReconcileContext> {
-  const spec = effectiveSpec(
-    app,
-    deps.settings.defaultMode,
-    deps.settings.minIntervalMs,
-    deps.settings.enforcement,
-  );
-  const ctx: ReconcileContext = {
+function newContext(app: GitApp, role: Role, spec: EffectiveSpec): ReconcileContext {
+  return {
     app,
     spec,
     role,
@@ -374,6 +329,42 @@ export async function reconcile(app: GitApp, role: Role, deps: ReconcileDeps): P
     conflicts: [],
     completed: [],
   };
+}
+
+/** A step's failure as the reconcile records it: classified, never a bare throw. */
+function classified(err: unknown): GitgateError {
+  return err instanceof GitgateError
+    ? err
+    : transient("InternalError", err instanceof Error ? err.message : String(err), err);
+}
+
+/**
+ * The GitApp's desired objects as a follower renders them (the revision gitgate applied, else the
+ * spec's), without touching the gate or writing anything: for `gitgate diff` and `status`.
+ */
+export async function renderDesired(
+  app: GitApp,
+  deps: RenderDeps,
+  defaultMode: EffectiveSpec["mode"],
+): Promise<DesiredEntry[]> {
+  const ctx = newContext(app, "follower", effectiveSpec(app, defaultMode, 0));
+  try {
+    await fetchStep(ctx, deps);
+    await renderStep(ctx, deps);
+  } catch (err) {
+    throw classified(err);
+  }
+  return ctx.desired;
+}
+
+export async function reconcile(app: GitApp, role: Role, deps: ReconcileDeps): Promise<ReconcileContext> {
+  const spec = effectiveSpec(
+    app,
+    deps.settings.defaultMode,
+    deps.settings.minIntervalMs,
+    deps.settings.enforcement,
+  );
+  const ctx = newContext(app, role, spec);
   // Suspended apps and followers still render: the admission gate needs the index either way.
   const steps = role === "follower" || spec.suspend ? LEADER_STEPS.slice(0, 3) : LEADER_STEPS;
   for (const [name, step] of steps) {
@@ -381,12 +372,9 @@ export async function reconcile(app: GitApp, role: Role, deps: ReconcileDeps): P
       await step(ctx, deps);
       ctx.completed.push(name);
     } catch (err) {
-      ctx.error =
-        err instanceof GitgateError
-          ? err
-          : transient("InternalError", err instanceof Error ? err.message : String(err), err);
+      ctx.error = classified(err);
       ctx.failedStep = name;
-      if (name === "fetch" || name === "render") deps.index.markAttempted(spec.app);
+      if (name === "fetch" || name === "render") deps.gate.index.markAttempted(spec.app);
       break;
     }
   }

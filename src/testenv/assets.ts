@@ -5,9 +5,9 @@
  */
 import { spawn } from "node:child_process";
 import { access, constants } from "node:fs/promises";
-import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { inheritedEnvironment, readEnvironment } from "../config/load.js";
 import { terminal } from "../errors.js";
 
 export interface ControlPlaneBinaries {
@@ -25,12 +25,9 @@ export interface AssetOptions {
   cacheDir?: string;
 }
 
-export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.XDG_CACHE_HOME ?? join(env.HOME ?? homedir(), ".cache"), "gitgate");
-}
-
-export function assetOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): AssetOptions {
-  return { kubebuilderAssets: env.KUBEBUILDER_ASSETS || undefined, cacheDir: env.GITGATE_CACHE || undefined };
+export function assetOptionsFromEnv(env?: NodeJS.ProcessEnv): AssetOptions {
+  const { kubebuilderAssets, cacheDir } = readEnvironment(env);
+  return { kubebuilderAssets, cacheDir };
 }
 
 async function isExecutable(path: string): Promise<boolean> {
@@ -43,7 +40,7 @@ async function isExecutable(path: string): Promise<boolean> {
 }
 
 function binDir(opts: AssetOptions): string {
-  return opts.kubebuilderAssets ?? join(opts.cacheDir ?? defaultCacheDir(), "k8s", "bin");
+  return opts.kubebuilderAssets ?? join(opts.cacheDir ?? readEnvironment().cacheDir, "k8s", "bin");
 }
 
 /** Finds the binaries, or explains exactly what to install. */
@@ -94,7 +91,7 @@ export async function ensureBinaries(
     if (opts.kubebuilderAssets) throw err;
   }
   onProgress("control-plane binaries not cached yet: running scripts/install-testenv.sh (once per machine)");
-  const env = { ...process.env, ...(opts.cacheDir ? { GITGATE_CACHE: opts.cacheDir } : {}) };
+  const env = inheritedEnvironment(opts.cacheDir ? { GITGATE_CACHE: opts.cacheDir } : {});
   await new Promise<void>((resolve, reject) => {
     const child = spawn("bash", [installScriptPath()], { env, stdio: ["ignore", "inherit", "pipe"] });
     let buffered = "";

@@ -11,6 +11,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join, normalize } from "node:path";
+import { readEnvironment } from "../config/load.js";
 
 const HTTP_BACKEND = "/usr/lib/git-core/git-http-backend";
 const IDENTITY = { name: "Gitgate Test", email: "test@gitgate.invalid" };
@@ -74,7 +75,7 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
 
   // Isolation: no system or user config, a private HOME, fixed identity, no prompts.
   const gitEnv: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    PATH: readEnvironment().tools.searchPath ?? "/usr/bin:/bin",
     HOME: homeDir,
     GIT_CONFIG_NOSYSTEM: "1",
     GIT_CONFIG_GLOBAL: join(homeDir, ".gitconfig"),

@@ -1,5 +1,6 @@
 /** Runs kubectl as a given identity and returns what it printed (tests assert on the real CLI text). */
 import { spawn } from "node:child_process";
+import { readEnvironment } from "../config/load.js";
 
 export interface KubectlResult {
   code: number;
@@ -13,12 +14,13 @@ export async function kubectl(
   args: string[],
   stdin?: string,
 ): Promise<KubectlResult> {
+  const env = readEnvironment();
   return new Promise((resolve, reject) => {
     const child = spawn(bin, [`--kubeconfig=${kubeconfig}`, ...args], {
       stdio: ["pipe", "pipe", "pipe"],
       env: {
-        PATH: process.env.PATH ?? "",
-        HOME: process.env.HOME ?? "/tmp",
+        PATH: env.tools.searchPath ?? "",
+        HOME: env.home ?? "/tmp",
         KUBECACHEDIR: "/tmp/gitgate-kubectl-cache",
       },
     });

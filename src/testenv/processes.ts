@@ -9,6 +9,7 @@ import { appendFile, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readEnvironment } from "../config/load.js";
 
 export const ENV_DIR_PREFIX = "gitgate-testenv-";
 
@@ -42,7 +43,7 @@ export async function startProcess(
   const child = spawn(cmd, args, {
     cwd: dir,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { PATH: process.env.PATH ?? "" },
+    env: { PATH: readEnvironment().tools.searchPath ?? "" },
   });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);

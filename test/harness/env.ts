@@ -5,15 +5,15 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { AlertEvent, AlertSink } from "../../src/alerts/event.js";
+import type { AlertEvent, AlertSink } from "../../src/manifest/event.js";
 import { ClusterClient } from "../../src/cluster/client.js";
 import { loadKubeConfig, Transport } from "../../src/cluster/transport.js";
 import { DEFAULT_CONFIG } from "../../src/config/load.js";
 import type { GitgateConfig } from "../../src/config/schema.js";
-import { startRuntime, type Runtime } from "../../src/cli/runtime.js";
+import { startRuntime, type Runtime } from "../../src/runtime/runtime.js";
 import { createLogger, type LogLevel, type Logger } from "../../src/log/logger.js";
 import type { KubeObject } from "../../src/manifest/object.js";
-import type { GitApp } from "../../src/sync/gitapp.js";
+import type { GitApp } from "../../src/api/gitapp.js";
 import { startControlPlane, type ControlPlane } from "../../src/testenv/controlplane.js";
 import { startGitServer, type GitServer } from "../../src/testenv/git-server.js";
 import { kubectl, type KubectlResult } from "../../src/testenv/kubectl.js";

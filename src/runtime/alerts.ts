@@ -2,12 +2,12 @@
 import type { Registry } from "prom-client";
 import { resolveChannels, type ChannelSpec, type SecretKeyRef } from "../alerts/channel-url.js";
 import { createAlertDispatcher, type AlertDispatcher } from "../alerts/dispatcher.js";
-import type { AlertEvent } from "../alerts/event.js";
+import type { AlertEvent } from "../manifest/event.js";
 import type { ClusterClient } from "../cluster/client.js";
+import { durationsOf } from "../config/duration.js";
 import type { GitgateConfig } from "../config/schema.js";
 import { terminal } from "../errors.js";
 import type { Logger } from "../log/logger.js";
-import { parseDuration } from "../sync/gitapp.js";
 
 function secretReader(
   client: ClusterClient,
@@ -41,7 +41,7 @@ export async function createAlerts(
     registry,
     routes,
     options: {
-      dedupWindowMs: parseDuration(config.alerts.dedupWindow) ?? 600_000,
+      dedupWindowMs: durationsOf(config).alertDedupWindowMs,
       rateLimit: { perMinute: config.alerts.ratePerMinute, burst: config.alerts.ratePerMinute },
     },
   });

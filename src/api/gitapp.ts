@@ -1,6 +1,7 @@
 /** The GitApp custom resource (gitgate.io/v1alpha1) and its defaults. Pure. */
 import type { AppRef, EnforcementMode, IgnoreRule, UndeclaredPolicy } from "../manifest/desired.js";
 import type { KubeObject } from "../manifest/object.js";
+import { parseDuration } from "../config/duration.js";
 
 export const GITAPP_API_VERSION = "gitgate.io/v1alpha1";
 export const GITAPP_KIND = "GitApp";
@@ -131,19 +132,6 @@ export function tenantIdentity(app: GitApp, defaults: EnforcementDefaults): stri
   const account =
     app.spec.serviceAccountName || defaults.defaultServiceAccount || DEFAULT_TENANT_SERVICE_ACCOUNT;
   return `system:serviceaccount:${namespace}:${account}`;
-}
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Parses Go-style durations ("1m", "90s", "1h30m"); undefined for anything else. */
-export function parseDuration(text: string): number | undefined {
-  const trimmed = text.trim();
-  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(trimmed)) return undefined;
-  let total = 0;
-  for (const [, value, , unit] of trimmed.matchAll(/(\d+(\.\d+)?)(ms|s|m|h)/g)) {
-    total += Number(value) * (UNIT_MS[unit ?? "s"] ?? 0);
-  }
-  return total;
 }
 
 export function effectiveSpec(

@@ -2,8 +2,8 @@
  * Leader election on a coordination.k8s.io/v1 Lease, as client-go does it: the holder renews every
  * `retryMs`; others take over once `durationMs` passed without renewal. Only the leader writes.
  */
-import type { ClusterClient } from "../cluster/client.js";
-import { isConflict } from "../cluster/api-error.js";
+import type { ClusterClient } from "./client.js";
+import { isConflict } from "./api-error.js";
 import type { Logger } from "../log/logger.js";
 
 export interface LeaderOptions {

@@ -3,7 +3,7 @@
  * app's entries after each render, before apply, so that applying the new commit by hand is allowed.
  */
 import type { AppRef, DesiredEntry, DesiredIndexReader } from "../manifest/desired.js";
-import { appKey } from "./gitapp.js";
+import { appKey } from "../api/gitapp.js";
 
 export class DesiredIndex implements DesiredIndexReader {
   private readonly entries = new Map<string, DesiredEntry>();
@@ -52,6 +52,15 @@ export class DesiredIndex implements DesiredIndexReader {
     this.byApp.set(id, keys);
     this.rendered.add(id);
     return { conflicts };
+  }
+
+  /** Drops these keys from the app's entries (objects found owned by another app on the cluster). */
+  release(app: AppRef, keys: ReadonlySet<string>): void {
+    const owned = this.byApp.get(appKey(app));
+    for (const key of keys) {
+      if (!owned?.delete(key)) continue;
+      this.entries.delete(key);
+    }
   }
 
   removeApp(app: AppRef): void {

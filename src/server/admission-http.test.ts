@@ -3,18 +3,18 @@ import type { AddressInfo } from "node:net";
 import { createServer, type Server } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
-import express from "express";
 import { Registry } from "prom-client";
-import type { AlertEvent } from "../alerts/event.js";
+import type { AlertEvent } from "../manifest/event.js";
 import { silentLogger } from "../log/logger.js";
 import type { DesiredEntry } from "../manifest/desired.js";
 import { signHold } from "../manifest/hold-record.js";
 import { LAST_CHANGE_ANNOTATION } from "../manifest/labels.js";
 import type { KubeObject } from "../manifest/object.js";
-import { createApp } from "../server/app.js";
-import { createAdmissionRouter } from "./handlers.js";
-import { createAdmissionMetrics } from "./metrics.js";
-import type { BreakGlassGrant } from "./types.js";
+import { createAdmissionMetrics } from "../admission/metrics.js";
+import type { BreakGlassGrant } from "../admission/types.js";
+import type { GateForAdmission } from "../gate/gate.js";
+import { createAdmissionTransport } from "./admission-http.js";
+import { createApp } from "./app.js";
 
 const git: KubeObject = {
   apiVersion: "v1",
@@ -54,7 +54,16 @@ function review(
   };
 }
 
-void describe("admission router", () => {
+/** The webhook's side of the gate state over a fixed index; grants go to `grants`. */
+function gateOver(only: DesiredEntry, grants: BreakGlassGrant[] = []): GateForAdmission {
+  return {
+    index: { get: (k) => (k === only.key ? only : undefined), isComplete: () => true },
+    grantBreakGlass: (g) => void grants.push(g as BreakGlassGrant), // the webhook grants what decide() returned
+    recordAdmittedChange: () => undefined,
+  };
+}
+
+void describe("admission transport", () => {
   let server: Server;
   let base = "";
   const events: AlertEvent[] = [];
@@ -62,33 +71,30 @@ void describe("admission router", () => {
   const registry = new Registry();
 
   before(async () => {
-    const app = express();
-    app.use(
-      createAdmissionRouter({
-        index: { get: (k) => (k === entry.key ? entry : undefined), isComplete: () => true },
-        policy: () => ({
-          selfUsername: "gitgate",
-          exemptUsers: [],
-          exemptGroups: [],
-          defaultMode: "enforce",
-          breakGlassGroups: ["oncall"],
-          breakGlassMaxSeconds: 3600,
-          breakGlassDefaultSeconds: 600,
-        }),
-        alerts: {
-          emit: (e) => {
-            events.push(e);
-            throw new Error("a broken sink must not matter");
-          },
-        },
-        logger: silentLogger,
-        metrics: createAdmissionMetrics(registry),
-        onBreakGlass: (g) => grants.push(g),
+    const transport = createAdmissionTransport({
+      gate: gateOver(entry, grants),
+      policy: () => ({
+        selfUsername: "gitgate",
+        exemptUsers: [],
+        exemptGroups: [],
+        defaultMode: "enforce",
+        breakGlassGroups: ["oncall"],
+        breakGlassMaxSeconds: 3600,
+        breakGlassDefaultSeconds: 600,
       }),
-    );
-    server = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, "127.0.0.1", () => resolve(s));
+      alerts: {
+        emit: (e) => {
+          events.push(e);
+          throw new Error("a broken sink must not matter");
+        },
+      },
+      logger: silentLogger,
+      metrics: createAdmissionMetrics(registry),
     });
+    server = createServer((req, res) => {
+      if (!transport.serve(req, res)) res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
   after(() => server.close());
@@ -162,12 +168,12 @@ void describe("admission router", () => {
   });
 });
 
-void describe("admission in front of express (createApp)", () => {
+void describe("admission transport in front of express (createApp)", () => {
   let server: Server;
   let base = "";
   const registry = new Registry();
-  const admission = createAdmissionRouter({
-    index: { get: (k) => (k === entry.key ? entry : undefined), isComplete: () => true },
+  const admission = createAdmissionTransport({
+    gate: gateOver(entry),
     policy: () => ({
       selfUsername: "gitgate",
       exemptUsers: [],
@@ -249,7 +255,7 @@ void describe("admission in front of express (createApp)", () => {
     assert.ok(denied((await post("/validate", `\ufeff ${text}`)).json), "a UTF-8 byte-order mark is dropped");
   });
 
-  void it("leaves compressed and non-UTF-8 bodies to express.json, and every other path to express", async () => {
+  void it("decodes compressed bodies, refuses non-UTF-8 ones, and leaves every other path to express", async () => {
     const text = JSON.stringify(review({ a: "2" }));
     const gzip = await post("/validate", gzipSync(text), {
       "content-type": "application/json",
@@ -274,7 +280,7 @@ void describe("admission in front of express (createApp)", () => {
   });
 });
 
-void describe("admission router: a break-glass member's kubectl scale", () => {
+void describe("admission transport: a break-glass member's kubectl scale", () => {
   const deployment: KubeObject = {
     apiVersion: "apps/v1",
     kind: "Deployment",
@@ -340,8 +346,8 @@ void describe("admission router: a break-glass member's kubectl scale", () => {
   ): Promise<{ status: number; allowed: boolean; lookups: number }> {
     let lookups = 0;
     const app = createApp({
-      admission: createAdmissionRouter({
-        index: { get: (k) => (k === key ? deploymentEntry : undefined), isComplete: () => true },
+      admission: createAdmissionTransport({
+        gate: gateOver(deploymentEntry),
         policy: () => ({
           selfUsername: "gitgate",
           exemptUsers: [],

@@ -7,7 +7,8 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { GitgateError } from "../errors.js";
-import { extractLayer, layerZipPath, resolveTools, toolsFromEnv } from "./tools.js";
+import { readEnvironment } from "../config/load.js";
+import { extractLayer, layerZipPath, resolveTools } from "./tools.js";
 
 const run = promisify(execFile);
 let scratch = "";
@@ -27,24 +28,23 @@ async function fakeTool(dir: string, name: string): Promise<string> {
   return path;
 }
 
-void describe("toolsFromEnv", () => {
+void describe("tool settings from the environment", () => {
   void it("reads only the gitgate variables, PATH and the cache location", () => {
-    assert.deepEqual(
-      toolsFromEnv({
-        GITGATE_HELM: "/opt/helm",
-        GITGATE_KUBECTL_KUSTOMIZE: "/opt/kubectl",
-        PATH: "/bin",
-        XDG_CACHE_HOME: "/c",
-      }),
-      {
-        helm: "/opt/helm",
-        kubectl: "/opt/kubectl",
-        kustomize: undefined,
-        searchPath: "/bin",
-        cacheDir: "/c/gitgate",
-      },
-    );
-    assert.equal(toolsFromEnv({ GITGATE_CACHE: "/g", XDG_CACHE_HOME: "/c" }).cacheDir, "/g");
+    const env = readEnvironment({
+      GITGATE_HELM: "/opt/helm",
+      GITGATE_KUBECTL_KUSTOMIZE: "/opt/kubectl",
+      PATH: "/bin",
+      XDG_CACHE_HOME: "/c",
+    });
+    assert.deepEqual(env.tools, {
+      helm: "/opt/helm",
+      kubectl: "/opt/kubectl",
+      kustomize: undefined,
+      searchPath: "/bin",
+    });
+    assert.equal(env.cacheDir, "/c/gitgate");
+    assert.equal(readEnvironment({ GITGATE_CACHE: "/g", XDG_CACHE_HOME: "/c" }).cacheDir, "/g");
+    assert.equal(readEnvironment({ HOME: "/home/u" }).cacheDir, "/home/u/.cache/gitgate");
   });
 });
 

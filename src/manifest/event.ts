@@ -1,6 +1,6 @@
 /** What the rest of gitgate tells the alerting subsystem. Emitting never blocks and never throws. */
-import type { AppRef, GitLocation } from "../manifest/desired.js";
-import type { ObjectRef } from "../manifest/object.js";
+import type { AppRef, GitLocation } from "./desired.js";
+import type { ObjectRef } from "./object.js";
 
 export type AlertEventType =
   | "change-denied"

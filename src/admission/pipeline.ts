@@ -1,0 +1,161 @@
+/**
+ * The admission pipeline around the pure review (review.ts): the clock and policy in, the answer
+ * out through `send` first, then metrics, a log line and the hand-off of alerts, break-glass grants
+ * and admitted changes to the gate state — after the response is on its way, so that none of them
+ * can delay or fail it. The HTTP transport is server/admission-http.ts.
+ */
+import type { GateForAdmission } from "../gate/gate.js";
+import type { Logger } from "../log/logger.js";
+import type { DesiredEntry } from "../manifest/desired.js";
+import type { AlertSink } from "../manifest/event.js";
+import type { KubeObject } from "../manifest/object.js";
+import { noMetrics, type AdmissionMetrics, type MetricVerdict, type WebhookKind } from "./metrics.js";
+import { parentToRead, parseReview, review, type ReviewOutcome } from "./review.js";
+import type { AdmissionPolicy, AdmissionRequest, Decision, JsonPatchOp } from "./types.js";
+
+export interface AdmissionDeps {
+  /** The index answered from, and where grants and admitted changes go. */
+  gate: GateForAdmission;
+  /** Read per request, so a config reload applies without re-mounting. */
+  policy: () => AdmissionPolicy;
+  alerts: AlertSink;
+  logger: Logger;
+  metrics?: AdmissionMetrics;
+  now?: () => Date;
+  /** The live object a break-glass member's scale request is for (its annotations); may ask the API server. */
+  liveParent?: (entry: DesiredEntry) => KubeObject | undefined | Promise<KubeObject | undefined>;
+}
+
+/** Writes one JSON answer (status, payload). */
+export type Send = (status: number, payload: unknown) => void;
+
+/** Reviews one request body (already read and parsed as JSON) and answers through `send`. */
+export type AdmissionReviewer = (webhook: WebhookKind, body: unknown, send: Send) => void;
+
+export function createReviewer(deps: AdmissionDeps): AdmissionReviewer {
+  return (webhook, body, send) => reviewRequest(deps, webhook, body, send);
+}
+
+function reviewRequest(deps: AdmissionDeps, webhook: WebhookKind, body: unknown, send: Send): void {
+  const started = process.hrtime.bigint();
+  const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9;
+  const observe = (verdict: MetricVerdict): void =>
+    (deps.metrics ?? noMetrics).observe(webhook, verdict, elapsed());
+  let answered = false;
+  const finish = (outcome: ReviewOutcome): void => {
+    send(outcome.status, outcome.payload);
+    answered = true;
+    afterAnswer(deps, webhook, outcome, observe);
+  };
+  const failed = (err: unknown, uid: string | undefined): void => {
+    // A bug must not take the process down; kube-apiserver applies the webhook's failurePolicy to a 500.
+    observe("error");
+    deps.logger.error(
+      { webhook, uid, err: err instanceof Error ? err.message : String(err) },
+      "admission failed",
+    );
+    if (!answered) send(500, { error: "gitgate failed to decide; see its log" });
+  };
+  const parsed = parseReview(body);
+  const uid = parsed.ok ? parsed.request.uid : undefined;
+  const reviewDeps = { index: deps.gate.index, policy: deps.policy(), now: deps.now?.() ?? new Date() };
+  try {
+    const entry = deps.liveParent
+      ? parentToRead(webhook, parsed, reviewDeps.index, reviewDeps.policy)
+      : undefined;
+    const lookup = deps.liveParent;
+    if (!entry || !lookup) return finish(review(webhook, parsed, reviewDeps));
+    Promise.resolve()
+      .then(() => lookup(entry))
+      .catch((err: unknown) => {
+        deps.logger.warn({ uid, err: String(err) }, "reading the scaled object failed");
+        return undefined;
+      })
+      .then((parent) => finish(review(webhook, parsed, { ...reviewDeps, parent })))
+      .catch((err: unknown) => failed(err, uid));
+  } catch (err) {
+    failed(err, uid);
+  }
+}
+
+/** Metrics, the log line and the hand-off, once the answer is sent. */
+function afterAnswer(
+  deps: AdmissionDeps,
+  webhook: WebhookKind,
+  outcome: ReviewOutcome,
+  observe: (verdict: MetricVerdict) => void,
+): void {
+  switch (outcome.kind) {
+    case "malformed":
+      observe("error");
+      deps.logger.warn({ webhook, error: outcome.error }, "malformed AdmissionReview");
+      return;
+    case "mutated":
+      observe("allowed");
+      logMutation(deps, outcome.request, outcome.patch);
+      return;
+    case "validated":
+      observe(outcome.decision.verdict);
+      logDecision(deps, outcome.request, outcome.decision);
+      handOff(deps, outcome.decision);
+  }
+}
+
+/** Off the request path: neither a slow nor a throwing sink can delay or break the answer. */
+function handOff(deps: AdmissionDeps, decision: Decision): void {
+  const { event, breakGlass } = decision;
+  if (!event && !breakGlass) return;
+  setImmediate(() => {
+    try {
+      if (breakGlass) deps.gate.grantBreakGlass(breakGlass);
+    } catch (err) {
+      deps.logger.error({ err: String(err), key: decision.key }, "recording break-glass failed");
+    }
+    try {
+      const username = event?.actor?.username;
+      if (username && decision.allowed && decision.changes?.length)
+        deps.gate.recordAdmittedChange(
+          decision.key,
+          username,
+          decision.changes.map((c) => c.path),
+        );
+    } catch (err) {
+      deps.logger.error({ err: String(err), key: decision.key }, "recording an admitted change failed");
+    }
+    try {
+      if (event) deps.alerts.emit(event);
+    } catch (err) {
+      deps.logger.error({ err: String(err), key: decision.key }, "alert emit failed");
+    }
+  });
+}
+
+function logDecision(deps: AdmissionDeps, request: AdmissionRequest, decision: Decision): void {
+  // The fast path is nearly every request: keep it at debug, and build nothing when debug is off.
+  const notable =
+    decision.reason === "violation" ||
+    decision.reason === "break-glass" ||
+    decision.reason === "reserved-label";
+  if (!notable && !deps.logger.isLevelEnabled("debug")) return;
+  const fields = {
+    uid: request.uid,
+    key: decision.key,
+    operation: request.operation,
+    subResource: request.subResource,
+    user: request.userInfo.username,
+    verdict: decision.verdict,
+    reason: decision.reason,
+    dryRun: request.dryRun === true,
+    fields: decision.changes?.map((c) => c.path),
+  };
+  if (notable) deps.logger.info(fields, "admission decision");
+  else deps.logger.debug(fields, "admission decision");
+}
+
+function logMutation(deps: AdmissionDeps, request: AdmissionRequest, patch: JsonPatchOp[] | undefined): void {
+  if (patch)
+    deps.logger.info(
+      { uid: request.uid, user: request.userInfo.username, name: request.name },
+      "recorded out-of-band change",
+    );
+}

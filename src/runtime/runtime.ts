@@ -1,0 +1,268 @@
+/**
+ * gitgate's composition root: one process running the reconciler (leader only writes), the
+ * admission webhooks (every replica answers), the push receiver, probes and metrics. The parts
+ * are built in order — connection, webhook TLS, gate state, alerts, controller, webhook server,
+ * leadership — and share state only through the gate (see docs/architecture.md).
+ */
+import { join } from "node:path";
+import { Registry, collectDefaultMetrics } from "prom-client";
+import type { WebhookTls } from "../certs/store.js";
+import { ClusterClient } from "../cluster/client.js";
+import { discoverIdentity, type SelfIdentity } from "../cluster/identity.js";
+import { loadKubeConfig, Transport } from "../cluster/transport.js";
+import { durationsOf } from "../config/duration.js";
+import type { GitgateConfig } from "../config/schema.js";
+import { createGateState, type GateState } from "../gate/gate.js";
+import type { Logger } from "../log/logger.js";
+import type { AlertSink } from "../manifest/event.js";
+import { render } from "../render/render.js";
+import type { RenderTools } from "../render/types.js";
+import { unregisterWebhooks } from "../server/webhooks.js";
+import { createGitSource } from "../source/git-source.js";
+import { sameRepo } from "../source/url.js";
+import { GitApps } from "../sync/apps.js";
+import { Controller, type Leadership } from "../sync/controller.js";
+import { createAlerts } from "./alerts.js";
+import { ensureCrds, ensureNamespace } from "./bootstrap.js";
+import { readCredentials } from "./credentials.js";
+import { createLeadership } from "./leadership.js";
+import {
+  holdSecretOf,
+  loadWebhookTls,
+  WebhookServer,
+  webhookSite,
+  type WebhookSite,
+} from "./webhook-server.js";
+
+export interface RuntimeOptions {
+  config: GitgateConfig;
+  logger: Logger;
+  kubeconfig?: string;
+  inCluster?: boolean;
+  /** `host:port` for the webhook server out of cluster (`0` port picks a free one). */
+  webhookAddress?: string;
+  identity?: string;
+  tools: RenderTools;
+  cacheDir: string;
+  /** Replaces the configured channels (tests, `gitgate dev`'s terminal sink). */
+  alerts?: AlertSink;
+  /** Apply chart/crds when the GitApp CRD is missing (out-of-cluster convenience). */
+  installCrds?: boolean;
+  podName?: string;
+  /** Name prefix of the webhook configurations. */
+  webhookName?: string;
+}
+
+export interface Runtime {
+  controller: Controller;
+  /** The state the controller and the webhook share: desired index, holds, admitted changes. */
+  gate: GateState;
+  client: ClusterClient;
+  identity: SelfIdentity;
+  registry: Registry;
+  /** Base URL of the HTTPS server (webhooks, hooks, probes), when enabled. */
+  url?: string;
+  caPem?: string;
+  isReady(): boolean;
+  /** Readiness off at once, so endpoints drop this pod while in-flight requests still finish. */
+  beginShutdown(): void;
+  stop(): Promise<void>;
+}
+
+/** Undo steps of a start in progress, run newest first when the start fails. */
+type Undo = Array<() => unknown>;
+
+export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
+  const undo: Undo = [];
+  try {
+    return await startParts(opts, undo);
+  } catch (err) {
+    // A failed start must leave no listener, informer, timer or connection behind: an embedding
+    // process (dev, tests) would otherwise hang instead of seeing the error.
+    for (const step of undo.reverse())
+      await Promise.resolve()
+        .then(step)
+        .catch(() => undefined);
+    throw err;
+  }
+}
+
+interface Connection {
+  transport: Transport;
+  client: ClusterClient;
+  identity: SelfIdentity;
+}
+
+async function connect(opts: RuntimeOptions, undo: Undo): Promise<Connection> {
+  const { config, logger } = opts;
+  const transport = new Transport(loadKubeConfig({ kubeconfig: opts.kubeconfig, inCluster: opts.inCluster }));
+  undo.push(() => transport.close());
+  const client = new ClusterClient(transport);
+  const identity = await discoverIdentity(client, opts.identity ?? config.identity);
+  logger.info({ username: identity.username, via: identity.via, server: transport.server }, "connected");
+  if (opts.installCrds) await ensureCrds(client, logger);
+  await ensureNamespace(client, config.namespace, logger);
+  return { transport, client, identity };
+}
+
+function createController(
+  opts: RuntimeOptions,
+  client: ClusterClient,
+  parts: { gate: GateState; apps: GitApps; alerts: AlertSink; leadership: Leadership },
+): Controller {
+  const { config, logger } = opts;
+  const durations = durationsOf(config);
+  return new Controller({
+    client,
+    source: createGitSource({
+      cacheRoot: join(opts.cacheDir, "git"),
+      logger,
+      maxFileBytes: config.render.maxRepoFileBytes,
+      maxFetchBytes: config.sync.maxFetchBytes,
+    }),
+    render: (req) =>
+      render(req, {
+        tools: opts.tools,
+        maxFileBytes: config.render.maxFileBytes,
+        maxObjects: config.render.maxObjects,
+        timeoutMs: durations.renderTimeoutMs,
+      }),
+    gate: parts.gate,
+    apps: parts.apps,
+    alerts: { emit: (e) => parts.alerts.emit(e) },
+    logger,
+    settings: {
+      concurrency: config.sync.concurrency,
+      maxPruneShare: config.sync.maxPruneShare,
+      defaultMode: config.enforcement.defaultMode,
+      minIntervalMs: durations.minSyncIntervalMs,
+      enforcement: {
+        undeclaredFields: config.enforcement.undeclaredFields,
+        allowedChanges: config.enforcement.allowedChanges,
+        platformNamespaces: [config.namespace, ...(config.tenancy?.platformNamespaces ?? [])],
+        defaultServiceAccount: config.tenancy?.defaultServiceAccount,
+      },
+    },
+    credentials: (namespace, name) => readCredentials(client, namespace, name),
+    leadership: parts.leadership,
+    sameRepo,
+    workers: config.sync.workers,
+  });
+}
+
+async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
+  const { config, logger } = opts;
+  const { transport, client, identity } = await connect(opts, undo);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  // Without webhooks there is no TLS, no hold key, and nobody grants break-glass.
+  const site = config.webhook.enabled
+    ? webhookSite(config, opts.webhookAddress, opts.inCluster === true)
+    : undefined;
+  const tls = site ? await loadWebhookTls(client, site) : undefined;
+  const gate = createGateState({ holdSecret: tls ? holdSecretOf(tls) : undefined });
+  undo.push(() => gate.clear());
+  // Per-GitApp channels (spec.alerts.channels), looked up in the controller's GitApps.
+  const apps = new GitApps();
+  const alerts =
+    opts.alerts ??
+    (await createAlerts(
+      config,
+      client,
+      logger,
+      registry,
+      (event) => apps.byRef(event.app)?.spec.alerts?.channels,
+    ));
+  const closeAlerts = (): Promise<void> | undefined => (alerts as { close?: () => Promise<void> }).close?.();
+  undo.push(closeAlerts);
+  const leadership = createLeadership(
+    config,
+    client,
+    opts.podName ?? `${identity.username}-${process.pid}`,
+    logger,
+  );
+  const controller = createController(opts, client, { gate, apps, alerts, leadership });
+  undo.push(() => controller.stop());
+
+  let shuttingDown = false;
+  const isReady = (): boolean => !shuttingDown && gate.index.isComplete();
+  const server =
+    site && tls
+      ? await startWebhookServer(
+          opts,
+          { client, identity, registry, alerts, gate, controller, isReady },
+          site,
+          tls,
+          undo,
+        )
+      : undefined;
+  if (!server) await controller.start();
+  leadership.start(() => controller.resyncAll());
+
+  return {
+    controller,
+    gate,
+    client,
+    identity,
+    registry,
+    url: server ? `https://127.0.0.1:${server.port}` : undefined,
+    caPem: server?.caPem,
+    isReady,
+    beginShutdown: () => {
+      shuttingDown = true;
+    },
+    stop: async () => {
+      shuttingDown = true;
+      controller.stop();
+      gate.clear();
+      await leadership.stop();
+      await server?.close();
+      await closeAlerts();
+      transport.close();
+    },
+  };
+}
+
+/** Listens, starts the controller (the index fills), then registers the webhooks with the API server. */
+async function startWebhookServer(
+  opts: RuntimeOptions,
+  parts: {
+    client: ClusterClient;
+    identity: SelfIdentity;
+    registry: Registry;
+    alerts: AlertSink;
+    gate: GateState;
+    controller: Controller;
+    isReady: () => boolean;
+  },
+  site: WebhookSite,
+  tls: WebhookTls,
+  undo: Undo,
+): Promise<WebhookServer> {
+  const { config, logger } = opts;
+  const { controller } = parts;
+  const server = await WebhookServer.listen({
+    config,
+    client: parts.client,
+    logger,
+    registry: parts.registry,
+    alerts: parts.alerts,
+    site,
+    tls,
+    gate: parts.gate,
+    selfUsername: parts.identity.username,
+    webhookName: opts.webhookName ?? config.webhook.namePrefix,
+    liveObject: (obj) => controller.liveObject(obj),
+    onPush: (urls) => urls.flatMap((u) => controller.triggerRepo(u)),
+    isReady: parts.isReady,
+  });
+  undo.push(() => server.close());
+  await controller.start();
+  await server.register();
+  await server.reportNamespacesOutOfGate();
+  logger.info({ url: server.address }, "webhook server listening");
+  return server;
+}
+
+export { unregisterWebhooks };

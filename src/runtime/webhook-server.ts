@@ -1,0 +1,230 @@
+/**
+ * The webhook server of one replica: its TLS material (kept in a Secret every replica shares), the
+ * break-glass hold key derived from it, the HTTPS listener (admission, push receiver, probes,
+ * metrics), the webhook configurations' registration, and hourly certificate rotation.
+ */
+import { createHash } from "node:crypto";
+import type { Registry } from "prom-client";
+import { createAdmissionMetrics } from "../admission/metrics.js";
+import type { ExpectedNames } from "../certs/certs.js";
+import { caBundleBase64, loadOrCreateCertificates, type WebhookTls } from "../certs/store.js";
+import type { ClusterClient } from "../cluster/client.js";
+import type { GitgateConfig } from "../config/schema.js";
+import { messageOf } from "../errors.js";
+import type { GateForAdmission } from "../gate/gate.js";
+import type { Logger } from "../log/logger.js";
+import type { AlertSink } from "../manifest/event.js";
+import type { DesiredEntry } from "../manifest/desired.js";
+import type { KubeObject } from "../manifest/object.js";
+import { createAdmissionTransport, type AdmissionTransport } from "../server/admission-http.js";
+import { createApp } from "../server/app.js";
+import { listenHttps, type HttpsListener } from "../server/https.js";
+import { namespacesOutOfGate, registerWebhooks } from "../server/webhooks.js";
+import { admissionPolicy } from "./policy.js";
+
+const ROTATION_CHECK_MS = 3600_000;
+
+/** Where the server listens and which names its certificate carries. */
+export interface WebhookSite {
+  host: string;
+  port: number;
+  names: ExpectedNames;
+  /** In a cluster: the Service kube-apiserver calls; out of it, the URL of the listener. */
+  service?: { namespace: string; name: string; port: number };
+  secretRef: { namespace: string; name: string };
+}
+
+export function webhookSite(
+  config: GitgateConfig,
+  address: string | undefined,
+  inCluster: boolean,
+): WebhookSite {
+  const [host = "127.0.0.1", portText] = (
+    address ??
+    config.webhook.address ??
+    `0.0.0.0:${config.webhook.port}`
+  ).split(":");
+  const service = inCluster ? config.webhook.service : undefined;
+  const names = service
+    ? {
+        dnsNames: [
+          `${service.name}.${service.namespace}.svc`,
+          `${service.name}.${service.namespace}.svc.cluster.local`,
+        ],
+        ipAddresses: [],
+      }
+    : { dnsNames: ["localhost"], ipAddresses: [host === "0.0.0.0" ? "127.0.0.1" : host] };
+  return {
+    host,
+    port: Number(portText ?? 0),
+    names,
+    service,
+    secretRef: { namespace: config.namespace, name: config.webhook.certSecret },
+  };
+}
+
+export async function loadWebhookTls(client: ClusterClient, site: WebhookSite): Promise<WebhookTls> {
+  return (await loadOrCreateCertificates(client, site.secretRef, site.names)).tls;
+}
+
+/** Every replica derives the same key from the shared CA (see manifest/hold-record.ts). */
+export function holdSecretOf(tls: WebhookTls): string {
+  return createHash("sha256").update("gitgate break-glass hold\n").update(tls.ca.key).digest("hex");
+}
+
+export interface WebhookServerDeps {
+  config: GitgateConfig;
+  client: ClusterClient;
+  logger: Logger;
+  registry: Registry;
+  alerts: AlertSink;
+  site: WebhookSite;
+  tls: WebhookTls;
+  gate: GateForAdmission;
+  /** gitgate's own username (its writes are always admitted). */
+  selfUsername: string;
+  webhookName: string;
+  /** The watch cache's copy of an object (the fallback for a break-glass member's scale). */
+  liveObject: (obj: KubeObject) => KubeObject | undefined;
+  /** Queues a sync of every GitApp on one of these repos (push receiver); returns the apps queued. */
+  onPush: (repoURLs: string[]) => string[];
+  isReady: () => boolean;
+}
+
+export class WebhookServer {
+  private tls: WebhookTls;
+  private rotation?: NodeJS.Timeout;
+
+  private constructor(
+    private readonly deps: WebhookServerDeps,
+    private readonly listener: HttpsListener,
+  ) {
+    this.tls = deps.tls;
+  }
+
+  /** Starts listening (admission answers from the gate at once) and the rotation check. */
+  static async listen(deps: WebhookServerDeps): Promise<WebhookServer> {
+    const { config, logger } = deps;
+    if (!config.hooks.githubSecret && !config.hooks.gitlabToken)
+      logger.warn(
+        "POST /hooks/git accepts unsigned push notifications (they can only trigger a fetch): set hooks.githubSecret or hooks.gitlabToken",
+      );
+    const app = createApp({
+      admission: admissionTransport(deps),
+      onPush: deps.onPush,
+      hooks: config.hooks,
+      isReady: deps.isReady,
+      registry: deps.registry,
+      logger,
+    });
+    const listener = await listenHttps(app, deps.site.host, deps.site.port, deps.tls.serving);
+    const server = new WebhookServer(deps, listener);
+    server.rotation = setInterval(() => void server.rotate(), ROTATION_CHECK_MS);
+    server.rotation.unref();
+    return server;
+  }
+
+  get port(): number {
+    return this.listener.port;
+  }
+
+  /** Where the listener is bound, for the log. */
+  get address(): string {
+    return `https://${this.listener.host}:${this.listener.port}`;
+  }
+
+  get caPem(): string {
+    return this.tls.caBundlePem;
+  }
+
+  /** Registers the webhook configurations with the current CA (when the config says to). */
+  async register(tls: WebhookTls = this.tls): Promise<void> {
+    const { config, site } = this.deps;
+    if (!config.webhook.register) return;
+    const host = site.host === "0.0.0.0" ? "127.0.0.1" : site.host;
+    await registerWebhooks(this.deps.client, {
+      namePrefix: this.deps.webhookName,
+      caBundle: caBundleBase64(tls),
+      clientConfig: site.service
+        ? { service: { namespace: site.service.namespace, name: site.service.name, port: site.service.port } }
+        : { url: `https://${host}:${this.listener.port}` },
+      ownNamespace: config.namespace,
+      failurePolicy: config.webhook.failurePolicy,
+      timeoutSeconds: config.webhook.timeoutSeconds,
+    });
+  }
+
+  /** Warns about namespaces a label takes out of the gate (set while gitgate did not run). */
+  async reportNamespacesOutOfGate(): Promise<void> {
+    const { client, config, logger } = this.deps;
+    try {
+      for (const { namespace, label } of await namespacesOutOfGate(client, config.namespace))
+        logger.warn(
+          { namespace, label },
+          "namespace is out of the admission gate: its label makes the webhooks skip every object in it; " +
+            "only gitgate's own namespace and kube-system should match (remove or correct the label)",
+        );
+    } catch (err) {
+      logger.warn({ err: messageOf(err) }, "could not list namespaces to check the gate's namespace label");
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.rotation);
+    await this.listener.close();
+  }
+
+  /** Every replica re-reads the Secret; the serving certificate changes in place. */
+  private async rotate(): Promise<void> {
+    const { client, site, logger } = this.deps;
+    try {
+      const next = await loadWebhookTls(client, site);
+      if (next.serving.cert === this.tls.serving.cert) return;
+      // kube-apiserver must trust a new CA before this replica serves a certificate it signed.
+      if (next.caBundlePem !== this.tls.caBundlePem) await this.register(next);
+      this.listener.setCertificate(next.serving);
+      this.tls = next;
+      logger.info("webhook certificate rotated");
+    } catch (err) {
+      logger.warn({ err: String(err) }, "certificate rotation check failed");
+    }
+  }
+}
+
+function admissionTransport(deps: WebhookServerDeps): AdmissionTransport {
+  const { config, client, logger, gate } = deps;
+  // Built once: the config does not change while running, and resourceKinds is discovery's own
+  // map, filled in place as kinds are discovered.
+  const policy = admissionPolicy(
+    config,
+    deps.selfUsername,
+    client.discovery.resourceKinds,
+    holdSecretOf(deps.tls),
+  );
+  // Asked for a break-glass member's scale only: fresh from the API server (a follower's watch
+  // cache has no live objects, and the leader's may lag the kubectl annotate before).
+  const liveParent = async (entry: DesiredEntry): Promise<KubeObject | undefined> =>
+    (await client
+      .get({
+        apiVersion: entry.object.apiVersion,
+        kind: entry.object.kind,
+        namespace: entry.ref.namespace || undefined,
+        name: entry.ref.name,
+      })
+      .catch((err: unknown) => {
+        // Not silent: the cached copy may lack a window the annotate just opened.
+        logger.warn(
+          { key: entry.key, err: messageOf(err) },
+          "reading the scaled object failed; using the watch cache",
+        );
+        return undefined;
+      })) ?? deps.liveObject(entry.object);
+  return createAdmissionTransport({
+    gate,
+    policy: () => policy,
+    alerts: deps.alerts,
+    logger,
+    metrics: createAdmissionMetrics(deps.registry),
+    liveParent,
+  });
+}

@@ -1,0 +1,169 @@
+/**
+ * POST /validate and POST /mutate over plain node:http, in front of express (which gitgate's app
+ * runs for everything else): match the route, read the body (one path: decompressed, UTF-8, capped
+ * at 3 MiB, parsed as express.json's strict mode did), hand it to the admission pipeline, write
+ * its JSON answer. A body that cannot be read is answered here with a reason, never a crash.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
+import type { Readable } from "node:stream";
+import { parseReviewJson } from "../admission/decode.js";
+import type { WebhookKind } from "../admission/metrics.js";
+import { createReviewer, type AdmissionDeps } from "../admission/pipeline.js";
+import { MUTATE_PATH, VALIDATE_PATH } from "../admission/webhook-config.js";
+
+/** kube-apiserver caps request bodies at 3 MiB; an AdmissionReview with object and oldObject fits. */
+const BODY_LIMIT_BYTES = 3 * 1024 * 1024;
+const NOT_JSON = "body is not valid JSON";
+const TOO_LARGE = "body larger than 3mb";
+
+export interface AdmissionTransport {
+  /**
+   * Answers POST /validate and /mutate and returns true; returns false, touching neither req nor
+   * res, for every other request (express serves those).
+   */
+  serve(req: IncomingMessage, res: ServerResponse): boolean;
+}
+
+export function createAdmissionTransport(deps: AdmissionDeps): AdmissionTransport {
+  const reviewer = createReviewer(deps);
+  const reject = (res: ServerResponse, status: number, error: string): void => {
+    // A request that never reached the review (unreadable body): logged, answered, not counted.
+    deps.logger.warn({ status, error }, "admission request rejected");
+    if (!res.headersSent) sendJson(res, status, { error });
+  };
+  return {
+    serve(req, res) {
+      const webhook = webhookOf(req);
+      if (webhook === undefined) return false;
+      readBody(req, (result) => {
+        if (!result.ok) return reject(res, result.status, result.error);
+        try {
+          reviewer(webhook, result.body, (status, payload) => sendJson(res, status, payload));
+        } catch (err) {
+          // Where express would have caught a throw: a 500, never an uncaught exception.
+          reject(res, 500, err instanceof Error ? err.message : String(err));
+        }
+      });
+      return true;
+    },
+  };
+}
+
+/** Which webhook a request is for, matched as express matched the routes (any case, one optional trailing slash, query ignored). */
+function webhookOf(req: IncomingMessage): WebhookKind | undefined {
+  if (req.method !== "POST") return undefined;
+  const url = req.url ?? "";
+  const query = url.indexOf("?");
+  let path = query === -1 ? url : url.slice(0, query);
+  if (path.length > 1 && path.endsWith("/")) path = path.slice(0, -1);
+  path = path.toLowerCase();
+  return path === VALIDATE_PATH ? "validate" : path === MUTATE_PATH ? "mutate" : undefined;
+}
+
+type BodyResult = { ok: true; body: unknown } | { ok: false; status: number; error: string };
+
+/**
+ * The request body as express.json read it: undefined without Content-Length or
+ * Transfer-Encoding; gzip, deflate and br decoded; a charset other than UTF-8 refused; 413 beyond
+ * the limit (counted after decoding); 400 for what is not a JSON object or array.
+ */
+function readBody(req: IncomingMessage, done: (result: BodyResult) => void): void {
+  if (req.headers["transfer-encoding"] === undefined && Number.isNaN(Number(req.headers["content-length"]))) {
+    req.resume();
+    return done({ ok: true, body: undefined });
+  }
+  const charset = charsetOf(req.headers["content-type"]);
+  if (charset !== "utf-8") return refuse(req, done, `unsupported charset "${charset.toUpperCase()}"`);
+  const encoding = (req.headers["content-encoding"] ?? "identity").toLowerCase();
+  const stream = decoded(req, encoding);
+  if (!stream) return refuse(req, done, `unsupported content encoding "${encoding}"`);
+  let tooLarge = encoding === "identity" && Number(req.headers["content-length"]) > BODY_LIMIT_BYTES;
+  let received = 0;
+  let chunks: Buffer[] = [];
+  let finished = false;
+  const finish = (result: BodyResult): void => {
+    if (finished) return;
+    finished = true;
+    chunks = [];
+    done(result);
+  };
+  stream.on("data", (chunk: Buffer) => {
+    if (tooLarge) return; // read off, not kept, like body-parser before it answers 413
+    received += chunk.length;
+    if (received > BODY_LIMIT_BYTES) {
+      tooLarge = true;
+      chunks = [];
+    } else chunks.push(chunk);
+  });
+  stream.on("end", () => {
+    if (tooLarge) return finish({ ok: false, status: 413, error: TOO_LARGE });
+    const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received);
+    let body: unknown;
+    try {
+      body = parseJsonBody(raw);
+    } catch {
+      return finish({ ok: false, status: 400, error: NOT_JSON });
+    }
+    finish({ ok: true, body });
+  });
+  const aborted = (): void => finish({ ok: false, status: 400, error: "request aborted" });
+  req.on("aborted", aborted);
+  req.on("error", aborted);
+  // A corrupt compressed body: 400 with the decoder's reason, as body-parser answered.
+  if (stream !== req)
+    stream.on("error", (err: Error) => finish({ ok: false, status: 400, error: err.message }));
+}
+
+/** Refused before reading (body-parser's 415s, which the express routes answered as 400). */
+function refuse(req: IncomingMessage, done: (result: BodyResult) => void, error: string): void {
+  req.resume();
+  done({ ok: false, status: 400, error });
+}
+
+function decoded(req: IncomingMessage, encoding: string): Readable | undefined {
+  switch (encoding) {
+    case "identity":
+      return req;
+    case "gzip":
+      return req.pipe(createGunzip());
+    case "deflate":
+      return req.pipe(createInflate());
+    case "br":
+      return req.pipe(createBrotliDecompress());
+    default:
+      return undefined;
+  }
+}
+
+/** The charset parameter of a Content-Type, lower case; UTF-8 when none is given. */
+function charsetOf(contentType: string | undefined): string {
+  const match = /;\s*charset\s*=\s*("?)([^";\s]*)\1/i.exec(contentType ?? "");
+  return match?.[2] ? match[2].toLowerCase() : "utf-8";
+}
+
+/**
+ * JSON.parse as express.json (strict) does it: a UTF-8 byte-order mark is dropped, an empty body is
+ * `{}`, and only an object or array is accepted at the top level.
+ */
+function parseJsonBody(raw: Buffer): unknown {
+  let text = raw.toString("utf8");
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (text.length === 0) return {};
+  const first = text.charCodeAt(0);
+  if (first !== 0x7b && first !== 0x5b) {
+    const char = /^[ \t\n\r]*([^ \t\n\r]|$)/.exec(text)?.[1];
+    if (char !== "{" && char !== "[") throw new SyntaxError("not a JSON object or array");
+  }
+  return parseReviewJson(text);
+}
+
+/** express's res.json without the ETag (a hash of every answer) and the framework around it. */
+function sendJson(res: ServerResponse, status: number, payload: unknown): void {
+  const body = JSON.stringify(payload);
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(body),
+  });
+  res.end(body);
+}
