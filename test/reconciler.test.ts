@@ -154,6 +154,11 @@ describe("reconciler", () => {
     assert.equal(live.metadata.labels?.["gitgate.io/app"], "default.guestbook");
     assert.equal(live.metadata.annotations?.["gitgate.io/file"], "apps/guestbook/deployment.yaml");
     assert.equal(live.metadata.annotations?.["gitgate.io/commit"], first);
+    // Server-side apply: kube-apiserver records gitgate's field manager with operation Apply.
+    assert.deepEqual(
+      live.metadata.managedFields?.filter((m) => m.manager === "gitgate").map((m) => m.operation),
+      ["Apply"],
+    );
     // Git's files themselves, applied by kube-apiserver as a dry run, change nothing live.
     const files = await readTree(EXAMPLES, "apps");
     const gitFiles = Object.entries(files)
