@@ -79,16 +79,7 @@ async function assertLiveMatches(yamlText: string, namespace: string): Promise<v
   assert.ok(docs.length >= 2);
   const dry = await env.kubectl(
     "admin",
-    [
-      "apply",
-      "--dry-run=server",
-      "-n",
-      namespace,
-      "-o",
-      "json",
-      "-f",
-      "-",
-    ],
+    ["apply", "--dry-run=server", "-n", namespace, "-o", "json", "-f", "-"],
     yamlText,
   );
   assert.equal(dry.code, 0, dry.stderr);

@@ -1,13 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import { deniedEvent } from "../../test/fixtures/alerts/events.js";
-import {
-  closeAll,
-  counter,
-  dispatcher,
-  distinct,
-  receiver,
-} from "../../test/fixtures/alerts/harness.js";
+import { closeAll, counter, dispatcher, distinct, receiver } from "../../test/fixtures/alerts/harness.js";
 import { assertValid, payloadValidators } from "../../test/fixtures/alerts/receivers.js";
 
 const validators = payloadValidators();
