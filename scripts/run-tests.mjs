@@ -5,7 +5,8 @@
 //   all:         both
 // Extra arguments are passed through as file filters (substring match).
 import { spawn } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath, URL } from "node:url";
 
@@ -33,9 +34,24 @@ const unit = suite === "unit" || suite === "all" ? find(join(root, "src")) : [];
 const integration = suite === "integration" || suite === "all" ? find(join(root, "test")) : [];
 const pick = (files) => (filters.length ? files.filter((f) => filters.some((x) => f.includes(x))) : files);
 
+// Skipped tests are collected by scripts/skip-reporter.mjs next to the usual reporter.
+const skipDir = mkdtempSync(join(tmpdir(), "gitgate-skips-"));
+const skipFile = join(skipDir, "skips.jsonl");
+
 function run(files, concurrency) {
   if (files.length === 0) return Promise.resolve(0);
-  const args = ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, ...files];
+  const reporter = process.stdout.isTTY ? "spec" : "tap";
+  const args = [
+    "--import",
+    "tsx",
+    "--test",
+    `--test-concurrency=${concurrency}`,
+    `--test-reporter=${reporter}`,
+    "--test-reporter-destination=stdout",
+    `--test-reporter=${join(root, "scripts", "skip-reporter.mjs")}`,
+    `--test-reporter-destination=${skipFile}`,
+    ...files,
+  ];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { cwd: root, stdio: "inherit" });
     child.on("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
@@ -47,3 +63,24 @@ function run(files, concurrency) {
 const files = [...pick(unit), ...pick(integration)];
 const concurrency = Number(process.env.GITGATE_TEST_CONCURRENCY ?? 2);
 process.exitCode = await run(files, concurrency);
+
+// A skip is never silent, and under CI (`CI` set, as .ci/run does) it fails the run.
+let skips = [];
+try {
+  skips = readFileSync(skipFile, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
+} catch {
+  skips = [];
+}
+rmSync(skipDir, { recursive: true, force: true });
+if (skips.length > 0) {
+  const ci = Boolean(process.env.CI);
+  process.stderr.write(`\n${skips.length} test(s) SKIPPED${ci ? " — not allowed under CI" : ""}:\n`);
+  for (const s of skips)
+    process.stderr.write(
+      `  SKIPPED ${relative(root, s.file ?? "")}: ${s.name}${s.reason ? ` (${s.reason})` : ""}\n`,
+    );
+  if (ci && process.exitCode === 0) process.exitCode = 1;
+}

@@ -8,6 +8,7 @@ import { request } from "node:https";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { createLogger } from "../src/log/logger.js";
+import type { GitApp } from "../src/sync/gitapp.js";
 import { examplesDir, readTree } from "../src/testenv/files.js";
 import { condition, startEnv, waitFor, waitSynced, type TestEnv } from "./harness/env.js";
 
@@ -53,21 +54,86 @@ function postReview(body: string | Buffer): Promise<number> {
   });
 }
 
-/** Waits until self-heal has put guestbook-ui back to Git's 1 replica. */
-function revertedAfterExpiry(ms: number): Promise<true> {
-  return waitFor(
+/**
+ * Asserts a refusal says who refused and why: kubectl fails with kube-apiserver's
+ * `admission webhook "<name>" denied the request: <reason>`.
+ */
+function assertDenied(
+  r: { code: number; stdout: string; stderr: string },
+  webhook: string,
+  reason: RegExp,
+): void {
+  assert.notEqual(r.code, 0, r.stdout);
+  const prefix = `admission webhook "${webhook}" denied the request: `;
+  const at = r.stderr.indexOf(prefix);
+  assert.ok(at >= 0, `expected a denial by ${webhook}, got: ${r.stderr}`);
+  assert.match(r.stderr.slice(at + prefix.length), reason);
+}
+
+/**
+ * Break-glass windows are long enough for a busy 2-core machine: kubectl, the webhook and a sync
+ * must all happen inside one. Every check inside the window waits on a positive signal.
+ */
+const WINDOW_MS = 30_000;
+
+/** Waits until self-heal has put guestbook-ui back to Git's 1 replica, and not before `expires`. */
+async function revertedAfterExpiry(expires: Date): Promise<void> {
+  const wait = Math.max(0, expires.getTime() - Date.now()) + 30_000;
+  await waitFor(
     "reverted after expiry",
     async () => (await replicas("guestbook", "guestbook-ui")) === 1,
-    ms,
+    wait,
+  );
+  assert.ok(Date.now() >= expires.getTime(), "reverted only once the window ended");
+}
+
+/**
+ * Triggers a sync of guestbook and waits for one to finish after the trigger (lastSyncTime moves):
+ * the positive signal that self-heal had its chance. Returns the GitApp as that sync left it, and
+ * checks the sync ran inside the window (otherwise what it saw proves nothing about the window).
+ */
+async function syncedDuringWindow(expires: Date): Promise<GitApp> {
+  const before = (await env.getGitApp("guestbook"))?.status?.lastSyncTime ?? "";
+  env.gitgate.controller.triggerRepo(repoURL);
+  const app = await waitFor("a guestbook sync after the trigger", async () => {
+    const got = await env.getGitApp("guestbook");
+    const at = got?.status?.lastSyncTime ?? "";
+    return at > before ? got : undefined;
+  });
+  const at = new Date(app?.status?.lastSyncTime ?? 0);
+  assert.ok(
+    at < expires,
+    `the sync at ${at.toISOString()} ran inside the window ending ${expires.toISOString()}`,
+  );
+  return app;
+}
+
+/** The sync left guestbook-ui alone, saying why: Drifted=True, reason BreakGlass. */
+function assertHeld(app: GitApp): void {
+  assert.equal(condition(app, "Drifted")?.reason, "BreakGlass", JSON.stringify(app.status));
+  assert.deepEqual(
+    app.status?.drift?.map((d) => [d.object, d.fields]),
+    [["Deployment guestbook/guestbook-ui", ["spec.replicas"]]],
   );
 }
 
 /** bob (on call) scales guestbook-ui out of Git under break-glass, for `ms` from now. */
-function breakGlass(reason: string, ms: number, replicas: number): ReturnType<typeof k> {
-  const expires = new Date(Date.now() + ms).toISOString();
-  const annotations = { "gitgate.io/break-glass-reason": reason, "gitgate.io/break-glass-expires": expires };
+async function breakGlass(
+  reason: string,
+  ms: number,
+  replicas: number,
+): Promise<{ r: Awaited<ReturnType<typeof k>>; expires: Date }> {
+  const expires = new Date(Date.now() + ms);
+  const annotations = {
+    "gitgate.io/break-glass-reason": reason,
+    "gitgate.io/break-glass-expires": expires.toISOString(),
+  };
   const patch = JSON.stringify({ metadata: { annotations }, spec: { replicas } });
-  return k(["-n", "guestbook", "patch", "deployment", "guestbook-ui", "--type=merge", "-p", patch], "oncall");
+  const r = await k(
+    ["-n", "guestbook", "patch", "deployment", "guestbook-ui", "--type=merge", "-p", patch],
+    "oncall",
+  );
+  return { r, expires };
 }
 
 describe("admission gate", () => {
@@ -92,10 +158,10 @@ describe("admission gate", () => {
 
   it("denies kubectl scale with the Git file, commit and both values", async () => {
     const r = await k(["-n", "guestbook", "scale", "deployment", "guestbook-ui", "--replicas=5"]);
-    assert.notEqual(r.code, 0);
-    assert.match(
-      r.stderr,
-      /denied the request: Deployment guestbook\/guestbook-ui is managed by Git: spec\.replicas is 1 in /,
+    assertDenied(
+      r,
+      "scale.gitgate.io",
+      /^Deployment guestbook\/guestbook-ui is managed by Git: spec\.replicas is 1 in /,
     );
     assert.ok(r.stderr.includes(`${repoURL} apps/guestbook/deployment.yaml@${commit.slice(0, 7)}`), r.stderr);
     assert.match(r.stderr, /request has 5\. Change it in Git, or use break-glass\./);
@@ -145,10 +211,10 @@ describe("admission gate", () => {
     });
     await waitSynced(env, "widgets", crdCommit);
     const r = await k(["-n", "widgets", "scale", "widgets.example.com", "w", "--replicas=5"]);
-    assert.notEqual(r.code, 0, r.stdout);
-    assert.match(
-      r.stderr,
-      /Widget widgets\/w is managed by Git: spec\.replicas is 2 in .*app\/widget\.yaml@/,
+    assertDenied(
+      r,
+      "scale.gitgate.io",
+      /^Widget widgets\/w is managed by Git: spec\.replicas is 2 in .*app\/widget\.yaml@[0-9a-f]{7}, request has 5\./,
     );
   });
 
@@ -161,16 +227,16 @@ describe("admission gate", () => {
       "deployment/guestbook-ui",
       "guestbook-ui=nginx:latest",
     ]);
-    assert.notEqual(image.code, 0);
-    assert.match(
-      image.stderr,
-      /spec\.template\.spec\.containers\[name=guestbook-ui\]\.image is gcr\.io\/heptio-images\/ks-guestbook-demo:0\.2 in .*, request has nginx:latest/,
+    assertDenied(
+      image,
+      "validate.gitgate.io",
+      /^Deployment guestbook\/guestbook-ui is managed by Git: spec\.template\.spec\.containers\[name=guestbook-ui\]\.image is gcr\.io\/heptio-images\/ks-guestbook-demo:0\.2 in .*, request has nginx:latest/,
     );
     const del = await k(["-n", "guestbook", "delete", "configmap", "guestbook-config"]);
-    assert.notEqual(del.code, 0);
-    assert.match(
-      del.stderr,
-      /ConfigMap guestbook\/guestbook-config is managed by Git.*apps\/guestbook\/config\.yaml/,
+    assertDenied(
+      del,
+      "validate.gitgate.io",
+      /^ConfigMap guestbook\/guestbook-config is managed by Git.*apps\/guestbook\/config\.yaml@/,
     );
     const label = await k(["-n", "guestbook", "label", "deployment", "guestbook-ui", "team=web"]);
     assert.equal(label.code, 0, label.stderr);
@@ -253,14 +319,18 @@ describe("admission gate", () => {
   });
 
   it("break-glass admits, suspends self-heal, and reverts at expiry", async () => {
-    const r = await breakGlass("INC-42 hotfix", 4000, 6);
+    const { r, expires } = await breakGlass("INC-42 hotfix", WINDOW_MS, 6);
     assert.equal(r.code, 0, r.stderr);
-    await waitFor("break-glass alert", () => env.alerts.find((a) => a.type === "break-glass-used"));
-    env.gitgate.controller.triggerRepo(repoURL);
-    await new Promise((res) => setTimeout(res, 1500));
+    const used = await waitFor("break-glass alert", () =>
+      env.alerts.find((a) => a.type === "break-glass-used"),
+    );
+    assert.equal(used.actor?.username, "bob");
+    assertHeld(await syncedDuringWindow(expires));
     assert.equal(await replicas("guestbook", "guestbook-ui"), 6, "self-heal suspended");
-    await revertedAfterExpiry(15_000);
-    assert.ok(env.alerts.some((a) => a.type === "break-glass-expired"));
+    await revertedAfterExpiry(expires);
+    const expired = env.alerts.find((a) => a.type === "break-glass-expired");
+    assert.equal(expired?.detail, "reason: INC-42 hotfix");
+    assert.ok(new Date(expired?.time ?? 0) >= expires, "expired at the end of the window, not before");
     const alice = await k([
       "-n",
       "guestbook",
@@ -274,26 +344,30 @@ describe("admission gate", () => {
         spec: { replicas: 6 },
       }),
     ]);
-    assert.notEqual(alice.code, 0, "not in the break-glass group");
+    assertDenied(
+      alice,
+      "validate.gitgate.io",
+      /^Deployment guestbook\/guestbook-ui is managed by Git: .*Break-glass refused: alice is not in a break-glass group/,
+    );
   });
 
   it("a break-glass hold survives a restart: the next leader honours the signed record on the object", async () => {
-    const r = await breakGlass("INC-43 failover", 15_000, 4);
+    const { r, expires } = await breakGlass("INC-43 failover", WINDOW_MS, 4);
     assert.equal(r.code, 0, r.stderr);
     // A new process knows nothing of the grant but what the object says (as another replica would).
     await env.restart();
-    env.gitgate.controller.triggerRepo(repoURL);
-    await new Promise((res) => setTimeout(res, 1500));
+    assertHeld(await syncedDuringWindow(expires));
     assert.equal(
       await replicas("guestbook", "guestbook-ui"),
       4,
       "self-heal still suspended after the restart",
     );
-    await revertedAfterExpiry(30_000);
+    await revertedAfterExpiry(expires);
   });
 
   it("kubectl annotate opens a window that a later kubectl scale uses, honoured across a restart", async () => {
-    const until = new Date(Date.now() + 12_000).toISOString();
+    const expires = new Date(Date.now() + WINDOW_MS);
+    const until = expires.toISOString();
     const annotate = await k(
       [
         "-n",
@@ -316,17 +390,19 @@ describe("admission gate", () => {
     assert.match(scale.stderr, /Break-glass/);
     // The scale passed no mutating webhook: what holds it elsewhere is the window recorded at annotate time.
     await env.restart();
-    env.gitgate.controller.triggerRepo(repoURL);
-    await new Promise((res) => setTimeout(res, 1500));
+    assertHeld(await syncedDuringWindow(expires));
     assert.equal(await replicas("guestbook", "guestbook-ui"), 3, "self-heal suspended after the restart");
-    await revertedAfterExpiry(30_000);
+    await revertedAfterExpiry(expires);
     // The window is over: the same scale is denied, saying why.
     const late = await k(
       ["-n", "guestbook", "scale", "deployment", "guestbook-ui", "--replicas=3"],
       "oncall",
     );
-    assert.notEqual(late.code, 0);
-    assert.match(late.stderr, /Break-glass refused: gitgate\.io\/break-glass-expires \S+ has passed/);
+    assertDenied(
+      late,
+      "scale.gitgate.io",
+      /^Deployment guestbook\/guestbook-ui is managed by Git: spec\.replicas is 1 in .*Break-glass refused: gitgate\.io\/break-glass-expires \S+ has passed/,
+    );
   });
 
   it("allows applying a new commit's value by hand once gitgate has rendered it", async () => {
@@ -352,7 +428,13 @@ describe("admission gate", () => {
     );
     assert.equal(condition(await env.getGitApp("guestbook"), "Synced")?.reason, "Suspended");
     const old = await k(["-n", "guestbook", "scale", "deployment", "guestbook-ui", "--replicas=1"]);
-    assert.notEqual(old.code, 0, "the old Git value is no longer the Git value");
+    assertDenied(
+      old,
+      "scale.gitgate.io",
+      new RegExp(
+        `^Deployment guestbook/guestbook-ui is managed by Git: spec\\.replicas is 3 in .*@${next.slice(0, 7)}, request has 1\\.`,
+      ),
+    );
     const byHand = await k(["-n", "guestbook", "scale", "deployment", "guestbook-ui", "--replicas=3"]);
     assert.equal(byHand.code, 0, byHand.stderr);
   });
@@ -379,27 +461,31 @@ describe("admission gate", () => {
     assert.equal(sys.code, 0, sys.stderr);
     const managed = await k(["-n", "guestbook", "label", "configmap", "guestbook-config", "x=y"]);
     assert.notEqual(managed.code, 0, "a managed object still goes to the (stopped) webhook");
+    assert.match(managed.stderr, /Internal error occurred: failed calling webhook "validate\.gitgate\.io": /);
     assert.match(managed.stderr, /failed calling webhook "validate\.gitgate\.io"/);
     await env.restart();
   });
 
   it("refuses the namespace label that would take a namespace out of the gate, except to gitgate and exempt groups", async () => {
     const label = await k(["label", "namespace", "guestbook", "gitgate.io/webhook=ignore"]);
-    assert.notEqual(label.code, 0, "alice could exempt her namespace from the gate");
-    assert.match(label.stderr, /admission webhook "namespaces\.gitgate\.io" denied the request/);
-    assert.match(
-      label.stderr,
+    assertDenied(
+      label,
+      "namespaces.gitgate.io",
       /gitgate\.io\/webhook=ignore on namespace guestbook would exempt every object/,
     );
     // On 1.20 nothing else guards the name label the namespaceSelector excludes kube-system by.
     const spoof = await k(["label", "namespace", "guestbook", "kubernetes.io/metadata.name=kube-system"]);
-    assert.notEqual(spoof.code, 0, "alice could pass her namespace off as kube-system");
-    assert.match(
-      spoof.stderr,
+    assertDenied(
+      spoof,
+      "namespaces.gitgate.io",
       /kubernetes\.io\/metadata\.name=kube-system on namespace guestbook must equal its own name/,
     );
     const scale = await k(["-n", "guestbook", "scale", "deployment", "guestbook-ui", "--replicas=4"]);
-    assert.notEqual(scale.code, 0, "the namespace is still guarded");
+    assertDenied(
+      scale,
+      "scale.gitgate.io",
+      /^Deployment guestbook\/guestbook-ui is managed by Git: spec\.replicas is 3 in /,
+    );
     // gitgate labelled kube-system and its own namespace when it registered, through the same webhook.
     for (const ns of ["kube-system", "gitgate-system"]) {
       const got = await k(["get", "namespace", ns, "-o", "jsonpath={.metadata.labels.gitgate\\.io/webhook}"]);
@@ -411,7 +497,11 @@ describe("admission gate", () => {
       kind: "Namespace",
       metadata: { name: "sneaky", labels: { "gitgate.io/webhook": "ignore" } },
     });
-    assert.notEqual((await k(["apply", "-f", "-"], "user", sneaky)).code, 0);
+    assertDenied(
+      await k(["apply", "-f", "-"], "user", sneaky),
+      "namespaces.gitgate.io",
+      /gitgate\.io\/webhook=ignore on namespace sneaky would exempt every object/,
+    );
     const platform = await k(["label", "namespace", "podinfo", "gitgate.io/webhook=ignore"], "platform");
     assert.equal(platform.code, 0, platform.stderr);
     const unlabel = await k(["label", "namespace", "podinfo", "gitgate.io/webhook-"]);
@@ -493,6 +583,6 @@ describe("admission gate", () => {
     assert.ok((statuses.get(400) ?? 0) + (statuses.get(413) ?? 0) >= 800);
     assert.equal(await postReview(JSON.stringify(good)), 200, "still serving");
     const r = await k(["-n", "guestbook", "delete", "service", "guestbook-ui"]);
-    assert.match(r.stderr, /managed by Git/, "and still denying through the API server");
+    assertDenied(r, "validate.gitgate.io", /^Service guestbook\/guestbook-ui is managed by Git/);
   });
 });

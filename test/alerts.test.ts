@@ -44,6 +44,39 @@ let hook: Receiver;
 let commit: string;
 const log = capturedLogger();
 
+/** kube-apiserver's refusal, naming the webhook that refused and gitgate's reason. */
+function assertDenied(
+  r: { code: number; stdout: string; stderr: string },
+  webhook: string,
+  reason: RegExp,
+): void {
+  assert.notEqual(r.code, 0, r.stdout);
+  const prefix = `admission webhook "${webhook}" denied the request: `;
+  const at = r.stderr.indexOf(prefix);
+  assert.ok(at >= 0, `expected a denial by ${webhook}, got: ${r.stderr}`);
+  assert.match(r.stderr.slice(at + prefix.length), reason);
+}
+
+/**
+ * The positive signal that nothing else is on its way: a later, distinct denial of the api
+ * Deployment (which every channel takes) arrives at each receiver as the next message. Channels
+ * deliver in order, so a message still queued before it would have arrived first.
+ */
+async function marker(args: string[], who: string, field: string): Promise<void> {
+  const before = [slack, teams, hook].map((r) => r.requests.length);
+  const r = await env.kubectl(who, ["-n", "prod", ...args]);
+  assertDenied(
+    r,
+    /scale/.test(args[0] ?? "") ? "scale.gitgate.io" : "validate.gitgate.io",
+    /^Deployment prod\/api is managed by Git/,
+  );
+  await Promise.all([slack, teams, hook].map((rec, i) => rec.waitFor((before[i] ?? 0) + 1, 15_000)));
+  for (const [i, rec] of [slack, teams, hook].entries()) {
+    assert.equal(rec.requests.length, (before[i] ?? 0) + 1);
+    assert.ok(rec.requests.at(-1)?.body.includes(field), `the marker names ${field}`);
+  }
+}
+
 describe("drift alerts", () => {
   before(async () => {
     [slack, teams, hook] = await Promise.all([startReceiver(), startReceiver(), startReceiver()]);
@@ -76,9 +109,14 @@ describe("drift alerts", () => {
 
   it("a denied kubectl change gives one Slack and one Teams message naming user, field, values, file and commit", async () => {
     const r = await env.kubectl("user", ["-n", "prod", "scale", "deployment", "api", "--replicas=7"]);
-    assert.notEqual(r.code, 0);
+    assertDenied(
+      r,
+      "scale.gitgate.io",
+      new RegExp(
+        `^Deployment prod/api is managed by Git: spec\\.replicas is 2 in .* deploy/api\\.yaml@${commit.slice(0, 7)}, request has 7\\.`,
+      ),
+    );
     await Promise.all([slack.waitFor(1, 15_000), teams.waitFor(1, 15_000), hook.waitFor(1, 15_000)]);
-    await new Promise((res) => setTimeout(res, 500));
     assert.equal(slack.requests.length, 1);
     assert.equal(teams.requests.length, 1);
     const validators = payloadValidators();
@@ -104,9 +142,13 @@ describe("drift alerts", () => {
       .digest("hex")}`;
     assert.equal(signed?.headers["x-gitgate-signature-256"], expected);
     assert.equal((signed?.json as { type?: string }).type, "change-denied");
+    // One message each, not more: bob's later denial is the very next message everywhere.
+    await marker(["scale", "deployment", "api", "--replicas=8"], "oncall", "bob");
+    assert.ok(slack.requests[0]?.body.includes("alice") && !slack.requests[0]?.body.includes("bob"));
   });
 
   it("a Secret edit alerts without the Secret's value, in any payload or log line", async () => {
+    const before = [slack, teams, hook].map((rec) => rec.requests.length);
     const r = await env.kubectl("user", [
       "-n",
       "prod",
@@ -117,9 +159,12 @@ describe("drift alerts", () => {
       "-p",
       JSON.stringify({ stringData: { password: CANARY_REQUEST } }),
     ]);
-    assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /Secret prod\/api-credentials is managed by Git/);
-    await Promise.all([slack.waitFor(2, 15_000), teams.waitFor(2, 15_000), hook.waitFor(2, 15_000)]);
+    assertDenied(
+      r,
+      "validate.gitgate.io",
+      /^Secret prod\/api-credentials is managed by Git: stringData\.password is <redacted> in .* deploy\/secret\.yaml@[0-9a-f]{7}, request has <redacted>\./,
+    );
+    await Promise.all([slack, teams, hook].map((rec, i) => rec.waitFor((before[i] ?? 0) + 1, 15_000)));
     const everything = [
       r.stderr,
       ...[slack, teams, hook].flatMap((rec) => rec.requests.map((q) => q.body)),
@@ -133,7 +178,7 @@ describe("drift alerts", () => {
     ]) {
       assert.ok(!everything.includes(canary), `canary ${canary} leaked`);
     }
-    assert.ok(slack.requests[1]?.body.includes("api-credentials"));
+    assert.ok(slack.requests.at(-1)?.body.includes("api-credentials"));
     assert.ok(log.lines.length > 0, "logs were captured");
   });
 
@@ -150,14 +195,21 @@ describe("drift alerts", () => {
     await waitSynced(env, "routed", second);
     const before = { slack: slack.requests.length, teams: teams.requests.length, hook: hook.requests.length };
     const r = await env.kubectl("user", ["-n", "routed", "scale", "deployment", "routed", "--replicas=7"]);
-    assert.notEqual(r.code, 0);
+    assertDenied(
+      r,
+      "scale.gitgate.io",
+      /^Deployment routed\/routed is managed by Git: spec\.replicas is 2 in /,
+    );
     await hook.waitFor(before.hook + 1, 15_000);
     const routed = hook.requests.at(-1)?.json as { type?: string; app?: { name?: string } };
     assert.equal(routed.type, "change-denied");
     assert.equal(routed.app?.name, "routed");
-    // The other channels got nothing, though they take every event of apps without a choice.
-    await new Promise((res) => setTimeout(res, 1000));
-    assert.equal(slack.requests.length, before.slack);
-    assert.equal(teams.requests.length, before.teams);
+    // The other channels got nothing, though they take every event of apps without a choice: the
+    // next message they get is a later denial of the api app, not the routed one.
+    assert.equal(hook.requests.length, before.hook + 1);
+    await marker(["set", "image", "deployment/api", "api=registry.example.com/api:9"], "user", "containers");
+    assert.equal(slack.requests.length, before.slack + 1);
+    assert.equal(teams.requests.length, before.teams + 1);
+    for (const rec of [slack, teams]) assert.ok(!rec.requests.at(-1)?.body.includes("routed"));
   });
 });

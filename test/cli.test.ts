@@ -292,6 +292,69 @@ describe("gitgate diff, check and status against a cluster", () => {
       assert.equal(empty.code, 0, show(empty));
       assert.equal(empty.stdout, "No GitApps found.\n");
     });
+
+    it("exits 2 with one line naming what failed: a missing kubeconfig, an API server that refuses", async () => {
+      const closed = join(scratch, "kubeconfig-closed.yaml");
+      await writeFile(
+        closed,
+        [
+          "apiVersion: v1",
+          "kind: Config",
+          'clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]',
+          "users: [{name: u, user: {token: t}}]",
+          "contexts: [{name: x, context: {cluster: c, user: u}}]",
+          "current-context: x",
+        ].join("\n"),
+      );
+      const [missing, refused] = await Promise.all([
+        gitgate(["status", "--kubeconfig", join(scratch, "no-such-kubeconfig.yaml")]),
+        gitgate(["status", "--kubeconfig", closed, "-A"]),
+      ]);
+      assertCleanError(
+        missing,
+        /^gitgate: ENOENT: no such file or directory, open '\S+\/no-such-kubeconfig\.yaml'\n$/,
+      );
+      assertCleanError(
+        refused,
+        /^gitgate: GET \/apis\/gitgate\.io\/v1alpha1: connect ECONNREFUSED 127\.0\.0\.1:1\n$/,
+      );
+    });
+
+    it("kubectl get gapp -A shows the CRD's printer columns: Synced, Revision, Drifted and Age", async () => {
+      // A discovery cache of its own: ~/.kube/cache may hold another control plane's on this port.
+      const cache = ["--cache-dir", join(scratch, "kube-cache")];
+      const table = await env.kubectl("admin", [...cache, "get", "gapp", "-A"]);
+      const wide = await env.kubectl("admin", [...cache, "get", "gapp", "-n", "ops", "-o", "wide"]);
+      assert.equal(table.code, 0, table.stderr);
+      const [header, ...rows] = table.stdout.trimEnd().split("\n");
+      assert.deepEqual(header?.split(/\s+/), ["NAMESPACE", "NAME", "SYNCED", "REVISION", "DRIFTED", "AGE"]);
+      assert.deepEqual(
+        rows
+          .map((row) => row.split(/\s+/))
+          .map(([ns, name, synced, revision, drifted, age]) => ({
+            app: `${ns ?? ""}/${name ?? ""}`,
+            synced,
+            revision,
+            drifted,
+            age: /^\d+(s|m)/.test(age ?? ""),
+          })),
+        ["default/guestbook", "default/podinfo", "ops/echo"].map((app) => ({
+          app,
+          synced: "True",
+          revision: commit,
+          drifted: "False",
+          age: true,
+        })),
+      );
+      // Health is a wide column (priority 1).
+      assert.equal(wide.code, 0, wide.stderr);
+      const [wideHeader, echo] = wide.stdout.trimEnd().split("\n");
+      assert.deepEqual(wideHeader?.split(/\s+/), ["NAME", "SYNCED", "REVISION", "DRIFTED", "HEALTH", "AGE"]);
+      assert.match(
+        echo ?? "",
+        new RegExp(`^echo\\s+True\\s+${commit}\\s+False\\s+(Healthy|Progressing)\\s+\\d+`),
+      );
+    });
   });
 
   describe("diff", () => {

@@ -19,7 +19,7 @@ function listen(server: Server): Promise<number> {
 describe("test control plane", () => {
   let cp: ControlPlane;
   let webhook: Server;
-  const calls: Array<{ user: string; operation: string }> = [];
+  const calls: Array<{ user: string; groups: string[]; operation: string; name: string }> = [];
 
   before(async () => {
     cp = await startControlPlane();
@@ -30,10 +30,20 @@ describe("test control plane", () => {
       req.on("data", (d: Buffer) => (body += d.toString()));
       req.on("end", () => {
         const review = JSON.parse(body) as {
-          request: { uid: string; operation: string; userInfo: { username: string } };
+          request: {
+            uid: string;
+            operation: string;
+            name: string;
+            userInfo: { username: string; groups?: string[] };
+          };
         };
         const user = review.request.userInfo.username;
-        calls.push({ user, operation: review.request.operation });
+        calls.push({
+          user,
+          groups: review.request.userInfo.groups ?? [],
+          operation: review.request.operation,
+          name: review.request.name,
+        });
         const allowed = user === "admin";
         res.setHeader("content-type", "application/json");
         res.end(
@@ -134,23 +144,65 @@ describe("test control plane", () => {
     );
   });
 
-  it("gives each identity its own username", async () => {
-    const out = await runKubectl(cp.binaries.kubectl, cp.kubeconfigs.gitgate ?? "", [
+  it("gives each identity its own username and groups, as kube-apiserver authenticates them", async () => {
+    // kube-apiserver tells the webhook who is asking: each kubeconfig's token must authenticate as
+    // its own user with its own groups (one token shared by all would show one name five times).
+    const expected: Record<string, { user: string; groups: string[] }> = {
+      admin: { user: "admin", groups: ["system:masters", "system:authenticated"] },
+      user: { user: "alice", groups: ["system:authenticated"] },
+      gitgate: {
+        user: "system:serviceaccount:gitgate-system:gitgate",
+        groups: ["system:serviceaccounts", "system:serviceaccounts:gitgate-system", "system:authenticated"],
+      },
+      oncall: { user: "bob", groups: ["sre-oncall", "system:authenticated"] },
+      platform: { user: "carol", groups: ["platform-admins", "system:authenticated"] },
+    };
+    assert.deepEqual(Object.keys(cp.kubeconfigs).sort(), Object.keys(expected).sort());
+    for (const [id, want] of Object.entries(expected)) {
+      const name = `whoami-${id}`;
+      const result = await kubectl(
+        cp.binaries.kubectl,
+        cp.kubeconfigs[id] ?? "",
+        ["apply", "-f", "-"],
+        JSON.stringify({
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { name, namespace: "default", labels: { guarded: "yes" } },
+        }),
+      );
+      const call = calls.find((c) => c.name === name);
+      assert.deepEqual({ user: call?.user, groups: call?.groups }, want, `identity ${id}`);
+      if (want.user === "admin") assert.equal(result.code, 0, result.stderr);
+      else
+        assert.match(
+          result.stderr,
+          new RegExp(
+            `admission webhook "deny.test.gitgate.io" denied the request: test webhook says no to ${want.user}\\b`,
+          ),
+        );
+    }
+    // RBAC sees the same names: alice is bound to cluster-admin, an unbound user is not.
+    const alice = await runKubectl(cp.binaries.kubectl, cp.kubeconfigs.user ?? "", [
       "auth",
       "can-i",
-      "--list",
+      "delete",
+      "secrets",
       "-n",
-      "default",
+      "kube-system",
     ]);
-    assert.match(out, /\*\.\*/); // gitgate's service account is bound to cluster-admin in the test env
-    const denied = await kubectl(cp.binaries.kubectl, cp.kubeconfigs.user ?? "", [
+    assert.equal(alice.trim(), "yes");
+    const nobody = await kubectl(cp.binaries.kubectl, cp.kubeconfigs.user ?? "", [
       "get",
       "secrets",
       "-n",
       "kube-system",
       "--as=nobody",
     ]);
-    assert.match(denied.stderr, /cannot impersonate|forbidden/i);
+    assert.notEqual(nobody.code, 0);
+    assert.match(
+      nobody.stderr,
+      /secrets is forbidden: User "nobody" cannot list resource "secrets" in API group "" in the namespace "kube-system"/,
+    );
   });
 
   it("runs beside a second control plane and stops without leaving processes", async () => {

@@ -79,7 +79,7 @@ describe("gitgate dev", () => {
     assert.notEqual(r.code, 0);
     assert.match(
       r.out,
-      /Deployment guestbook\/guestbook-ui is managed by Git: spec\.replicas is 1 in \S+ apps\/guestbook\/deployment\.yaml@[0-9a-f]{7}/,
+      /admission webhook "scale\.gitgate\.io" denied the request: Deployment guestbook\/guestbook-ui is managed by Git: spec\.replicas is 1 in \S+ apps\/guestbook\/deployment\.yaml@[0-9a-f]{7}/,
     );
     await waitFor("the alert in the terminal", () =>
       stdout.includes("[alert] change-denied Deployment guestbook/guestbook-ui by alice"),

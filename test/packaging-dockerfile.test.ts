@@ -266,14 +266,17 @@ describe("Dockerfile", () => {
     }
   });
 
-  it("passes the dockerfile-utils linter when it is installed", async (t) => {
+  it("passes the dockerfile-utils linter", async (t) => {
     let validate:
       ((text: string) => Array<{ message: string; range: { start: { line: number } } }>) | undefined;
-    const linter: string = "dockerfile-utils"; // optional: not a dependency of the project (yet)
+    // A devDependency (package.json); imported by name so that a checkout without it still
+    // type-checks. Without it the test is skipped, which scripts/run-tests.mjs lists after the run
+    // and turns into a failure under CI.
+    const linter: string = "dockerfile-utils";
     try {
       ({ validate } = (await import(linter)) as { validate: typeof validate });
     } catch {
-      return t.skip("dockerfile-utils is not installed (npm i -D dockerfile-utils)");
+      return t.skip("dockerfile-utils is not installed: npm ci (it is a devDependency)");
     }
     const problems = validate?.(await readFile(join(ROOT, "Dockerfile"), "utf8")) ?? [];
     assert.deepEqual(

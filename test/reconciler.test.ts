@@ -7,9 +7,8 @@ import { createHmac } from "node:crypto";
 import { request } from "node:https";
 import { after, before, describe, it } from "node:test";
 import yaml from "js-yaml";
-import { diffDeclared } from "../src/diff/index.js";
-import { withApplyDefaults } from "../src/manifest/defaults.js";
 import type { KubeObject } from "../src/manifest/object.js";
+import type { GitApp } from "../src/sync/gitapp.js";
 import { condition, startEnv, waitFor, waitSynced, type TestEnv } from "./harness/env.js";
 import { examplesDir, readTree } from "../src/testenv/files.js";
 
@@ -55,20 +54,68 @@ async function kubectlOut(bin: string, args: string[]): Promise<string> {
   );
 }
 
-/** Every object the tool printed exists live and equals it on every field the tool declared. */
+const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+
+/** An object as kube-apiserver returned it, without the bookkeeping kubectl apply adds. */
+function comparable(obj: KubeObject): KubeObject {
+  const copy = structuredClone(obj);
+  delete copy.metadata.managedFields;
+  delete copy.metadata.annotations?.[LAST_APPLIED];
+  // A Deployment counts an annotation change (kubectl's, above) as a new generation.
+  delete copy.metadata.generation;
+  return copy;
+}
+
+/**
+ * Every object the tool printed exists live, and the live object is exactly what kube-apiserver
+ * itself makes of the tool's output: `kubectl apply --dry-run=server` of that output over the live
+ * objects (kubectl's strategic merge, the API server's defaulting) returns them unchanged but for
+ * kubectl's own bookkeeping. The oracle is kubectl and the API server, not gitgate's defaults
+ * table or diff. (A server-side-apply dry run cannot be the oracle on 1.20: it rejects Service ports
+ * without a protocol, which is why gitgate fills such defaults in.)
+ */
 async function assertLiveMatches(yamlText: string, namespace: string): Promise<void> {
   const docs = yaml.loadAll(yamlText).filter((d): d is KubeObject => typeof d === "object" && d !== null);
   assert.ok(docs.length >= 2);
-  for (const doc of docs) {
-    doc.metadata.namespace ??= namespace;
-    const live = await env.get(doc.apiVersion, doc.kind, doc.metadata.namespace, doc.metadata.name ?? "");
-    assert.ok(live, `${doc.kind} ${doc.metadata.name ?? ""} is live`);
+  const dry = await env.kubectl(
+    "admin",
+    ["apply", "--dry-run=server", "-n", namespace, "-o", "json", "-f", "-"],
+    yamlText,
+  );
+  assert.equal(dry.code, 0, dry.stderr);
+  const parsed = JSON.parse(dry.stdout) as KubeObject & { items?: KubeObject[] };
+  const merged = parsed.items ?? [parsed];
+  assert.equal(merged.length, docs.length);
+  for (const after of merged) {
+    const { kind, metadata } = after;
+    const live = await env.get(after.apiVersion, kind, metadata.namespace, metadata.name ?? "");
+    assert.ok(live, `${kind} ${metadata.name ?? ""} is live`);
+    assert.equal(live.metadata.labels?.["gitgate.io/app"] !== undefined, true, `${kind} is gitgate's`);
     assert.deepEqual(
-      diffDeclared(withApplyDefaults(doc), live, []),
-      [],
-      `${doc.kind} ${doc.metadata.name ?? ""} equals the tool's output`,
+      comparable(after),
+      comparable(live),
+      `${kind} ${metadata.name ?? ""}: applying the tool's output would change the live object`,
     );
   }
+}
+
+/**
+ * Waits until `count` syncs of a GitApp have finished after `since` (each moves lastSyncTime; the
+ * app's 1 s interval drives them). Returns the GitApp as the last one left it.
+ */
+async function syncsAfter(name: string, since: Date, count: number): Promise<GitApp> {
+  let mark = since.toISOString();
+  let app: GitApp | undefined;
+  for (let i = 0; i < count; i++) {
+    const after = mark;
+    app = await waitFor(`sync ${i + 1} of ${name} after ${after}`, async () => {
+      const got = await env.getGitApp(name);
+      return (got?.status?.lastSyncTime ?? "") > after ? got : undefined;
+    });
+    mark = app.status?.lastSyncTime ?? mark;
+  }
+  assert.ok(app);
+  return app;
 }
 
 describe("reconciler", () => {
@@ -98,9 +145,18 @@ describe("reconciler", () => {
     assert.equal(live.metadata.labels?.["gitgate.io/app"], "default.guestbook");
     assert.equal(live.metadata.annotations?.["gitgate.io/file"], "apps/guestbook/deployment.yaml");
     assert.equal(live.metadata.annotations?.["gitgate.io/commit"], first);
-    const desired = env.gitgate.controller.index.get("apps/Deployment/guestbook/guestbook-ui")?.object;
-    assert.ok(desired);
-    assert.deepEqual(diffDeclared(desired, live, []), []);
+    // Server-side apply: kube-apiserver records gitgate's field manager with operation Apply.
+    assert.deepEqual(
+      live.metadata.managedFields?.filter((m) => m.manager === "gitgate").map((m) => m.operation),
+      ["Apply"],
+    );
+    // Git's files themselves, applied by kube-apiserver as a dry run, change nothing live.
+    const files = await readTree(EXAMPLES, "apps");
+    const gitFiles = Object.entries(files)
+      .filter(([path]) => path.startsWith("apps/guestbook/") && path.endsWith(".yaml"))
+      .map(([, text]) => text);
+    assert.equal(gitFiles.length, 3, "deployment, service and config files");
+    await assertLiveMatches(gitFiles.join("\n---\n"), "guestbook");
     const events = await env.kubectl("admin", [
       "get",
       "events",
@@ -226,9 +282,10 @@ describe("reconciler", () => {
     );
     env.gitgate.controller.triggerRepo(repoURL);
     await waitSynced(env, "guestbook", moved);
-    await new Promise((r) => setTimeout(r, 2500)); // two intervals of the pinned app
-    const app = await env.getGitApp("pinned");
-    assert.equal(app?.status?.revision, tagged);
+    // The positive signal: two syncs of the pinned app that both started after main moved.
+    const app = await syncsAfter("pinned", new Date(), 2);
+    assert.equal(app.status?.revision, tagged);
+    assert.equal(app.status?.lastAttemptedRevision, tagged);
     assert.equal(await replicas("pinned", "guestbook-ui"), 4);
   });
 
@@ -288,7 +345,9 @@ describe("reconciler", () => {
       return condition(a, "Drifted")?.status === "True" ? a : undefined;
     });
     assert.match(condition(app, "Drifted")?.message ?? "", /Deployment pinned\/guestbook-ui: spec\.replicas/);
-    await new Promise((r) => setTimeout(r, 1500));
+    // Two more syncs had their chance to revert it (the positive signal), and left it, still drifted.
+    const later = await syncsAfter("pinned", new Date(), 2);
+    assert.equal(condition(later, "Drifted")?.reason, "DriftDetected");
     assert.equal(await replicas("pinned", "guestbook-ui"), 9, "not reverted");
     assert.ok(env.alerts.some((a) => a.type === "drift-found" && a.app.name === "pinned"));
   });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { describe, it } from "node:test";
 import type { DesiredEntry, DesiredIndexReader, EnforcementMode } from "../manifest/desired.js";
 import { keyOf, refOf, type KubeObject } from "../manifest/object.js";
@@ -82,11 +83,29 @@ const changed = (annotations?: Record<string, string>): KubeObject => ({
 });
 
 const ANNOTATION = "gitgate.io/last-out-of-band-change";
+const KEY = "/ConfigMap/app/settings";
+
+/**
+ * The grant's signature as documented in manifest/hold-record.ts, computed here with node:crypto
+ * (not gitgate's signer): HMAC-SHA256, hex, over "key\nuser\nuntil\nreason".
+ */
+const hmac = (secret: string, user: string, until: string, reason: string): string =>
+  createHmac("sha256", secret).update(`${KEY}\n${user}\n${until}\n${reason}`).digest("hex");
 
 void describe("outOfBandPatch", () => {
   void it("adds the annotations map when the object has none", () => {
     const obj = changed();
     const patch = outOfBandPatch(request(obj), index("warn"), policy, NOW);
+    assert.deepEqual(patch, [
+      {
+        op: "add",
+        path: "/metadata/annotations",
+        value: {
+          [ANNOTATION]:
+            '{"user":"bob","groups":["devs"],"fields":["data.level"],"time":"2025-05-01T12:00:00.000Z"}',
+        },
+      },
+    ]);
     assert.ok(patch);
     const patched = applyPatch(obj, patch) as KubeObject;
     const record = JSON.parse(patched.metadata.annotations?.[ANNOTATION] ?? "") as Record<string, unknown>;
@@ -101,13 +120,13 @@ void describe("outOfBandPatch", () => {
   void it("escapes the '/' of the annotation key and keeps other annotations", () => {
     const obj = changed({ "example.com/keep": "yes" });
     const patch = outOfBandPatch(request(obj), index("audit"), policy, NOW);
-    assert.deepEqual(
-      patch?.map((p) => p.path),
-      ["/metadata/annotations/gitgate.io~1last-out-of-band-change"],
-    );
+    const record =
+      '{"user":"bob","groups":["devs"],"fields":["data.level"],"time":"2025-05-01T12:00:00.000Z"}';
+    assert.deepEqual(patch, [
+      { op: "add", path: "/metadata/annotations/gitgate.io~1last-out-of-band-change", value: record },
+    ]);
     const patched = applyPatch(obj, patch ?? []) as KubeObject;
-    assert.equal(patched.metadata.annotations?.["example.com/keep"], "yes");
-    assert.ok(patched.metadata.annotations?.[ANNOTATION]);
+    assert.deepEqual(patched.metadata.annotations, { "example.com/keep": "yes", [ANNOTATION]: record });
   });
 
   void it("records exempt users too (they are out of band)", () => {
@@ -117,7 +136,16 @@ void describe("outOfBandPatch", () => {
       policy,
       NOW,
     );
-    assert.ok(patch);
+    assert.deepEqual(patch, [
+      {
+        op: "add",
+        path: "/metadata/annotations",
+        value: {
+          [ANNOTATION]:
+            '{"user":"root","groups":["admins"],"fields":["data.level"],"time":"2025-05-01T12:00:00.000Z"}',
+        },
+      },
+    ]);
   });
 
   void it("adds nothing when the change will be denied, matches Git, is gitgate's own, a DELETE, or mode is off", () => {
@@ -140,8 +168,23 @@ void describe("outOfBandPatch", () => {
     const req = request(obj, { userInfo: { username: "olga", groups: ["oncall"] } });
     const patch = outOfBandPatch(req, index("enforce"), bg, NOW);
     assert.ok(patch, "break-glass admits, so the change is recorded");
+    const until = "2025-05-01T13:00:00.000Z"; // the default hour
+    assert.deepEqual(patch, [
+      {
+        op: "add",
+        path: "/metadata/annotations/gitgate.io~1last-out-of-band-change",
+        value: JSON.stringify({
+          user: "olga",
+          groups: ["oncall"],
+          fields: ["data.level"],
+          time: NOW.toISOString(),
+          breakGlass: { until, reason: "INC-7", sig: hmac("replicas-share-this", "olga", until, "INC-7") },
+        }),
+      },
+    ]);
     const patched = applyPatch(obj, patch) as KubeObject;
     const key = keyOf(refOf(git));
+    assert.equal(key, KEY);
     assert.deepEqual(verifiedHold(patched, key, "replicas-share-this", NOW), {
       username: "olga",
       reason: "INC-7",

@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { assertValid, payloadValidators } from "../../test/fixtures/alerts/receivers.js";
@@ -119,8 +120,12 @@ describe("alert formatters", () => {
   it("signs webhook bodies with HMAC-SHA256", () => {
     const body = JSON.stringify(webhookPayload(deniedEvent(), ctx));
     const signature = signBody(body, "s3cret");
-    assert.match(signature, /^sha256=[0-9a-f]{64}$/);
+    // The oracle: GitHub's documented scheme computed here (sha256=<hex HMAC-SHA256 of the UTF-8
+    // body>), not gitgate's verifier.
+    const hex = createHmac("sha256", Buffer.from("s3cret")).update(Buffer.from(body, "utf8")).digest("hex");
+    assert.equal(signature, `sha256=${hex}`);
     assert.ok(verifySignature(body, "s3cret", signature));
+    assert.ok(!verifySignature(body, "s3cret", `sha256=${"0".repeat(64)}`));
     assert.ok(!verifySignature(`${body} `, "s3cret", signature));
   });
 

@@ -2,8 +2,44 @@ import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import { DEFAULT_CONFIG, applyEnv, parseConfig } from "./load.js";
 
+/** The defaults as documented (chart/values.yaml, README), written out: not read back from load.ts. */
+const DOCUMENTED_DEFAULTS = {
+  clusterName: "kubernetes",
+  namespace: "gitgate-system",
+  logLevel: "info",
+  enforcement: {
+    defaultMode: "enforce",
+    exemptUsers: [],
+    exemptGroups: ["system:masters"],
+    breakGlass: { groups: [], maxDuration: "4h", defaultDuration: "1h" },
+  },
+  sync: {
+    concurrency: 16,
+    workers: 4,
+    maxPruneShare: 0.5,
+    maxFetchBytes: 536870912,
+    minInterval: "5s",
+  },
+  render: { timeout: "60s", maxFileBytes: 4194304, maxRepoFileBytes: 67108864, maxObjects: 10000 },
+  webhook: {
+    enabled: true,
+    port: 9443,
+    failurePolicy: "Fail",
+    timeoutSeconds: 5,
+    certSecret: "gitgate-webhook-tls",
+    register: true,
+    namePrefix: "gitgate",
+  },
+  hooks: { maxBodyBytes: 1048576 },
+  alerts: { channels: [], dedupWindow: "10m", ratePerMinute: 20 },
+  leaderElection: { enabled: true, leaseName: "gitgate-leader" },
+};
+
 describe("parseConfig", () => {
-  it("empty document gives the defaults", () => assert.deepEqual(parseConfig(null, "x"), DEFAULT_CONFIG));
+  it("empty document gives the defaults", () => {
+    assert.deepEqual(parseConfig(null, "x"), DOCUMENTED_DEFAULTS);
+    assert.deepEqual(parseConfig({}, "x"), DOCUMENTED_DEFAULTS);
+  });
   it("merges nested values over defaults", () => {
     const c = parseConfig(
       {
@@ -12,10 +48,15 @@ describe("parseConfig", () => {
       },
       "x",
     );
-    assert.equal(c.enforcement.defaultMode, "warn");
-    assert.deepEqual(c.enforcement.exemptGroups, DEFAULT_CONFIG.enforcement.exemptGroups);
-    assert.equal(c.alerts.channels[0]?.name, "s");
-    assert.equal(c.alerts.ratePerMinute, 20);
+    assert.deepEqual(c, {
+      ...DOCUMENTED_DEFAULTS,
+      enforcement: { ...DOCUMENTED_DEFAULTS.enforcement, defaultMode: "warn" },
+      alerts: {
+        channels: [{ name: "s", type: "slack", url: "http://127.0.0.1/x" }],
+        dedupWindow: "10m",
+        ratePerMinute: 20,
+      },
+    });
   });
   const bad: Array<[string, unknown, RegExp]> = [
     [
@@ -55,8 +96,11 @@ describe("parseConfig", () => {
   }
   it("takes webhook secrets from the environment", () => {
     const c = applyEnv(DEFAULT_CONFIG, { GITGATE_GITHUB_WEBHOOK_SECRET: "s3", GITGATE_LOG_LEVEL: "debug" });
-    assert.equal(c.hooks.githubSecret, "s3");
-    assert.equal(c.logLevel, "debug");
-    assert.equal(DEFAULT_CONFIG.hooks.githubSecret, undefined);
+    assert.deepEqual(c, {
+      ...DOCUMENTED_DEFAULTS,
+      logLevel: "debug",
+      hooks: { maxBodyBytes: 1048576, githubSecret: "s3" },
+    });
+    assert.deepEqual(DEFAULT_CONFIG, DOCUMENTED_DEFAULTS, "the defaults are not changed in place");
   });
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { describe, it } from "node:test";
 import { signHold, verifiedHold } from "./hold-record.js";
 import { LAST_CHANGE_ANNOTATION } from "./labels.js";
@@ -18,6 +19,10 @@ const withRecord = (record: unknown): KubeObject => ({
     annotations: { [LAST_CHANGE_ANNOTATION]: JSON.stringify(record) },
   },
 });
+const withHold = (edit: Record<string, unknown>): unknown => {
+  const record = signed() as { breakGlass: Record<string, unknown> };
+  return { ...record, breakGlass: { ...record.breakGlass, ...edit } };
+};
 const signed = (user = "bob", key = KEY, secret = SECRET, until = later, reason = "INC-42"): unknown => ({
   user,
   fields: ["spec.replicas"],
@@ -41,12 +46,15 @@ void describe("verifiedHold", () => {
       now,
       false,
     ],
+    ["not when the user was edited", withRecord({ ...(signed() as object), user: "mallory" }), now, false],
     [
-      "not when the user or the expiry was edited",
-      withRecord({ ...(signed() as object), user: "mallory" }),
+      "not when the expiry was pushed later (still a valid time, only the signature is wrong)",
+      withRecord(withHold({ until: "2026-01-01T09:00:00.000Z" })),
       now,
       false,
     ],
+    ["not when the reason was edited", withRecord(withHold({ reason: "INC-43" })), now, false],
+    ["not when a grantee was added", withRecord(withHold({ grantee: "mallory" })), now, false],
     ["not without a grant", withRecord({ user: "bob", fields: [], time: now.toISOString() }), now, false],
     [
       "not from a malformed annotation",
@@ -63,6 +71,16 @@ void describe("verifiedHold", () => {
       username: "bob",
       reason: "INC-42",
       expiresAt: later,
+    });
+  });
+
+  it("signs HMAC-SHA256 over key, user, expiry and reason, one per line (an oracle computed here)", () => {
+    const hold = signHold(SECRET, KEY, "bob", later, "INC-42");
+    const payload = `${KEY}\nbob\n2026-01-01T01:00:00.000Z\nINC-42`;
+    assert.deepEqual(hold, {
+      until: "2026-01-01T01:00:00.000Z",
+      reason: "INC-42",
+      sig: createHmac("sha256", SECRET).update(payload).digest("hex"),
     });
   });
 });
