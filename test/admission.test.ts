@@ -8,7 +8,7 @@ import { request } from "node:https";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { createLogger } from "../src/log/logger.js";
-import type { GitApp } from "../src/sync/gitapp.js";
+import type { GitApp } from "../src/api/gitapp.js";
 import { examplesDir, readTree } from "../src/testenv/files.js";
 import { condition, startEnv, waitFor, waitSynced, type TestEnv } from "./harness/env.js";
 

@@ -5,7 +5,7 @@
  */
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
-import type { GitApp } from "../src/sync/gitapp.js";
+import type { GitApp } from "../src/api/gitapp.js";
 import { startGitServer, type GitServer } from "../src/testenv/git-server.js";
 import { condition, startEnv, waitFor, waitSynced, type TestEnv } from "./harness/env.js";
 

@@ -8,7 +8,7 @@ import { request } from "node:https";
 import { after, before, describe, it } from "node:test";
 import yaml from "js-yaml";
 import type { KubeObject } from "../src/manifest/object.js";
-import type { GitApp } from "../src/sync/gitapp.js";
+import type { GitApp } from "../src/api/gitapp.js";
 import { condition, startEnv, waitFor, waitSynced, type TestEnv } from "./harness/env.js";
 import { examplesDir, readTree } from "../src/testenv/files.js";
 

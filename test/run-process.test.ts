@@ -18,7 +18,7 @@ import { loadKubeConfig, Transport } from "../src/cluster/transport.js";
 import { Informer } from "../src/cluster/watch.js";
 import { silentLogger } from "../src/log/logger.js";
 import type { KubeObject } from "../src/manifest/object.js";
-import type { GitApp } from "../src/sync/gitapp.js";
+import type { GitApp } from "../src/api/gitapp.js";
 import { startControlPlane, type ControlPlane } from "../src/testenv/controlplane.js";
 import { examplesDir, readTree } from "../src/testenv/files.js";
 import { startGitServer, type GitServer } from "../src/testenv/git-server.js";
