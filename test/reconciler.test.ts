@@ -218,6 +218,46 @@ describe("reconciler", () => {
     ]);
   });
 
+  it("reports no drift on any fixture after a resync: API-server defaults and controllers' fields are not drift", async () => {
+    // The deployment controller has written its revision annotation and status by now.
+    await waitFor("deployment revisions", async () =>
+      (
+        await Promise.all(
+          [
+            ["guestbook", "guestbook-ui"],
+            ["podinfo", "prod-podinfo"],
+            ["echo", "echo-echo"],
+          ].map(([ns, name]) => env.get(DEPLOY, "Deployment", ns, name ?? "")),
+        )
+      ).every((d) => d?.metadata.annotations?.["deployment.kubernetes.io/revision"]),
+    );
+    for (const name of ["guestbook", "podinfo", "echo"]) {
+      const before = (await env.getGitApp(name))?.metadata.generation ?? 0;
+      const app = await env.getGitApp(name);
+      assert.ok(app);
+      // A spec change forces a full reconcile (diff against live, managedFields included).
+      await env.applyGitApp(name, { ...app.spec, sync: { ...app.spec.sync, interval: "59m" } });
+      const resynced = await waitFor(`${name} resynced`, async () => {
+        const a = await env.getGitApp(name);
+        return (a?.status?.observedGeneration ?? 0) > before && condition(a, "Synced")?.status === "True"
+          ? a
+          : undefined;
+      });
+      assert.deepEqual(
+        resynced.status?.drift ?? [],
+        [],
+        `${name}: ${JSON.stringify(resynced.status?.drift)}`,
+      );
+      assert.notEqual(condition(resynced, "Drifted")?.status, "True", name);
+    }
+    assert.deepEqual(
+      env.alerts
+        .filter((a) => a.type === "drift-found" || a.type === "drift-reverted")
+        .map((a) => a.app.name),
+      [],
+    );
+  });
+
   it("applies a pushed replica change at once via the push receiver, and prunes a removed file", async () => {
     const changed =
       (await readTree(EXAMPLES, "apps"))["apps/guestbook/deployment.yaml"]?.replace(
@@ -314,7 +354,11 @@ describe("reconciler", () => {
     // The user, from the record gitgate's mutating webhook left on the object, not the field manager.
     assert.match(drifted?.message ?? "", /changed by admin\b/);
     const alert = env.alerts.find((a) => a.type === "drift-reverted");
-    assert.equal(alert?.actor?.username, "admin");
+    assert.equal(
+      alert?.actor?.username,
+      "admin",
+      JSON.stringify(env.alerts.filter((a) => a.type.startsWith("drift")).map((a) => [a.object, a.actor, a.changes])),
+    );
     assert.deepEqual(
       alert?.changes?.map((c) => [c.path, c.gitValue, c.liveValue]),
       [["data.TITLE", "Guestbook", "hacked"]],
