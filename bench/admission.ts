@@ -189,7 +189,10 @@ async function plainDecideServer(tls: { cert: string; key: string }, index: Desi
       const parsed = parseReview(parseReviewJson(Buffer.concat(chunks).toString("utf8")));
       const body = parsed.ok
         ? JSON.stringify(
-            encodeResponse(parsed.request.uid, decide(parsed.request, index, policy, new Date())),
+            encodeResponse(
+              parsed.request.uid,
+              decide({ request: parsed.request, index, policy, now: new Date() }),
+            ),
           )
         : "{}";
       res.writeHead(parsed.ok ? 200 : 400, {
@@ -480,13 +483,13 @@ function decisionLatency(index: DesiredIndex): void {
   for (const size of ["standard", "large"] as ReviewSize[]) {
     const requests = prepare(size);
     const pick = (i: number): Prepared => requests[i % requests.length] as Prepared;
-    for (let i = 0; i < DECIDE_WARMUP; i++) decide(pick(i).request, index, policy, now);
+    for (let i = 0; i < DECIDE_WARMUP; i++) decide({ request: pick(i).request, index, policy, now });
     const all = new Float64Array(DECIDE_ITERATIONS);
     const violations: number[] = [];
     for (let i = 0; i < DECIDE_ITERATIONS; i++) {
       const r = pick(i);
       const started = process.hrtime.bigint();
-      const decision = decide(r.request, index, policy, now);
+      const decision = decide({ request: r.request, index, policy, now });
       const us = Number(process.hrtime.bigint() - started) / 1000;
       all[i] = us;
       if (r.violation) violations.push(us);
@@ -501,7 +504,9 @@ function decisionLatency(index: DesiredIndex): void {
       const started = process.hrtime.bigint();
       const parsed = parseReview(parseReviewJson(r.body));
       if (parsed.ok)
-        JSON.stringify(encodeResponse(parsed.request.uid, decide(parsed.request, index, policy, now)));
+        JSON.stringify(
+          encodeResponse(parsed.request.uid, decide({ request: parsed.request, index, policy, now })),
+        );
       path[i] = Number(process.hrtime.bigint() - started) / 1000;
     }
     const [pp50, pp99, pp999] = percentilesOf(path, [50, 99, 99.9]) as [number, number, number];
@@ -570,7 +575,7 @@ function undeclaredCost(
     for (let i = 0; i < BLOCK; i++) {
       const request = requests[(block * BLOCK + i) % requests.length] as AdmissionRequest;
       const started = process.hrtime.bigint();
-      decide(request, index, pol, now);
+      decide({ request, index, policy: pol, now });
       out[block * BLOCK + i] = Number(process.hrtime.bigint() - started) / 1000;
     }
   };

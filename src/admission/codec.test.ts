@@ -211,7 +211,7 @@ void describe("hostile bodies", () => {
       }
       accepted++;
       const now = new Date("2025-05-01T00:00:00Z");
-      const decision = decide(parsed.request, index, policy, now);
+      const decision = decide({ request: parsed.request, index, policy, now });
       outOfBandPatch(parsed.request, index, policy, now);
       const encoded = encodeResponse(parsed.request.uid, decision);
       assert.equal(typeof encoded.response.allowed, "boolean");

@@ -110,7 +110,7 @@ function update(object: KubeObject, extra: Partial<AdmissionRequest> = {}): Admi
 const scaled = live((o) => (o.spec.replicas = 5));
 const enforce = indexOf(entryFor(gitDeployment, "enforce"), entryFor(gitSecret, "enforce"));
 const decideWith = (req: AdmissionRequest, index = enforce, pol = policy): Decision =>
-  decide(req, index, pol, NOW);
+  decide({ request: req, index, policy: pol, now: NOW });
 
 const REPLICAS_MESSAGE =
   `Deployment guestbook/guestbook-ui is managed by Git: spec.replicas is 1 in ${REPO} ` +
@@ -497,7 +497,7 @@ void describe("decide: break-glass", () => {
         };
       });
     const decideScale = (req: AdmissionRequest, parent: KubeObject | undefined): Decision =>
-      decide(req, enforce, { ...policy, holdSecret: SECRET }, NOW, () => parent);
+      decide({ request: req, index: enforce, policy: { ...policy, holdSecret: SECRET }, now: NOW, parent });
 
     void it("a member scales inside an open window: admitted until the window's end", () => {
       const d = decideScale(scaleTo(5), withWindow("2025-05-01T12:10:00Z"));

@@ -164,19 +164,37 @@ export function isExempt(request: AdmissionRequest, policy: AdmissionPolicy): bo
   return policy.exemptUsers.includes(username) || groups.some((g) => policy.exemptGroups.includes(g));
 }
 
-/**
- * The live object a `scale` request is for (the Scale carries none of its annotations), from the
- * reconciler's watch cache; undefined when not cached.
- */
-export type LiveParentReader = (entry: DesiredEntry) => KubeObject | undefined;
+/** Everything one decision reads. */
+export interface DecisionInput {
+  request: AdmissionRequest;
+  index: DesiredIndexReader;
+  policy: AdmissionPolicy;
+  now: Date;
+  /**
+   * The live object a break-glass member's `scale` is for (the Scale carries none of its
+   * annotations), read beforehand because liveParentNeeded() asked for it; absent otherwise.
+   */
+  parent?: KubeObject;
+}
 
-export function decide(
+/**
+ * The one request decide() needs more than the index for: a break-glass member's `scale` reads
+ * the parent object's annotations (the watch cache may not hold it, or may lag a kubectl
+ * annotate). Returns the entry whose live object the caller reads and passes as `parent`.
+ */
+export function liveParentNeeded(
   request: AdmissionRequest,
   index: DesiredIndexReader,
   policy: AdmissionPolicy,
-  now: Date,
-  liveParent?: LiveParentReader,
-): Decision {
+): DesiredEntry | undefined {
+  if (request.subResource !== "scale") return undefined;
+  if (!(request.userInfo.groups ?? []).some((group) => policy.breakGlassGroups.includes(group)))
+    return undefined;
+  return index.get(keyOf(targetOf(request, policy)));
+}
+
+export function decide(input: DecisionInput): Decision {
+  const { request, index, policy, now, parent } = input;
   const ref = targetOf(request, policy);
   const key = keyOf(ref);
   const allow = (reason: DecisionReason): Decision => ({ allowed: true, verdict: "allowed", reason, key });
@@ -213,7 +231,7 @@ export function decide(
   }
 
   // 6–7.
-  return judge(request, entry, violations, policy, now, key, liveParent);
+  return judge(request, entry, violations, policy, now, key, parent);
 }
 
 /** A request that only sets the break-glass annotations: a grant (self-heal paused), or a note why not. */
@@ -246,9 +264,8 @@ function scaleBreakGlass(
   policy: AdmissionPolicy,
   now: Date,
   key: string,
-  liveParent: LiveParentReader | undefined,
+  parent: KubeObject | undefined,
 ): BreakGlassCheck {
-  const parent = liveParent?.(entry);
   const hint =
     `kubectl scale cannot carry break-glass annotations: a member of a break-glass group annotates ` +
     `${entry.ref.kind} ${entry.ref.namespace ? `${entry.ref.namespace}/` : ""}${entry.ref.name} with ` +
@@ -319,7 +336,7 @@ function judge(
   policy: AdmissionPolicy,
   now: Date,
   key: string,
-  liveParent?: LiveParentReader,
+  parent?: KubeObject,
 ): Decision {
   const changes: FieldChange[] = violations.changes.map(({ path, gitValue, liveValue, undeclared }) => ({
     path,
@@ -333,7 +350,7 @@ function judge(
   // 7. Break-glass overrides every mode; a refusal is explained in the normal outcome.
   const breakGlass =
     request.subResource === "scale"
-      ? scaleBreakGlass(request, entry, policy, now, key, liveParent)
+      ? scaleBreakGlass(request, entry, policy, now, key, parent)
       : checkBreakGlass(request, policy, now);
   if (breakGlass.kind === "granted") return granted(request, entry, changes, breakGlass, now, key);
   const note = breakGlass.kind === "refused" ? ` ${breakGlass.note}` : "";

@@ -33,7 +33,7 @@ export function outOfBandPatch(
   // No declared field changes: only a request opening a break-glass window is recorded (its signed
   // grant is how every replica learns of the window; a later kubectl scale relies on it).
   if (changes.length === 0 && !opensBreakGlass(request)) return undefined;
-  const decision = decide(request, index, policy, now);
+  const decision = decide({ request, index, policy, now });
   if (!decision.allowed) return undefined;
   if (changes.length === 0 && !decision.breakGlass) return undefined;
 

@@ -5,9 +5,9 @@
  * server/admission-http.ts carries it over HTTP.
  */
 import type { DesiredEntry, DesiredIndexReader } from "../manifest/desired.js";
-import { keyOf, type KubeObject } from "../manifest/object.js";
+import type { KubeObject } from "../manifest/object.js";
 import { encodeResponse, parseReview } from "./codec.js";
-import { decide, targetOf } from "./decide.js";
+import { decide, liveParentNeeded } from "./decide.js";
 import type { WebhookKind } from "./metrics.js";
 import { outOfBandPatch } from "./mutate.js";
 import type { AdmissionPolicy, AdmissionRequest, Decision, JsonPatchOp } from "./types.js";
@@ -40,7 +40,7 @@ export function review(webhook: WebhookKind, parsed: ParsedReview, deps: ReviewD
     return { kind: "mutated", status: 200, payload, request, ...(patch ? { patch } : {}) };
   }
   const { parent } = deps;
-  const decision = decide(request, deps.index, deps.policy, deps.now, () => parent);
+  const decision = decide({ request, index: deps.index, policy: deps.policy, now: deps.now, parent });
   return {
     kind: "validated",
     status: 200,
@@ -50,25 +50,13 @@ export function review(webhook: WebhookKind, parsed: ParsedReview, deps: ReviewD
   };
 }
 
-/**
- * The one request that needs more than the index: a break-glass member's scale reads the parent
- * object's annotations (the watch cache may not hold it, or may lag a kubectl annotate). Returns
- * the index entry whose live object is to be read first, if any.
- */
+/** The index entry whose live object is to be read before deciding (decide.ts: liveParentNeeded). */
 export function parentToRead(
   webhook: WebhookKind,
   parsed: ParsedReview,
   index: DesiredIndexReader,
   policy: AdmissionPolicy,
 ): DesiredEntry | undefined {
-  if (webhook !== "validate" || !parsed.ok || !scaleByBreakGlassMember(parsed.request, policy))
-    return undefined;
-  return index.get(keyOf(targetOf(parsed.request, policy)));
-}
-
-function scaleByBreakGlassMember(request: AdmissionRequest, policy: AdmissionPolicy): boolean {
-  return (
-    request.subResource === "scale" &&
-    (request.userInfo.groups ?? []).some((group) => policy.breakGlassGroups.includes(group))
-  );
+  if (webhook !== "validate" || !parsed.ok) return undefined;
+  return liveParentNeeded(parsed.request, index, policy);
 }

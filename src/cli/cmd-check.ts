@@ -124,7 +124,7 @@ export async function checkCommand(manifest: string, flags: CheckFlags): Promise
         oldObject: live ?? null,
         dryRun: true,
       };
-      const decision = decide(request, index ?? new DesiredIndex(), policy, new Date());
+      const decision = decide({ request, index: index ?? new DesiredIndex(), policy, now: new Date() });
       results.push({
         object: describeRef(refOf(obj)),
         verdict: decision.verdict,
