@@ -353,11 +353,15 @@ describe("reconciler", () => {
     assert.match(drifted?.message ?? "", /ConfigMap guestbook\/guestbook-config: data\.TITLE/);
     // The user, from the record gitgate's mutating webhook left on the object, not the field manager.
     assert.match(drifted?.message ?? "", /changed by admin\b/);
-    const alert = env.alerts.find((a) => a.type === "drift-reverted");
+    const alert = env.alerts.find(
+      (a) => a.type === "drift-reverted" && a.object?.name === "guestbook-config",
+    );
     assert.equal(
       alert?.actor?.username,
       "admin",
-      JSON.stringify(env.alerts.filter((a) => a.type.startsWith("drift")).map((a) => [a.object, a.actor, a.changes])),
+      JSON.stringify(
+        env.alerts.filter((a) => a.type.startsWith("drift")).map((a) => [a.object, a.actor, a.changes]),
+      ),
     );
     assert.deepEqual(
       alert?.changes?.map((c) => [c.path, c.gitValue, c.liveValue]),
