@@ -10,7 +10,7 @@ import { managedMarkerChanges, MARKER_POINTERS } from "../diff/markers.js";
 import type { DesiredEntry, DesiredIndexReader, IgnoreRule } from "../manifest/desired.js";
 import { verifiedHold } from "../manifest/hold-record.js";
 import { BREAK_GLASS_REASON_ANNOTATION, isManaged } from "../manifest/labels.js";
-import { isSecret, redactText } from "../manifest/redact.js";
+import { isSecret, redactHead } from "../manifest/redact.js";
 import { isPlainObject, keyOf, type KubeObject, type ObjectRef } from "../manifest/object.js";
 import { checkBreakGlass, opensBreakGlass, type BreakGlassCheck } from "./break-glass.js";
 import {
@@ -249,8 +249,8 @@ function bounded(value: unknown): unknown {
     return value;
   const text = typeof value === "string" ? value : JSON.stringify(value);
   if (text.length <= MAX_KEPT_CHARS) return value;
-  // Redacted before it is cut, so no cut can split a credential past recognition.
-  return `${redactText(text).slice(0, MAX_KEPT_CHARS)}… (${text.length} characters)`;
+  // redactHead cuts before matching, and drops what a cut could split past recognition.
+  return `${redactHead(text, MAX_KEPT_CHARS).slice(0, MAX_KEPT_CHARS)}… (${text.length} characters)`;
 }
 
 function judge(

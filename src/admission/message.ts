@@ -7,7 +7,7 @@ import type { FieldChange } from "../alerts/event.js";
 import type { GitLocation } from "../manifest/desired.js";
 import { publicRepoURL } from "../manifest/normalize.js";
 import { describeRef, type ObjectRef } from "../manifest/object.js";
-import { REDACTED, redactText } from "../manifest/redact.js";
+import { REDACTED, redactHead } from "../manifest/redact.js";
 import { oneLine } from "./codec.js";
 import { NAMESPACE_NAME_LABEL, WEBHOOK_NAMESPACE_IGNORE, WEBHOOK_NAMESPACE_LABEL } from "./webhook-config.js";
 
@@ -22,8 +22,8 @@ export function gitLocation(source: GitLocation): string {
 export function formatValue(value: unknown): string {
   if (value === REDACTED) return REDACTED;
   const text = typeof value === "string" ? value : (JSON.stringify(value) ?? String(value));
-  // Redact before cutting: a cut can split a credential so that no pattern matches it any more.
-  return oneLine(redactText(text), MAX_VALUE_LENGTH);
+  // redactHead cuts before matching and drops what a cut could split past recognition.
+  return oneLine(redactHead(text, MAX_VALUE_LENGTH), MAX_VALUE_LENGTH);
 }
 
 /** `spec.replicas is 1 in <repo> <file>@<sha>, request has 5` */
@@ -34,7 +34,7 @@ export function changeClause(change: FieldChange, source: GitLocation): string {
 }
 
 function finish(text: string): string {
-  return oneLine(redactText(text), 4096);
+  return oneLine(redactHead(text, 4096), 4096);
 }
 
 export function violationMessage(

@@ -1,6 +1,7 @@
 /** The GitApp custom resource (gitgate.io/v1alpha1) and its defaults. Pure. */
 import type { AppRef, EnforcementMode, IgnoreRule } from "../manifest/desired.js";
 import type { KubeObject } from "../manifest/object.js";
+import { trimTrailing } from "../strings.js";
 
 export const GITAPP_API_VERSION = "gitgate.io/v1alpha1";
 export const GITAPP_KIND = "GitApp";
@@ -113,7 +114,7 @@ export function effectiveSpec(
     app: { namespace, name: app.metadata.name ?? "" },
     repoURL: source.repoURL,
     revision: source.revision || "HEAD",
-    path: (source.path ?? "").replace(/^\.?\/+/, "").replace(/\/+$/, "") || ".",
+    path: trimTrailing((source.path ?? "").replace(/^\.?\/+/, ""), "/") || ".",
     credentialsSecret: source.credentialsSecret,
     helm: source.helm,
     namespace: destination?.namespace || namespace,
