@@ -13,6 +13,7 @@ import { keyOf, type KubeObject } from "../manifest/object.js";
 import { encodeResponse, parseReview } from "./codec.js";
 import { decide, targetOf } from "./decide.js";
 import { parseReviewJson } from "./decode.js";
+import { noteDepthCap } from "./depth.js";
 import { noMetrics, type AdmissionMetrics, type WebhookKind } from "./metrics.js";
 import { outOfBandPatch } from "./mutate.js";
 import type { AdmissionPolicy, AdmissionRequest, BreakGlassGrant, Decision, JsonPatchOp } from "./types.js";
@@ -217,7 +218,8 @@ function answer(deps: AdmissionDeps, webhook: WebhookKind, body: unknown, res: S
     if (!res.headersSent) sendJson(res, 500, { error: "gitgate failed to decide; see its log" });
   };
   const validate = (parent?: KubeObject): void => {
-    const decision = decide(request, deps.index, policy, now, () => parent);
+    const decided = decide(request, deps.index, policy, now, () => parent);
+    const decision = parsed.capped ? noteDepthCap(decided) : decided;
     sendJson(res, 200, encodeResponse(request.uid, decision));
     metrics.observe(webhook, decision.verdict, elapsed());
     logDecision(deps, request, decision);
