@@ -6,7 +6,7 @@ import { parseReview } from "./codec.js";
 import { decide } from "./decide.js";
 import { capDepth, deeperThan, depthMarker, MAX_DEPTH, noteDepthCap } from "./depth.js";
 import { outOfBandPatch } from "./mutate.js";
-import type { AdmissionPolicy } from "./types.js";
+import type { AdmissionPolicy, Decision } from "./types.js";
 
 /** JSON text nested `levels` deep (JSON.stringify itself overflows the stack on such values). */
 function nestedText(levels: number, asArray = false): string {
@@ -96,7 +96,10 @@ void describe("a review with values nested 6,000 levels deep", () => {
     })
       .replace('"DEEP-NEW"', deep)
       .replace('"DEEP-OLD"', nestedText(6000));
-  const decideOn = (body: string, mode: "enforce" | "warn" = "enforce") => {
+  const decideOn = (
+    body: string,
+    mode: "enforce" | "warn" = "enforce",
+  ): { capped: boolean; decision: Decision; patch: () => unknown } => {
     const parsed = parseReview(JSON.parse(body));
     assert.ok(parsed.ok);
     const idx = { ...index, get: (k: string) => (k === entry.key ? { ...entry, mode } : undefined) };
