@@ -111,7 +111,7 @@ function hostile(rand: () => number): () => Sent {
     if (r < 0.7) return Array.from({ length: int(4) }, () => randomValue(depth + 1));
     return Object.fromEntries(Array.from({ length: int(4) }, () => [pick(strings), randomValue(depth + 1)]));
   };
-  const object = (): Record<string, unknown> => structuredClone(pick(OBJECTS)) as Record<string, unknown>;
+  const object = (): Record<string, unknown> => structuredClone(pick(OBJECTS));
   const review = (): Record<string, unknown> => {
     const obj = object();
     const meta = obj.metadata as Record<string, unknown>;
