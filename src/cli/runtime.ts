@@ -197,7 +197,9 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
     holdSecret = createHash("sha256").update("gitgate break-glass hold\n").update(tls.ca.key).digest("hex");
     if (!config.hooks.githubSecret && !config.hooks.gitlabToken)
       logger.warn(
-        "POST /hooks/git accepts unsigned push notifications (they can only trigger a fetch): set hooks.githubSecret or hooks.gitlabToken",
+        config.hooks.allowUnsigned
+          ? "POST /hooks/git accepts unsigned push notifications (hooks.allowUnsigned): set hooks.githubSecret or hooks.gitlabToken"
+          : "POST /hooks/git refuses every push: set hooks.githubSecret or hooks.gitlabToken",
       );
     // Built once: the config does not change while running, and resourceKinds is discovery's own
     // map, filled in place as kinds are discovered.
@@ -230,7 +232,7 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
             })) ?? controller.liveObject(entry.object),
         onAdmittedChange: (key, username, paths) => controller.recordAdmittedChange(key, username, paths),
       }),
-      onPush: (urls) => urls.flatMap((u) => controller.triggerRepo(u)),
+      onPush: (urls) => urls.flatMap((u) => controller.pushRepo(u)),
       hooks: config.hooks,
       isReady,
       registry,

@@ -62,7 +62,11 @@ export interface GitgateConfig {
     /** Name prefix of the configurations: `<prefix>-validate`, `<prefix>-mutate`. */
     namePrefix: string;
   };
-  hooks: { githubSecret?: string; gitlabToken?: string; maxBodyBytes: number };
+  /**
+   * Push receiver. A push needs a valid GitHub signature or GitLab token unless `allowUnsigned`
+   * (default false): with neither a secret nor that, every push is refused.
+   */
+  hooks: { githubSecret?: string; gitlabToken?: string; allowUnsigned: boolean; maxBodyBytes: number };
   alerts: { channels: ChannelConfig[]; dedupWindow: string; ratePerMinute: number };
   leaderElection: { enabled: boolean; leaseName: string };
 }
@@ -149,6 +153,7 @@ export const configSchema = {
       properties: {
         githubSecret: { type: "string" },
         gitlabToken: { type: "string" },
+        allowUnsigned: { type: "boolean" },
         maxBodyBytes: { type: "integer", minimum: 1024 },
       },
     },

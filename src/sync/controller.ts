@@ -16,6 +16,7 @@ import { BreakGlassHolds, type Hold } from "./holds.js";
 import { LiveState } from "./live.js";
 import { composeOutcome, type KubeEventSpec } from "./outcome.js";
 import { reconcile, type ReconcileContext, type ReconcileDeps, type Role } from "./reconcile.js";
+import { PushPace } from "./push-pace.js";
 import { WorkQueue } from "./queue.js";
 import { AdmittedChanges } from "./admitted-changes.js";
 
@@ -39,6 +40,7 @@ export class Controller {
   private readonly live: LiveState;
   private readonly apps = new Map<string, GitApp>();
   private readonly queue: WorkQueue;
+  private readonly pushPace: PushPace;
   private informer?: Informer;
   private readonly deps: ReconcileDeps;
   /** Last reconcile per app, for tests and `gitgate status`. */
@@ -57,6 +59,7 @@ export class Controller {
       stillLeading: () => opts.isLeader(),
     };
     this.queue = new WorkQueue((key) => this.process(key), opts.workers ?? 4, opts.logger);
+    this.pushPace = new PushPace(opts.settings.minIntervalMs);
   }
 
   async start(): Promise<void> {
@@ -92,6 +95,21 @@ export class Controller {
       .filter(([, app]) => this.opts.sameRepo(app.spec.source.repoURL, repoURL))
       .map(([k]) => k);
     for (const key of keys) this.queue.add(key);
+    return keys;
+  }
+
+  /**
+   * The push receiver's trigger: like triggerRepo, but each GitApp syncs no sooner than
+   * sync.minInterval after its last sync started, so pushes cannot make gitgate fetch faster.
+   */
+  pushRepo(repoURL: string): string[] {
+    const keys = [...this.apps.entries()]
+      .filter(([, app]) => this.opts.sameRepo(app.spec.source.repoURL, repoURL))
+      .map(([k]) => k);
+    for (const key of keys) {
+      if (this.queue.isActive(key)) this.pushPace.pushedWhileRunning(key);
+      else this.queue.add(key, this.pushPace.delay(key, Date.now()));
+    }
     return keys;
   }
 
@@ -140,6 +158,7 @@ export class Controller {
       this.apps.delete(key);
       this.index.removeApp({ namespace: app.metadata.namespace ?? "", name: app.metadata.name ?? "" });
       this.queue.forget(key);
+      this.pushPace.forget(key);
       return;
     }
     const previous = this.apps.get(key);
@@ -179,6 +198,12 @@ export class Controller {
   }
 
   private async process(key: string): Promise<number | undefined> {
+    this.pushPace.started(key, Date.now());
+    const next = await this.reconcileOne(key);
+    return this.pushPace.next(key, next, Date.now());
+  }
+
+  private async reconcileOne(key: string): Promise<number | undefined> {
     const app = this.apps.get(key);
     if (!app) return undefined;
     const role: Role = this.opts.isLeader() ? "leader" : "follower";
