@@ -143,6 +143,7 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
       logger,
       maxFileBytes: config.render.maxRepoFileBytes,
       maxFetchBytes: config.sync.maxFetchBytes,
+      allowedHosts: config.sync.allowedHosts,
     }),
     render: (req) =>
       render(req, {

@@ -36,6 +36,11 @@ export interface GitgateConfig {
     /** Most bytes one Git fetch may receive (isomorphic-git holds the packfile in memory). */
     maxFetchBytes: number;
     minInterval: string;
+    /**
+     * Hosts repoURLs may name (`git.example.com`, `*.example.com`); empty = any. Link-local and
+     * cloud metadata addresses are refused either way.
+     */
+    allowedHosts?: string[];
     cacheDir?: string;
   };
   render: {
@@ -111,6 +116,7 @@ export const configSchema = {
         maxPruneShare: { type: "number", minimum: 0, maximum: 1 },
         maxFetchBytes: { type: "integer", minimum: 1 },
         minInterval: duration,
+        allowedHosts: { type: "array", items: { type: "string", minLength: 1 } },
         cacheDir: { type: "string" },
       },
     },
