@@ -93,7 +93,7 @@ function guardedLookup(hostname: string, options: { all?: boolean }, callback: L
       hostname,
       addresses.map((a) => a.address),
     );
-    if (refused) return callback(refused as unknown as NodeJS.ErrnoException, []);
+    if (refused) return callback(refused, []);
     const first = addresses[0];
     if (options.all) callback(null, addresses);
     else callback(null, first?.address ?? "", first?.family);
