@@ -289,6 +289,26 @@ describe("chart, rendered without a cluster", () => {
     }
   });
 
+  it("templates a NetworkPolicy for the HTTPS port, limited to networkPolicy.from when set", async () => {
+    const open = find(await render(), "NetworkPolicy");
+    const spec = open.spec as {
+      podSelector: unknown;
+      policyTypes: string[];
+      ingress: Array<Record<string, unknown>>;
+    };
+    assert.deepEqual(spec.policyTypes, ["Ingress"]);
+    const service = specOf<ServiceSpec>(find(await render(), "Service"));
+    assert.deepEqual(spec.podSelector, { matchLabels: service.selector });
+    assert.deepEqual(spec.ingress, [{ ports: [{ port: "https", protocol: "TCP" }] }]);
+    const limited = find(
+      await render(["--set", "networkPolicy.from[0].ipBlock.cidr=10.0.0.0/24"]),
+      "NetworkPolicy",
+    );
+    assert.deepEqual((limited.spec as typeof spec).ingress[0]?.from, [{ ipBlock: { cidr: "10.0.0.0/24" } }]);
+    const off = await render(["--set", "networkPolicy.enabled=false"]);
+    assert.ok(!off.some((o) => o.kind === "NetworkPolicy"));
+  });
+
   it("wires the Deployment: probes, ports, downward API, cache dir, security context", async () => {
     const objects = await render();
     const deployment = find(objects, "Deployment");
@@ -494,6 +514,7 @@ describe("chart against a real kube-apiserver", () => {
       "ConfigMap",
       "Deployment",
       "MutatingWebhookConfiguration",
+      "NetworkPolicy",
       "PodDisruptionBudget",
       "Role",
       "RoleBinding",

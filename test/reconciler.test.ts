@@ -290,6 +290,7 @@ describe("reconciler", () => {
       env.gitgate.caPem ?? "",
     );
     assert.equal(res.status, 202, res.text);
+    assert.equal(res.text, '{"accepted":true}', "the reply names no GitApp");
     await waitFor("replicas 4", async () => (await replicas("guestbook", "guestbook-ui")) === 4, 10_000);
     console.log(`push → applied in ${Date.now() - started} ms`);
     await waitFor(

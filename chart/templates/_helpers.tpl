@@ -75,7 +75,7 @@ certificate Secret and the Lease.
 {{- $webhook := dict "enabled" .Values.webhook.enabled "port" .Values.webhook.port "failurePolicy" .Values.webhook.failurePolicy "timeoutSeconds" .Values.webhook.timeoutSeconds "register" .Values.webhook.register "namePrefix" $fullname "certSecret" (include "gitgate.certSecret" .) "service" $service -}}
 {{- $_ = set $config "webhook" $webhook -}}
 {{- $_ = set $config "leaderElection" (dict "enabled" .Values.leaderElection.enabled "leaseName" (include "gitgate.leaseName" .)) -}}
-{{- $_ = set $config "hooks" (dict "maxBodyBytes" .Values.hooks.maxBodyBytes) -}}
+{{- $_ = set $config "hooks" (dict "maxBodyBytes" .Values.hooks.maxBodyBytes "allowUnsigned" (.Values.hooks.allowUnsigned | default false)) -}}
 {{- $_ = set $config "alerts" (dict "channels" .Values.alerts.channels "dedupWindow" .Values.alerts.dedupWindow "ratePerMinute" .Values.alerts.ratePerMinute) -}}
 {{- toYaml $config }}
 {{- end }}

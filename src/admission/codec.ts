@@ -4,6 +4,7 @@
  */
 import { Ajv } from "ajv";
 import { isPlainObject, type KubeObject } from "../manifest/object.js";
+import { capDepth, depthMarker } from "./depth.js";
 import type { AdmissionRequest, AdmissionStatus, JsonPatchOp } from "./types.js";
 
 const str = { type: "string" } as const;
@@ -63,7 +64,13 @@ const reviewSchema = {
 const ajv = new Ajv({ allErrors: false, strict: true });
 const validateReview = ajv.compile(reviewSchema);
 
-export type ParseResult = { ok: true; request: AdmissionRequest } | { ok: false; error: string };
+export type ParseResult =
+  | {
+      ok: true;
+      request: AdmissionRequest;
+      /** Values deeper than MAX_DEPTH were replaced (depth.ts). */ capped?: true;
+    }
+  | { ok: false; error: string };
 
 export function parseReview(body: unknown): ParseResult {
   if (!isPlainObject(body)) {
@@ -83,9 +90,14 @@ export function parseReview(body: unknown): ParseResult {
       error: `invalid AdmissionReview: review.request.object is required for ${request.operation}`,
     };
   }
+  // The decision's helpers recurse: nothing deeper than MAX_DEPTH reaches them (see depth.ts).
+  const capped = [
+    capDepth(request.object, depthMarker("object")),
+    capDepth(request.oldObject, depthMarker("oldObject")),
+  ].includes(true);
   request.object = withMetadata(request.object);
   request.oldObject = withMetadata(request.oldObject);
-  return { ok: true, request };
+  return capped ? { ok: true, request, capped } : { ok: true, request };
 }
 
 /** Scale and CONNECT option objects may arrive without metadata; give every object one so readers need no guards. */

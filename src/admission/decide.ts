@@ -24,7 +24,7 @@ import {
   WEBHOOK_NAMESPACE_IGNORE,
   WEBHOOK_NAMESPACE_LABEL,
 } from "../manifest/labels.js";
-import { isSecret, redactText } from "../manifest/redact.js";
+import { isSecret, redactHead } from "../manifest/redact.js";
 import { isPlainObject, keyOf, type KubeObject, type ObjectRef } from "../manifest/object.js";
 import { checkBreakGlass, opensBreakGlass, type BreakGlassCheck } from "./break-glass.js";
 import {
@@ -325,8 +325,8 @@ function bounded(value: unknown): unknown {
     return value;
   const text = typeof value === "string" ? value : JSON.stringify(value);
   if (text.length <= MAX_KEPT_CHARS) return value;
-  // Redacted before it is cut, so no cut can split a credential past recognition.
-  return `${redactText(text).slice(0, MAX_KEPT_CHARS)}… (${text.length} characters)`;
+  // redactHead cuts before matching, and drops what a cut could split past recognition.
+  return `${redactHead(text, MAX_KEPT_CHARS).slice(0, MAX_KEPT_CHARS)}… (${text.length} characters)`;
 }
 
 function judge(

@@ -7,7 +7,7 @@ import type { FieldChange } from "../manifest/event.js";
 import type { GitLocation } from "../manifest/desired.js";
 import { publicRepoURL } from "../manifest/normalize.js";
 import { describeRef, type ObjectRef } from "../manifest/object.js";
-import { REDACTED, redactText } from "../manifest/redact.js";
+import { REDACTED, redactHead } from "../manifest/redact.js";
 import { oneLine } from "./codec.js";
 import {
   NAMESPACE_NAME_LABEL,
@@ -26,8 +26,8 @@ export function gitLocation(source: GitLocation): string {
 export function formatValue(value: unknown): string {
   if (value === REDACTED) return REDACTED;
   const text = typeof value === "string" ? value : (JSON.stringify(value) ?? String(value));
-  // Redact before cutting: a cut can split a credential so that no pattern matches it any more.
-  return oneLine(redactText(text), MAX_VALUE_LENGTH);
+  // redactHead cuts before matching and drops what a cut could split past recognition.
+  return oneLine(redactHead(text, MAX_VALUE_LENGTH), MAX_VALUE_LENGTH);
 }
 
 /**
@@ -43,7 +43,7 @@ export function changeClause(change: FieldChange, source: GitLocation): string {
 }
 
 function finish(text: string): string {
-  return oneLine(redactText(text), 4096);
+  return oneLine(redactHead(text, 4096), 4096);
 }
 
 export function violationMessage(

@@ -8,6 +8,7 @@ import type { DesiredEntry, DesiredIndexReader } from "../manifest/desired.js";
 import type { KubeObject } from "../manifest/object.js";
 import { encodeResponse, parseReview } from "./codec.js";
 import { decide, liveParentNeeded } from "./decide.js";
+import { noteDepthCap } from "./depth.js";
 import type { WebhookKind } from "./metrics.js";
 import { outOfBandPatch } from "./mutate.js";
 import type { AdmissionPolicy, AdmissionRequest, Decision, JsonPatchOp } from "./types.js";
@@ -40,7 +41,9 @@ export function review(webhook: WebhookKind, parsed: ParsedReview, deps: ReviewD
     return { kind: "mutated", status: 200, payload, request, ...(patch ? { patch } : {}) };
   }
   const { parent } = deps;
-  const decision = decide({ request, index: deps.index, policy: deps.policy, now: deps.now, parent });
+  const decided = decide({ request, index: deps.index, policy: deps.policy, now: deps.now, parent });
+  // Values past the depth cap were not compared with Git: the answer says so (depth.ts).
+  const decision = parsed.capped ? noteDepthCap(decided) : decided;
   return {
     kind: "validated",
     status: 200,

@@ -41,6 +41,7 @@ import {
   WEBHOOK_NAMESPACE_LABEL,
 } from "../manifest/labels.js";
 import type { KubeObject } from "../manifest/object.js";
+import { trimTrailing } from "../strings.js";
 
 export const VALIDATE_PATH = "/validate";
 export const MUTATE_PATH = "/mutate";
@@ -106,11 +107,10 @@ const mutatingRules: RuleWithOperations[] = [
 
 function clientConfigFor(opts: WebhookConfigOptions, path: string): Record<string, unknown> {
   const endpoint = opts.clientConfig;
-  if ("url" in endpoint)
-    return { url: `${endpoint.url.replace(/\/+$/, "")}${path}`, caBundle: opts.caBundle };
+  if ("url" in endpoint) return { url: `${trimTrailing(endpoint.url, "/")}${path}`, caBundle: opts.caBundle };
   const { namespace, name, port = 443, path: prefix = "" } = endpoint.service;
   return {
-    service: { namespace, name, port, path: `${prefix.replace(/\/+$/, "")}${path}` },
+    service: { namespace, name, port, path: `${trimTrailing(prefix, "/")}${path}` },
     caBundle: opts.caBundle,
   };
 }

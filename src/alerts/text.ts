@@ -3,7 +3,8 @@
  * Git links and the defensive Secret redaction. Pure: no I/O.
  */
 import { describeRef } from "../manifest/object.js";
-import { REDACTED, redactText } from "../manifest/redact.js";
+import { REDACTED, redactHead, redactText } from "../manifest/redact.js";
+import { trimTrailing } from "../strings.js";
 import type { Actor, AlertEvent, AlertEventType, FieldChange } from "../manifest/event.js";
 
 export interface FormatContext {
@@ -91,7 +92,7 @@ export function renderValue(value: unknown, max: number = MAX_VALUE_CHARS): stri
     // Circular or otherwise unserialisable: a description is better than losing the alert.
     json = `(unserialisable ${typeof value})`;
   }
-  return truncate(redactText(json), max);
+  return truncate(redactHead(json, max), max);
 }
 
 /** The Git side of a change: `(not in Git)` for a field Git does not declare at all. */
@@ -177,7 +178,7 @@ function parseRepo(repoURL: string): URL | undefined {
     url.password = "";
     url.search = "";
     url.hash = "";
-    url.pathname = url.pathname.replace(/\/+$/, "").replace(/\.git$/, "");
+    url.pathname = trimTrailing(url.pathname, "/").replace(/\.git$/, "");
     return url;
   } catch {
     return undefined;
@@ -225,5 +226,5 @@ export function headline(event: AlertEvent, ctx: FormatContext): string {
 }
 
 export function safeDetail(event: AlertEvent): string | undefined {
-  return event.detail ? truncate(redactText(event.detail), MAX_DETAIL_CHARS) : undefined;
+  return event.detail ? truncate(redactHead(event.detail, MAX_DETAIL_CHARS), MAX_DETAIL_CHARS) : undefined;
 }

@@ -2,6 +2,7 @@
 import type { AppRef, EnforcementMode, IgnoreRule, UndeclaredPolicy } from "../manifest/desired.js";
 import type { KubeObject } from "../manifest/object.js";
 import { parseDuration } from "../config/duration.js";
+import { trimTrailing } from "../strings.js";
 
 export const GITAPP_API_VERSION = "gitgate.io/v1alpha1";
 export const GITAPP_KIND = "GitApp";
@@ -147,7 +148,7 @@ export function effectiveSpec(
     app: { namespace, name: app.metadata.name ?? "" },
     repoURL: source.repoURL,
     revision: source.revision || "HEAD",
-    path: (source.path ?? "").replace(/^\.?\/+/, "").replace(/\/+$/, "") || ".",
+    path: trimTrailing((source.path ?? "").replace(/^\.?\/+/, ""), "/") || ".",
     credentialsSecret: source.credentialsSecret,
     helm: source.helm,
     namespace: destination?.namespace || namespace,

@@ -43,7 +43,7 @@ export const DEFAULT_CONFIG: GitgateConfig = {
     register: true,
     namePrefix: "gitgate",
   },
-  hooks: { maxBodyBytes: 1024 * 1024 },
+  hooks: { allowUnsigned: false, maxBodyBytes: 1024 * 1024 },
   alerts: { channels: [], dedupWindow: "10m", ratePerMinute: 20 },
   leaderElection: { enabled: true, leaseName: "gitgate-leader" },
 };

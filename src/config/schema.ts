@@ -40,6 +40,11 @@ export interface GitgateConfig {
     /** Most bytes one Git fetch may receive (isomorphic-git holds the packfile in memory). */
     maxFetchBytes: number;
     minInterval: string;
+    /**
+     * Hosts repoURLs may name (`git.example.com`, `*.example.com`); empty = any. Link-local and
+     * cloud metadata addresses are refused either way.
+     */
+    allowedHosts?: string[];
     cacheDir?: string;
   };
   render: {
@@ -66,7 +71,11 @@ export interface GitgateConfig {
     /** Name prefix of the configurations: `<prefix>-validate`, `<prefix>-mutate`. */
     namePrefix: string;
   };
-  hooks: { githubSecret?: string; gitlabToken?: string; maxBodyBytes: number };
+  /**
+   * Push receiver. A push needs a valid GitHub signature or GitLab token unless `allowUnsigned`
+   * (default false): with neither a secret nor that, every push is refused.
+   */
+  hooks: { githubSecret?: string; gitlabToken?: string; allowUnsigned: boolean; maxBodyBytes: number };
   alerts: { channels: ChannelConfig[]; dedupWindow: string; ratePerMinute: number };
   leaderElection: { enabled: boolean; leaseName: string };
   /**
@@ -133,6 +142,7 @@ export const configSchema = {
         maxPruneShare: { type: "number", minimum: 0, maximum: 1 },
         maxFetchBytes: { type: "integer", minimum: 1 },
         minInterval: duration,
+        allowedHosts: { type: "array", items: { type: "string", minLength: 1 } },
         cacheDir: { type: "string" },
       },
     },
@@ -175,6 +185,7 @@ export const configSchema = {
       properties: {
         githubSecret: { type: "string" },
         gitlabToken: { type: "string" },
+        allowUnsigned: { type: "boolean" },
         maxBodyBytes: { type: "integer", minimum: 1024 },
       },
     },

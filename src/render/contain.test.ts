@@ -173,6 +173,9 @@ void describe("containment: kustomize", () => {
       ],
       ["secretGenerator:\n  - name: s\n    envs: [https://example.com/env]\n", "secretGenerator.envs"],
       ["patches:\n  - path: https://example.com/p.yaml\n", "patches.path"],
+      ["configurations:\n  - http://127.0.0.1:1/c.yaml\n", "configurations"],
+      ["crds:\n  - http://127.0.0.1:1/crd.json\n", "crds"],
+      ["openapi:\n  path: http://127.0.0.1:1/o.json\n", "openapi.path"],
     ];
     for (const [snippet, field] of cases) {
       await writeFile(

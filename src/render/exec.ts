@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { terminal, transient, type GitgateError } from "../errors.js";
-import { redactText } from "../manifest/redact.js";
+import { redactHead } from "../manifest/redact.js";
 
 export interface ToolRun {
   /** Short name for messages: "helm template", "kustomize". */
@@ -58,7 +58,7 @@ export function describeStderr(stderr: string, stripPrefixes: string[] = []): st
   let text = stderr.trim();
   for (const prefix of stripPrefixes)
     text = text.split(prefix.endsWith("/") ? prefix : `${prefix}/`).join("");
-  text = redactText(text);
+  text = redactHead(text, STDERR_SHOW);
   return text.length > STDERR_SHOW ? `${text.slice(0, STDERR_SHOW)}… (truncated)` : text;
 }
 

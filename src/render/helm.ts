@@ -7,6 +7,7 @@ import { stat, writeFile } from "node:fs/promises";
 import { basename, join, posix } from "node:path";
 import { terminal } from "../errors.js";
 import { parseManifests, RENDER_MAX_NODES } from "../manifest/parse.js";
+import { trimTrailing } from "../strings.js";
 import { refuseEscapingSymlinks, repoRelative, resolveInRepo } from "./contain.js";
 import type { HelmSource, Limits, RenderedObject } from "./types.js";
 
@@ -15,12 +16,11 @@ const RELEASE_NAME = /^[a-z0-9](?:[-a-z0-9]{0,51}[a-z0-9])?$/;
 const NAMESPACE = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
 
 export function defaultReleaseName(appDir: string): string {
-  return basename(appDir)
+  const name = basename(appDir)
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, "-")
-    .replace(/^-+|-+$/g, "")
-    .slice(0, 53)
-    .replace(/-+$/, "");
+    .replace(/^-+/, "");
+  return trimTrailing(trimTrailing(name, "-").slice(0, 53), "-");
 }
 
 /** Validates the request and builds `helm template` arguments; writes inline values into `scratch`. */

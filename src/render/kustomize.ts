@@ -13,8 +13,17 @@ import { refuseEscapingSymlinks, repoRelative, resolveInRepo } from "./contain.j
 
 export const KUSTOMIZATION_FILES = ["kustomization.yaml", "kustomization.yml", "Kustomization"] as const;
 
-/** Entries kustomize would fetch over the network (git or http). */
-const REMOTE = /^(?:[a-z][a-z0-9+.-]*:\/\/|git@|git::|github\.com\/|gitlab\.com\/|bitbucket\.org\/)/i;
+/**
+ * Entries kustomize would fetch over the network: any `scheme://` (http, https, ssh, file, git…),
+ * scp-like `git@host:`, go-getter `git::`, the `gh:` shorthand, and bare GitHub/GitLab/Bitbucket
+ * paths. Anchored, with a bounded scheme: linear on any input.
+ */
+const REMOTE =
+  /^(?:[a-z][a-z0-9+.-]{0,31}:\/\/|git@|git::|gh:|github\.com\/|gitlab\.com\/|bitbucket\.org\/)/i;
+
+export function isRemote(entry: string): boolean {
+  return REMOTE.test(entry.trim());
+}
 
 export async function findKustomization(dir: string): Promise<string | undefined> {
   for (const name of KUSTOMIZATION_FILES) {
@@ -44,37 +53,70 @@ async function loadKustomization(root: string, file: string): Promise<Record<str
   return doc;
 }
 
-/** `key=path` (generators) → path. */
-const pathOf = (entry: string): string => entry.slice(entry.indexOf("=") + 1);
+/** Where a kustomization names a file, by how the field holds it. */
+interface FileField {
+  /** Dotted name, for messages. */
+  name: string;
+  /** The strings at this field of a kustomization (none when absent or of another shape). */
+  read: (doc: Record<string, unknown>) => unknown[];
+}
+
+const list = (value: unknown): unknown[] =>
+  Array.isArray(value) ? value : value === undefined ? [] : [value];
+const items = (doc: Record<string, unknown>, field: string): Record<string, unknown>[] =>
+  list(doc[field]).filter(isPlainObject);
+const at = (field: string): FileField => ({ name: field, read: (doc) => list(doc[field]) });
+const inItems = (field: string, key: string): FileField => ({
+  name: `${field}.${key}`,
+  read: (doc) => items(doc, field).flatMap((item) => list(item[key])),
+});
+const inObject = (field: string, key: string): FileField => ({
+  name: `${field}.${key}`,
+  read: (doc) => (isPlainObject(doc[field]) ? list(doc[field][key]) : []),
+});
 
 /**
- * Every file a kustomization names outside `resources`: kustomize's root-only restrictor keeps local
- * ones inside the kustomization, but fetches remote URLs (even from loopback) regardless.
+ * Every kustomization field that names a file or a location, other than the graph edges
+ * (`resources`, `bases`, `components`, plugin configs) that checkGraph follows. kustomize's root-only
+ * restrictor keeps local ones inside the kustomization, but fetches remote URLs regardless (even
+ * from loopback), so each is checked here. `helmCharts` need --enable-helm, which gitgate never
+ * passes; a remote chart repository is still named as the reason.
  */
-function fileReferences(doc: Record<string, unknown>): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  const add = (field: string, value: unknown): void => {
-    if (typeof value === "string" && !value.includes("\n")) out.push([field, pathOf(value)]);
-  };
-  for (const field of ["configMapGenerator", "secretGenerator"]) {
-    const generators = doc[field];
-    if (!Array.isArray(generators)) continue;
-    for (const g of generators) {
-      if (!isPlainObject(g)) continue;
-      for (const key of ["files", "envs"])
-        for (const v of Array.isArray(g[key]) ? g[key] : []) add(`${field}.${key}`, v);
-      add(`${field}.env`, g.env);
+const FILE_FIELDS: FileField[] = [
+  at("patchesStrategicMerge"),
+  at("crds"),
+  at("configurations"),
+  inItems("patches", "path"),
+  inItems("patchesJson6902", "path"),
+  inItems("replacements", "path"),
+  inObject("openapi", "path"),
+  ...["configMapGenerator", "secretGenerator"].flatMap((g) => [
+    inItems(g, "files"),
+    inItems(g, "envs"),
+    inItems(g, "env"),
+  ]),
+  inItems("helmCharts", "repo"),
+  inItems("helmCharts", "chartHome"),
+  inItems("helmCharts", "valuesFile"),
+  inItems("helmCharts", "additionalValuesFiles"),
+  inObject("helmGlobals", "chartHome"),
+  inObject("helmGlobals", "configHome"),
+  inItems("helmChartInflationGenerator", "chartRepoUrl"),
+  inItems("helmChartInflationGenerator", "chartHome"),
+  inItems("helmChartInflationGenerator", "values"),
+];
+
+/** A remote entry of any file field: [field, entry]. Generator `files` are `key=path`; both halves are checked. */
+export function remoteFileReference(doc: Record<string, unknown>): [string, string] | undefined {
+  for (const field of FILE_FIELDS) {
+    for (const value of field.read(doc)) {
+      // Inline content (a patch, a plugin config) spans lines; a path with a stray newline does not.
+      if (typeof value !== "string" || value.trim().includes("\n")) continue;
+      const path = value.slice(value.indexOf("=") + 1);
+      if (isRemote(value) || isRemote(path)) return [field.name, value];
     }
   }
-  for (const field of ["patches", "patchesJson6902", "replacements"]) {
-    const items = doc[field];
-    if (Array.isArray(items))
-      for (const item of items) if (isPlainObject(item)) add(`${field}.path`, item.path);
-  }
-  for (const v of stringsAt(doc, "patchesStrategicMerge")) add("patchesStrategicMerge", v);
-  for (const v of stringsAt(doc, "crds")) add("crds", v);
-  if (isPlainObject(doc.openapi)) add("openapi.path", doc.openapi.path);
-  return out;
+  return undefined;
 }
 
 /**
@@ -89,18 +131,17 @@ async function checkGraph(root: string, dir: string, seen: Set<string>): Promise
   if (!file) return; // a plain resource directory is fine; kustomize reports it if not
   const doc = await loadKustomization(root, file);
   const rel = repoRelative(root, file);
-  for (const [field, entry] of fileReferences(doc)) {
-    if (REMOTE.test(entry))
-      throw terminal(
-        "RemoteResourceNotAllowed",
-        `${rel}: ${field} entry ${entry} is remote; vendor it into the repository instead`,
-      );
-  }
+  const remote = remoteFileReference(doc);
+  if (remote)
+    throw terminal(
+      "RemoteResourceNotAllowed",
+      `${rel}: ${remote[0]} entry ${remote[1]} is remote; vendor it into the repository instead`,
+    );
   // Plugin configs load like resources: a path to a file or directory, anywhere kustomize can read.
   for (const field of ["resources", "bases", "components", "transformers", "generators", "validators"]) {
     for (const entry of stringsAt(doc, field)) {
-      if (entry.includes("\n")) continue; // an inline plugin config, not a path
-      if (REMOTE.test(entry)) {
+      if (entry.trim().includes("\n")) continue; // an inline plugin config, not a path
+      if (isRemote(entry)) {
         throw terminal(
           "RemoteResourceNotAllowed",
           `${rel}: ${field} entry ${entry} is remote; vendor it into the repository instead`,

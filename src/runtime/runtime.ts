@@ -119,6 +119,7 @@ function createController(
       logger,
       maxFileBytes: config.render.maxRepoFileBytes,
       maxFetchBytes: config.sync.maxFetchBytes,
+      allowedHosts: config.sync.allowedHosts,
     }),
     render: (req) =>
       render(req, {
@@ -254,7 +255,7 @@ async function startWebhookServer(
     selfUsername: parts.identity.username,
     webhookName: opts.webhookName ?? config.webhook.namePrefix,
     liveObject: (obj) => controller.liveObject(obj),
-    onPush: (urls) => urls.flatMap((u) => controller.triggerRepo(u)),
+    onPush: (urls) => urls.flatMap((u) => controller.pushRepo(u)),
     isReady: parts.isReady,
   });
   undo.push(() => server.close());

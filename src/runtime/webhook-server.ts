@@ -107,7 +107,9 @@ export class WebhookServer {
     const { config, logger } = deps;
     if (!config.hooks.githubSecret && !config.hooks.gitlabToken)
       logger.warn(
-        "POST /hooks/git accepts unsigned push notifications (they can only trigger a fetch): set hooks.githubSecret or hooks.gitlabToken",
+        config.hooks.allowUnsigned
+          ? "POST /hooks/git accepts unsigned push notifications (hooks.allowUnsigned): set hooks.githubSecret or hooks.gitlabToken"
+          : "POST /hooks/git refuses every push: set hooks.githubSecret or hooks.gitlabToken",
       );
     const app = createApp({
       admission: admissionTransport(deps),

@@ -13,9 +13,13 @@ import type { AdmissionTransport } from "./admission-http.js";
 export interface AppDeps {
   /** From createAdmissionTransport: its `serve` answers /validate and /mutate in front of express. */
   admission?: AdmissionTransport;
-  /** Queues a sync of every GitApp on one of these repos; returns the apps queued. */
+  /**
+   * Queues a sync of every GitApp on one of these repos (each no sooner than sync.minInterval after
+   * its last); returns the apps queued, which are logged as a count and never put in the reply.
+   */
   onPush: (repoURLs: string[]) => string[];
-  hooks: { githubSecret?: string; gitlabToken?: string; maxBodyBytes: number };
+  /** Without a secret, pushes are refused unless allowUnsigned. */
+  hooks: { githubSecret?: string; gitlabToken?: string; allowUnsigned?: boolean; maxBodyBytes: number };
   isReady: () => boolean;
   registry: Registry;
   logger: Logger;
@@ -58,10 +62,16 @@ function header(req: Request, name: string): string | undefined {
 
 function pushHandler(deps: AppDeps, req: Request, res: Response): void {
   const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-  const { githubSecret, gitlabToken } = deps.hooks;
+  const { githubSecret, gitlabToken, allowUnsigned } = deps.hooks;
   const githubSig = header(req, "x-hub-signature-256");
   const gitlabHeader = header(req, "x-gitlab-token");
-  // With a secret configured, an event must prove it knows it; unsigned pushes only where none is.
+  // With a secret configured, an event must prove it knows it; unsigned pushes only where the
+  // config says so explicitly. (Unsigned, anyone reaching the port could make gitgate fetch.)
+  if (!githubSecret && !gitlabToken && !allowUnsigned) {
+    deps.logger.warn("push event refused: no hooks secret is configured and hooks.allowUnsigned is false");
+    res.status(403).json({ error: "push receiver not configured: unsigned pushes are refused" });
+    return;
+  }
   if (githubSecret || gitlabToken) {
     const ok =
       (githubSecret !== undefined &&
@@ -100,5 +110,7 @@ function pushHandler(deps: AppDeps, req: Request, res: Response): void {
     { provider: parsed.event.provider, queued: queued.length, ref: parsed.event.ref },
     "push received",
   );
-  res.status(202).json({ queued });
+  // The same answer whether or not a GitApp follows the repository: the reply names none and
+  // counts none, so it tells a sender nothing about what this cluster deploys.
+  res.status(202).json({ accepted: true });
 }

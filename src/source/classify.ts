@@ -53,7 +53,9 @@ export function fetchTimedOut(ctx: GitContext, ms: number): GitgateError {
 }
 
 export function classifyGitError(err: unknown, ctx: GitContext): GitgateError {
-  if (err instanceof GitgateError) return err;
+  // Ours, possibly wrapped by isomorphic-git on its way up (a refused host from a connection).
+  for (let e = err as ErrorLike | undefined, depth = 0; e && depth < 4; e = e.cause as ErrorLike, depth++)
+    if (e instanceof GitgateError) return e;
   const code = codeOf(err);
   if (code === "HttpError") {
     const status = Number((err as ErrorLike).data?.statusCode);

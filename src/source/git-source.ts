@@ -14,6 +14,7 @@ import git, { type HttpClient } from "isomorphic-git";
 import { GitgateError, terminal } from "../errors.js";
 import { silentLogger, type Logger } from "../log/logger.js";
 import { classifyGitError, fetchTimedOut, revisionNotFound, type GitContext } from "./classify.js";
+import { guardedAgents, hostRefusal, type GuardedAgents, type HostPolicy } from "./hosts.js";
 import { repoLocks } from "./mutex.js";
 import { authHeaders, FULL_SHA, listAllRefs, lookupRevision, withDeadline } from "./remote.js";
 import type { Checkout, GitCredentials, GitSource, RemoteHead, SourceRequest } from "./types.js";
@@ -40,6 +41,8 @@ export interface GitSourceOptions {
   maxFileBytes?: number;
   /** Most bytes one network operation may receive (a fetch's packfile is held in memory). Default 512 MiB. */
   maxFetchBytes?: number;
+  /** sync.allowedHosts: the only hosts fetched from (any when empty); link-local/metadata never. */
+  allowedHosts?: readonly string[];
   logger?: Logger;
 }
 
@@ -65,8 +68,12 @@ export class IsomorphicGitSource implements GitSource {
   private readonly maxFetchBytes: number;
   private readonly graceMs: number;
   private readonly log: Logger;
+  private readonly hosts: HostPolicy;
+  private readonly agents: GuardedAgents;
 
   constructor(opts: GitSourceOptions) {
+    this.hosts = { allowedHosts: opts.allowedHosts ?? [] };
+    this.agents = guardedAgents(this.hosts);
     this.cacheRoot = resolvePath(opts.cacheRoot);
     this.timeoutMs = opts.fetchTimeoutMs ?? 60_000;
     this.keep = Math.max(1, opts.keepWorktrees ?? 5);
@@ -120,6 +127,10 @@ export class IsomorphicGitSource implements GitSource {
 
   private target(req: SourceRequest): RepoTarget {
     const repo = parseRepoURL(req.repoURL);
+    // Before any request: a clear condition for a host refused outright (names are checked again
+    // on what they resolve to, and redirects per connection, by the agents).
+    const refused = hostRefusal(new URL(repo.url).hostname, this.hosts);
+    if (refused) throw refused;
     const credentials = req.credentials ?? repo.credentials;
     // One cache per repo and identity: a full SHA is served from the cache without asking the
     // server, so a GitApp without (or with other) credentials must not see a private repo's cache.
@@ -227,24 +238,33 @@ export class IsomorphicGitSource implements GitSource {
 
   private async network<T>(target: RepoTarget, op: (client: HttpClient) => Promise<T>): Promise<T> {
     try {
-      return await withDeadline(this.timeoutMs, () => fetchTimedOut(target.ctx, this.timeoutMs), op, {
-        maxBytes: this.maxFetchBytes,
-        onExceeded: () =>
-          terminal(
-            "RepoTooLarge",
-            `${target.ctx.repo} sent more than ${this.maxFetchBytes} bytes in one fetch (sync.maxFetchBytes): ` +
-              "raise the limit, or point the GitApp at a smaller repository",
-          ),
-        maxObjectBytes: this.maxFileBytes,
-        onBadPack: (check) =>
-          check.reason === "too-large"
-            ? terminal(
-                "FileTooLarge",
-                `${target.ctx.repo} holds a Git object of ${check.size} bytes, more than the ${this.maxFileBytes} ` +
-                  "gitgate reads per file (render.maxRepoFileBytes): remove it from the repository or raise the limit",
-              )
-            : terminal("BadPack", `${target.ctx.repo} sent a packfile gitgate cannot read: ${check.detail}`),
-      });
+      return await withDeadline(
+        this.timeoutMs,
+        () => fetchTimedOut(target.ctx, this.timeoutMs),
+        op,
+        {
+          maxBytes: this.maxFetchBytes,
+          onExceeded: () =>
+            terminal(
+              "RepoTooLarge",
+              `${target.ctx.repo} sent more than ${this.maxFetchBytes} bytes in one fetch (sync.maxFetchBytes): ` +
+                "raise the limit, or point the GitApp at a smaller repository",
+            ),
+          maxObjectBytes: this.maxFileBytes,
+          onBadPack: (check) =>
+            check.reason === "too-large"
+              ? terminal(
+                  "FileTooLarge",
+                  `${target.ctx.repo} holds a Git object of ${check.size} bytes, more than the ${this.maxFileBytes} ` +
+                    "gitgate reads per file (render.maxRepoFileBytes): remove it from the repository or raise the limit",
+                )
+              : terminal(
+                  "BadPack",
+                  `${target.ctx.repo} sent a packfile gitgate cannot read: ${check.detail}`,
+                ),
+        },
+        this.agents,
+      );
     } catch (err) {
       throw classifyGitError(err, target.ctx);
     }

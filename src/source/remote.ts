@@ -4,6 +4,7 @@
  */
 import git, { type HttpClient, type ServerRef } from "isomorphic-git";
 import http from "isomorphic-git/http/node";
+import type { GuardedAgents } from "./hosts.js";
 import { checkUploadPackResponse, type PackCheck } from "./pack-guard.js";
 import type { GitCredentials, RemoteHead } from "./types.js";
 
@@ -43,6 +44,8 @@ export async function withDeadline<T>(
   onTimeout: () => Error,
   op: (client: HttpClient) => Promise<T>,
   cap?: ByteCap,
+  /** Connections through these (hosts checked, see hosts.ts); node's global agents when absent. */
+  agents?: GuardedAgents,
 ): Promise<T> {
   const controller = new AbortController();
   let received = 0;
@@ -79,7 +82,8 @@ export async function withDeadline<T>(
   }
   const client: HttpClient = {
     request: async (req) => {
-      const res = await http.request({ ...req, signal: controller.signal });
+      const agent = agents && (new URL(req.url).protocol === "http:" ? agents.http : agents.https);
+      const res = await http.request({ ...req, signal: controller.signal, ...(agent ? { agent } : {}) });
       if (!cap || !res.body) return res;
       const fetchingPack = req.method === "POST" && /\/git-upload-pack$/.test(new URL(req.url).pathname);
       const body =

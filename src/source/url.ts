@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { terminal } from "../errors.js";
 import { redactText } from "../manifest/redact.js";
+import { trimLeading, trimTrailing } from "../strings.js";
 import type { GitCredentials } from "./types.js";
 
 export interface ParsedRepoURL {
@@ -38,7 +39,7 @@ export function parseRepoURL(raw: string): ParsedRepoURL {
     );
   }
   // WHATWG URL already lower-cases scheme and host and drops default ports.
-  const url = parsed.toString().replace(/\/+$/, "");
+  const url = trimTrailing(parsed.toString(), "/");
   const key = createHash("sha256").update(url).digest("hex").slice(0, 32);
   return credentials ? { url, key, credentials } : { url, key };
 }
@@ -80,10 +81,7 @@ function identityOf(raw: string): RepoIdentity | undefined {
     if (parsed.protocol === "http:" || parsed.protocol === "https:") httpPort = parsed.port;
     path = decodeURIComponent(parsed.pathname);
   }
-  path = path
-    .replace(/\/+$/, "")
-    .replace(/\.git$/i, "")
-    .replace(/^\/+/, "");
+  path = trimLeading(trimTrailing(path, "/").replace(/\.git$/i, ""), "/");
   // Case-insensitive on the path too: a false match only costs one extra poll, a miss delays a sync.
   return { host: host.toLowerCase(), httpPort, path: path.toLowerCase() };
 }

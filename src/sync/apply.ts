@@ -46,7 +46,7 @@ const BOOKKEEPING = new Set([
 
 function isBookkeeping(change: FieldChange): boolean {
   return (
-    BOOKKEEPING.has(change.path) || BOOKKEEPING.has(change.path.replace(/\[["']?([^\]"']+)["']?\]/g, ".$1"))
+    BOOKKEEPING.has(change.path) || BOOKKEEPING.has(change.path.replace(/\[["']?([^[\]"']+)["']?\]/g, ".$1"))
   );
 }
 

@@ -16,6 +16,7 @@ import { appKey, effectiveSpec, GITAPP_API_VERSION, GITAPP_KIND, type GitApp } f
 import { LiveState } from "./live.js";
 import { composeOutcome, type KubeEventSpec } from "./outcome.js";
 import { reconcile, type ReconcileContext, type ReconcileDeps, type Role } from "./reconcile.js";
+import { PushPace } from "./push-pace.js";
 import { WorkQueue } from "./queue.js";
 import { GitApps } from "./apps.js";
 
@@ -37,6 +38,7 @@ export class Controller {
   private readonly live: LiveState;
   private readonly apps: GitApps;
   private readonly queue: WorkQueue;
+  private readonly pushPace: PushPace;
   private informer?: Informer;
   private readonly deps: ReconcileDeps;
   /** Last reconcile per app, for tests and `gitgate status`. */
@@ -53,6 +55,7 @@ export class Controller {
       stillLeading: () => this.isLeader(),
     };
     this.queue = new WorkQueue((key) => this.process(key), opts.workers ?? 4, opts.logger);
+    this.pushPace = new PushPace(opts.settings.minIntervalMs);
   }
 
   async start(): Promise<void> {
@@ -99,6 +102,21 @@ export class Controller {
     return keys;
   }
 
+  /**
+   * The push receiver's trigger: like triggerRepo, but each GitApp syncs no sooner than
+   * sync.minInterval after its last sync started, so pushes cannot make gitgate fetch faster.
+   */
+  pushRepo(repoURL: string): string[] {
+    const keys = [...this.apps.entries()]
+      .filter(([, app]) => this.opts.sameRepo(app.spec.source.repoURL, repoURL))
+      .map(([k]) => k);
+    for (const key of keys) {
+      if (this.queue.isActive(key)) this.pushPace.pushedWhileRunning(key);
+      else this.queue.add(key, this.pushPace.delay(key, Date.now()));
+    }
+    return keys;
+  }
+
   /** Leadership changed: everything needs a fresh look (a new leader applies, a follower only renders). */
   resyncAll(): void {
     for (const key of this.apps.keys()) this.queue.add(key);
@@ -124,6 +142,7 @@ export class Controller {
       this.apps.delete(key);
       this.index.removeApp({ namespace: app.metadata.namespace ?? "", name: app.metadata.name ?? "" });
       this.queue.forget(key);
+      this.pushPace.forget(key);
       return;
     }
     const previous = this.apps.get(key);
@@ -166,6 +185,12 @@ export class Controller {
   }
 
   private async process(key: string): Promise<number | undefined> {
+    this.pushPace.started(key, Date.now());
+    const next = await this.reconcileOne(key);
+    return this.pushPace.next(key, next, Date.now());
+  }
+
+  private async reconcileOne(key: string): Promise<number | undefined> {
     const app = this.apps.get(key);
     if (!app) return undefined;
     const role: Role = this.isLeader() ? "leader" : "follower";

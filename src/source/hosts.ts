@@ -1,0 +1,133 @@
+/**
+ * Which hosts gitgate may fetch from. A repoURL is anyone's to write (a GitApp), so without a check
+ * it could point gitgate's fetches, with their credentials, at cluster-internal services or at the
+ * cloud metadata service. Refused always: link-local addresses (169.254.0.0/16, fe80::/10, where
+ * metadata services live) and the metadata addresses outside them; with `sync.allowedHosts` set,
+ * every host not on it. Checked per connection (redirects included) and on the addresses a name
+ * resolves to, before anything, credentials included, is sent.
+ */
+import { lookup as dnsLookup, type LookupAddress } from "node:dns";
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
+import { isIP } from "node:net";
+import type { Duplex } from "node:stream";
+import { terminal, type GitgateError } from "../errors.js";
+
+export interface HostPolicy {
+  /** Hostnames (`git.example.com`) or suffix wildcards (`*.example.com`); absent or empty = any host. */
+  allowedHosts?: readonly string[];
+}
+
+/** Metadata services outside link-local ranges: AWS over IPv6, Alibaba Cloud. */
+const METADATA_ADDRESSES = new Set(["fd00:ec2::254", "100.100.100.200"]);
+
+/** Whether an IP address is link-local or a cloud metadata address. */
+export function isForbiddenAddress(address: string): boolean {
+  let ip = address.toLowerCase();
+  if (ip.startsWith("[") && ip.endsWith("]")) ip = ip.slice(1, -1);
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(ip);
+  if (mapped?.[1]) ip = mapped[1];
+  if (METADATA_ADDRESSES.has(ip)) return true;
+  const family = isIP(ip);
+  if (family === 4) return ip.startsWith("169.254.");
+  if (family === 6) return /^fe[89ab][0-9a-f]?:/.test(ip) || expandedFd00Ec2(ip);
+  return false;
+}
+
+/** fd00:ec2::254 written another way (leading zeros, no ::). */
+function expandedFd00Ec2(ip: string): boolean {
+  const parts = ip.split(":");
+  return (
+    parts.length === 8 && parts.map((p) => p.replace(/^0+(?=.)/, "")).join(":") === "fd00:ec2:0:0:0:0:0:254"
+  );
+}
+
+/** Whether `host` (a URL's hostname) is on the allow-list; any host when there is none. */
+export function isAllowedHost(host: string, policy: HostPolicy): boolean {
+  const allowed = policy.allowedHosts ?? [];
+  if (allowed.length === 0) return true;
+  const name = normalizeHost(host);
+  return allowed.some((pattern) => {
+    const p = normalizeHost(pattern);
+    return p.startsWith("*.") ? name.endsWith(p.slice(1)) && name.length > p.length - 1 : name === p;
+  });
+}
+
+function normalizeHost(host: string): string {
+  let h = host.trim().toLowerCase();
+  if (h.startsWith("[") && h.endsWith("]")) h = h.slice(1, -1);
+  return h.endsWith(".") ? h.slice(0, -1) : h;
+}
+
+/** Why gitgate may not connect to `host` (a hostname or an IP literal); undefined when it may. */
+export function hostRefusal(host: string, policy: HostPolicy): GitgateError | undefined {
+  if (!isAllowedHost(host, policy))
+    return terminal("HostNotAllowed", `Git host ${host} is not in sync.allowedHosts`);
+  if (isForbiddenAddress(host))
+    return terminal("HostNotAllowed", `Git host ${host} is a link-local or cloud metadata address`);
+  return undefined;
+}
+
+/** Why gitgate may not connect to the addresses `host` resolved to; undefined when it may. */
+export function addressRefusal(host: string, addresses: readonly string[]): GitgateError | undefined {
+  const bad = addresses.find(isForbiddenAddress);
+  return bad === undefined
+    ? undefined
+    : terminal(
+        "HostNotAllowed",
+        `Git host ${host} resolves to ${bad}, a link-local or cloud metadata address`,
+      );
+}
+
+type LookupCallback = (
+  err: NodeJS.ErrnoException | null,
+  address: string | LookupAddress[],
+  family?: number,
+) => void;
+
+/** dns.lookup that fails for a name resolving to any forbidden address (net.connect's `lookup` option). */
+function guardedLookup(hostname: string, options: { all?: boolean }, callback: LookupCallback): void {
+  dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+    if (err) return callback(err, []);
+    const refused = addressRefusal(
+      hostname,
+      addresses.map((a) => a.address),
+    );
+    if (refused) return callback(refused, []);
+    const first = addresses[0];
+    if (options.all) callback(null, addresses);
+    else callback(null, first?.address ?? "", first?.family);
+  });
+}
+
+type ConnectionOptions = { host?: string | null; hostname?: string | null; lookup?: unknown };
+type CreateConnection = (
+  options: ConnectionOptions,
+  callback: (err: Error | null, socket?: Duplex) => void,
+) => Duplex | undefined;
+
+/** Wraps an agent's connections: the host is checked, and the names it resolves, before connecting. */
+function guard<A extends HttpAgent>(agent: A, policy: HostPolicy): A {
+  const target = agent as unknown as { createConnection: CreateConnection };
+  const original = target.createConnection.bind(agent);
+  target.createConnection = (options, callback) => {
+    const host = options.host ?? options.hostname ?? "";
+    const refused = hostRefusal(host, policy);
+    if (refused) {
+      process.nextTick(() => callback(refused));
+      return undefined;
+    }
+    return original({ ...options, lookup: guardedLookup }, callback);
+  };
+  return agent;
+}
+
+export interface GuardedAgents {
+  http: HttpAgent;
+  https: HttpsAgent;
+}
+
+/** Agents for isomorphic-git's requests (one per protocol), every connection checked. */
+export function guardedAgents(policy: HostPolicy): GuardedAgents {
+  return { http: guard(new HttpAgent(), policy), https: guard(new HttpsAgent(), policy) };
+}
