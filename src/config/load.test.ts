@@ -30,7 +30,7 @@ const DOCUMENTED_DEFAULTS = {
     register: true,
     namePrefix: "gitgate",
   },
-  hooks: { maxBodyBytes: 1048576 },
+  hooks: { maxBodyBytes: 1048576, allowUnsigned: false },
   alerts: { channels: [], dedupWindow: "10m", ratePerMinute: 20 },
   leaderElection: { enabled: true, leaseName: "gitgate-leader" },
 };
@@ -99,7 +99,7 @@ describe("parseConfig", () => {
     assert.deepEqual(c, {
       ...DOCUMENTED_DEFAULTS,
       logLevel: "debug",
-      hooks: { maxBodyBytes: 1048576, githubSecret: "s3" },
+      hooks: { maxBodyBytes: 1048576, allowUnsigned: false, githubSecret: "s3" },
     });
     assert.deepEqual(DEFAULT_CONFIG, DOCUMENTED_DEFAULTS, "the defaults are not changed in place");
   });

@@ -110,9 +110,14 @@ function readBody(req: IncomingMessage, done: (result: BodyResult) => void): voi
   const aborted = (): void => finish({ ok: false, status: 400, error: "request aborted" });
   req.on("aborted", aborted);
   req.on("error", aborted);
-  // A corrupt compressed body: 400 with the decoder's reason, as body-parser answered.
+  // A corrupt compressed body: 400 with the decoder's reason, as body-parser answered. The rest of
+  // the body is read off, so the answer reaches the client instead of a reset connection.
   if (stream !== req)
-    stream.on("error", (err: Error) => finish({ ok: false, status: 400, error: err.message }));
+    stream.on("error", (err: Error) => {
+      req.unpipe(stream);
+      req.resume();
+      finish({ ok: false, status: 400, error: err.message });
+    });
 }
 
 /** Refused before reading (body-parser's 415s, which the express routes answered as 400). */

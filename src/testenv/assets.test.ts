@@ -25,9 +25,10 @@ void describe("control-plane binaries from KUBEBUILDER_ASSETS", () => {
       kubebuilderAssets: "/k/bin",
       cacheDir: "/c",
     });
+    // Without GITGATE_CACHE, the one default config/ sets: ~/.cache/gitgate.
     assert.deepEqual(assetOptionsFromEnv({ KUBEBUILDER_ASSETS: "", HOME: "/h" }), {
       kubebuilderAssets: undefined,
-      cacheDir: undefined,
+      cacheDir: "/h/.cache/gitgate",
     });
   });
 
