@@ -114,7 +114,7 @@ function readBody(req: IncomingMessage, done: (result: BodyResult) => void): voi
   // the body is read off, so the answer reaches the client instead of a reset connection.
   if (stream !== req)
     stream.on("error", (err: Error) => {
-      req.unpipe(stream);
+      req.unpipe();
       req.resume();
       finish({ ok: false, status: 400, error: err.message });
     });
