@@ -754,7 +754,7 @@ void describe("decide: fields Git does not declare", () => {
     );
   });
 
-  void it("scale of replicas Git leaves out: a person is denied, the HPA controller is admitted", () => {
+  void it("scale of replicas Git leaves out: a person is denied, the controller of an HPA in Git is admitted", () => {
     const index = withEntry({}, noReplicas);
     const denied = decideWith(scale(5), index);
     assert.equal(denied.verdict, "denied");
@@ -766,11 +766,16 @@ void describe("decide: fields Git does not declare", () => {
       ),
       denied.status?.message,
     );
+    // The HPA controller scales only what an HPA in the same Git targets; an HPA made by hand does not count.
+    const byHpa = withEntry({ autoscaler: "guestbook/web" }, noReplicas);
     for (const username of [
       "system:kube-controller-manager",
       "system:serviceaccount:kube-system:horizontal-pod-autoscaler",
-    ])
-      assert.equal(decideWith(scale(5, { userInfo: { username } }), index).allowed, true, username);
+    ]) {
+      assert.equal(decideWith(scale(5, { userInfo: { username } }), byHpa).allowed, true, username);
+      assert.equal(decideWith(scale(5, { userInfo: { username } }), index).allowed, false, username);
+    }
+
     assert.equal(decideWith(scale(5), withEntry({ undeclaredFields: "allow" }, noReplicas)).allowed, true);
     const allowed = withEntry({ allowedChanges: [{ jsonPointers: ["/spec/replicas"] }] }, noReplicas);
     assert.equal(decideWith(scale(5), allowed).allowed, true);

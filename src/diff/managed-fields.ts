@@ -173,8 +173,9 @@ function resolve(key: string, git: unknown, live: unknown): Resolved | undefined
     const name = key.slice(2);
     return {
       segment: name,
-      git: isPlainObject(git) ? git[name] : undefined,
-      live: isPlainObject(live) ? live[name] : undefined,
+      // Own properties only: a field named `constructor` is not declared by a prototype.
+      git: isPlainObject(git) && Object.hasOwn(git, name) ? git[name] : undefined,
+      live: isPlainObject(live) && Object.hasOwn(live, name) ? live[name] : undefined,
     };
   }
   if (!Array.isArray(live)) return undefined;

@@ -233,6 +233,37 @@ void describe("diffUndeclared", () => {
     );
   });
 
+  void it("keys named like Object.prototype members are not declared by Git", () => {
+    const cm: KubeObject = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c" }, data: { a: "1" } };
+    const after = { ...cm, data: { a: "1", constructor: "evil", toString: "evil2" } } as KubeObject;
+    assert.deepEqual(
+      diffUndeclared(cm, cm, after, undeclaredRules([])).map((c) => c.path),
+      ["data.constructor", "data.toString"],
+    );
+  });
+
+  void it("a second item with a key Git declares is reported (the last env var wins in the kubelet)", () => {
+    const gitEnv = changed((o) => (first(o).env = [{ name: "MODE", value: "safe" }]));
+    const withDuplicate = changed(
+      (o) =>
+        (first(o).env = [
+          { name: "MODE", value: "safe" },
+          { name: "MODE", value: "debug" },
+        ]),
+    );
+    const desired = structuredClone(gitEnv) as unknown as KubeObject;
+    const out = diffUndeclared(
+      desired,
+      gitEnv as unknown as KubeObject,
+      withDuplicate as unknown as KubeObject,
+      undeclaredRules([]),
+    );
+    assert.deepEqual(
+      out.map((c) => [c.path, c.liveValue]),
+      [["spec.template.spec.containers[name=web].env[name=MODE]", { name: "MODE", value: "debug" }]],
+    );
+  });
+
   void it("a ConfigMap's new key", () => {
     const cm: KubeObject = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c" }, data: { a: "1" } };
     const out = diffUndeclared(cm, cm, { ...cm, data: { a: "1", extra: "x" } }, undeclaredRules([]));

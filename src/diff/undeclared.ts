@@ -49,7 +49,7 @@ export function diffUndeclared(
     if (field === "apiVersion" || field === "kind") continue;
     if (field === "metadata")
       walkMetadata(walk, ignored, desired.metadata, previous.metadata, requested.metadata);
-    else step(walk, ignored, field, git[field], before[field], requested[field]);
+    else step(walk, ignored, field, own(git, field), own(before, field), requested[field]);
   }
   return walk.out;
 }
@@ -83,11 +83,11 @@ function walkMetadata(
       walk.path.push(field);
       for (const key of Object.keys(value)) {
         // Declared keys are diffDeclared's; other tools' notes are fine, gitgate's own keys are not.
-        if (declared[key] !== undefined || metadataKeyAllowed(field, key)) continue;
-        step(walk, below, key, undefined, old[key], value[key]);
+        if (own(declared, key) !== undefined || metadataKeyAllowed(field, key)) continue;
+        step(walk, below, key, undefined, own(old, key), value[key]);
       }
       walk.path.pop();
-    } else step(walk, inMetadata, field, desired[field], before[field], value);
+    } else step(walk, inMetadata, field, own(desired, field), own(before, field), value);
   }
   walk.path.pop();
 }
@@ -126,7 +126,7 @@ function visit(
       if (!isPlainObject(requested)) return; // a type change of a declared field: diffDeclared's
       const old = isPlainObject(previous) ? previous : {};
       for (const key of Object.keys(requested))
-        step(walk, ignored, key, desired[key], old[key], requested[key]);
+        step(walk, ignored, key, own(desired, key), own(old, key), requested[key]);
     } else if (Array.isArray(desired) && Array.isArray(requested)) {
       visitDeclaredList(walk, ignored, desired, previous, requested);
     }
@@ -136,7 +136,8 @@ function visit(
   const descend = ignored.length > 0;
   if (isPlainObject(requested) && (isPlainObject(previous) || (descend && previous === undefined))) {
     const old = isPlainObject(previous) ? previous : {};
-    for (const key of Object.keys(requested)) step(walk, ignored, key, undefined, old[key], requested[key]);
+    for (const key of Object.keys(requested))
+      step(walk, ignored, key, undefined, own(old, key), requested[key]);
     return;
   }
   if (Array.isArray(requested) && Array.isArray(previous) && mergeKeyFor(walk.kind, walk.path)) {
@@ -144,6 +145,11 @@ function visit(
     return;
   }
   record(walk, requested);
+}
+
+/** An own property only: a key named `constructor` or `toString` is not declared by Git's prototype. */
+function own(map: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(map, key) ? map[key] : undefined;
 }
 
 /** Equality of two JSON values (what JSON.parse yields: no undefined, no prototypes but Object's). */
@@ -180,11 +186,18 @@ function visitDeclaredList(
     for (let i = 0; i < requested.length; i++) step(walk, ignored, i, desired[i], old[i], requested[i]);
     return;
   }
+  const seen = new Set<string>();
   for (let i = 0; i < requested.length; i++) {
     const item = requested[i];
     const key = itemKey(item, spec, i);
     if (!key) {
       step(walk, ignored, i, desired[i], old[i], item);
+      continue;
+    }
+    // A second item with the same key is compared with nothing (matching finds the first one),
+    // yet the kubelet lets the last env var win: it is a value Git does not contain.
+    if (isDuplicate(seen, spec, item)) {
+      stepRecord(walk, ignored, { keys: key.keys, index: i }, item);
       continue;
     }
     const gitItem = findByKey(desired, item, spec);
@@ -202,12 +215,35 @@ function visitUndeclaredList(
 ): void {
   const spec = mergeKeyFor(walk.kind, walk.path);
   if (!spec) return;
+  const seen = new Set<string>();
   for (let i = 0; i < requested.length; i++) {
     const item = requested[i];
     const key = itemKey(item, spec, i);
-    if (key) step(walk, ignored, key, undefined, findByKey(previous, item, spec), item);
+    if (key && isDuplicate(seen, spec, item)) stepRecord(walk, ignored, key, item);
+    else if (key) step(walk, ignored, key, undefined, findByKey(previous, item, spec), item);
     else step(walk, ignored, i, undefined, previous[i], item);
   }
+}
+
+/** Whether an item's merge key (defaults applied) was seen before in this list; records it. */
+function isDuplicate(
+  seen: Set<string>,
+  spec: NonNullable<ReturnType<typeof mergeKeyFor>>,
+  item: unknown,
+): boolean {
+  if (!isPlainObject(item)) return false;
+  const id = JSON.stringify(spec.fields.map((f) => item[f] ?? spec.defaults?.[f]));
+  if (seen.has(id)) return true;
+  seen.add(id);
+  return false;
+}
+
+/** Records `requested` at one segment down, unless an ignore rule covers it. */
+function stepRecord(walk: Walk, ignored: IgnoreCursor, segment: PathSegment, requested: unknown): void {
+  if (cursorIgnores(stepCursor(ignored, segment))) return;
+  walk.path.push(segment);
+  record(walk, requested);
+  walk.path.pop();
 }
 
 function record(walk: Walk, requested: unknown): void {

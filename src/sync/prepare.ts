@@ -101,7 +101,7 @@ export async function prepareEntries(
  * indexed or applied: applying would fail anyway, and indexing would let this tenant's Git judge
  * another team's object at the gate.
  */
-async function refuseTenantEscapes(
+export async function refuseTenantEscapes(
   client: ClusterClient,
   user: string,
   entries: DesiredEntry[],

@@ -21,7 +21,7 @@ import {
 } from "../api/gitapp.js";
 import { aggregateHealth, healthOf, type HealthStatus } from "./health.js";
 import type { LiveState } from "./live.js";
-import { prepareEntries, type RenderedObject } from "./prepare.js";
+import { prepareEntries, refuseTenantEscapes, type RenderedObject } from "./prepare.js";
 import { deletePruned, inventoryKey, planPrune, type PruneProgress } from "./prune.js";
 
 /** Seams owned here; src/source and src/render implement them. */
@@ -131,11 +131,17 @@ const renderStep: RenderStep = async (ctx, deps) => {
     spec.mode,
     spec.ignore,
     spec.repoURL,
+    // Entries carry the enforcement choices, and a tenant's are access-reviewed as its identity.
+    spec.undeclaredFields,
+    spec.allowedChanges,
+    spec.actAs,
   ]);
   const cache = renderCache.get(deps) ?? new Map<string, { id: string; entries: DesiredEntry[] }>();
   renderCache.set(deps, cache);
   const cached = cache.get(`${spec.app.namespace}/${spec.app.name}`);
   if (cached?.id === id) {
+    // A tenant's rights can be revoked at the same commit: review them again before re-indexing.
+    if (spec.actAs) await refuseTenantEscapes(deps.client, spec.actAs, cached.entries);
     ctx.desired = cached.entries;
     return;
   }
