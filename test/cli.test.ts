@@ -197,7 +197,8 @@ describe("gitgate diff, check and status against a cluster", () => {
   let commit: string;
 
   before(async () => {
-    env = await startEnv();
+    // GitApps here live in "default" and "ops", both the platform's (others would be tenants').
+    env = await startEnv({ config: (c) => (c.tenancy = { platformNamespaces: ["default", "ops"] }) });
     admin = env.cp.kubeconfigs.admin ?? "";
     alice = env.cp.kubeconfigs.user ?? "";
     commit = (await env.git.createRepo("deploy", await readTree(EXAMPLES, "apps"))).commit;

@@ -499,8 +499,10 @@ describe("chart against a real kube-apiserver", () => {
     const adminKc = cp.kubeconfigs.admin ?? "";
     // Without a reachable address for Endpoints, a failing webhook call must not block the sync.
     const extra = address ? [] : ["--set", "webhook.failurePolicy=Ignore"];
+    // The test's GitApps live in "default": declared a platform namespace (chart README, Tenancy).
+    const tenancy = ["--set", "config.tenancy.platformNamespaces={default}"];
     const out = await helmOk(
-      ["install", "gitgate", CHART, "-n", NS, "--create-namespace", ...extra],
+      ["install", "gitgate", CHART, "-n", NS, "--create-namespace", ...tenancy, ...extra],
       adminKc,
     );
     assert.match(out, /STATUS: deployed/);

@@ -77,6 +77,8 @@ async function startReplica(name: string): Promise<Replica> {
       },
       sync: { minInterval: "1s", cacheDir: join(scratch, `cache-${name}`) },
       render: { helm: tools.helm, kubectl: tools.kubectl },
+      // The test's GitApps live in "default", a platform namespace here (others are tenants').
+      tenancy: { platformNamespaces: ["default"] },
     }),
   );
   const child = spawn(
