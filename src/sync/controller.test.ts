@@ -130,6 +130,9 @@ void describe("controller: a push", () => {
         gate.index.expect({ namespace: "apps", name: "broken" });
         assert.equal(gate.index.isComplete(), true);
         // Only the leader alerts (the status write fails here: no API server, and that is only logged).
+        // The result is recorded before it is published: wait (bounded) for the leader's alert.
+        for (let i = 0; leading && alerts.length === 0 && i < 400; i++)
+          await new Promise((r) => setTimeout(r, 25));
         assert.deepEqual(
           alerts.map((a) => a.type),
           leading ? ["sync-failed"] : [],
