@@ -6,7 +6,7 @@
 import { isPlainObject } from "../manifest/object.js";
 import type { KeyedItem, PathSegment } from "./path.js";
 
-interface KeySpec {
+export interface KeySpec {
   fields: string[];
   /** Values the API server fills in when a key field is omitted (ports default to TCP). */
   defaults?: Record<string, string>;

@@ -13,7 +13,13 @@
  */
 import type { DesiredEntry, IgnoreRule } from "../manifest/desired.js";
 import { FIELD_MANAGER } from "../manifest/labels.js";
-import { isPlainObject, refOf, type KubeObject, type ManagedFieldsEntry } from "../manifest/object.js";
+import {
+  isPlainObject,
+  ownField,
+  refOf,
+  type KubeObject,
+  type ManagedFieldsEntry,
+} from "../manifest/object.js";
 import { isSecret, REDACTED } from "../manifest/redact.js";
 import { metadataKeyAllowed, undeclaredRules } from "./allowed.js";
 import type { DeclaredChange } from "./declared.js";
@@ -173,9 +179,8 @@ function resolve(key: string, git: unknown, live: unknown): Resolved | undefined
     const name = key.slice(2);
     return {
       segment: name,
-      // Own properties only: a field named `constructor` is not declared by a prototype.
-      git: isPlainObject(git) && Object.hasOwn(git, name) ? git[name] : undefined,
-      live: isPlainObject(live) && Object.hasOwn(live, name) ? live[name] : undefined,
+      git: ownField(git, name),
+      live: ownField(live, name),
     };
   }
   if (!Array.isArray(live)) return undefined;

@@ -10,12 +10,12 @@
  * once, so the cost is linear in the size of the request.
  */
 import type { IgnoreRule } from "../manifest/desired.js";
-import { isPlainObject, refOf, type KubeObject } from "../manifest/object.js";
+import { isPlainObject, ownField, refOf, type KubeObject } from "../manifest/object.js";
 import { isSecret, REDACTED } from "../manifest/redact.js";
 import { metadataKeyAllowed } from "./allowed.js";
 import type { DeclaredChange } from "./declared.js";
 import { cursorIgnores, ignoreCursor, stepCursor, type IgnoreCursor } from "./ignore.js";
-import { findByKey, itemKey, mergeKeyFor } from "./lists.js";
+import { findByKey, itemKey, mergeKeyFor, type KeySpec } from "./lists.js";
 import { formatPath, toPointer, type PathSegment } from "./path.js";
 
 /** Changes kept per request: a message names five, the rest are counted. */
@@ -49,7 +49,7 @@ export function diffUndeclared(
     if (field === "apiVersion" || field === "kind") continue;
     if (field === "metadata")
       walkMetadata(walk, ignored, desired.metadata, previous.metadata, requested.metadata);
-    else step(walk, ignored, field, own(git, field), own(before, field), requested[field]);
+    else step(walk, ignored, field, ownField(git, field), ownField(before, field), requested[field]);
   }
   return walk.out;
 }
@@ -83,11 +83,11 @@ function walkMetadata(
       walk.path.push(field);
       for (const key of Object.keys(value)) {
         // Declared keys are diffDeclared's; other tools' notes are fine, gitgate's own keys are not.
-        if (own(declared, key) !== undefined || metadataKeyAllowed(field, key)) continue;
-        step(walk, below, key, undefined, own(old, key), value[key]);
+        if (ownField(declared, key) !== undefined || metadataKeyAllowed(field, key)) continue;
+        step(walk, below, key, undefined, ownField(old, key), value[key]);
       }
       walk.path.pop();
-    } else step(walk, inMetadata, field, own(desired, field), own(before, field), value);
+    } else step(walk, inMetadata, field, ownField(desired, field), ownField(before, field), value);
   }
   walk.path.pop();
 }
@@ -126,7 +126,7 @@ function visit(
       if (!isPlainObject(requested)) return; // a type change of a declared field: diffDeclared's
       const old = isPlainObject(previous) ? previous : {};
       for (const key of Object.keys(requested))
-        step(walk, ignored, key, own(desired, key), own(old, key), requested[key]);
+        step(walk, ignored, key, ownField(desired, key), ownField(old, key), requested[key]);
     } else if (Array.isArray(desired) && Array.isArray(requested)) {
       visitDeclaredList(walk, ignored, desired, previous, requested);
     }
@@ -137,7 +137,7 @@ function visit(
   if (isPlainObject(requested) && (isPlainObject(previous) || (descend && previous === undefined))) {
     const old = isPlainObject(previous) ? previous : {};
     for (const key of Object.keys(requested))
-      step(walk, ignored, key, undefined, own(old, key), requested[key]);
+      step(walk, ignored, key, undefined, ownField(old, key), requested[key]);
     return;
   }
   if (Array.isArray(requested) && Array.isArray(previous) && mergeKeyFor(walk.kind, walk.path)) {
@@ -145,11 +145,6 @@ function visit(
     return;
   }
   record(walk, requested);
-}
-
-/** An own property only: a key named `constructor` or `toString` is not declared by Git's prototype. */
-function own(map: Record<string, unknown>, key: string): unknown {
-  return Object.hasOwn(map, key) ? map[key] : undefined;
 }
 
 /** Equality of two JSON values (what JSON.parse yields: no undefined, no prototypes but Object's). */
@@ -226,11 +221,7 @@ function visitUndeclaredList(
 }
 
 /** Whether an item's merge key (defaults applied) was seen before in this list; records it. */
-function isDuplicate(
-  seen: Set<string>,
-  spec: NonNullable<ReturnType<typeof mergeKeyFor>>,
-  item: unknown,
-): boolean {
+function isDuplicate(seen: Set<string>, spec: KeySpec, item: unknown): boolean {
   if (!isPlainObject(item)) return false;
   const id = JSON.stringify(spec.fields.map((f) => item[f] ?? spec.defaults?.[f]));
   if (seen.has(id)) return true;

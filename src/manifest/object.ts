@@ -94,6 +94,14 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/**
+ * A map's own field, undefined for anything else: a key named `constructor` or `toString` is not
+ * a field an object inherits from its prototype (comparisons must not see Git declaring it).
+ */
+export function ownField(map: unknown, key: string): unknown {
+  return isPlainObject(map) && Object.hasOwn(map, key) ? map[key] : undefined;
+}
+
 /** A scalar field of an untyped object as text; objects and arrays (never expected here) read as "". */
 export function scalarText(value: unknown, fallback = ""): string {
   if (typeof value === "string") return value;
