@@ -158,7 +158,8 @@ export class Controller {
     const entry = this.index.get(objectKey(obj));
     if (!entry || !this.isLeader()) return;
     const key = appKey(entry.app);
-    if (this.queue.isActive(key)) return; // our own apply in progress; the reconcile re-reads live state
+    // Judged even while this app's reconcile runs: it may have read the object before this change.
+    // The queue then runs the app once more; gitgate's own applies converge on Git and show no drift.
     const drifted =
       type === "DELETED" ||
       diffDeclared(entry.object, obj, entry.ignore).length > 0 ||

@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { silentLogger } from "../log/logger.js";
+import { WorkQueue } from "./queue.js";
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = (): void => {};
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+const tick = (ms = 5): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+void describe("WorkQueue", () => {
+  void it("runs a key added while it runs once more, never twice at once", async () => {
+    const runs: string[] = [];
+    let concurrent = 0;
+    let maxConcurrent = 0;
+    const gate = deferred();
+    const queue = new WorkQueue(
+      async (key) => {
+        concurrent++;
+        maxConcurrent = Math.max(maxConcurrent, concurrent);
+        runs.push(key);
+        if (runs.length === 1) await gate.promise;
+        concurrent--;
+        return 60_000;
+      },
+      4,
+      silentLogger,
+    );
+    try {
+      queue.add("a");
+      await tick(20);
+      assert.equal(queue.isActive("a"), true);
+      queue.add("a"); // a change seen mid-run: the run may have read the old state
+      queue.add("a"); // coalesced with the one above
+      gate.resolve();
+      await queue.whenIdle();
+      assert.deepEqual(runs, ["a", "a"]);
+      assert.equal(maxConcurrent, 1);
+    } finally {
+      queue.stop();
+    }
+  });
+
+  void it("bounds the number of keys running at once", async () => {
+    let concurrent = 0;
+    let maxConcurrent = 0;
+    const queue = new WorkQueue(
+      async () => {
+        concurrent++;
+        maxConcurrent = Math.max(maxConcurrent, concurrent);
+        await tick(10);
+        concurrent--;
+        return 60_000;
+      },
+      2,
+      silentLogger,
+    );
+    try {
+      for (const key of ["a", "b", "c", "d", "e"]) queue.add(key);
+      await tick(20);
+      await queue.whenIdle();
+      assert.equal(maxConcurrent, 2);
+    } finally {
+      queue.stop();
+    }
+  });
+
+  void it("backs off exponentially after failures and resets after a success", async () => {
+    const at: number[] = [];
+    let calls = 0;
+    const queue = new WorkQueue(
+      async () => {
+        at.push(Date.now());
+        calls++;
+        if (calls === 3) throw new Error("crash is a failure too");
+        return calls <= 3 ? undefined : 60_000;
+      },
+      1,
+      silentLogger,
+      { baseMs: 20, maxMs: 1000 },
+    );
+    try {
+      queue.add("a");
+      for (let i = 0; i < 200 && calls < 4; i++) await tick(10);
+      assert.equal(calls, 4);
+      // Gaps of at least 20 ms then 40 ms then 80 ms (lower bounds only: the machine may be slow).
+      assert.ok(at[1]! - at[0]! >= 18, `first retry after ${at[1]! - at[0]!} ms`);
+      assert.ok(at[2]! - at[1]! >= 38, `second retry after ${at[2]! - at[1]!} ms`);
+      assert.ok(at[3]! - at[2]! >= 78, `third retry after ${at[3]! - at[2]!} ms`);
+    } finally {
+      queue.stop();
+    }
+  });
+
+  void it("keeps the sooner of two due times and forgets removed keys", async () => {
+    const runs: string[] = [];
+    const queue = new WorkQueue(
+      async (key) => {
+        runs.push(key);
+        return 60_000;
+      },
+      1,
+      silentLogger,
+    );
+    try {
+      queue.add("a", 60_000);
+      queue.add("a", 0); // sooner wins
+      queue.add("b", 30);
+      queue.forget("b");
+      await tick(80);
+      assert.deepEqual(runs, ["a"]);
+    } finally {
+      queue.stop();
+    }
+  });
+});
