@@ -218,7 +218,7 @@ async function gitgateServer(
   const policy = benchPolicy();
   const app = createApp({
     admission: createAdmissionTransport({
-      gate: { index, grantBreakGlass: () => undefined, recordAdmittedChange: () => undefined },
+      gate: { index, recordAdmittedChange: () => undefined },
       policy: () => policy,
       alerts: { emit: () => void alertCount.n++ },
       logger,

@@ -798,3 +798,133 @@ void describe("decide: fields Git does not declare", () => {
     assert.equal(decideWith(update(sidecar, { userInfo: { username: "alice-exempt" } })).reason, "exempt");
   });
 });
+
+void describe("decide: gitgate's out-of-band record is written by gitgate only", () => {
+  const SECRET = "hold-secret";
+  const withSecret: AdmissionPolicy = { ...policy, holdSecret: SECRET };
+  const key = keyOf(refOf(gitDeployment));
+  const later = new Date(NOW.getTime() + 600_000);
+  const record = (fields: Record<string, unknown>): string =>
+    JSON.stringify({ user: "bob", groups: [], fields: [], time: NOW.toISOString(), ...fields });
+  const annotated = (annotations: Record<string, string>): KubeObject =>
+    live((o) => Object.assign(o.metadata.annotations ?? {}, annotations));
+  const signed = (user: string, until = later, reason = "INC-9", secret = SECRET): unknown =>
+    signHold(secret, key, user, until, reason);
+  const held = (by: string): KubeObject =>
+    annotated({
+      "gitgate.io/break-glass-reason": "INC-1",
+      [LAST_CHANGE_ANNOTATION]: record({ user: by, breakGlass: signHold(SECRET, key, by, later, "INC-1") }),
+    });
+  const oncall = { username: "bob", groups: ["oncall"] };
+
+  const cases: Array<{
+    name: string;
+    object: KubeObject;
+    extra?: Partial<AdmissionRequest>;
+    denied?: string;
+  }> = [
+    { name: "a record naming the requester", object: annotated({ [LAST_CHANGE_ANNOTATION]: record({}) }) },
+    {
+      name: "a record naming someone else",
+      object: annotated({ [LAST_CHANGE_ANNOTATION]: record({ user: "alice" }) }),
+      denied: "it names alice, not bob",
+    },
+    {
+      name: "a record that is not JSON",
+      object: annotated({ [LAST_CHANGE_ANNOTATION]: "alice did it" }),
+      denied: "it is not a record gitgate wrote",
+    },
+    {
+      name: "a grant gitgate signed for the requester, a member, for the object's reason",
+      object: annotated({
+        "gitgate.io/break-glass-reason": "INC-9",
+        [LAST_CHANGE_ANNOTATION]: record({ breakGlass: signed("bob") }),
+      }),
+      extra: { userInfo: oncall },
+    },
+    {
+      name: "a signed grant for a requester outside the break-glass groups (a forged /mutate answer)",
+      object: annotated({
+        "gitgate.io/break-glass-reason": "INC-9",
+        [LAST_CHANGE_ANNOTATION]: record({ breakGlass: signed("bob") }),
+      }),
+      denied: "bob is not in a break-glass group",
+    },
+    {
+      name: "a signed grant for someone else, carried as grantee",
+      object: annotated({
+        "gitgate.io/break-glass-reason": "INC-9",
+        [LAST_CHANGE_ANNOTATION]: record({ breakGlass: { ...(signed("dave") as object), grantee: "dave" } }),
+      }),
+      extra: { userInfo: oncall },
+      denied: "its break-glass grant is for dave, not bob",
+    },
+    {
+      name: "a grant signed with another key",
+      object: annotated({
+        "gitgate.io/break-glass-reason": "INC-9",
+        [LAST_CHANGE_ANNOTATION]: record({ breakGlass: signed("bob", later, "INC-9", "guess") }),
+      }),
+      extra: { userInfo: oncall },
+      denied: "its break-glass grant is not signed by gitgate for this object",
+    },
+    {
+      name: "a grant for another reason than the object's",
+      object: annotated({
+        "gitgate.io/break-glass-reason": "INC-9",
+        [LAST_CHANGE_ANNOTATION]: record({ breakGlass: signed("bob", later, "other") }),
+      }),
+      extra: { userInfo: oncall },
+      denied: "its break-glass reason is not the object's gitgate.io/break-glass-reason",
+    },
+    {
+      name: "a grant beyond the maximum window",
+      object: annotated({
+        "gitgate.io/break-glass-reason": "INC-9",
+        [LAST_CHANGE_ANNOTATION]: record({ breakGlass: signed("bob", new Date(NOW.getTime() + 86_400_000)) }),
+      }),
+      extra: { userInfo: oncall },
+      denied: "its break-glass window ends after the 3600 s maximum",
+    },
+    {
+      name: "a window carried over from dave's grant by bob's later change",
+      object: annotated({
+        "gitgate.io/break-glass-reason": "INC-1",
+        [LAST_CHANGE_ANNOTATION]: record({
+          breakGlass: { ...signHold(SECRET, key, "dave", later, "INC-1"), grantee: "dave" },
+        }),
+      }),
+      extra: { oldObject: held("dave") },
+    },
+    { name: "the record left as it was", object: held("dave"), extra: { oldObject: held("dave") } },
+    { name: "the record removed", object: live(), extra: { oldObject: held("dave") } },
+    {
+      name: "an exempt user's record naming someone else",
+      object: annotated({ [LAST_CHANGE_ANNOTATION]: record({ user: "alice" }) }),
+      extra: { userInfo: { username: "root", groups: ["platform-admins"] } },
+      denied: "it names alice, not root",
+    },
+    {
+      name: "gitgate itself",
+      object: annotated({ [LAST_CHANGE_ANNOTATION]: record({ user: "alice" }) }),
+      extra: { userInfo: { username: policy.selfUsername, groups: [] } },
+    },
+  ];
+  for (const c of cases)
+    void it(`${c.denied ? "refuses" : "admits"} ${c.name}`, () => {
+      for (const mode of ["enforce", "warn", "audit"] as const) {
+        const d = decideWith(update(c.object, c.extra), indexOf(entryFor(gitDeployment, mode)), withSecret);
+        if (!c.denied) {
+          assert.equal(d.allowed, true, `${mode}: ${d.status?.message}`);
+          assert.notEqual(d.reason, "forged-record");
+          continue;
+        }
+        assert.deepEqual([d.allowed, d.reason, d.status?.code], [false, "forged-record", 403], mode);
+        assert.equal(
+          d.status?.message,
+          `${LAST_CHANGE_ANNOTATION} is gitgate's record of out-of-band changes and is written only by ` +
+            `gitgate's mutating webhook: this request's record is refused, ${c.denied}.`,
+        );
+      }
+    });
+});

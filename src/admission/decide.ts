@@ -21,12 +21,14 @@ import {
   BREAK_GLASS_REASON_ANNOTATION,
   isManaged,
   NAMESPACE_NAME_LABEL,
+  LAST_CHANGE_ANNOTATION,
   WEBHOOK_NAMESPACE_IGNORE,
   WEBHOOK_NAMESPACE_LABEL,
 } from "../manifest/labels.js";
 import { isSecret, redactHead } from "../manifest/redact.js";
 import { isPlainObject, keyOf, type KubeObject, type ObjectRef } from "../manifest/object.js";
 import { checkBreakGlass, opensBreakGlass, type BreakGlassCheck } from "./break-glass.js";
+import { recordProblem } from "./record-check.js";
 import {
   breakGlassWarning,
   deleteMessage,
@@ -212,6 +214,9 @@ export function decide(input: DecisionInput): Decision {
 
   // 2. gitgate itself, then exempt users, groups and service accounts.
   if (request.userInfo.username === policy.selfUsername) return allow("self");
+  // gitgate's record of who changed the object, and of break-glass windows: exempt users included.
+  const forged = entry ? recordProblem(request, policy, key, now) : undefined;
+  if (forged) return forgedRecordDecision(key, forged);
   if (isExempt(request, policy)) return allow("exempt");
 
   // 3. status is the controllers'; scale is judged below against Git's replicas; others (exec, eviction…) pass.
@@ -318,6 +323,29 @@ export function reservedLabelDecision(
   };
 }
 
+/** The raw values an admitted request sets, for attribution once the live object confirms them; none for dry runs. */
+function claimOf(request: AdmissionRequest, violations: Violations): Decision["claimed"] {
+  if (request.dryRun === true || violations.changes.length === 0) return undefined;
+  return violations.changes.map((c) => ({ path: c.path, value: c.liveValue }));
+}
+
+/** Refused in every mode: the record is evidence gitgate relies on, not a field of the desired state. */
+function forgedRecordDecision(key: string, problem: string): Decision {
+  return {
+    allowed: false,
+    verdict: "denied",
+    reason: "forged-record",
+    key,
+    status: {
+      code: 403,
+      reason: "Forbidden",
+      message:
+        `${LAST_CHANGE_ANNOTATION} is gitgate's record of out-of-band changes and is written only by ` +
+        `gitgate's mutating webhook: this request's record is refused, ${problem}.`,
+    },
+  };
+}
+
 /** A value kept in decisions and alert queues: big ones (up to 3 MiB per request) as a short text. */
 const MAX_KEPT_CHARS = 2048;
 function bounded(value: unknown): unknown {
@@ -352,7 +380,10 @@ function judge(
     request.subResource === "scale"
       ? scaleBreakGlass(request, entry, policy, now, key, parent)
       : checkBreakGlass(request, policy, now);
-  if (breakGlass.kind === "granted") return granted(request, entry, changes, breakGlass, now, key);
+  if (breakGlass.kind === "granted") {
+    const claimed = claimOf(request, violations);
+    return { ...granted(request, entry, changes, breakGlass, now, key), ...(claimed ? { claimed } : {}) };
+  }
   const note = breakGlass.kind === "refused" ? ` ${breakGlass.note}` : "";
 
   // 6. By mode.
@@ -361,6 +392,7 @@ function judge(
     : violationMessage(entry.ref, entry.source, changes, scaleNote(request, entry));
   const mode = effectiveMode(entry.mode ?? policy.defaultMode, undeclaredPolicyOf(entry, policy), changes);
   const base = { key, reason: "violation" as const, changes };
+  const claimed = claimOf(request, violations);
   const detail = note === "" ? undefined : note.trim();
   if (mode === "enforce") {
     return {
@@ -384,6 +416,7 @@ function judge(
     allowed: true,
     verdict,
     ...(warnings ? { warnings } : {}),
+    ...(claimed ? { claimed } : {}),
     event:
       mode === "warn"
         ? event("change-warned", "Admitted the request with a warning.", detail)

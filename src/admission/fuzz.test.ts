@@ -293,7 +293,7 @@ void describe("hostile AdmissionReviews through the HTTPS server", () => {
   before(async () => {
     const app = createApp({
       admission: createAdmissionTransport({
-        gate: { index, grantBreakGlass: () => undefined, recordAdmittedChange: () => undefined },
+        gate: { index, recordAdmittedChange: () => undefined },
         policy: () => policy,
         alerts: { emit: () => undefined },
         logger: silentLogger,

@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import type { DesiredEntry, DesiredIndexReader, EnforcementMode } from "../manifest/desired.js";
 import { keyOf, refOf, type KubeObject } from "../manifest/object.js";
 import { encodeResponse } from "./codec.js";
+import { decide } from "./decide.js";
 import { verifiedHold } from "../manifest/hold-record.js";
 import { outOfBandPatch, setAnnotationPatch } from "./mutate.js";
 import type { AdmissionPolicy, AdmissionRequest, JsonPatchOp } from "./types.js";
@@ -91,6 +92,12 @@ const KEY = "/ConfigMap/app/settings";
  */
 const hmac = (secret: string, user: string, until: string, reason: string): string =>
   createHmac("sha256", secret).update(`${KEY}\n${user}\n${until}\n${reason}`).digest("hex");
+
+/** What the validating webhook answers for the request as mutated: [allowed, reason]. */
+function validated(req: AdmissionRequest, pol: AdmissionPolicy): [boolean, string] {
+  const d = decide({ request: req, index: index("enforce"), policy: pol, now: NOW });
+  return [d.allowed, d.reason];
+}
 
 void describe("outOfBandPatch", () => {
   void it("adds the annotations map when the object has none", () => {
@@ -191,6 +198,13 @@ void describe("outOfBandPatch", () => {
       expiresAt: new Date(NOW.getTime() + 3600_000),
     });
     assert.equal(verifiedHold(patched, key, "another-key", NOW), undefined);
+    // The validating webhook then sees the patched object: gitgate's own record for olga passes.
+    assert.deepEqual(validated({ ...req, object: patched }, bg), [true, "break-glass"]);
+    // The same record written by someone outside the break-glass groups (a forged /mutate answer) does not.
+    assert.deepEqual(validated({ ...req, object: patched, userInfo: { username: "olga", groups: [] } }, bg), [
+      false,
+      "forged-record",
+    ]);
     // Without a key (webhooks off) the record says who and what, and grants nothing elsewhere.
     const unsigned = applyPatch(
       obj,
@@ -215,6 +229,7 @@ void describe("outOfBandPatch", () => {
     const record = JSON.parse(patched.metadata.annotations?.[ANNOTATION] ?? "{}") as { fields?: string[] };
     assert.deepEqual(record.fields, []);
     assert.equal(verifiedHold(patched, keyOf(refOf(git)), "replicas-share-this", NOW)?.reason, "INC-8");
+    assert.deepEqual(validated(request(patched, { userInfo: olga }), bg), [true, "break-glass"]);
     // Not again once the annotation is there, and never for someone outside the break-glass groups.
     const later = request(annotated, { userInfo: olga, oldObject: annotated });
     assert.equal(outOfBandPatch(later, index("enforce"), bg, NOW), undefined);
@@ -241,6 +256,7 @@ void describe("outOfBandPatch", () => {
     const after = applyPatch(later, patch ?? []) as KubeObject;
     const record = JSON.parse(after.metadata.annotations?.[ANNOTATION] ?? "{}") as { user?: string };
     assert.equal(record.user, "root");
+    assert.deepEqual(validated(request(after, { userInfo: admin, oldObject: held }), bg), [true, "exempt"]);
     const key = keyOf(refOf(git));
     assert.deepEqual(verifiedHold(after, key, "replicas-share-this", NOW), {
       username: "olga",

@@ -1,7 +1,7 @@
 /**
  * The admission pipeline around the pure review (review.ts): the clock and policy in, the answer
- * out through `send` first, then metrics, a log line and the hand-off of alerts, break-glass grants
- * and admitted changes to the gate state — after the response is on its way, so that none of them
+ * out through `send` first, then metrics, a log line and the hand-off of alerts and admitted-change
+ * claims to the gate state — after the response is on its way, so that none of them
  * can delay or fail it. The HTTP transport is server/admission-http.ts.
  */
 import type { GateForAdmission } from "../gate/gate.js";
@@ -14,7 +14,7 @@ import { parentToRead, parseReview, review, type ReviewOutcome } from "./review.
 import type { AdmissionPolicy, AdmissionRequest, Decision, JsonPatchOp } from "./types.js";
 
 export interface AdmissionDeps {
-  /** The index answered from, and where grants and admitted changes go. */
+  /** The index answered from, and where admitted-change claims go. */
   gate: GateForAdmission;
   /** Read per request, so a config reload applies without re-mounting. */
   policy: () => AdmissionPolicy;
@@ -101,24 +101,19 @@ function afterAnswer(
   }
 }
 
-/** Off the request path: neither a slow nor a throwing sink can delay or break the answer. */
+/**
+ * Off the request path: neither a slow nor a throwing sink can delay or break the answer. Nothing
+ * here grants anything: a break-glass window opens when the watch sees gitgate's signed record on
+ * the stored object, and an admitted change is a claim the live object must confirm (gate.ts).
+ */
 function handOff(deps: AdmissionDeps, decision: Decision): void {
-  const { event, breakGlass } = decision;
-  if (!event && !breakGlass) return;
+  const { event, claimed } = decision;
+  if (!event && !claimed) return;
   setImmediate(() => {
     try {
-      if (breakGlass) deps.gate.grantBreakGlass(breakGlass);
-    } catch (err) {
-      deps.logger.error({ err: String(err), key: decision.key }, "recording break-glass failed");
-    }
-    try {
       const username = event?.actor?.username;
-      if (username && decision.allowed && decision.changes?.length)
-        deps.gate.recordAdmittedChange(
-          decision.key,
-          username,
-          decision.changes.map((c) => c.path),
-        );
+      if (username && decision.allowed && claimed?.length)
+        deps.gate.recordAdmittedChange(decision.key, username, claimed);
     } catch (err) {
       deps.logger.error({ err: String(err), key: decision.key }, "recording an admitted change failed");
     }
@@ -135,7 +130,8 @@ function logDecision(deps: AdmissionDeps, request: AdmissionRequest, decision: D
   const notable =
     decision.reason === "violation" ||
     decision.reason === "break-glass" ||
-    decision.reason === "reserved-label";
+    decision.reason === "reserved-label" ||
+    decision.reason === "forged-record";
   if (!notable && !deps.logger.isLevelEnabled("debug")) return;
   const fields = {
     uid: request.uid,

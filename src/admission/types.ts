@@ -84,7 +84,9 @@ export type DecisionReason =
   | "matches-git"
   | "violation"
   | "break-glass"
-  | "reserved-label";
+  | "reserved-label"
+  /** A new or changed out-of-band record that gitgate did not write for this requester (record-check.ts). */
+  | "forged-record";
 
 export interface AdmissionStatus {
   code: number;
@@ -117,8 +119,10 @@ export interface Decision {
   changes?: FieldChange[];
   /** Alert to raise; absent for dry runs and allowed-without-violation requests. */
   event?: AlertEvent;
-  /** Present when break-glass admitted the request (never for dry runs). */
+  /** Present when break-glass admitted the request (never for dry runs): the mutating webhook signs it. */
   breakGlass?: BreakGlassGrant;
+  /** What an admitted out-of-band request set (unbounded values, never logged): a claim for attribution. */
+  claimed?: Array<{ path: string; value: unknown }>;
 }
 
 /** RFC 6902 operation (the subset gitgate emits). */

@@ -1,35 +1,39 @@
 /**
  * The gate state: what the reconciler and the admission webhook of one process share, with a name.
- * The reconciler writes the desired index and reads holds and admitted changes; the webhook reads
- * the index and records break-glass grants and admitted changes. The runtime creates one and hands
- * it to both sides; neither reaches into the other (see docs/architecture.md).
+ * The reconciler writes the desired index, learns holds from live objects and reads admitted
+ * changes; the webhook reads the index and records what it admitted. The runtime creates one and
+ * hands it to both sides; neither reaches into the other (see docs/architecture.md).
+ *
+ * Nothing a request to the webhook port says is trusted on its own: a break-glass window exists
+ * only once kube-apiserver stored gitgate's signed record on the object (observed by the watch),
+ * and an admitted change names its user only when the live object holds what it claimed.
  */
 import type { AppRef, DesiredIndexReader } from "../manifest/desired.js";
 import { verifiedHold } from "../manifest/hold-record.js";
 import type { KubeObject } from "../manifest/object.js";
-import { AdmittedChanges } from "./admitted-changes.js";
+import { AdmittedChanges, type ClaimedField } from "./admitted-changes.js";
 import { DesiredIndex } from "./desired-index.js";
 import { BreakGlassHolds, type Hold } from "./holds.js";
 
 /** The webhook's side: answer from the index, record what was admitted. */
 export interface GateForAdmission {
   readonly index: DesiredIndexReader;
-  /** A break-glass this replica's webhook granted. */
-  grantBreakGlass(hold: Hold): void;
-  /** An out-of-band change admission let through (warn, audit, break-glass), for drift attribution. */
-  recordAdmittedChange(key: string, username: string, paths: readonly string[]): void;
+  /** An out-of-band change admission let through (warn, audit, break-glass): a claim, for drift attribution. */
+  recordAdmittedChange(key: string, username: string, fields: readonly ClaimedField[]): void;
 }
 
 /** The reconciler's side: write the index, ask about holds and who changed what. */
 export interface GateForSync {
   readonly index: DesiredIndex;
   /**
-   * Whether self-heal leaves the object alone: a hold granted here, or one another replica granted
-   * and signed on the live object (adopted here, so its expiry reverts the object on this replica too).
+   * Whether self-heal leaves the object alone: a hold adopted earlier, or one signed on `live`
+   * (adopted now, so its expiry reverts the object even after the object is deleted).
    */
   isHeld(key: string, live?: KubeObject): boolean;
-  /** Who this process's webhook admitted changing these fields of the object, if recent. */
-  admittedChanger(key: string, paths: readonly string[]): string | undefined;
+  /** The watch saw `live`: adopt the break-glass window signed on it, if any. */
+  observe(key: string, live: KubeObject): void;
+  /** The one user this process's webhook admitted setting the drifted fields to their live values, if recent. */
+  admittedChanger(key: string, drifted: readonly ClaimedField[]): string | undefined;
   /**
    * Objects of `app` that another GitApp owns on the cluster: the webhook keeps judging them by their
    * owner's Git, so they leave this app's entries (the render is not otherwise touched).
@@ -66,10 +70,10 @@ export function createGateState(opts: GateOptions = {}): GateState {
   };
   return {
     index,
-    grantBreakGlass: (hold) => holds.grant(hold),
-    recordAdmittedChange: (key, username, paths) => admitted.record(key, username, paths),
+    recordAdmittedChange: (key, username, fields) => admitted.record(key, username, fields),
     isHeld: (key, live) => holds.isHeld(key) || adopt(key, live),
-    admittedChanger: (key, paths) => admitted.changer(key, paths),
+    observe: (key, live) => void adopt(key, live),
+    admittedChanger: (key, drifted) => admitted.changer(key, drifted),
     release: (app, keys) => index.release(app, keys),
     onHoldExpired: (listener) => {
       expired = listener;

@@ -52,7 +52,13 @@ export function verifiedHold(
   secret: string,
   now: Date,
 ): VerifiedHold | undefined {
-  const record = readLastChange(live);
+  const hold = signedHold(live, key, secret);
+  return hold && hold.expiresAt.getTime() > now.getTime() ? hold : undefined;
+}
+
+/** The hold recorded on `obj` if gitgate signed it for this object, expired or not. */
+export function signedHold(obj: KubeObject, key: string, secret: string): VerifiedHold | undefined {
+  const record = readLastChange(obj);
   const hold = record?.breakGlass;
   if (!secret || !isPlainObject(hold)) return undefined;
   const username = hold.grantee ?? record?.user;
@@ -63,6 +69,5 @@ export function verifiedHold(
   const got = Buffer.from(sig, "hex");
   if (got.length !== want.length || !timingSafeEqual(got, want)) return undefined;
   const expiresAt = new Date(until);
-  if (!(expiresAt.getTime() > now.getTime())) return undefined;
-  return { username, reason, expiresAt };
+  return Number.isNaN(expiresAt.getTime()) ? undefined : { username, reason, expiresAt };
 }

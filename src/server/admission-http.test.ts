@@ -11,7 +11,7 @@ import { signHold } from "../manifest/hold-record.js";
 import { LAST_CHANGE_ANNOTATION } from "../manifest/labels.js";
 import type { KubeObject } from "../manifest/object.js";
 import { createAdmissionMetrics } from "../admission/metrics.js";
-import type { BreakGlassGrant } from "../admission/types.js";
+import type { ClaimedField } from "../gate/admitted-changes.js";
 import type { GateForAdmission } from "../gate/gate.js";
 import { createAdmissionTransport } from "./admission-http.js";
 import { createApp } from "./app.js";
@@ -54,12 +54,17 @@ function review(
   };
 }
 
-/** The webhook's side of the gate state over a fixed index; grants go to `grants`. */
-function gateOver(only: DesiredEntry, grants: BreakGlassGrant[] = []): GateForAdmission {
+interface Claim {
+  key: string;
+  username: string;
+  fields: readonly ClaimedField[];
+}
+
+/** The webhook's side of the gate state over a fixed index; admitted-change claims go to `claims`. */
+function gateOver(only: DesiredEntry, claims: Claim[] = []): GateForAdmission {
   return {
     index: { get: (k) => (k === only.key ? only : undefined), isComplete: () => true },
-    grantBreakGlass: (g) => void grants.push(g as BreakGlassGrant), // the webhook grants what decide() returned
-    recordAdmittedChange: () => undefined,
+    recordAdmittedChange: (key, username, fields) => void claims.push({ key, username, fields }),
   };
 }
 
@@ -67,12 +72,12 @@ void describe("admission transport", () => {
   let server: Server;
   let base = "";
   const events: AlertEvent[] = [];
-  const grants: BreakGlassGrant[] = [];
+  const claims: Claim[] = [];
   const registry = new Registry();
 
   before(async () => {
     const transport = createAdmissionTransport({
-      gate: gateOver(entry, grants),
+      gate: gateOver(entry, claims),
       policy: () => ({
         selfUsername: "gitgate",
         exemptUsers: [],
@@ -133,13 +138,19 @@ void describe("admission transport", () => {
     assert.equal((json.response as { allowed: boolean }).allowed, true);
   });
 
-  void it("hands break-glass grants to the callback", async () => {
-    await post(
+  void it("hands a break-glass change to the gate as a claim with its raw values, and grants nothing", async () => {
+    const { json } = await post(
       "/validate",
       JSON.stringify(review({ a: "9" }, { "gitgate.io/break-glass-reason": "INC-1" }, ["oncall"])),
     );
+    assert.equal((json.response as { allowed: boolean }).allowed, true);
     await new Promise((r) => setImmediate(r));
-    assert.equal(grants.at(-1)?.key, entry.key);
+    // The window itself opens only when the watch sees gitgate's signed record on the stored object.
+    assert.deepEqual(claims.at(-1), {
+      key: entry.key,
+      username: "bob",
+      fields: [{ path: "data.a", value: "9" }],
+    });
   });
 
   void it("/mutate never denies and carries no patch under enforce", async () => {

@@ -8,6 +8,7 @@ import { diffDeclared } from "../diff/index.js";
 import { additionsOf, takeOver, type Addition } from "../diff/managed-fields.js";
 import { classOf, GitgateError, messageOf } from "../errors.js";
 import type { DesiredEntry } from "../manifest/desired.js";
+import type { ClaimedField } from "../gate/admitted-changes.js";
 import { COMMIT_ANNOTATION, FIELD_MANAGER, FILE_ANNOTATION, REPO_ANNOTATION } from "../manifest/labels.js";
 import { describeRef, type KubeObject } from "../manifest/object.js";
 import { lastChanger } from "./attribution.js";
@@ -61,8 +62,8 @@ export function planApply(
     selfHeal: boolean;
     /** Break-glass: self-heal leaves the object alone (the live copy may carry a signed hold). */
     isHeld: (key: string, live?: KubeObject) => boolean;
-    /** A user this process's webhook admitted changing these fields (AdmittedChanges). */
-    admittedChanger?: (key: string, paths: readonly string[]) => string | undefined;
+    /** The user this process's webhook admitted setting these fields to these live values (AdmittedChanges). */
+    admittedChanger?: (key: string, drifted: readonly ClaimedField[]) => string | undefined;
   },
 ): ApplyPlan {
   const plan: ApplyPlan = { toApply: [], drift: [], takeOvers: new Map() };
@@ -88,7 +89,8 @@ export function planApply(
     const held = opts.isHeld(entry.key, live);
     const action = held ? "held" : opts.selfHeal ? "reverted" : "reported";
     const paths = changes.map((c) => c.path);
-    const changedBy = opts.admittedChanger?.(entry.key, paths) ?? lastChanger(live, paths);
+    const drifted = changes.map((c) => ({ path: c.path, value: c.liveValue }));
+    const changedBy = opts.admittedChanger?.(entry.key, drifted) ?? lastChanger(live, paths);
     plan.drift.push({ entry, changes, changedBy, action });
     if (action === "reverted" && additions.length > 0) plan.takeOvers.set(entry.key, { live, additions });
     if (action === "reverted" || !current) plan.toApply.push(entry);

@@ -156,7 +156,9 @@ export class Controller {
 
   private onLiveChange(type: WatchEventType, obj: KubeObject): void {
     const entry = this.index.get(objectKey(obj));
-    if (!entry || !this.isLeader()) return;
+    if (!entry) return;
+    if (type !== "DELETED") this.opts.gate.observe(entry.key, obj); // a break-glass window stored on it
+    if (!this.isLeader()) return;
     const key = appKey(entry.app);
     // Judged even while this app's reconcile runs: it may have read the object before this change.
     // The queue then runs the app once more; gitgate's own applies converge on Git and show no drift.

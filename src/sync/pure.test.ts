@@ -8,7 +8,6 @@ import { planPrune } from "./prune.js";
 import type { InventoryEntry } from "../api/gitapp.js";
 import type { KubeObject } from "../manifest/object.js";
 import { lastChanger } from "./attribution.js";
-import { AdmittedChanges } from "../gate/admitted-changes.js";
 import { planApply } from "./apply.js";
 import type { DesiredEntry } from "../manifest/desired.js";
 
@@ -328,71 +327,6 @@ describe("lastChanger", () => {
     ],
   ];
   for (const [name, live, paths, want] of cases) it(name, () => assert.equal(lastChanger(live, paths), want));
-});
-
-describe("AdmittedChanges", () => {
-  const t0 = Date.parse("2026-01-01T00:00:00Z");
-  const cases: Array<[string, (c: AdmittedChanges) => void, string, string[], number, string | undefined]> = [
-    [
-      "a recent change of a drifted field names its user",
-      (c) => c.record("k", "alice", ["spec.replicas"], t0),
-      "k",
-      ["spec.replicas"],
-      t0 + 1000,
-      "alice",
-    ],
-    [
-      "other fields are no evidence",
-      (c) => c.record("k", "alice", ["metadata.labels[x]"], t0),
-      "k",
-      ["spec.replicas"],
-      t0,
-      undefined,
-    ],
-    [
-      "another object is no evidence",
-      (c) => c.record("k", "alice", ["spec.replicas"], t0),
-      "other",
-      ["spec.replicas"],
-      t0,
-      undefined,
-    ],
-    [
-      "after an hour it is forgotten",
-      (c) => c.record("k", "alice", ["spec.replicas"], t0),
-      "k",
-      ["spec.replicas"],
-      t0 + 3_600_001,
-      undefined,
-    ],
-    [
-      "the latest change wins",
-      (c) => {
-        c.record("k", "alice", ["spec.replicas"], t0);
-        c.record("k", "bob", ["spec.replicas"], t0 + 10);
-      },
-      "k",
-      ["spec.replicas"],
-      t0 + 20,
-      "bob",
-    ],
-    [
-      "bounded: the oldest of 10,001 objects is dropped",
-      (c) => {
-        for (let i = 0; i <= 10_000; i++) c.record(`k${i}`, "alice", ["spec.replicas"], t0);
-      },
-      "k0",
-      ["spec.replicas"],
-      t0,
-      undefined,
-    ],
-  ];
-  for (const [name, setup, key, paths, now, want] of cases)
-    it(name, () => {
-      const changes = new AdmittedChanges();
-      setup(changes);
-      assert.equal(changes.changer(key, paths, now), want);
-    });
 });
 
 describe("planApply", () => {

@@ -72,11 +72,11 @@ void describe("WorkQueue", () => {
     const at: number[] = [];
     let calls = 0;
     const queue = new WorkQueue(
-      async () => {
+      () => {
         at.push(Date.now());
         calls++;
-        if (calls === 3) throw new Error("crash is a failure too");
-        return calls <= 3 ? undefined : 60_000;
+        if (calls === 3) return Promise.reject(new Error("crash is a failure too"));
+        return Promise.resolve(calls <= 3 ? undefined : 60_000);
       },
       1,
       silentLogger,
@@ -98,9 +98,9 @@ void describe("WorkQueue", () => {
   void it("keeps the sooner of two due times and forgets removed keys", async () => {
     const runs: string[] = [];
     const queue = new WorkQueue(
-      async (key) => {
+      (key) => {
         runs.push(key);
-        return 60_000;
+        return Promise.resolve(60_000);
       },
       1,
       silentLogger,

@@ -237,7 +237,7 @@ const applyStep: Step = async (ctx, deps) => {
   const plan = planApply(ctx.desired, (o) => deps.live.get(o), {
     selfHeal: spec.selfHeal,
     isHeld: (key, live) => deps.gate.isHeld(key, live),
-    admittedChanger: (key, paths) => deps.gate.admittedChanger(key, paths),
+    admittedChanger: (key, drifted) => deps.gate.admittedChanger(key, drifted),
   });
   ctx.drift = plan.drift;
   const result = await applyEntries(
