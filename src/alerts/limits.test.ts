@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { deniedEvent } from "../../test/fixtures/alerts/events.js";
+import type { AlertEvent } from "../manifest/event.js";
 import { resolveChannelURL, resolveChannels, type SecretKeyRef } from "./channel-url.js";
 import { validateChannels } from "./dispatcher.js";
 import { backoffDelay, parseRetryAfter } from "./http.js";
@@ -41,6 +42,22 @@ describe("alert limits", () => {
     const reordered = deniedEvent({ changes: [...(deniedEvent().changes ?? [])].reverse() });
     assert.equal(dedupKey(reordered), key, "field order does not matter");
     assert.notEqual(dedupKey(deniedEvent({ actor: { username: "bob", via: "admission" } })), key);
+    // An admission alert asking for other values is another alert: a forged review cannot pre-empt it.
+    const other = deniedEvent({
+      changes: (deniedEvent().changes ?? []).map((c) =>
+        c.path === "spec.replicas" ? { ...c, liveValue: 50 } : c,
+      ),
+    });
+    assert.equal(deniedEvent().actor?.via, "admission");
+    assert.notEqual(dedupKey(other), key);
+    // A drift that flaps between values is one situation.
+    const drift = (liveValue: number): AlertEvent =>
+      deniedEvent({
+        type: "drift-found",
+        actor: { username: "kubectl-edit", via: "managedFields" },
+        changes: [{ path: "spec.replicas", gitValue: 2, liveValue }],
+      });
+    assert.equal(dedupKey(drift(5)), dedupKey(drift(6)));
     now = 1001;
     assert.equal(dedup.isDuplicate(key), false);
   });

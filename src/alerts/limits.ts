@@ -1,5 +1,6 @@
 /** Dedup window and token bucket: in-memory, per channel, driven by an injectable clock. */
 import { keyOf } from "../manifest/object.js";
+import { digestOf } from "../manifest/digest.js";
 import type { AlertEvent } from "../manifest/event.js";
 
 export type Clock = () => number;
@@ -7,10 +8,16 @@ export type Clock = () => number;
 /**
  * What makes two alerts "the same": type, app, object, actor and the set of differing field paths (not
  * their values: a drift that keeps flapping between values is still one situation), plus the commit,
- * since the same drift against a new Git revision is news.
+ * since the same drift against a new Git revision is news. An admission alert also keys on the
+ * requested values: a review anyone could post to the webhook port must not silence a later real one
+ * that asks for something else (only an identical alert is suppressed).
  */
 export function dedupKey(event: AlertEvent): string {
-  const paths = [...new Set((event.changes ?? []).map((c) => c.path))].sort();
+  const changes = event.changes ?? [];
+  const paths =
+    event.actor?.via === "admission"
+      ? [...new Set(changes.map((c) => `${c.path}=${digestOf(c.liveValue)}`))].sort()
+      : [...new Set(changes.map((c) => c.path))].sort();
   return JSON.stringify([
     event.type,
     event.app.namespace,

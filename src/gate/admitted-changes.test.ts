@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { AdmittedChanges, digestOf, type ClaimedField } from "./admitted-changes.js";
+import { digestOf } from "../manifest/digest.js";
+import { AdmittedChanges, type ClaimedField } from "./admitted-changes.js";
 
 const t0 = Date.parse("2026-01-01T00:00:00Z");
 const replicas = (value: unknown): ClaimedField[] => [{ path: "spec.replicas", value }];
@@ -138,5 +139,12 @@ void describe("AdmittedChanges: a claim names the changer only when the live obj
       { a: "1" },
     ];
     assert.equal(new Set(values.map(digestOf)).size, values.length);
+    // Total: values no request carries (alert producers may hand anything) get a tag, never a throw.
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    let deep: unknown = 1;
+    for (let i = 0; i < 5000; i++) deep = [deep];
+    for (const odd of [circular, () => 1, Symbol("s"), 10n, NaN, deep])
+      assert.equal(typeof digestOf(odd), "string");
   });
 });

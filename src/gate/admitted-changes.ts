@@ -9,7 +9,7 @@
  * Kubernetes 1.22) nor the mutating webhook's record (not possible on subresources) can tell this.
  * In memory and bounded: another replica, or a restart, falls back to those.
  */
-import { createHash } from "node:crypto";
+import { digestOf } from "../manifest/digest.js";
 
 /** A field and the value a request set it to (undefined: removed). */
 export interface ClaimedField {
@@ -66,20 +66,4 @@ export class AdmittedChanges {
     }
     return users.size === 1 ? [...users][0] : undefined;
   }
-}
-
-/** A digest of a JSON value that does not depend on key order. */
-export function digestOf(value: unknown): string {
-  return createHash("sha256").update(canonical(value)).digest("base64url").slice(0, 22);
-}
-
-function canonical(value: unknown): string {
-  if (value === undefined) return "~";
-  if (value === null || typeof value !== "object") return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  const record = value as Record<string, unknown>;
-  return `{${Object.keys(record)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonical(record[k])}`)
-    .join(",")}}`;
 }
