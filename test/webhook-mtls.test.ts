@@ -6,13 +6,21 @@
  * and /metrics need no certificate.
  */
 import { strict as assert } from "node:assert";
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
 import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
+import yaml from "js-yaml";
+import { parseConfig } from "../src/config/load.js";
 import { createLogger } from "../src/log/logger.js";
+import { isPlainObject, type KubeObject } from "../src/manifest/object.js";
 import { createClientCA, createClientCert, type CertKey } from "../src/testenv/client-certs.js";
 import { WEBHOOK_CLIENT_NAME } from "../src/testenv/controlplane.js";
 import { examplesDir, readTree } from "../src/testenv/files.js";
+import { pinnedTools } from "../src/testenv/tools.js";
 import { startEnv, waitSynced, type TestEnv } from "./harness/env.js";
 
 let env: TestEnv;
@@ -243,5 +251,118 @@ describe("webhook mTLS: only kube-apiserver's requests count", () => {
     );
     const deployment = await env.get("apps/v1", "Deployment", "guestbook", "guestbook-ui");
     assert.equal((deployment?.spec as { replicas?: number }).replicas, 1);
+  });
+});
+
+describe("chart: webhook.clientCA from an existing Secret or ConfigMap", () => {
+  const chart = new URL("../chart", import.meta.url).pathname;
+  let helmHome: string;
+  let helmBin: string;
+  before(async () => {
+    helmHome = await mkdtemp(join(tmpdir(), "gitgate-mtls-helm-"));
+    helmBin = (await pinnedTools()).helm ?? "helm";
+  });
+  after(async () => rm(helmHome, { recursive: true, force: true }));
+
+  const template = (set: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+    new Promise((resolve) =>
+      execFile(
+        helmBin,
+        [
+          "template",
+          "gitgate",
+          chart,
+          "-n",
+          "gitgate-system",
+          "--no-hooks",
+          ...set.flatMap((v) => ["--set", v]),
+        ],
+        {
+          env: {
+            PATH: process.env.PATH,
+            HOME: helmHome,
+            HELM_CACHE_HOME: join(helmHome, "c"),
+            HELM_CONFIG_HOME: join(helmHome, "g"),
+            HELM_DATA_HOME: join(helmHome, "d"),
+          },
+          maxBuffer: 16 << 20,
+        },
+        (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }),
+      ),
+    );
+  const objects = (text: string): KubeObject[] =>
+    yaml.loadAll(text).filter((d): d is KubeObject => isPlainObject(d) && typeof d.kind === "string");
+  const podOf = (
+    docs: KubeObject[],
+  ): {
+    containers: Array<{ volumeMounts: Array<{ name: string; mountPath: string; readOnly?: boolean }> }>;
+    volumes: Array<Record<string, unknown> & { name: string }>;
+  } => (docs.find((o) => o.kind === "Deployment")?.spec as { template: { spec: never } }).template.spec;
+  const configOf = (docs: KubeObject[]): ReturnType<typeof parseConfig> =>
+    parseConfig(
+      yaml.load(
+        (docs.find((o) => o.kind === "ConfigMap")?.data as Record<string, string>)["config.yaml"] ?? "",
+      ),
+      "chart ConfigMap",
+    );
+
+  it("mounts the Secret's bundle (no subPath, so it can change) and points webhook.clientCA and clientNames at it", async () => {
+    const r = await template([
+      "webhook.clientCA.secretName=apiserver-webhook-client-ca",
+      `webhook.clientNames={${WEBHOOK_CLIENT_NAME}}`,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const docs = objects(r.stdout);
+    const config = configOf(docs);
+    assert.equal(config.webhook.clientCA, "/etc/gitgate-client-ca/ca.crt");
+    assert.deepEqual(config.webhook.clientNames, [WEBHOOK_CLIENT_NAME]);
+    const pod = podOf(docs);
+    assert.deepEqual(
+      pod.containers[0]?.volumeMounts.find((m) => m.name === "client-ca"),
+      { name: "client-ca", mountPath: "/etc/gitgate-client-ca", readOnly: true },
+    );
+    assert.deepEqual(
+      pod.volumes.find((v) => v.name === "client-ca"),
+      {
+        name: "client-ca",
+        secret: { secretName: "apiserver-webhook-client-ca", items: [{ key: "ca.crt", path: "ca.crt" }] },
+      },
+    );
+  });
+
+  it("takes a ConfigMap and another key; without either, no client CA, no volume", async () => {
+    const r = await template([
+      "webhook.clientCA.configMapName=apiserver-ca",
+      "webhook.clientCA.key=bundle.pem",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const docs = objects(r.stdout);
+    assert.equal(configOf(docs).webhook.clientCA, "/etc/gitgate-client-ca/bundle.pem");
+    assert.equal(configOf(docs).webhook.clientNames, undefined);
+    assert.deepEqual(
+      podOf(docs).volumes.find((v) => v.name === "client-ca"),
+      {
+        name: "client-ca",
+        configMap: { name: "apiserver-ca", items: [{ key: "bundle.pem", path: "bundle.pem" }] },
+      },
+    );
+    const plain = objects((await template([])).stdout);
+    assert.equal(configOf(plain).webhook.clientCA, undefined);
+    assert.equal(
+      podOf(plain).volumes.find((v) => v.name === "client-ca"),
+      undefined,
+    );
+  });
+
+  it("refuses clientNames without a CA, and a Secret and a ConfigMap both", async () => {
+    const names = await template(["webhook.clientNames={x}"]);
+    assert.notEqual(names.code, 0);
+    assert.match(
+      names.stderr,
+      /webhook\.clientNames needs webhook\.clientCA\.secretName or webhook\.clientCA\.configMapName/,
+    );
+    const both = await template(["webhook.clientCA.secretName=a", "webhook.clientCA.configMapName=b"]);
+    assert.notEqual(both.code, 0);
+    assert.match(both.stderr, /webhook\.clientCA: set secretName or configMapName, not both/);
   });
 });
