@@ -43,7 +43,14 @@ function postReview(body: string | Buffer): Promise<number> {
   return new Promise((resolve) => {
     const req = request(
       `${env.gitgate.url}/validate`,
-      { method: "POST", headers: { "content-type": "application/json" }, ca: env.gitgate.caPem },
+      {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        ca: env.gitgate.caPem,
+        // As kube-apiserver: the harness runs gitgate with webhook.clientCA.
+        cert: env.cp.webhookClient.cert,
+        key: env.cp.webhookClient.key,
+      },
       (res) => {
         res.resume();
         res.on("end", () => resolve(res.statusCode ?? 0));

@@ -79,6 +79,8 @@ async function startReplica(name: string): Promise<Replica> {
       render: { helm: tools.helm, kubectl: tools.kubectl },
       // The test's GitApps live in "default", a platform namespace here (others are tenants').
       tenancy: { platformNamespaces: ["default"] },
+      // Only kube-apiserver's client certificate counts, as in production (chart/README.md).
+      webhook: { clientCA: cp.webhookClient.caPath },
     }),
   );
   const child = spawn(
@@ -412,6 +414,9 @@ describe("gitgate run as a process", () => {
     const req = httpsRequest(`https://127.0.0.1:${b.port}/validate`, {
       method: "POST",
       ca: caPem,
+      // As kube-apiserver (the replicas run with webhook.clientCA).
+      cert: cp.webhookClient.cert,
+      key: cp.webhookClient.key,
       agent: false,
       headers: {
         "content-type": "application/json",

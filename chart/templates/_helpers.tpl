@@ -73,6 +73,15 @@ certificate Secret and the Lease.
 {{- $_ := set $config "namespace" .Release.Namespace -}}
 {{- $service := dict "name" $fullname "namespace" .Release.Namespace "port" .Values.service.port -}}
 {{- $webhook := dict "enabled" .Values.webhook.enabled "port" .Values.webhook.port "failurePolicy" .Values.webhook.failurePolicy "timeoutSeconds" .Values.webhook.timeoutSeconds "register" .Values.webhook.register "namePrefix" $fullname "certSecret" (include "gitgate.certSecret" .) "service" $service -}}
+{{- $clientCA := include "gitgate.clientCAPath" . -}}
+{{- if $clientCA -}}
+{{- $_ = set $webhook "clientCA" $clientCA -}}
+{{- if .Values.webhook.clientNames -}}
+{{- $_ = set $webhook "clientNames" .Values.webhook.clientNames -}}
+{{- end -}}
+{{- else if .Values.webhook.clientNames -}}
+{{- fail "webhook.clientNames needs webhook.clientCA.secretName or webhook.clientCA.configMapName" -}}
+{{- end -}}
 {{- $_ = set $config "webhook" $webhook -}}
 {{- $_ = set $config "leaderElection" (dict "enabled" .Values.leaderElection.enabled "leaseName" (include "gitgate.leaseName" .)) -}}
 {{- $_ = set $config "hooks" (dict "maxBodyBytes" .Values.hooks.maxBodyBytes "allowUnsigned" (.Values.hooks.allowUnsigned | default false)) -}}
@@ -119,4 +128,17 @@ sideEffects: None
 timeoutSeconds: {{ $root.Values.webhook.timeoutSeconds }}
 admissionReviewVersions: [v1]
 matchPolicy: Equivalent
+{{- end }}
+
+{{/*
+Where the webhook's client CA bundle is mounted (webhook.clientCA), or nothing when none is set.
+*/}}
+{{- define "gitgate.clientCAPath" -}}
+{{- $ca := .Values.webhook.clientCA | default dict -}}
+{{- if and $ca.secretName $ca.configMapName -}}
+{{- fail "webhook.clientCA: set secretName or configMapName, not both" -}}
+{{- end -}}
+{{- if or $ca.secretName $ca.configMapName -}}
+/etc/gitgate-client-ca/{{ $ca.key | default "ca.crt" }}
+{{- end -}}
 {{- end }}

@@ -118,6 +118,9 @@ export async function devCommand(flags: DevFlags): Promise<void> {
     config.alerts.channels = [{ name: "terminal", type: "webhook", url: chat.url }];
     // The demo syncs by polling (every 2 s); its push receiver takes only signed notifications.
     config.hooks.githubSecret = randomBytes(16).toString("hex");
+    // The local control plane authenticates to webhooks with a client certificate: only its
+    // AdmissionReviews count, as in a cluster set up per chart/README.md.
+    if (cp) config.webhook.clientCA = cp.webhookClient.caPath;
     const cacheDir = await mkdtemp(join(tmpdir(), "gitgate-dev-"));
     cleanups.push(() => rm(cacheDir, { recursive: true, force: true }));
     const runtime: Runtime = await startRuntime({

@@ -77,6 +77,16 @@ describe("parseConfig", () => {
     ],
     ["timeout above 5", { webhook: { timeoutSeconds: 10 } }, /\/webhook\/timeoutSeconds must be <= 5/],
     [
+      "client names without a client CA",
+      { webhook: { clientNames: ["kube-apiserver"] } },
+      /\/webhook must have property clientCA when property clientNames is present/,
+    ],
+    [
+      "an empty client names list",
+      { webhook: { clientCA: "/ca.pem", clientNames: [] } },
+      /\/webhook\/clientNames/,
+    ],
+    [
       "bad duration",
       { enforcement: { breakGlass: { maxDuration: "forever" } } },
       /maxDuration must match pattern/,
@@ -94,6 +104,17 @@ describe("parseConfig", () => {
       );
     });
   }
+  it("takes the webhook's client CA and names, merged over the defaults", () => {
+    const c = parseConfig(
+      { webhook: { clientCA: "/etc/gitgate/client-ca/ca.crt", clientNames: ["a"] } },
+      "x",
+    );
+    assert.deepEqual(c.webhook, {
+      ...DOCUMENTED_DEFAULTS.webhook,
+      clientCA: "/etc/gitgate/client-ca/ca.crt",
+      clientNames: ["a"],
+    });
+  });
   it("takes webhook secrets from the environment", () => {
     const c = applyEnv(DEFAULT_CONFIG, { GITGATE_GITHUB_WEBHOOK_SECRET: "s3", GITGATE_LOG_LEVEL: "debug" });
     assert.deepEqual(c, {

@@ -70,6 +70,13 @@ export interface GitgateConfig {
     register: boolean;
     /** Name prefix of the configurations: `<prefix>-validate`, `<prefix>-mutate`. */
     namePrefix: string;
+    /**
+     * Path of a PEM bundle: when set, /validate and /mutate answer only a client certificate this
+     * CA signed (kube-apiserver's, from its admission config's kubeconfig); everything else 403.
+     */
+    clientCA?: string;
+    /** With clientCA: the subject CN or a DNS SAN of the client certificate must be one of these. */
+    clientNames?: string[];
   };
   /**
    * Push receiver. A push needs a valid GitHub signature or GitLab token unless `allowUnsigned`
@@ -177,7 +184,10 @@ export const configSchema = {
         certSecret: { type: "string" },
         register: { type: "boolean" },
         namePrefix: { type: "string", pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$" },
+        clientCA: { type: "string", minLength: 1 },
+        clientNames: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
       },
+      dependencies: { clientNames: ["clientCA"] },
     },
     hooks: {
       type: "object",

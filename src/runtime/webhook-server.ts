@@ -1,16 +1,18 @@
 /**
  * The webhook server of one replica: its TLS material (kept in a Secret every replica shares), the
  * break-glass hold key derived from it, the HTTPS listener (admission, push receiver, probes,
- * metrics), the webhook configurations' registration, and hourly certificate rotation.
+ * metrics), the webhook configurations' registration, hourly certificate rotation, and (with
+ * webhook.clientCA) which client certificates may post an AdmissionReview.
  */
 import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import type { Registry } from "prom-client";
 import { createAdmissionMetrics } from "../admission/metrics.js";
 import type { ExpectedNames } from "../certs/certs.js";
 import { caBundleBase64, loadOrCreateCertificates, type WebhookTls } from "../certs/store.js";
 import type { ClusterClient } from "../cluster/client.js";
 import type { GitgateConfig } from "../config/schema.js";
-import { messageOf } from "../errors.js";
+import { messageOf, terminal } from "../errors.js";
 import type { GateForAdmission } from "../gate/gate.js";
 import type { Logger } from "../log/logger.js";
 import type { AlertSink } from "../manifest/event.js";
@@ -18,11 +20,14 @@ import type { DesiredEntry } from "../manifest/desired.js";
 import type { KubeObject } from "../manifest/object.js";
 import { createAdmissionTransport, type AdmissionTransport } from "../server/admission-http.js";
 import { createApp } from "../server/app.js";
+import { parseCaBundle, refuseClient, type ClientPolicy } from "../server/client-auth.js";
 import { listenHttps, type HttpsListener } from "../server/https.js";
 import { namespacesOutOfGate, registerWebhooks } from "../server/webhooks.js";
 import { admissionPolicy } from "./policy.js";
 
 const ROTATION_CHECK_MS = 3600_000;
+/** How often webhook.clientCA is re-read (a mounted Secret or ConfigMap changes in place). */
+const CLIENT_CA_CHECK_MS = 60_000;
 
 /** Where the server listens and which names its certificate carries. */
 export interface WebhookSite {
@@ -94,6 +99,8 @@ export interface WebhookServerDeps {
 export class WebhookServer {
   private tls: WebhookTls;
   private rotation?: NodeJS.Timeout;
+  private clientCAWatch?: NodeJS.Timeout;
+  private clientCA?: string;
 
   private constructor(
     private readonly deps: WebhookServerDeps,
@@ -111,18 +118,26 @@ export class WebhookServer {
           ? "POST /hooks/git accepts unsigned push notifications (hooks.allowUnsigned): set hooks.githubSecret or hooks.gitlabToken"
           : "POST /hooks/git refuses every push: set hooks.githubSecret or hooks.gitlabToken",
       );
+    const clientCA = await readClientCA(config);
+    logClientAuth(config, logger, clientCA);
+    const policy: ClientPolicy = { names: config.webhook.clientNames ?? [] };
     const app = createApp({
-      admission: admissionTransport(deps),
+      admission: admissionTransport(deps, clientCA ? policy : undefined),
       onPush: deps.onPush,
       hooks: config.hooks,
       isReady: deps.isReady,
       registry: deps.registry,
       logger,
     });
-    const listener = await listenHttps(app, deps.site.host, deps.site.port, deps.tls.serving);
+    const listener = await listenHttps(app, deps.site.host, deps.site.port, deps.tls.serving, clientCA?.pem);
     const server = new WebhookServer(deps, listener);
     server.rotation = setInterval(() => void server.rotate(), ROTATION_CHECK_MS);
     server.rotation.unref();
+    if (clientCA) {
+      server.clientCA = clientCA.pem;
+      server.clientCAWatch = setInterval(() => void server.reloadClientCA(), CLIENT_CA_CHECK_MS);
+      server.clientCAWatch.unref();
+    }
     return server;
   }
 
@@ -173,6 +188,7 @@ export class WebhookServer {
 
   async close(): Promise<void> {
     clearInterval(this.rotation);
+    clearInterval(this.clientCAWatch);
     await this.listener.close();
   }
 
@@ -191,9 +207,58 @@ export class WebhookServer {
       logger.warn({ err: String(err) }, "certificate rotation check failed");
     }
   }
+
+  /** Re-reads webhook.clientCA; a changed, valid bundle replaces the old one for new connections. */
+  async reloadClientCA(): Promise<void> {
+    const { config, logger } = this.deps;
+    try {
+      const next = await readClientCA(config);
+      if (!next || next.pem === this.clientCA) return;
+      this.listener.setClientCA(next.pem);
+      this.clientCA = next.pem;
+      logger.info({ file: config.webhook.clientCA, certificates: next.count }, "webhook client CA reloaded");
+    } catch (err) {
+      logger.warn({ err: messageOf(err) }, "webhook client CA not reloaded; the previous one stays in use");
+    }
+  }
 }
 
-function admissionTransport(deps: WebhookServerDeps): AdmissionTransport {
+/** webhook.clientCA read and checked: a missing or unusable file fails the start. */
+async function readClientCA(config: GitgateConfig): Promise<{ pem: string; count: number } | undefined> {
+  const path = config.webhook.clientCA;
+  if (!path) return undefined;
+  let pem: string;
+  try {
+    pem = await readFile(path, "utf8");
+  } catch (err) {
+    throw terminal("InvalidConfig", `webhook.clientCA: cannot read ${path}: ${messageOf(err)}`, err);
+  }
+  try {
+    return { pem, count: parseCaBundle(pem).length };
+  } catch (err) {
+    throw terminal("InvalidConfig", `webhook.clientCA: ${path}: ${messageOf(err)}`, err);
+  }
+}
+
+/** Said once at start: whether anyone reaching the port can post an AdmissionReview. */
+function logClientAuth(config: GitgateConfig, logger: Logger, clientCA?: { count: number }): void {
+  if (!clientCA) {
+    logger.info(
+      "webhook client certificates not required (webhook.clientCA unset): anyone reaching the port can post an AdmissionReview",
+    );
+    return;
+  }
+  logger.info(
+    {
+      file: config.webhook.clientCA,
+      certificates: clientCA.count,
+      names: config.webhook.clientNames ?? "any",
+    },
+    "webhook client certificates required for /validate and /mutate; probes, /metrics and /hooks/git take none",
+  );
+}
+
+function admissionTransport(deps: WebhookServerDeps, clients?: ClientPolicy): AdmissionTransport {
   const { config, client, logger, gate } = deps;
   // Built once: the config does not change while running, and resourceKinds is discovery's own
   // map, filled in place as kinds are discovered.
@@ -221,12 +286,22 @@ function admissionTransport(deps: WebhookServerDeps): AdmissionTransport {
         );
         return undefined;
       })) ?? deps.liveObject(entry.object);
-  return createAdmissionTransport({
-    gate,
-    policy: () => policy,
-    alerts: deps.alerts,
-    logger,
-    metrics: createAdmissionMetrics(deps.registry),
-    liveParent,
-  });
+  return createAdmissionTransport(
+    {
+      gate,
+      policy: () => policy,
+      alerts: deps.alerts,
+      logger,
+      metrics: createAdmissionMetrics(deps.registry),
+      liveParent,
+    },
+    {
+      refuse: clients
+        ? (req) => {
+            const refusal = refuseClient(req, clients);
+            return refusal && `client refused (${refusal.reason}): ${refusal.detail}`;
+          }
+        : undefined,
+    },
+  );
 }

@@ -25,10 +25,21 @@ export interface AdmissionTransport {
   serve(req: IncomingMessage, res: ServerResponse): boolean;
 }
 
-export function createAdmissionTransport(deps: AdmissionDeps): AdmissionTransport {
+export interface TransportOptions {
+  /**
+   * Checked before the body is read: a reason refuses the request with 403, so it never reaches
+   * the review (webhook.clientCA: only kube-apiserver's client certificate counts).
+   */
+  refuse?: (req: IncomingMessage) => string | undefined;
+}
+
+export function createAdmissionTransport(
+  deps: AdmissionDeps,
+  options: TransportOptions = {},
+): AdmissionTransport {
   const reviewer = createReviewer(deps);
   const reject = (res: ServerResponse, status: number, error: string): void => {
-    // A request that never reached the review (unreadable body): logged, answered, not counted.
+    // A request that never reached the review (refused client, unreadable body): logged, answered, not counted.
     deps.logger.warn({ status, error }, "admission request rejected");
     if (!res.headersSent) sendJson(res, status, { error });
   };
@@ -36,6 +47,12 @@ export function createAdmissionTransport(deps: AdmissionDeps): AdmissionTranspor
     serve(req, res) {
       const webhook = webhookOf(req);
       if (webhook === undefined) return false;
+      const refused = options.refuse?.(req);
+      if (refused !== undefined) {
+        req.resume();
+        reject(res, 403, refused);
+        return true;
+      }
       readBody(req, (result) => {
         if (!result.ok) return reject(res, result.status, result.error);
         try {

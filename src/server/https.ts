@@ -1,5 +1,5 @@
 /** The HTTPS listener: certificate swapped in place on rotation, so no request ever fails. */
-import { createServer, type Server } from "node:https";
+import { createServer, type Server, type ServerOptions } from "node:https";
 import type { RequestListener } from "node:http";
 
 export interface TlsMaterial {
@@ -12,6 +12,8 @@ export interface HttpsListener {
   host: string;
   port: number;
   setCertificate(tls: TlsMaterial): void;
+  /** Replaces the client CA bundle (only when the listener was started with one). */
+  setClientCA(caPem: string): void;
   /** Stops accepting connections and waits for in-flight requests to finish. */
   close(): Promise<void>;
 }
@@ -23,8 +25,17 @@ export async function listenHttps(
   host: string,
   port: number,
   tls: TlsMaterial,
+  clientCA?: string,
 ): Promise<HttpsListener> {
-  const server = createServer({ cert: tls.cert, key: tls.key, minVersion: "TLSv1.2" }, handler);
+  let serving = tls;
+  let ca = clientCA;
+  const context = (): ServerOptions => ({ cert: serving.cert, key: serving.key, ...(ca ? { ca } : {}) });
+  // One port serves admission, the push receiver, probes and metrics. kubelet's probes and Git
+  // hosts' pushes present no client certificate, so the handshake must not require one: a
+  // certificate is requested and verified against the client CA, never demanded, and the admission
+  // routes refuse a connection that is not `authorized` (server/client-auth.ts).
+  const clientAuth: ServerOptions = ca ? { requestCert: true, rejectUnauthorized: false } : {};
+  const server = createServer({ ...context(), ...clientAuth, minVersion: "TLSv1.2" }, handler);
   // kube-apiserver keeps connections alive across admission calls.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
@@ -37,7 +48,15 @@ export async function listenHttps(
     server,
     host,
     port: typeof address === "object" && address ? address.port : port,
-    setCertificate: (next) => server.setSecureContext({ cert: next.cert, key: next.key }),
+    setCertificate: (next) => {
+      serving = next;
+      server.setSecureContext(context());
+    },
+    setClientCA: (next) => {
+      if (!ca) throw new Error("the listener was started without a client CA");
+      ca = next;
+      server.setSecureContext(context());
+    },
     close: () =>
       new Promise<void>((resolve) => {
         // In-flight requests get a bounded time (pods get 30 s to terminate); then sockets are cut.

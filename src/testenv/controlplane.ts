@@ -1,13 +1,16 @@
 /**
  * A real Kubernetes control plane for tests and `gitgate dev` (the envtest pattern): etcd,
  * kube-apiserver and kube-controller-manager on free loopback ports, token identities, one
- * kubeconfig per identity. No scheduler or kubelet: Pods stay Pending.
+ * kubeconfig per identity. No scheduler or kubelet: Pods stay Pending. kube-apiserver presents a
+ * client certificate to every admission webhook (its admission config's kubeconfig), as a cluster
+ * running gitgate with webhook.clientCA is set up.
  */
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findBinaries, type AssetOptions, type ControlPlaneBinaries } from "./assets.js";
+import { createClientCA, createClientCert, type CertKey } from "./client-certs.js";
 import {
   ENV_DIR_PREFIX,
   freePort,
@@ -56,6 +59,20 @@ export interface ControlPlaneOptions extends AssetOptions {
   apiserverArgs?: string[];
 }
 
+/** The subject CN of the client certificate kube-apiserver presents to webhooks. */
+export const WEBHOOK_CLIENT_NAME = "kube-apiserver-webhook-client";
+
+/** What kube-apiserver authenticates to admission webhooks with. */
+export interface WebhookClient {
+  /** PEM file of the CA that signed kube-apiserver's client certificate (gitgate's webhook.clientCA). */
+  caPath: string;
+  ca: CertKey;
+  /** kube-apiserver's client certificate (CN WEBHOOK_CLIENT_NAME), for tests that post as it. */
+  cert: string;
+  key: string;
+  commonName: string;
+}
+
 export interface ControlPlane {
   server: string;
   /** PEM bundle that verifies the API server's certificate. */
@@ -66,6 +83,7 @@ export interface ControlPlane {
   kubeconfigs: Record<string, string>;
   tokens: Record<string, string>;
   identities: Identity[];
+  webhookClient: WebhookClient;
   stop(): Promise<void>;
 }
 
@@ -96,6 +114,51 @@ export function kubeconfigYaml(server: string, caPem: string, user: string, toke
     "current-context: testenv",
     "",
   ].join("\n");
+}
+
+/**
+ * kube-apiserver's admission config (Kubernetes 1.20, apiserver.config.k8s.io/v1): both webhook
+ * plugins read one kubeconfig whose user `*` (any webhook host) is a client certificate.
+ */
+async function writeWebhookClientConfig(dir: string): Promise<{ client: WebhookClient; configFile: string }> {
+  const ca = createClientCA("gitgate-testenv-webhook-client-ca");
+  const leaf = createClientCert(ca, WEBHOOK_CLIENT_NAME);
+  const caPath = join(dir, "webhook-client-ca.crt");
+  await writeFile(caPath, ca.cert);
+  const b64 = (pem: string): string => Buffer.from(pem).toString("base64");
+  const kubeconfig = join(dir, "webhook-client.kubeconfig");
+  await writeFile(
+    kubeconfig,
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      users: [
+        { name: "*", user: { "client-certificate-data": b64(leaf.cert), "client-key-data": b64(leaf.key) } },
+      ],
+    }),
+    { mode: 0o600 },
+  );
+  const plugin = (name: string): object => ({
+    name,
+    configuration: {
+      apiVersion: "apiserver.config.k8s.io/v1",
+      kind: "WebhookAdmissionConfiguration",
+      kubeConfigFile: kubeconfig,
+    },
+  });
+  const configFile = join(dir, "admission-config.json");
+  await writeFile(
+    configFile,
+    JSON.stringify({
+      apiVersion: "apiserver.config.k8s.io/v1",
+      kind: "AdmissionConfiguration",
+      plugins: [plugin("ValidatingAdmissionWebhook"), plugin("MutatingAdmissionWebhook")],
+    }),
+  );
+  return {
+    client: { caPath, ca, cert: leaf.cert, key: leaf.key, commonName: WEBHOOK_CLIENT_NAME },
+    configFile,
+  };
 }
 
 async function waitReady(
@@ -190,6 +253,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     );
     await writeFile(join(dir, "tokens.csv"), tokenFile.join("\n") + "\n", { mode: 0o600 });
 
+    const webhookClient = await writeWebhookClientConfig(dir);
     const certDir = join(dir, "certs");
     const apiserver = await startProcess(dir, "kube-apiserver", binaries.kubeApiserver, [
       `--etcd-servers=http://127.0.0.1:${etcdPort}`,
@@ -206,6 +270,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       "--service-cluster-ip-range=10.0.0.0/24",
       "--allow-privileged=true",
       "--disable-admission-plugins=ServiceAccount",
+      `--admission-control-config-file=${webhookClient.configFile}`,
       ...(opts.apiserverArgs ?? []),
     ]);
     procs.push(apiserver);
@@ -238,7 +303,17 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         ]),
       );
     }
-    return { server, caPem, dir, binaries, kubeconfigs, tokens, identities, stop };
+    return {
+      server,
+      caPem,
+      dir,
+      binaries,
+      kubeconfigs,
+      tokens,
+      identities,
+      webhookClient: webhookClient.client,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

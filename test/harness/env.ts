@@ -97,6 +97,7 @@ export async function startEnv(opts: EnvOptions = {}): Promise<TestEnv> {
     config.sync.minInterval = "1s";
     config.enforcement.breakGlass.groups = ["sre-oncall"];
     config.enforcement.exemptGroups = ["system:masters", "platform-admins"];
+    requireApiserverClientCert(config, cp);
     o.config?.(config);
     return startRuntime({
       config,
@@ -156,6 +157,15 @@ export async function startEnv(opts: EnvOptions = {}): Promise<TestEnv> {
     },
   };
   return env;
+}
+
+/**
+ * mTLS on, as in production: gitgate's admission routes answer only the client certificate
+ * kube-apiserver presents (the control plane's admission config). A test posting a review itself
+ * presents `cp.webhookClient`'s certificate; one that wants it off sets `webhook.clientCA` undefined.
+ */
+function requireApiserverClientCert(config: GitgateConfig, cp: ControlPlane): void {
+  config.webhook.clientCA = cp.webhookClient.caPath;
 }
 
 /** Armed when an environment stops, disarmed when the next one starts (see reportIfStillAlive). */

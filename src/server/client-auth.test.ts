@@ -1,0 +1,102 @@
+import { strict as assert } from "node:assert";
+import { X509Certificate } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import { describe, it } from "node:test";
+import { createClientCA, createClientCert } from "../testenv/client-certs.js";
+import { parseCaBundle, peerNameAllowed, peerNamesOf, refuseClient, type PeerNames } from "./client-auth.js";
+
+describe("peerNameAllowed", () => {
+  const cases: Array<[string, PeerNames, string[], boolean]> = [
+    ["CN matches", { commonNames: ["kube-apiserver"], dnsNames: [] }, ["kube-apiserver"], true],
+    ["CN is case-sensitive", { commonNames: ["Kube-Apiserver"], dnsNames: [] }, ["kube-apiserver"], false],
+    [
+      "CN is not a prefix match",
+      { commonNames: ["kube-apiserver-evil"], dnsNames: [] },
+      ["kube-apiserver"],
+      false,
+    ],
+    ["one of several allowed", { commonNames: ["b"], dnsNames: [] }, ["a", "b"], true],
+    [
+      "DNS SAN matches, any case",
+      { commonNames: ["x"], dnsNames: ["API.Example.com"] },
+      ["api.example.com"],
+      true,
+    ],
+    ["DNS SAN trailing dot", { commonNames: [], dnsNames: ["api.example.com."] }, ["api.example.com"], true],
+    ["no wildcard matching", { commonNames: [], dnsNames: ["a.example.com"] }, ["*.example.com"], false],
+    ["literal wildcard SAN", { commonNames: [], dnsNames: ["*.example.com"] }, ["*.example.com"], true],
+    ["a SAN is not a CN", { commonNames: ["api.example.com"], dnsNames: [] }, ["API.example.com"], false],
+    ["no names", { commonNames: [], dnsNames: [] }, ["kube-apiserver"], false],
+    ["nothing allowed", { commonNames: ["kube-apiserver"], dnsNames: [] }, [], false],
+  ];
+  for (const [name, peer, allowed, want] of cases)
+    it(name, () => assert.equal(peerNameAllowed(peer, allowed), want));
+});
+
+describe("certificates", () => {
+  const ca = createClientCA("test-client-ca");
+  const other = createClientCA("other-ca");
+  const leaf = createClientCert(ca, "kube-apiserver-webhook-client", ["apiserver.example.com"]);
+
+  it("peerNamesOf reads the CN and DNS SANs", () => {
+    assert.deepEqual(peerNamesOf(new X509Certificate(leaf.cert).raw), {
+      commonNames: ["kube-apiserver-webhook-client"],
+      dnsNames: ["apiserver.example.com"],
+    });
+    assert.deepEqual(peerNamesOf(Buffer.from("not DER")), { commonNames: [], dnsNames: [] });
+  });
+
+  it("parseCaBundle takes every CA of a bundle and names what is wrong", () => {
+    assert.equal(parseCaBundle(`${ca.cert}\n${other.cert}`).length, 2);
+    assert.throws(() => parseCaBundle(""), /no PEM certificate/);
+    assert.throws(() => parseCaBundle(ca.key), /no PEM certificate/);
+    assert.throws(
+      () => parseCaBundle("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"),
+      /certificate 1 cannot be parsed/,
+    );
+    assert.throws(
+      () => parseCaBundle(`${ca.cert}${leaf.cert}`),
+      /certificate 2 \(CN=kube-apiserver-webhook-client\) is not a CA/,
+    );
+  });
+
+  /** A request as node:https hands it over: only the socket's TLS state matters here. */
+  const request = (socket: object): IncomingMessage => ({ socket }) as unknown as IncomingMessage;
+  const tls = (raw: Buffer | undefined, authorized: boolean, authorizationError?: string): object => ({
+    getPeerCertificate: () => (raw ? { raw } : {}),
+    authorized,
+    authorizationError,
+  });
+  const der = new X509Certificate(leaf.cert).raw;
+
+  const cases: Array<[string, object, string[], string | undefined]> = [
+    ["plain HTTP", {}, [], "no-certificate"],
+    ["no certificate", tls(undefined, false, "UNABLE_TO_GET_ISSUER_CERT"), [], "no-certificate"],
+    ["another CA", tls(der, false, "UNABLE_TO_VERIFY_LEAF_SIGNATURE"), [], "untrusted"],
+    ["the CA, no names configured", tls(der, true), [], undefined],
+    ["the CA, the right CN", tls(der, true), ["kube-apiserver-webhook-client"], undefined],
+    ["the CA, the right SAN", tls(der, true), ["apiserver.example.com"], undefined],
+    ["the CA, a wrong name", tls(der, true), ["kube-apiserver"], "name"],
+    [
+      "another CA, even with the right name",
+      tls(der, false, "x"),
+      ["kube-apiserver-webhook-client"],
+      "untrusted",
+    ],
+  ];
+  for (const [name, socket, names, want] of cases)
+    it(`refuseClient: ${name} → ${want ?? "allowed"}`, () => {
+      assert.equal(refuseClient(request(socket), { names })?.reason, want);
+    });
+
+  it("refuseClient says why, naming the CA error and the certificate's names", () => {
+    assert.match(
+      refuseClient(request(tls(der, false, "UNABLE_TO_VERIFY_LEAF_SIGNATURE")), { names: [] })?.detail ?? "",
+      /not signed by webhook\.clientCA \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)/,
+    );
+    assert.equal(
+      refuseClient(request(tls(der, true)), { names: ["kube-apiserver"] })?.detail,
+      'client certificate names ["kube-apiserver-webhook-client","apiserver.example.com"] are not in webhook.clientNames',
+    );
+  });
+});

@@ -1,0 +1,102 @@
+/**
+ * Who may post an AdmissionReview (webhook.clientCA, webhook.clientNames): with a client CA
+ * configured, /validate and /mutate answer only a TLS client whose certificate that CA signed
+ * (kube-apiserver, from its admission config's kubeconfig), and, with names configured, only one
+ * whose subject CN or a DNS SAN is one of them. Everything else on the port (probes, push
+ * receiver, metrics) is served whether or not a certificate was presented.
+ */
+import type { IncomingMessage } from "node:http";
+import { X509Certificate } from "node:crypto";
+import type { TLSSocket } from "node:tls";
+
+/** The names a client certificate carries, as far as the check is concerned. */
+export interface PeerNames {
+  /** Subject CN (several when the subject repeats CN). */
+  commonNames: string[];
+  /** DNS subjectAltNames. */
+  dnsNames: string[];
+}
+
+/**
+ * Whether a certificate's names satisfy `allowed`: an exact CN (case-sensitive, as Kubernetes
+ * compares user names), or a DNS SAN compared as DNS names are (case-insensitive, one trailing dot
+ * ignored). No wildcards either way: `*.example.com` in `allowed` matches only that literal SAN.
+ */
+export function peerNameAllowed(peer: PeerNames, allowed: readonly string[]): boolean {
+  const dns = (name: string): string => name.toLowerCase().replace(/\.$/, "");
+  const sans = new Set(peer.dnsNames.map(dns));
+  return allowed.some((name) => peer.commonNames.includes(name) || sans.has(dns(name)));
+}
+
+/** CN and DNS SANs of a DER certificate; nothing when it cannot be parsed. */
+export function peerNamesOf(der: Buffer): PeerNames {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(der);
+  } catch {
+    return { commonNames: [], dnsNames: [] };
+  }
+  // node writes the subject one attribute a line (`CN=kube-apiserver`); a value with a newline
+  // or an escaped one is not a name a certificate for kube-apiserver carries.
+  const commonNames = cert.subject
+    .split("\n")
+    .filter((line) => line.startsWith("CN="))
+    .map((line) => line.slice(3));
+  const dnsNames = (cert.subjectAltName ?? "")
+    .split(/,\s*/)
+    .filter((part) => part.startsWith("DNS:"))
+    .map((part) => part.slice(4));
+  return { commonNames, dnsNames };
+}
+
+/** Why a request may not reach the review; undefined when it may. */
+export type ClientRefusal = { reason: "no-certificate" | "untrusted" | "name"; detail: string };
+
+export interface ClientPolicy {
+  /** Empty: any certificate the CA signed. */
+  names: readonly string[];
+}
+
+/**
+ * Checks the connection a request came on. The listener runs `requestCert: true,
+ * rejectUnauthorized: false`, so the handshake succeeds either way and `socket.authorized` says
+ * whether the certificate chains to the client CA.
+ */
+export function refuseClient(req: IncomingMessage, policy: ClientPolicy): ClientRefusal | undefined {
+  const socket = req.socket as Partial<TLSSocket>;
+  if (typeof socket.getPeerCertificate !== "function")
+    return { reason: "no-certificate", detail: "not a TLS connection" };
+  const peer = socket.getPeerCertificate();
+  if (!peer || !peer.raw) return { reason: "no-certificate", detail: "no client certificate presented" };
+  if (!socket.authorized)
+    return {
+      reason: "untrusted",
+      detail: `client certificate not signed by webhook.clientCA (${String(socket.authorizationError ?? "unverified")})`,
+    };
+  if (policy.names.length === 0) return undefined;
+  const names = peerNamesOf(peer.raw);
+  if (peerNameAllowed(names, policy.names)) return undefined;
+  return {
+    reason: "name",
+    detail: `client certificate names ${JSON.stringify([...names.commonNames, ...names.dnsNames])} are not in webhook.clientNames`,
+  };
+}
+
+/**
+ * The certificates of a PEM bundle (webhook.clientCA), each parsed; throws naming what is wrong
+ * (no certificate, an unparsable one, one that is not a CA) so a bad file fails the start.
+ */
+export function parseCaBundle(pem: string): X509Certificate[] {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new Error("no PEM certificate in it");
+  return blocks.map((block, i) => {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(block);
+    } catch (err) {
+      throw new Error(`certificate ${i + 1} cannot be parsed: ${(err as Error).message}`);
+    }
+    if (!cert.ca) throw new Error(`certificate ${i + 1} (${cert.subject.replace(/\n/g, ", ")}) is not a CA`);
+    return cert;
+  });
+}
