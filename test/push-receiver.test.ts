@@ -1,0 +1,100 @@
+/**
+ * The push receiver on a real control plane and Git server (#13): an unsigned push is refused and
+ * queues nothing; signed pushes sync at once, but never one GitApp more often than
+ * sync.minInterval (a push during the interval is honoured when it ends, not dropped).
+ */
+import { strict as assert } from "node:assert";
+import { createHmac } from "node:crypto";
+import { request } from "node:https";
+import { after, before, describe, it } from "node:test";
+import { startEnv, waitSynced, type TestEnv } from "./harness/env.js";
+
+const SECRET = "push-secret";
+const MIN_INTERVAL_S = 15;
+let env: TestEnv;
+let repoURL: string;
+
+const config = (level: string): string => `apiVersion: v1
+kind: ConfigMap
+metadata: { name: settings }
+data: { LEVEL: "${level}" }
+`;
+
+function push(commit: string, signed = true): Promise<{ status: number; text: string }> {
+  const body = JSON.stringify({ ref: "refs/heads/main", after: commit, repository: { clone_url: repoURL } });
+  const headers: Record<string, string> = { "content-type": "application/json", "x-github-event": "push" };
+  if (signed)
+    headers["x-hub-signature-256"] = `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}`;
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${env.gitgate.url}/hooks/git`,
+      { method: "POST", headers, ca: env.gitgate.caPem ?? "" },
+      (res) => {
+        let text = "";
+        res.on("data", (d: Buffer) => (text += d.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+async function level(): Promise<string | undefined> {
+  const cm = await env.get("v1", "ConfigMap", "pushed", "settings");
+  return (cm?.data as Record<string, string> | undefined)?.LEVEL;
+}
+
+describe("push receiver", () => {
+  before(async () => {
+    env = await startEnv({
+      webhook: true,
+      config: (c) => {
+        c.hooks.githubSecret = SECRET;
+        c.sync.minInterval = `${MIN_INTERVAL_S}s`;
+      },
+    });
+    const { commit } = await env.git.createRepo("deploy", { "app/settings.yaml": config("info") });
+    repoURL = env.git.repoURL("deploy");
+    await env.applyGitApp("pushed", {
+      source: { repoURL, revision: "main", path: "app" },
+      destination: { namespace: "pushed" },
+      sync: { interval: "1h", createNamespace: true }, // only pushes move it here
+    });
+    await waitSynced(env, "pushed", commit);
+  });
+  after(async () => env?.stop());
+
+  it("refuses an unsigned push, and it syncs nothing", async () => {
+    const commit = await env.git.commit("deploy", { "app/settings.yaml": config("unsigned") }, "unsigned");
+    const refused = await push(commit, false);
+    assert.equal(refused.status, 401, refused.text);
+    assert.doesNotMatch(refused.text, /pushed/, "the reply names no GitApp");
+    // The positive signal that a sync would have happened by now: a signed push of the same commit
+    // is what moves the app (the first sync after it is at that commit, never before it was sent).
+    const sentAt = Date.now();
+    const accepted = await push(commit);
+    assert.deepEqual([accepted.status, accepted.text], [202, '{"accepted":true}']);
+    const app = await waitSynced(env, "pushed", commit, "default", 60_000);
+    assert.ok(Date.parse(app.status?.lastSyncTime ?? "") >= sentAt - 1000);
+    assert.equal(await level(), "unsigned");
+  });
+
+  it(`honours sync.minInterval per GitApp: two pushes ${MIN_INTERVAL_S} s apart at least`, async () => {
+    const first = await env.git.commit("deploy", { "app/settings.yaml": config("one") }, "one");
+    const t0 = Date.now();
+    assert.equal((await push(first)).status, 202);
+    const one = await waitSynced(env, "pushed", first, "default", 60_000);
+    const second = await env.git.commit("deploy", { "app/settings.yaml": config("two") }, "two");
+    assert.equal((await push(second)).status, 202);
+    const two = await waitSynced(env, "pushed", second, "default", 90_000);
+    // Lower bounds only (a busy machine may be slower, never faster): the second push's sync started
+    // at least minInterval after the one before it, which started after t0.
+    const gap = Date.parse(two.status?.lastSyncTime ?? "") - t0;
+    console.log(
+      `push pacing: first sync at +${Date.parse(one.status?.lastSyncTime ?? "") - t0} ms, second at +${gap} ms`,
+    );
+    assert.ok(gap >= MIN_INTERVAL_S * 1000 - 1000, `second sync ${gap} ms after the first push`);
+    assert.equal(await level(), "two", "the push during the interval was honoured, not dropped");
+  });
+});
