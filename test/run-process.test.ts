@@ -5,7 +5,7 @@
  * SIGTERM lets the request in flight finish, hands the Lease over and exits 0.
  */
 import { strict as assert } from "node:assert";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer as createHttpServer, request as httpRequest, type Server } from "node:http";
 import { request as httpsRequest } from "node:https";
@@ -24,10 +24,10 @@ import { examplesDir, readTree } from "../src/testenv/files.js";
 import { startGitServer, type GitServer } from "../src/testenv/git-server.js";
 import { kubectl } from "../src/testenv/kubectl.js";
 import { pinnedTools, type PinnedTools } from "../src/testenv/tools.js";
+import { startCli } from "./harness/cli.js";
 import { condition, waitFor } from "./harness/env.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const MAIN = join(ROOT, "src/cli/main.ts");
 const LEASE = {
   apiVersion: "coordination.k8s.io/v1",
   kind: "Lease",
@@ -81,12 +81,9 @@ async function startReplica(name: string): Promise<Replica> {
       tenancy: { platformNamespaces: ["default"] },
     }),
   );
-  const child = spawn(
-    process.execPath,
+  const logs: Replica["logs"] = [];
+  const cli = startCli(
     [
-      "--import",
-      "tsx",
-      MAIN,
       "run",
       "--kubeconfig",
       cp.kubeconfigs.gitgate ?? "",
@@ -97,24 +94,19 @@ async function startReplica(name: string): Promise<Replica> {
       "--log-level",
       "info",
     ],
-    { cwd: ROOT, env: { ...process.env, POD_NAME: name, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] },
+    {
+      cwd: ROOT,
+      env: { ...process.env, POD_NAME: name, NO_COLOR: "1" },
+      onStderrLine: (line) => {
+        try {
+          logs.push(JSON.parse(line) as Replica["logs"][number]);
+        } catch {
+          logs.push({ msg: line });
+        }
+      },
+    },
   );
-  const logs: Replica["logs"] = [];
-  let rest = "";
-  child.stderr?.on("data", (d: Buffer) => {
-    const lines = (rest + d.toString()).split("\n");
-    rest = lines.pop() ?? "";
-    for (const line of lines) {
-      try {
-        logs.push(JSON.parse(line) as Replica["logs"][number]);
-      } catch {
-        logs.push({ msg: line });
-      }
-    }
-  });
-  child.stdout?.resume();
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const replica = { name, port, child, logs, exited };
+  const replica = { name, port, child: cli.child, logs, exited: cli.exited };
   replicas.push(replica);
   await waitFor(
     `${name} serving`,
