@@ -8,7 +8,6 @@ import { strict as assert } from "node:assert";
 import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer as createHttpServer, request as httpRequest, type Server } from "node:http";
-import { request as httpsRequest } from "node:https";
 import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +18,7 @@ import { Informer } from "../src/cluster/watch.js";
 import { silentLogger } from "../src/log/logger.js";
 import type { KubeObject } from "../src/manifest/object.js";
 import type { GitApp } from "../src/api/gitapp.js";
+import { admissionReview, call, openRequest } from "../src/testenv/admission-client.js";
 import { startControlPlane, type ControlPlane } from "../src/testenv/controlplane.js";
 import { examplesDir, readTree } from "../src/testenv/files.js";
 import { startGitServer, type GitServer } from "../src/testenv/git-server.js";
@@ -119,16 +119,12 @@ async function startReplica(name: string): Promise<Replica> {
 }
 
 /** GET on a replica's HTTPS server: status and body. */
-function probe(replica: Replica, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    httpsRequest(`https://127.0.0.1:${replica.port}${path}`, { ca: caPem, agent: false }, (res) => {
-      let body = "";
-      res.on("data", (d: Buffer) => (body += d.toString()));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    })
-      .on("error", reject)
-      .end();
+async function probe(replica: Replica, path: string): Promise<{ status: number; body: string }> {
+  const { status, body } = await call(`https://127.0.0.1:${replica.port}${path}`, {
+    ca: caPem,
+    agent: false,
   });
+  return { status, body };
 }
 
 async function leaseHolder(): Promise<string | undefined> {
@@ -380,28 +376,21 @@ describe("gitgate run as a process", () => {
   });
 
   it("SIGTERM: the request in flight is answered, the Lease is handed over, and the process exits 0", async () => {
-    const review = JSON.stringify({
-      apiVersion: "admission.k8s.io/v1",
-      kind: "AdmissionReview",
-      request: {
+    const review = JSON.stringify(
+      admissionReview({
         uid: "in-flight-1",
-        kind: { group: "", version: "v1", kind: "ConfigMap" },
-        resource: { group: "", version: "v1", resource: "configmaps" },
-        name: "unmanaged",
-        namespace: "default",
-        operation: "CREATE",
         userInfo: { username: "alice" },
         object: {
           apiVersion: "v1",
           kind: "ConfigMap",
           metadata: { name: "unmanaged", namespace: "default" },
         },
-      },
-    });
+      }),
+    );
     const half = Math.floor(review.length / 2);
     // `Expect: 100-continue`: the server's "100 Continue" is the positive signal that it has parsed
     // the request's headers, so the request is in flight before the signal is sent.
-    const req = httpsRequest(`https://127.0.0.1:${b.port}/validate`, {
+    const { req, answer } = openRequest(`https://127.0.0.1:${b.port}/validate`, {
       method: "POST",
       ca: caPem,
       agent: false,
@@ -410,14 +399,6 @@ describe("gitgate run as a process", () => {
         "content-length": Buffer.byteLength(review),
         expect: "100-continue",
       },
-    });
-    const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      req.on("response", (res) => {
-        let body = "";
-        res.on("data", (d: Buffer) => (body += d.toString()));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      req.on("error", reject);
     });
     const continued = new Promise<void>((resolve) => req.once("continue", () => resolve()));
     req.flushHeaders();
