@@ -36,13 +36,30 @@ function descendants(pid: number): string[] {
   return rows.filter((r) => r.pid !== pid && below.has(r.pid)).map((r) => r.args);
 }
 
-describe("gitgate dev --kubeconfig <file> (an existing cluster)", () => {
-  let env: TestEnv;
-  let dev: CliProcess;
-  let cwd: string;
-  let kubeconfig: string;
-  let commit: string;
+let env: TestEnv;
+let dev: CliProcess;
+let cwd: string;
+let kubeconfig: string;
+let commit: string;
 
+/** The URLs of the demo's validating webhooks, as registered in the cluster. */
+async function webhookUrls(): Promise<string[]> {
+  const validating = await env.get(
+    WEBHOOKS,
+    "ValidatingWebhookConfiguration",
+    undefined,
+    "gitgate-dev-validate",
+  );
+  return (validating?.webhooks as Array<{ clientConfig: { url?: string } }>).map(
+    (w) => w.clientConfig.url ?? "",
+  );
+}
+
+/** alice scales guestbook-ui away from Git's 1 replica. */
+const scaleGuestbook = (): ReturnType<TestEnv["kubectl"]> =>
+  env.kubectl("user", ["-n", "guestbook", "scale", "deployment", "guestbook-ui", "--replicas=5"]);
+
+describe("gitgate dev --kubeconfig <file> (an existing cluster)", () => {
   before(async () => {
     env = await startEnv();
     await env.gitgate.stop();
@@ -90,25 +107,10 @@ describe("gitgate dev --kubeconfig <file> (an existing cluster)", () => {
   });
 
   it("guards them there: alice's out-of-band scale is denied by the demo's webhook, naming the Git file", async () => {
-    const validating = await env.get(
-      WEBHOOKS,
-      "ValidatingWebhookConfiguration",
-      undefined,
-      "gitgate-dev-validate",
-    );
-    const urls = (validating?.webhooks as Array<{ clientConfig: { url?: string } }>).map(
-      (w) => w.clientConfig.url ?? "",
-    );
+    const urls = await webhookUrls();
     assert.ok(urls.length > 0);
     for (const url of urls) assert.match(url, /^https:\/\/127\.0\.0\.1:\d+\/validate$/);
-    const r = await env.kubectl("user", [
-      "-n",
-      "guestbook",
-      "scale",
-      "deployment",
-      "guestbook-ui",
-      "--replicas=5",
-    ]);
+    const r = await scaleGuestbook();
     assert.notEqual(r.code, 0, r.stdout);
     assert.match(
       r.stderr,
@@ -122,14 +124,7 @@ describe("gitgate dev --kubeconfig <file> (an existing cluster)", () => {
   });
 
   it("SIGTERM: unregisters its webhooks, closes its ports and exits 0; the cluster keeps running", async () => {
-    const validating = await env.get(
-      WEBHOOKS,
-      "ValidatingWebhookConfiguration",
-      undefined,
-      "gitgate-dev-validate",
-    );
-    const webhookUrl = (validating?.webhooks as Array<{ clientConfig: { url?: string } }>)[0]?.clientConfig
-      .url;
+    const webhookUrl = (await webhookUrls())[0];
     const gitUrl = /demo repo (\S+)/.exec(dev.stderr)?.[1];
     const ports = [webhookUrl, gitUrl].map((u) => Number(new URL(u ?? "http://unset").port));
     assert.ok(
@@ -139,19 +134,14 @@ describe("gitgate dev --kubeconfig <file> (an existing cluster)", () => {
     for (const port of ports) assert.ok(await portOpen(port), `port ${port} open while running`);
 
     assert.equal(await dev.stop("SIGTERM", 60_000), 0);
-    for (const kind of ["ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"])
-      for (const name of ["gitgate-dev-validate", "gitgate-dev-mutate"])
-        assert.equal(await env.get(WEBHOOKS, kind, undefined, name), undefined, `${kind} ${name} removed`);
+    for (const [kind, name] of [
+      ["ValidatingWebhookConfiguration", "gitgate-dev-validate"],
+      ["MutatingWebhookConfiguration", "gitgate-dev-mutate"],
+    ] as const)
+      assert.equal(await env.get(WEBHOOKS, kind, undefined, name), undefined, `${kind} ${name} removed`);
     for (const port of ports) assert.equal(await portOpen(port), false, `port ${port} closed`);
     // Nothing is left to fail writes, and the cluster is untouched: the same scale now goes through.
-    const r = await env.kubectl("user", [
-      "-n",
-      "guestbook",
-      "scale",
-      "deployment",
-      "guestbook-ui",
-      "--replicas=5",
-    ]);
+    const r = await scaleGuestbook();
     assert.equal(r.code, 0, r.stderr);
   });
 });
