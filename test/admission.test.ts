@@ -11,6 +11,7 @@ import type { GitApp } from "../src/api/gitapp.js";
 import { admissionReview, call, postReview } from "../src/testenv/admission-client.js";
 import { examplesDir, readTree } from "../src/testenv/files.js";
 import { condition, startEnv, waitFor, waitSynced, type TestEnv } from "./harness/env.js";
+import { assertDenied } from "./harness/denied.js";
 
 let env: TestEnv;
 let repoURL: string;
@@ -37,22 +38,6 @@ function validateStatus(body: string | Buffer): Promise<number> {
     (answer) => answer.status,
     () => -1,
   );
-}
-
-/**
- * Asserts a refusal says who refused and why: kubectl fails with kube-apiserver's
- * `admission webhook "<name>" denied the request: <reason>`.
- */
-function assertDenied(
-  r: { code: number; stdout: string; stderr: string },
-  webhook: string,
-  reason: RegExp,
-): void {
-  assert.notEqual(r.code, 0, r.stdout);
-  const prefix = `admission webhook "${webhook}" denied the request: `;
-  const at = r.stderr.indexOf(prefix);
-  assert.ok(at >= 0, `expected a denial by ${webhook}, got: ${r.stderr}`);
-  assert.match(r.stderr.slice(at + prefix.length), reason);
 }
 
 /**

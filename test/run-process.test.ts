@@ -26,6 +26,7 @@ import { kubectl } from "../src/testenv/kubectl.js";
 import { pinnedTools, type PinnedTools } from "../src/testenv/tools.js";
 import { startCli } from "./harness/cli.js";
 import { condition, waitFor } from "./harness/env.js";
+import { assertDenied } from "./harness/denied.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const LEASE = {
@@ -188,19 +189,6 @@ function heldGit(
       }),
     ),
   );
-}
-
-/** kube-apiserver's refusal, naming the webhook that refused and gitgate's reason. */
-function assertDenied(
-  r: { code: number; stdout: string; stderr: string },
-  webhook: string,
-  reason: RegExp,
-): void {
-  assert.notEqual(r.code, 0, r.stdout);
-  const prefix = `admission webhook "${webhook}" denied the request: `;
-  const at = r.stderr.indexOf(prefix);
-  assert.ok(at >= 0, `expected a denial by ${webhook}, got: ${r.stderr}`);
-  assert.match(r.stderr.slice(at + prefix.length), reason);
 }
 
 describe("gitgate run as a process", () => {
