@@ -4,13 +4,14 @@
  * is allowed by hand; unmanaged objects never reach the webhook; hostile reviews get 400s.
  */
 import { strict as assert } from "node:assert";
-import { request } from "node:https";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { createLogger } from "../src/log/logger.js";
 import type { GitApp } from "../src/api/gitapp.js";
+import { admissionReview, call, postReview } from "../src/testenv/admission-client.js";
 import { examplesDir, readTree } from "../src/testenv/files.js";
 import { condition, startEnv, waitFor, waitSynced, type TestEnv } from "./harness/env.js";
+import { assertDenied } from "./harness/denied.js";
 
 let env: TestEnv;
 let repoURL: string;
@@ -24,57 +25,21 @@ async function replicas(ns: string, name: string): Promise<number | undefined> {
 }
 
 async function metric(name: string): Promise<number> {
-  const text = await new Promise<string>((resolve, reject) => {
-    request(`${env.gitgate.url}/metrics`, { ca: env.gitgate.caPem }, (res) => {
-      let body = "";
-      res.on("data", (d: Buffer) => (body += d.toString()));
-      res.on("end", () => resolve(body));
-    })
-      .on("error", reject)
-      .end();
-  });
+  const { body: text } = await call(`${env.gitgate.url}/metrics`, { ca: env.gitgate.caPem });
   return text
     .split("\n")
     .filter((l) => l.startsWith(name))
     .reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
 }
 
-function postReview(body: string | Buffer): Promise<number> {
-  return new Promise((resolve) => {
-    const req = request(
-      `${env.gitgate.url}/validate`,
-      {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        ca: env.gitgate.caPem,
-        // As kube-apiserver: the harness runs gitgate with webhook.clientCA.
-        cert: env.cp.webhookClient.cert,
-        key: env.cp.webhookClient.key,
-      },
-      (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on("error", () => resolve(-1));
-    req.end(body);
-  });
-}
-
-/**
- * Asserts a refusal says who refused and why: kubectl fails with kube-apiserver's
- * `admission webhook "<name>" denied the request: <reason>`.
- */
-function assertDenied(
-  r: { code: number; stdout: string; stderr: string },
-  webhook: string,
-  reason: RegExp,
-): void {
-  assert.notEqual(r.code, 0, r.stdout);
-  const prefix = `admission webhook "${webhook}" denied the request: `;
-  const at = r.stderr.indexOf(prefix);
-  assert.ok(at >= 0, `expected a denial by ${webhook}, got: ${r.stderr}`);
-  assert.match(r.stderr.slice(at + prefix.length), reason);
+/** The status gitgate answers a review body with (-1 when the request fails). */
+function validateStatus(body: string | Buffer): Promise<number> {
+  // As kube-apiserver: the harness runs gitgate with webhook.clientCA.
+  const { cert, key } = env.cp.webhookClient;
+  return postReview(`${env.gitgate.url}/validate`, body, { ca: env.gitgate.caPem, cert, key }).then(
+    (answer) => answer.status,
+    () => -1,
+  );
 }
 
 /**
@@ -534,20 +499,12 @@ describe("admission gate", () => {
   });
 
   it("answers 1,000 malformed or hostile reviews with 400s or denials and keeps serving", async () => {
-    const good = {
-      apiVersion: "admission.k8s.io/v1",
-      kind: "AdmissionReview",
-      request: {
-        uid: "u",
-        kind: { group: "", version: "v1", kind: "ConfigMap" },
-        resource: { group: "", version: "v1", resource: "configmaps" },
-        name: "x",
-        namespace: "default",
-        operation: "CREATE",
-        userInfo: { username: "mallory" },
-        object: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x" } },
-      },
-    };
+    const good = admissionReview({
+      uid: "u",
+      namespace: "default",
+      userInfo: { username: "mallory" },
+      object: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x" } },
+    });
     const hostile: Array<string | Buffer> = [
       "{",
       "null",
@@ -580,7 +537,8 @@ describe("admission gate", () => {
         { length: 25 },
         (_, j) => hostile[(i + j) % hostile.length] as string | Buffer,
       );
-      for (const s of await Promise.all(batch.map(postReview))) statuses.set(s, (statuses.get(s) ?? 0) + 1);
+      for (const s of await Promise.all(batch.map(validateStatus)))
+        statuses.set(s, (statuses.get(s) ?? 0) + 1);
     }
     for (const status of statuses.keys())
       assert.ok(
@@ -588,7 +546,7 @@ describe("admission gate", () => {
         `unexpected status ${status}: ${JSON.stringify([...statuses])}`,
       );
     assert.ok((statuses.get(400) ?? 0) + (statuses.get(413) ?? 0) >= 800);
-    assert.equal(await postReview(JSON.stringify(good)), 200, "still serving");
+    assert.equal(await validateStatus(JSON.stringify(good)), 200, "still serving");
     const r = await k(["-n", "guestbook", "delete", "service", "guestbook-ui"]);
     assertDenied(r, "validate.gitgate.io", /^Service guestbook\/guestbook-ui is managed by Git/);
   });

@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { capturedLogger } from "./fixtures/alerts/harness.js";
 import { assertValid, payloadValidators, startReceiver, type Receiver } from "./fixtures/alerts/receivers.js";
 import { startEnv, waitSynced, type TestEnv } from "./harness/env.js";
+import { assertDenied } from "./harness/denied.js";
 
 const CANARY_GIT = "CANARY-git-s3cr3t-7731";
 const CANARY_REQUEST = "CANARY-request-s3cr3t-9942";
@@ -43,19 +44,6 @@ let teams: Receiver;
 let hook: Receiver;
 let commit: string;
 const log = capturedLogger();
-
-/** kube-apiserver's refusal, naming the webhook that refused and gitgate's reason. */
-function assertDenied(
-  r: { code: number; stdout: string; stderr: string },
-  webhook: string,
-  reason: RegExp,
-): void {
-  assert.notEqual(r.code, 0, r.stdout);
-  const prefix = `admission webhook "${webhook}" denied the request: `;
-  const at = r.stderr.indexOf(prefix);
-  assert.ok(at >= 0, `expected a denial by ${webhook}, got: ${r.stderr}`);
-  assert.match(r.stderr.slice(at + prefix.length), reason);
-}
 
 /**
  * The positive signal that nothing else is on its way: a later, distinct denial of the api

@@ -3,22 +3,16 @@
  * the tour says, and Ctrl-C (SIGINT) leaves no process or port behind.
  */
 import { strict as assert } from "node:assert";
-import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
+import { portOpen, startCli, type CliProcess } from "./harness/cli.js";
 import { waitFor } from "./harness/env.js";
 
-const main = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
-// The dev process runs in a scratch directory, so the TypeScript loader is named by its full path.
-const tsx = import.meta.resolve("tsx");
-let dev: ChildProcess;
-let stdout = "";
-let stderr = "";
+let dev: CliProcess;
 let cwd: string;
 
 function sh(command: string): Promise<{ code: number; out: string }> {
@@ -31,7 +25,7 @@ function sh(command: string): Promise<{ code: number; out: string }> {
 
 /** The command printed under the tour heading that starts with `prefix`, continuation lines joined. */
 function tourCommand(heading: string): string {
-  const lines = stdout.split("\n");
+  const lines = dev.stdout.split("\n");
   const start = lines.findIndex((l) => l.startsWith(heading));
   const out: string[] = [];
   for (const line of lines.slice(start + 1)) {
@@ -41,37 +35,20 @@ function tourCommand(heading: string): string {
   return out.join(" ");
 }
 
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.on("connect", () => (socket.destroy(), resolve(true)));
-    socket.on("error", () => resolve(false));
-  });
-}
-
 describe("gitgate dev", () => {
   before(async () => {
     cwd = await mkdtemp(join(tmpdir(), "gitgate-dev-test-"));
-    dev = spawn(process.execPath, ["--import", tsx, main, "dev"], {
-      cwd,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    dev.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
-    dev.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-    await waitFor("the tour", () => stdout.includes("Ctrl-C stops everything"), 180_000).catch(
-      (err: unknown) => {
-        throw new Error(`${String(err)}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
-      },
-    );
+    dev = startCli(["dev"], { cwd });
+    await dev.waitFor("the tour", () => dev.stdout.includes("Ctrl-C stops everything"), 180_000);
   });
   after(async () => {
-    if (dev.exitCode === null) dev.kill("SIGKILL");
+    if (dev?.child.exitCode === null) dev.child.kill("SIGKILL");
     await rm(cwd, { recursive: true, force: true });
   });
 
   it("syncs the demo apps and prints a kubeconfig", () => {
-    assert.match(stderr, /all demo apps synced/);
-    assert.match(stdout, /export KUBECONFIG=\S+kubeconfig-user\.yaml/);
+    assert.match(dev.stderr, /all demo apps synced/);
+    assert.match(dev.stdout, /export KUBECONFIG=\S+kubeconfig-user\.yaml/);
   });
 
   it("the printed out-of-band edit is denied, naming the Git file", async () => {
@@ -82,7 +59,7 @@ describe("gitgate dev", () => {
       /admission webhook "scale\.gitgate\.io" denied the request: Deployment guestbook\/guestbook-ui is managed by Git: spec\.replicas is 1 in \S+ apps\/guestbook\/deployment\.yaml@[0-9a-f]{7}/,
     );
     await waitFor("the alert in the terminal", () =>
-      stdout.includes("[alert] change-denied Deployment guestbook/guestbook-ui by alice"),
+      dev.stdout.includes("[alert] change-denied Deployment guestbook/guestbook-ui by alice"),
     );
   });
 
@@ -102,7 +79,7 @@ describe("gitgate dev", () => {
     assert.match(push, /^git clone .* && git .* commit .* && git push/);
     const r = await sh(push);
     assert.equal(r.code, 0, r.out);
-    const kubeconfig = /export KUBECONFIG=(\S+)/.exec(stdout)?.[1] ?? "";
+    const kubeconfig = /export KUBECONFIG=(\S+)/.exec(dev.stdout)?.[1] ?? "";
     const get = `${kubectlBin} --kubeconfig ${kubeconfig} -n guestbook get deployment guestbook-ui -o jsonpath={.spec.replicas}`;
     await waitFor("2 replicas", async () => (await sh(get)).out.trim() === "2", 30_000);
   });
@@ -114,12 +91,10 @@ describe("gitgate dev", () => {
   });
 
   it("Ctrl-C stops everything and leaves no process or port behind", async () => {
-    const ports = [...stdout.matchAll(/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
+    const ports = [...dev.stdout.matchAll(/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
     assert.ok(ports.length > 0);
-    const exited = new Promise<number | null>((resolve) => dev.on("exit", (code) => resolve(code)));
-    dev.kill("SIGINT");
-    assert.equal(await exited, 0);
-    const planeDir = dirname(/export KUBECONFIG=(\S+)/.exec(stdout)?.[1] ?? "/nonexistent/x");
+    assert.equal(await dev.stop("SIGINT", 60_000), 0);
+    const planeDir = dirname(/export KUBECONFIG=(\S+)/.exec(dev.stdout)?.[1] ?? "/nonexistent/x");
     const left = execFileSync("ps", ["-eo", "args"])
       .toString()
       .split("\n")

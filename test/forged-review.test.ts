@@ -6,10 +6,10 @@
  * the request was turned away at the door.
  */
 import { strict as assert } from "node:assert";
-import { request } from "node:https";
 import { after, before, describe, it } from "node:test";
 import type { JsonPatchOp } from "../src/admission/types.js";
 import { LAST_CHANGE_ANNOTATION } from "../src/manifest/labels.js";
+import { postReview } from "../src/testenv/admission-client.js";
 import { startReceiver, type Receiver } from "./fixtures/alerts/receivers.js";
 import { startEnv, waitFor, waitSynced, type TestEnv } from "./harness/env.js";
 
@@ -29,7 +29,7 @@ interface ReviewAnswer {
 }
 
 /** An AdmissionReview for web-config as a client that is not kube-apiserver would post it. */
-function forged(
+async function forged(
   path: "/validate" | "/mutate",
   user: { username: string; groups: string[] },
   [oldObject, object]: [unknown, unknown],
@@ -50,22 +50,9 @@ function forged(
       dryRun: false,
     },
   });
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${env.gitgate.url}${path}`,
-      { method: "POST", headers: { "content-type": "application/json" }, ca: env.gitgate.caPem },
-      (res) => {
-        let text = "";
-        res.on("data", (d: Buffer) => (text += d.toString()));
-        res.on("end", () => {
-          const parsed = JSON.parse(text) as { response: ReviewAnswer["response"] };
-          resolve({ status: res.statusCode ?? 0, response: parsed.response });
-        });
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
+  const answer = await postReview(`${env.gitgate.url}${path}`, body, { ca: env.gitgate.caPem });
+  const parsed = JSON.parse(answer.body) as { response: ReviewAnswer["response"] };
+  return { status: answer.status, response: parsed.response };
 }
 
 async function liveConfig(): Promise<{

@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import type { GitApp } from "../src/api/gitapp.js";
 import { startGitServer, type GitServer } from "../src/testenv/git-server.js";
 import { condition, startEnv, waitFor, waitSynced, type TestEnv } from "./harness/env.js";
+import { assertDenied } from "./harness/denied.js";
 
 let env: TestEnv;
 let privateGit: GitServer;
@@ -31,19 +32,6 @@ spec:
         - name: web
           image: registry.example.com/web:1.0
 `;
-
-/** kube-apiserver's refusal, naming the webhook that refused and gitgate's reason. */
-function assertDenied(
-  r: { code: number; stdout: string; stderr: string },
-  webhook: string,
-  reason: RegExp,
-): void {
-  assert.notEqual(r.code, 0, r.stdout);
-  const prefix = `admission webhook "${webhook}" denied the request: `;
-  const at = r.stderr.indexOf(prefix);
-  assert.ok(at >= 0, `expected a denial by ${webhook}, got: ${r.stderr}`);
-  assert.match(r.stderr.slice(at + prefix.length), reason);
-}
 
 /** Triggers a sync of `name` and waits for one that finished after the trigger (lastSyncTime moves). */
 async function syncAfterTrigger(name: string, repoURL: string): Promise<GitApp> {

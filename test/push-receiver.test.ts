@@ -5,8 +5,8 @@
  */
 import { strict as assert } from "node:assert";
 import { createHmac } from "node:crypto";
-import { request } from "node:https";
 import { after, before, describe, it } from "node:test";
+import { call } from "../src/testenv/admission-client.js";
 import { startEnv, waitSynced, type TestEnv } from "./harness/env.js";
 
 const SECRET = "push-secret";
@@ -20,24 +20,18 @@ metadata: { name: settings }
 data: { LEVEL: "${level}" }
 `;
 
-function push(commit: string, signed = true): Promise<{ status: number; text: string }> {
+async function push(commit: string, signed = true): Promise<{ status: number; text: string }> {
   const body = JSON.stringify({ ref: "refs/heads/main", after: commit, repository: { clone_url: repoURL } });
   const headers: Record<string, string> = { "content-type": "application/json", "x-github-event": "push" };
   if (signed)
     headers["x-hub-signature-256"] = `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}`;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${env.gitgate.url}/hooks/git`,
-      { method: "POST", headers, ca: env.gitgate.caPem ?? "" },
-      (res) => {
-        let text = "";
-        res.on("data", (d: Buffer) => (text += d.toString()));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
+  const answer = await call(`${env.gitgate.url}/hooks/git`, {
+    method: "POST",
+    headers,
+    ca: env.gitgate.caPem ?? "",
+    body,
   });
+  return { status: answer.status, text: answer.body };
 }
 
 async function level(): Promise<string | undefined> {

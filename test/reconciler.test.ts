@@ -4,13 +4,13 @@
  */
 import { strict as assert } from "node:assert";
 import { createHmac } from "node:crypto";
-import { request } from "node:https";
 import { after, before, describe, it } from "node:test";
 import yaml from "js-yaml";
 import type { KubeObject } from "../src/manifest/object.js";
 import type { GitApp } from "../src/api/gitapp.js";
 import { condition, startEnv, waitFor, waitSynced, type TestEnv } from "./harness/env.js";
 import { examplesDir, readTree } from "../src/testenv/files.js";
+import { call } from "../src/testenv/admission-client.js";
 
 const EXAMPLES = examplesDir();
 
@@ -29,20 +29,8 @@ function post(
   body: string,
   headers: Record<string, string>,
   ca: string,
-): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      { method: "POST", headers: { "content-type": "application/json", ...headers }, ca },
-      (res) => {
-        let text = "";
-        res.on("data", (d: Buffer) => (text += d.toString()));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
+): ReturnType<typeof call> {
+  return call(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, ca, body });
 }
 
 async function kubectlOut(bin: string, args: string[]): Promise<string> {
@@ -289,8 +277,8 @@ describe("reconciler", () => {
       { "x-github-event": "push", "x-hub-signature-256": sig },
       env.gitgate.caPem ?? "",
     );
-    assert.equal(res.status, 202, res.text);
-    assert.equal(res.text, '{"accepted":true}', "the reply names no GitApp");
+    assert.equal(res.status, 202, res.body);
+    assert.equal(res.body, '{"accepted":true}', "the reply names no GitApp");
     await waitFor("replicas 4", async () => (await replicas("guestbook", "guestbook-ui")) === 4, 10_000);
     console.log(`push → applied in ${Date.now() - started} ms`);
     await waitFor(

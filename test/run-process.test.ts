@@ -5,10 +5,9 @@
  * SIGTERM lets the request in flight finish, hands the Lease over and exits 0.
  */
 import { strict as assert } from "node:assert";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer as createHttpServer, request as httpRequest, type Server } from "node:http";
-import { request as httpsRequest } from "node:https";
 import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,15 +18,17 @@ import { Informer } from "../src/cluster/watch.js";
 import { silentLogger } from "../src/log/logger.js";
 import type { KubeObject } from "../src/manifest/object.js";
 import type { GitApp } from "../src/api/gitapp.js";
+import { admissionReview, call, openRequest } from "../src/testenv/admission-client.js";
 import { startControlPlane, type ControlPlane } from "../src/testenv/controlplane.js";
 import { examplesDir, readTree } from "../src/testenv/files.js";
 import { startGitServer, type GitServer } from "../src/testenv/git-server.js";
 import { kubectl } from "../src/testenv/kubectl.js";
 import { pinnedTools, type PinnedTools } from "../src/testenv/tools.js";
+import { startCli } from "./harness/cli.js";
 import { condition, waitFor } from "./harness/env.js";
+import { assertDenied } from "./harness/denied.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const MAIN = join(ROOT, "src/cli/main.ts");
 const LEASE = {
   apiVersion: "coordination.k8s.io/v1",
   kind: "Lease",
@@ -83,12 +84,9 @@ async function startReplica(name: string): Promise<Replica> {
       webhook: { clientCA: cp.webhookClient.caPath },
     }),
   );
-  const child = spawn(
-    process.execPath,
+  const logs: Replica["logs"] = [];
+  const cli = startCli(
     [
-      "--import",
-      "tsx",
-      MAIN,
       "run",
       "--kubeconfig",
       cp.kubeconfigs.gitgate ?? "",
@@ -99,24 +97,19 @@ async function startReplica(name: string): Promise<Replica> {
       "--log-level",
       "info",
     ],
-    { cwd: ROOT, env: { ...process.env, POD_NAME: name, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] },
+    {
+      cwd: ROOT,
+      env: { ...process.env, POD_NAME: name, NO_COLOR: "1" },
+      onStderrLine: (line) => {
+        try {
+          logs.push(JSON.parse(line) as Replica["logs"][number]);
+        } catch {
+          logs.push({ msg: line });
+        }
+      },
+    },
   );
-  const logs: Replica["logs"] = [];
-  let rest = "";
-  child.stderr?.on("data", (d: Buffer) => {
-    const lines = (rest + d.toString()).split("\n");
-    rest = lines.pop() ?? "";
-    for (const line of lines) {
-      try {
-        logs.push(JSON.parse(line) as Replica["logs"][number]);
-      } catch {
-        logs.push({ msg: line });
-      }
-    }
-  });
-  child.stdout?.resume();
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const replica = { name, port, child, logs, exited };
+  const replica = { name, port, child: cli.child, logs, exited: cli.exited };
   replicas.push(replica);
   await waitFor(
     `${name} serving`,
@@ -129,16 +122,12 @@ async function startReplica(name: string): Promise<Replica> {
 }
 
 /** GET on a replica's HTTPS server: status and body. */
-function probe(replica: Replica, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    httpsRequest(`https://127.0.0.1:${replica.port}${path}`, { ca: caPem, agent: false }, (res) => {
-      let body = "";
-      res.on("data", (d: Buffer) => (body += d.toString()));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    })
-      .on("error", reject)
-      .end();
+async function probe(replica: Replica, path: string): Promise<{ status: number; body: string }> {
+  const { status, body } = await call(`https://127.0.0.1:${replica.port}${path}`, {
+    ca: caPem,
+    agent: false,
   });
+  return { status, body };
 }
 
 async function leaseHolder(): Promise<string | undefined> {
@@ -202,19 +191,6 @@ function heldGit(
       }),
     ),
   );
-}
-
-/** kube-apiserver's refusal, naming the webhook that refused and gitgate's reason. */
-function assertDenied(
-  r: { code: number; stdout: string; stderr: string },
-  webhook: string,
-  reason: RegExp,
-): void {
-  assert.notEqual(r.code, 0, r.stdout);
-  const prefix = `admission webhook "${webhook}" denied the request: `;
-  const at = r.stderr.indexOf(prefix);
-  assert.ok(at >= 0, `expected a denial by ${webhook}, got: ${r.stderr}`);
-  assert.match(r.stderr.slice(at + prefix.length), reason);
 }
 
 describe("gitgate run as a process", () => {
@@ -390,28 +366,21 @@ describe("gitgate run as a process", () => {
   });
 
   it("SIGTERM: the request in flight is answered, the Lease is handed over, and the process exits 0", async () => {
-    const review = JSON.stringify({
-      apiVersion: "admission.k8s.io/v1",
-      kind: "AdmissionReview",
-      request: {
+    const review = JSON.stringify(
+      admissionReview({
         uid: "in-flight-1",
-        kind: { group: "", version: "v1", kind: "ConfigMap" },
-        resource: { group: "", version: "v1", resource: "configmaps" },
-        name: "unmanaged",
-        namespace: "default",
-        operation: "CREATE",
         userInfo: { username: "alice" },
         object: {
           apiVersion: "v1",
           kind: "ConfigMap",
           metadata: { name: "unmanaged", namespace: "default" },
         },
-      },
-    });
+      }),
+    );
     const half = Math.floor(review.length / 2);
     // `Expect: 100-continue`: the server's "100 Continue" is the positive signal that it has parsed
     // the request's headers, so the request is in flight before the signal is sent.
-    const req = httpsRequest(`https://127.0.0.1:${b.port}/validate`, {
+    const { req, answer } = openRequest(`https://127.0.0.1:${b.port}/validate`, {
       method: "POST",
       ca: caPem,
       // As kube-apiserver (the replicas run with webhook.clientCA).
@@ -423,14 +392,6 @@ describe("gitgate run as a process", () => {
         "content-length": Buffer.byteLength(review),
         expect: "100-continue",
       },
-    });
-    const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      req.on("response", (res) => {
-        let body = "";
-        res.on("data", (d: Buffer) => (body += d.toString()));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      req.on("error", reject);
     });
     const continued = new Promise<void>((resolve) => req.once("continue", () => resolve()));
     req.flushHeaders();

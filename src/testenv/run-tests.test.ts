@@ -1,22 +1,69 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 /** scripts/run-tests.mjs as `npm test -- <substring>` runs it: real child processes, TAP on stdout. */
-function runTests(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function runTests(
+  args: string[],
+  opts: { root?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const root = opts.root ?? ROOT;
   return new Promise((resolve) =>
     execFile(
       process.execPath,
-      ["scripts/run-tests.mjs", ...args],
+      [join(root, "scripts/run-tests.mjs"), ...args],
       // Without NODE_TEST_CONTEXT, which would make the nested runner report to this one.
-      { cwd: ROOT, timeout: 120_000, env: { ...process.env, CI: "", NODE_TEST_CONTEXT: undefined } },
+      {
+        cwd: root,
+        timeout: 120_000,
+        env: { ...process.env, CI: "", NODE_TEST_CONTEXT: undefined, ...opts.env },
+      },
       (err, stdout, stderr) =>
         resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
     ),
   );
+}
+
+/**
+ * A test file for the concurrency probe: it logs `start` and `end` lines to PROBE_LOG. In between it
+ * waits until as many files run as GITGATE_TEST_CONCURRENCY (N) allows of those left (at most 5 s),
+ * so reaching N is seen, not hoped for; then, until 1 s after its start, for one file more than
+ * allowed, so a runner that starts too many is caught even when their starts are a little apart.
+ */
+const PROBE = `import { appendFileSync, readFileSync } from "node:fs";
+import { test } from "node:test";
+const { PROBE_LOG: log = "", PROBE_FILES: files, GITGATE_TEST_CONCURRENCY: n } = process.env;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+function running(atLeast) {
+  const lines = readFileSync(log, "utf8").split("\\n");
+  const ended = lines.filter((l) => l.startsWith("end ")).length;
+  const now = lines.filter((l) => l.startsWith("start ")).length - ended;
+  return now >= Math.min(atLeast, Number(files) - ended);
+}
+test("probe", async () => {
+  appendFileSync(log, "start " + import.meta.url + "\\n");
+  const began = Date.now();
+  while (!running(Number(n)) && Date.now() - began < 5000) await sleep(20);
+  while (!running(Number(n) + 1) && Date.now() - began < 1000) await sleep(20);
+  appendFileSync(log, "end " + import.meta.url + "\\n");
+});
+`;
+
+/** The most files running at once, from the probe log's start and end lines in the order written. */
+function mostAtOnce(log: string): number {
+  let running = 0;
+  let most = 0;
+  for (const line of log.split("\n")) {
+    if (line.startsWith("start ")) most = Math.max(most, ++running);
+    else if (line.startsWith("end ")) running--;
+  }
+  return most;
 }
 
 void describe("scripts/run-tests.mjs", () => {
@@ -29,4 +76,39 @@ void describe("scripts/run-tests.mjs", () => {
     assert.match(r.stdout, /^# skipped 0$/m);
     assert.doesNotMatch(r.stderr, /SKIPPED/);
   });
+
+  // The runner itself, copied into a scratch project whose src/ holds only probe files.
+  const cases: Array<[concurrency: number, files: number]> = [
+    [1, 2],
+    [2, 3],
+  ];
+  for (const [concurrency, files] of cases)
+    void it(`GITGATE_TEST_CONCURRENCY=${concurrency} runs ${concurrency} of ${files} files at once, never more`, async () => {
+      const root = await mkdtemp(join(tmpdir(), "gitgate-run-tests-"));
+      try {
+        await mkdir(join(root, "scripts"));
+        await mkdir(join(root, "src"));
+        for (const script of ["run-tests.mjs", "skip-reporter.mjs"])
+          await copyFile(join(ROOT, "scripts", script), join(root, "scripts", script));
+        await symlink(join(ROOT, "node_modules"), join(root, "node_modules"));
+        for (let i = 0; i < files; i++) await writeFile(join(root, "src", `probe-${i}.test.ts`), PROBE);
+        const log = join(root, "probe.log");
+        await writeFile(log, "");
+        const r = await runTests(["unit"], {
+          root,
+          env: {
+            GITGATE_TEST_CONCURRENCY: String(concurrency),
+            PROBE_LOG: log,
+            PROBE_FILES: String(files),
+          },
+        });
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+        assert.match(r.stdout, new RegExp(`^# pass ${files}$`, "m"));
+        const text = await readFile(log, "utf8");
+        assert.equal(text.match(/^end /gm)?.length, files, text);
+        assert.equal(mostAtOnce(text), concurrency, text);
+      } finally {
+        await rm(root, { recursive: true, force: true });
+      }
+    });
 });
