@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { DEFAULT_CONFIG } from "../config/load.js";
+import type { GitgateConfig } from "../config/schema.js";
 import { createLogger, type LogLevel } from "../log/logger.js";
 import type { ClusterClient } from "../cluster/client.js";
 import { assetOptionsFromEnv, ensureBinaries } from "../testenv/assets.js";
@@ -72,6 +73,49 @@ async function waitForApps(client: ClusterClient, timeoutMs: number): Promise<st
   return pending;
 }
 
+/** gitgate's configuration for the demo: polling, the terminal as alert channel, mTLS when local. */
+function demoConfig(cp: ControlPlane | undefined, chatURL: string): GitgateConfig {
+  const config = structuredClone(DEFAULT_CONFIG);
+  config.clusterName = cp ? "gitgate-dev" : "dev";
+  config.leaderElection.enabled = false;
+  // The demo's GitApps live in gitgate-demo and are the platform's (they create namespaces).
+  config.tenancy = { platformNamespaces: ["gitgate-demo"] };
+  config.sync.minInterval = "2s";
+  config.enforcement.breakGlass.groups = ["sre-oncall"];
+  config.alerts.channels = [{ name: "terminal", type: "webhook", url: chatURL }];
+  // The demo syncs by polling (every 2 s); its push receiver takes only signed notifications.
+  config.hooks.githubSecret = randomBytes(16).toString("hex");
+  // The local control plane authenticates to webhooks with a client certificate: only its
+  // AdmissionReviews count, as in a cluster set up per chart/README.md.
+  if (cp) config.webhook.clientCA = cp.webhookClient.caPath;
+  return config;
+}
+
+/** The demo's GitApps, the platform's, in gitgate-demo. */
+async function applyDemoApps(client: ClusterClient, repoURL: string): Promise<void> {
+  for (const app of DEMO_APPS) {
+    await client.apply(
+      {
+        apiVersion: "gitgate.io/v1alpha1",
+        kind: "GitApp",
+        metadata: { name: app.name, namespace: "gitgate-demo" },
+        spec: {
+          source: {
+            repoURL: repoURL,
+            revision: "main",
+            path: app.path,
+            ...(app.helm ? { helm: app.helm } : {}),
+          },
+          destination: { namespace: app.name },
+          sync: { interval: "2s", createNamespace: true },
+          enforcement: { mode: app.mode },
+        },
+      },
+      { fieldManager: "gitgate-dev", force: true },
+    );
+  }
+}
+
 export async function devCommand(flags: DevFlags): Promise<void> {
   const say = (line: string): void => void process.stderr.write(`${paint.dim("[dev]")} ${line}\n`);
   const cleanups: Array<() => Promise<void>> = [];
@@ -108,19 +152,7 @@ export async function devCommand(flags: DevFlags): Promise<void> {
     const chat = await startChatSink();
     cleanups.push(() => new Promise((resolve) => chat.server.close(() => resolve())));
 
-    const config = structuredClone(DEFAULT_CONFIG);
-    config.clusterName = cp ? "gitgate-dev" : "dev";
-    config.leaderElection.enabled = false;
-    // The demo's GitApps live in gitgate-demo and are the platform's (they create namespaces).
-    config.tenancy = { platformNamespaces: ["gitgate-demo"] };
-    config.sync.minInterval = "2s";
-    config.enforcement.breakGlass.groups = ["sre-oncall"];
-    config.alerts.channels = [{ name: "terminal", type: "webhook", url: chat.url }];
-    // The demo syncs by polling (every 2 s); its push receiver takes only signed notifications.
-    config.hooks.githubSecret = randomBytes(16).toString("hex");
-    // The local control plane authenticates to webhooks with a client certificate: only its
-    // AdmissionReviews count, as in a cluster set up per chart/README.md.
-    if (cp) config.webhook.clientCA = cp.webhookClient.caPath;
+    const config = demoConfig(cp, chat.url);
     const cacheDir = await mkdtemp(join(tmpdir(), "gitgate-dev-"));
     cleanups.push(() => rm(cacheDir, { recursive: true, force: true }));
     const runtime: Runtime = await startRuntime({
@@ -142,27 +174,7 @@ export async function devCommand(flags: DevFlags): Promise<void> {
     await runtime.client
       .create({ apiVersion: "v1", kind: "Namespace", metadata: { name: "gitgate-demo" } })
       .catch(() => undefined);
-    for (const app of DEMO_APPS) {
-      await runtime.client.apply(
-        {
-          apiVersion: "gitgate.io/v1alpha1",
-          kind: "GitApp",
-          metadata: { name: app.name, namespace: "gitgate-demo" },
-          spec: {
-            source: {
-              repoURL: git.repoURL("demo"),
-              revision: "main",
-              path: app.path,
-              ...(app.helm ? { helm: app.helm } : {}),
-            },
-            destination: { namespace: app.name },
-            sync: { interval: "2s", createNamespace: true },
-            enforcement: { mode: app.mode },
-          },
-        },
-        { fieldManager: "gitgate-dev", force: true },
-      );
-    }
+    await applyDemoApps(runtime.client, git.repoURL("demo"));
     const pending = await waitForApps(runtime.client, 120_000);
     if (pending.length > 0)
       say(paint.red(`not synced yet: ${pending.join(", ")} (see: kubectl get gapp -A)`));
