@@ -5,6 +5,7 @@
  */
 import { strict as assert } from "node:assert";
 import { Writable } from "node:stream";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { after, before, describe, it } from "node:test";
 import { createLogger } from "../src/log/logger.js";
 import type { GitApp } from "../src/api/gitapp.js";
@@ -496,6 +497,77 @@ describe("admission gate", () => {
     assert.equal(warning?.namespace, "guestbook", lines.join(""));
     assert.equal((await k(["label", "namespace", "guestbook", "gitgate.io/webhook-"], "admin")).code, 0);
     await env.restart();
+  });
+
+  it("a 1 MB hostile value costs linear time and the replica answers other reviews meanwhile", async () => {
+    const live = await env.get("apps/v1", "Deployment", "guestbook", "guestbook-ui");
+    assert.ok(live);
+    // The shape that made the old redaction quadratic: a credential word, then a long run of spaces.
+    const hostile = (n: number): string => `Authorization: bearer ${" ".repeat(n)}x`;
+    const review = (n: number): string => {
+      const object = structuredClone(live) as unknown as {
+        spec: { template: { spec: { containers: Array<{ image: string }> } } };
+      };
+      const container = object.spec.template.spec.containers[0];
+      assert.ok(container);
+      container.image = hostile(n);
+      return JSON.stringify(
+        admissionReview({
+          userInfo: { username: "mallory", groups: [] },
+          object: object as never,
+          oldObject: live,
+        }),
+      );
+    };
+    const { cert, key } = env.cp.webhookClient;
+    const answer = async (body: string): Promise<{ ms: number; body: string }> => {
+      const started = process.hrtime.bigint();
+      const a = await postReview(`${env.gitgate.url}/validate`, body, { ca: env.gitgate.caPem, cert, key });
+      assert.equal(a.status, 200, a.body);
+      return { ms: Number(process.hrtime.bigint() - started) / 1e6, body: a.body };
+    };
+    const [small, large] = [review(100_000), review(1_000_000)];
+    const denial = JSON.parse((await answer(large)).body) as {
+      response: { allowed: boolean; status: { message: string } };
+    };
+    assert.equal(denial.response.allowed, false);
+    assert.match(denial.response.status.message, /^Deployment guestbook\/guestbook-ui is managed by Git: /);
+    assert.ok(denial.response.status.message.length < 4096, "the value is cut in the answer");
+    // Linear: the best of several 1 MB answers costs at most 15x the best 100 KB one (quadratic: ~100x).
+    const best = async (body: string, runs: number): Promise<number> => {
+      let min = Infinity;
+      for (let i = 0; i < runs; i++) min = Math.min(min, (await answer(body)).ms);
+      return min;
+    };
+    const ratios: number[] = [];
+    for (let attempt = 0; attempt < 3 && !(ratios.at(-1)! <= 15); attempt++)
+      ratios.push((await best(large, 3)) / (await best(small, 5)));
+    console.log(`1 MB / 100 KB hostile review answer time: ${ratios.map((r) => r.toFixed(1)).join(", ")}`);
+    assert.ok(Math.min(...ratios) <= 15, `ratios ${ratios.join(", ")}`);
+    // Meanwhile: gitgate runs in this process, so its event loop is this one. The longest stall while
+    // it answers 1 MB hostile values is compared with the stall for 1 MB of plain text, the same
+    // bytes to read and parse: a pattern that rescans would stall far longer (8 s for 48 KB once).
+    const plain = JSON.stringify(
+      JSON.parse(large, (k, v: unknown) => (k === "image" ? "a".repeat(1_000_000) : v)) as unknown,
+    );
+    const stall = async (body: string): Promise<number> => {
+      const h = monitorEventLoopDelay({ resolution: 1 });
+      h.enable();
+      for (let i = 0; i < 3; i++) await answer(body);
+      h.disable();
+      return h.max / 1e6;
+    };
+    const stalls: Array<[number, number]> = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const pair: [number, number] = [await stall(large), await stall(plain)];
+      stalls.push(pair);
+      if (pair[0] <= 3 * pair[1] + 20) break;
+    }
+    console.log(`longest event-loop stall, hostile vs plain 1 MB (ms): ${JSON.stringify(stalls)}`);
+    assert.ok(
+      stalls.some(([hostileMs, plainMs]) => hostileMs <= 3 * plainMs + 20),
+      `stalls ${JSON.stringify(stalls)}`,
+    );
   });
 
   it("answers 1,000 malformed or hostile reviews with 400s or denials and keeps serving", async () => {
