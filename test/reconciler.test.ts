@@ -342,9 +342,10 @@ describe("reconciler", () => {
     assert.match(drifted?.message ?? "", /ConfigMap guestbook\/guestbook-config: data\.TITLE/);
     // The user, from the record gitgate's mutating webhook left on the object, not the field manager.
     assert.match(drifted?.message ?? "", /changed by admin\b/);
-    const alert = env.alerts.find(
-      (a) => a.type === "drift-reverted" && a.object?.name === "guestbook-config",
-    );
+    // The status is written before the alert is published: wait (bounded) for the alert too.
+    const alert = await waitFor("the drift-reverted alert", () =>
+      env.alerts.find((a) => a.type === "drift-reverted" && a.object?.name === "guestbook-config"),
+    ).catch(() => undefined);
     assert.equal(
       alert?.actor?.username,
       "admin",

@@ -354,17 +354,21 @@ spec:
     assert.equal((claim?.spec as { volumeName?: string }).volumeName, "shop-data");
     assert.equal((claim?.status as { phase?: string }).phase, "Bound");
 
-    const reverted = env.alerts.slice(alertsBefore).filter((a) => a.type === "drift-reverted");
-    const added = reverted.flatMap((a) => (a.changes ?? []).map((c) => [a.object?.kind, c.path, c.manager]));
-    for (const want of [
+    const wanted = [
       ["Deployment", "spec.template.spec.containers[name=sidecar]", "kubectl-patch"],
       ["Service", "spec.sessionAffinity", "kubectl-patch"],
       ["PersistentVolumeClaim", "metadata.annotations[gitgate.io/prune]", "kubectl-annotate"],
       ["ConfigMap", "data.EXTRA", "ops-script"],
-    ])
-      assert.ok(
-        added.some((a) => JSON.stringify(a) === JSON.stringify(want)),
-        `${JSON.stringify(want)} in ${JSON.stringify(added)}`,
-      );
+    ].map((w) => JSON.stringify(w));
+    const added = (): string[] =>
+      env.alerts
+        .slice(alertsBefore)
+        .filter((a) => a.type === "drift-reverted")
+        .flatMap((a) => (a.changes ?? []).map((c) => JSON.stringify([a.object?.kind, c.path, c.manager])));
+    // Each alert is published after its app's status: wait (bounded) for all four.
+    await waitFor("the four drift-reverted alerts", () => wanted.every((w) => added().includes(w))).catch(
+      () => undefined,
+    );
+    for (const want of wanted) assert.ok(added().includes(want), `${want} in ${JSON.stringify(added())}`);
   });
 });

@@ -21,6 +21,8 @@ import { createClientCA, createClientCert, type CertKey } from "../src/testenv/c
 import { WEBHOOK_CLIENT_NAME } from "../src/testenv/controlplane.js";
 import { examplesDir, readTree } from "../src/testenv/files.js";
 import { pinnedTools } from "../src/testenv/tools.js";
+import { assertDenied } from "./harness/denied.js";
+import { admissionReview } from "../src/testenv/admission-client.js";
 import { startEnv, waitSynced, type TestEnv } from "./harness/env.js";
 
 let env: TestEnv;
@@ -33,20 +35,13 @@ const logs = (): Array<{ msg: string; [k: string]: unknown }> =>
   lines.map((l) => JSON.parse(l) as { msg: string; [k: string]: unknown });
 
 /** An AdmissionReview the review would allow (an object no GitApp manages). */
-const REVIEW = JSON.stringify({
-  apiVersion: "admission.k8s.io/v1",
-  kind: "AdmissionReview",
-  request: {
+const REVIEW = JSON.stringify(
+  admissionReview({
     uid: "mtls-1",
-    kind: { group: "", version: "v1", kind: "ConfigMap" },
-    resource: { group: "", version: "v1", resource: "configmaps" },
-    name: "unmanaged",
-    namespace: "default",
-    operation: "CREATE",
     userInfo: { username: "alice" },
     object: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "unmanaged", namespace: "default" } },
-  },
-});
+  }),
+);
 
 type Answer = { status: number; body: string } | { tlsError: string };
 
@@ -101,19 +96,6 @@ async function assertRefused(client: CertKey | undefined, reason: RegExp): Promi
     .find((l) => l.msg === "admission request rejected");
   assert.equal(refusal?.status, 403, lines.slice(logged).join(""));
   assert.match(String(refusal?.error), reason);
-}
-
-/** kube-apiserver's refusal naming the webhook that refused and gitgate's reason (as in admission.test.ts). */
-function assertDenied(
-  r: { code: number; stdout: string; stderr: string },
-  webhook: string,
-  reason: RegExp,
-): void {
-  assert.notEqual(r.code, 0, r.stdout);
-  const prefix = `admission webhook "${webhook}" denied the request: `;
-  const at = r.stderr.indexOf(prefix);
-  assert.ok(at >= 0, `expected a denial by ${webhook}, got: ${r.stderr}`);
-  assert.match(r.stderr.slice(at + prefix.length), reason);
 }
 
 describe("webhook mTLS: only kube-apiserver's requests count", () => {

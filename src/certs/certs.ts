@@ -105,6 +105,36 @@ export function createServingCert(
   return { cert: forge.pki.certificateToPem(cert), key: keys.pem };
 }
 
+/**
+ * A clientAuth certificate with subject CN `commonName` (and DNS SANs when given), signed by `ca`:
+ * what kube-apiserver presents to the webhook when an operator sets up mutual TLS (chart/README.md).
+ */
+export function createClientCert(
+  ca: PemPair,
+  commonName: string,
+  dnsNames: string[] = [],
+  validDays = 30,
+  now: Date = new Date(),
+): PemPair {
+  const caCert = forge.pki.certificateFromPem(ca.cert);
+  const caKey = forge.pki.privateKeyFromPem(ca.key);
+  const keys = generateKeys();
+  const cert = newCertificate(keys.publicKey, validDays, now);
+  cert.setSubject([{ name: "commonName", value: commonName }]);
+  cert.setIssuer(caCert.subject.attributes);
+  cert.setExtensions([
+    { name: "basicConstraints", cA: false, critical: true },
+    { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: "extKeyUsage", clientAuth: true },
+    ...(dnsNames.length > 0
+      ? [{ name: "subjectAltName", altNames: dnsNames.map((value) => ({ type: 2, value })) }]
+      : []),
+    { name: "authorityKeyIdentifier", keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
+  ]);
+  cert.sign(caKey, forge.md.sha256.create());
+  return { cert: forge.pki.certificateToPem(cert), key: keys.pem };
+}
+
 export interface ExpectedNames {
   dnsNames: string[];
   ipAddresses: string[];
