@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
-import { appendFile, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { appendFile, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -111,6 +111,9 @@ export async function sweepStaleEnvironments(root = tmpdir()): Promise<number> {
     const dir = join(root, name);
     const owner = Number(await readFile(join(dir, "owner"), "utf8").catch(() => "0"));
     if (owner > 0 && isAlive(owner)) continue;
+    // No owner yet: another process may have just made it and not written its PID (a race between
+    // its mkdtemp and writeOwner). Only an ownerless directory older than a minute is stale.
+    if (!(owner > 0) && (await isYoung(dir))) continue;
     const pids = (await readFile(join(dir, "pids"), "utf8").catch(() => ""))
       .split("\n")
       .map(Number)
@@ -130,6 +133,11 @@ export async function sweepStaleEnvironments(root = tmpdir()): Promise<number> {
     swept++;
   }
   return swept;
+}
+
+async function isYoung(dir: string): Promise<boolean> {
+  const info = await stat(dir).catch(() => undefined);
+  return info !== undefined && Date.now() - info.mtimeMs < 60_000;
 }
 
 export async function writeOwner(dir: string): Promise<void> {
