@@ -96,6 +96,21 @@ subjects: [{ kind: ServiceAccount, name: deployer, namespace: team-a }]
 `;
     const r = await env.kubectl("admin", ["apply", "-f", "-"], setup);
     assert.equal(r.code, 0, r.stderr);
+    // `edit` is an aggregated ClusterRole: its rules arrive when kube-controller-manager's
+    // clusterrole-aggregation controller has run, which on a fresh, busy control plane can be after
+    // the first sync (whose refusal would then stand until the 1h interval). Wait for it.
+    await waitFor("the deployer may patch ConfigMaps in team-a", async () => {
+      const can = await env.kubectl("admin", [
+        "auth",
+        "can-i",
+        "patch",
+        "configmaps",
+        "-n",
+        "team-a",
+        "--as=system:serviceaccount:team-a:deployer",
+      ]);
+      return can.stdout.trim() === "yes";
+    });
   });
   after(async () => env?.stop());
 
