@@ -84,6 +84,8 @@ export function startWatchdog(dir: string): ChildProcess {
     '[ -d "$dir" ] || exit 0',
     'pids=$(cat "$dir/pids" 2>/dev/null)',
     "kill $pids 2>/dev/null; sleep 3; kill -9 $pids 2>/dev/null",
+    // An environment with host state (a node: mounts, links, iptables chains) undoes it here.
+    '[ -f "$dir/cleanup.sh" ] && sh "$dir/cleanup.sh" >/dev/null 2>&1',
     'rm -rf "$dir"',
   ].join("\n");
   const watchdog = spawn("sh", ["-c", script, "gitgate-watchdog", String(process.pid), dir], {
@@ -126,10 +128,22 @@ export async function sweepStaleEnvironments(root = tmpdir()): Promise<number> {
         }
       }
     }
+    await runCleanupScript(dir);
     await rm(dir, { recursive: true, force: true });
     swept++;
   }
   return swept;
+}
+
+/** Runs `dir/cleanup.sh` when an environment left one (it undoes host state; see node.ts). */
+export async function runCleanupScript(dir: string): Promise<void> {
+  const script = join(dir, "cleanup.sh");
+  if (!(await readFile(script, "utf8").catch(() => ""))) return;
+  await new Promise<void>((resolve) => {
+    const child = spawn("sh", [script], { stdio: "ignore" });
+    child.on("error", () => resolve());
+    child.on("exit", () => resolve());
+  });
 }
 
 export async function writeOwner(dir: string): Promise<void> {
