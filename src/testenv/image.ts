@@ -8,12 +8,13 @@
  * `npm run image` (scripts/image.ts) calls buildImage; the in-cluster test imports its archive.
  */
 import { spawn } from "node:child_process";
-import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pinnedTools } from "./tools.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
+const CONTAINERS_DIR = "/var/lib/containers";
 
 export interface ImageOptions {
   /** Image name; default `gitgate:<package version>`. */
@@ -151,15 +152,15 @@ async function buildContext(ctx: string, log: (l: string) => void): Promise<void
 async function nameArchive(archive: string, reference: string): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), "gitgate-oci-index-"));
   try {
-    await run("tar", ["-xf", archive, "-C", work, "index.json"]);
+    await run("tar", ["-xf", archive, "-C", work]);
     const index = JSON.parse(await readFile(join(work, "index.json"), "utf8")) as {
       manifests: Array<{ annotations?: Record<string, string> }>;
     };
     for (const m of index.manifests)
       m.annotations = { ...m.annotations, "io.containerd.image.name": reference };
     await writeFile(join(work, "index.json"), JSON.stringify(index));
-    await run("tar", ["--delete", "-f", archive, "index.json"]);
-    await run("tar", ["-rf", archive, "-C", work, "index.json"]);
+    // Rewritten whole: GNU tar's --delete also dropped the entry after index.json (oci-layout).
+    await run("tar", ["-cf", archive, "-C", work, "oci-layout", "index.json", "blobs"]);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -175,6 +176,12 @@ export async function buildImage(opts: ImageOptions = {}): Promise<BuiltImage> {
     ...(opts.storageRoot ? ["--root", opts.storageRoot, "--runroot", join(opts.storageRoot, "run")] : []),
   ];
   const buildah = (args: string[]): Promise<string> => run("buildah", [...storage, ...args], { log });
+  // buildah keeps a blob-info cache in /var/lib/containers whatever --root says: a build with its
+  // own storage root removes it again when it created it.
+  const hadContainersDir = await stat(CONTAINERS_DIR).then(
+    () => true,
+    () => false,
+  );
   const work = await mkdtemp(join(tmpdir(), "gitgate-image-"));
   try {
     const nodeVersion = process.version;
@@ -225,5 +232,6 @@ export async function buildImage(opts: ImageOptions = {}): Promise<BuiltImage> {
     return { local, reference, archive, seconds: (Date.now() - started) / 1000 };
   } finally {
     await rm(work, { recursive: true, force: true });
+    if (opts.storageRoot && !hadContainersDir) await rm(CONTAINERS_DIR, { recursive: true, force: true });
   }
 }
