@@ -6,18 +6,24 @@
  * Healthy, and `helm uninstall` leaving no webhook configuration. Prints its figures.
  */
 import { strict as assert } from "node:assert";
-import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { execFile, spawn } from "node:child_process";
+import { access, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { buildImage, type BuiltImage } from "../src/testenv/image.js";
 import { kubectl } from "../src/testenv/kubectl.js";
-import { BRIDGE_GATEWAY, PAUSE_IMAGE, startNodeCluster, type NodeCluster } from "../src/testenv/node.js";
+import {
+  BRIDGE_GATEWAY,
+  nodeLeftovers,
+  PAUSE_IMAGE,
+  startNodeCluster,
+  type NodeCluster,
+} from "../src/testenv/node.js";
 import { startGitServer, type GitServer } from "../src/testenv/git-server.js";
 import { pinnedTools, type PinnedTools } from "../src/testenv/tools.js";
 import { assertDenied } from "./harness/denied.js";
-import { waitFor } from "./harness/env.js";
+import { startEnv, waitFor, type TestEnv } from "./harness/env.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const CHART = join(ROOT, "chart");
@@ -129,10 +135,13 @@ describe("in-cluster: gitgate's image, helm install on a real node", { timeout: 
 
   after(async () => {
     await git?.stop();
+    const stopping = Date.now();
     await cluster?.stop();
+    figures["node cluster stop (s)"] = ((Date.now() - stopping) / 1000).toFixed(1);
     if (work) await rm(work, { recursive: true, force: true });
-    figures["whole file (s)"] = ((Date.now() - started) / 1000).toFixed(1);
+    figures["in-cluster suite (s)"] = ((Date.now() - started) / 1000).toFixed(1);
     console.log(`in-cluster figures: ${JSON.stringify(figures)}`);
+    assert.deepEqual(await nodeLeftovers(), [], "the stopped node left host state behind");
   });
 
   it("helm install: two replicas Running and Ready with the built image, one leader", async () => {
@@ -315,5 +324,105 @@ describe("in-cluster: gitgate's image, helm install on a real node", { timeout: 
         `${kind} left after uninstall`,
       );
     }
+  });
+});
+
+const DEPLOYMENT = (name: string, replicas: number): string =>
+  [
+    "apiVersion: apps/v1",
+    "kind: Deployment",
+    `metadata: {name: ${name}}`,
+    "spec:",
+    `  replicas: ${replicas}`,
+    `  selector: {matchLabels: {app: ${name}}}`,
+    "  template:",
+    `    metadata: {labels: {app: ${name}}}`,
+    "    spec:",
+    `      containers: [{name: main, image: "${PAUSE_IMAGE}", imagePullPolicy: Never}]`,
+    "",
+  ].join("\n");
+
+describe("a killed run leaves nothing behind", { timeout: 300_000 }, () => {
+  it("the watchdogs stop the node and the control plane and undo the host state", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "gitgate-killed-node-"));
+    try {
+      const script = join(dir, "run.mts");
+      await writeFile(
+        script,
+        [
+          `import { startNodeCluster } from ${JSON.stringify(join(ROOT, "src", "testenv", "node.ts"))};`,
+          "const c = await startNodeCluster();",
+          "process.stdout.write(`READY ${c.node.dir} ${c.cp.dir}\\n`);",
+          "setInterval(() => undefined, 1000);",
+          "",
+        ].join("\n"),
+      );
+      const child = spawn(process.execPath, ["--import", "tsx", script], {
+        cwd: ROOT,
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      const [nodeDir = "", cpDir = ""] = await waitFor(
+        "the child's node Ready",
+        () => /READY (\S+) (\S+)/.exec(out)?.slice(1),
+        180_000,
+      );
+      assert.notDeepEqual(await nodeLeftovers(), [], "a running node shows up as leftovers");
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGKILL");
+      await exited;
+      const killedAt = Date.now();
+      await waitFor(
+        "the host clean again",
+        async () => {
+          const left = await nodeLeftovers();
+          const dirs = await Promise.all(
+            [nodeDir, cpDir].map((d) =>
+              access(d).then(
+                () => d,
+                () => "",
+              ),
+            ),
+          );
+          return left.length === 0 && dirs.every((d) => !d) ? true : undefined;
+        },
+        60_000,
+      );
+      console.log(`killed-run cleanup took ${((Date.now() - killedAt) / 1000).toFixed(1)} s`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// Last: the harness reports a test process still alive a minute after its environment stopped.
+describe("harness: startEnv({ node: true })", { timeout: 300_000 }, () => {
+  let env: TestEnv | undefined;
+  after(async () => {
+    await env?.stop();
+    assert.deepEqual(await nodeLeftovers(), [], "the harness's node left host state behind");
+  });
+
+  it("runs Pods: a Deployment gitgate syncs in-process becomes Available and the GitApp Healthy", async () => {
+    env = await startEnv({ node: true });
+    assert.ok(env.node);
+    const { commit } = await env.git.createRepo("pods", { "app/deployment.yaml": DEPLOYMENT("pods", 2) });
+    await env.applyGitApp("pods", {
+      source: { repoURL: env.git.repoURL("pods"), revision: "main", path: "app" },
+      destination: { namespace: "pods" },
+      sync: { interval: "2s", createNamespace: true },
+    });
+    const running = env;
+    await waitFor(
+      "GitApp pods Healthy",
+      async () => {
+        const app = await running.getGitApp("pods");
+        return app?.status?.revision === commit && app.status.health === "Healthy" ? app : undefined;
+      },
+      120_000,
+    );
+    const d = await env.get("apps/v1", "Deployment", "pods", "pods");
+    assert.equal((d?.status as { availableReplicas?: number } | undefined)?.availableReplicas, 2);
   });
 });

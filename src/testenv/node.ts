@@ -353,7 +353,51 @@ export async function writeOciArchive(
   }
 }
 
-/** Refuses a second node on this machine (the kubelet port and the bridge are fixed). */
+/**
+ * What a node leaves on this machine, as readable lines; empty when the host is clean. For tests
+ * after a node stopped (or its owner was killed).
+ */
+export async function nodeLeftovers(): Promise<string[]> {
+  const out: string[] = [];
+  const sh = (script: string): Promise<string> => run("sh", ["-c", script]).catch(() => "");
+  if ((await sh(`ip -o link show ${BRIDGE} 2>/dev/null`)).trim()) out.push(`link ${BRIDGE}`);
+  for (const save of ["iptables-save", "ip6tables-save"]) {
+    const chains = (await sh(`${save} 2>/dev/null | grep -e KUBE- -e CNI- | head -3`)).trim();
+    if (chains) out.push(`${save}: ${chains.split("\n").join(" | ")}`);
+  }
+  const netns = (await readdir("/run/netns").catch(() => [] as string[])).filter((n) => n.startsWith("cni-"));
+  if (netns.length) out.push(`netns ${netns.join(" ")}`);
+  const mounts = (await readFile("/proc/self/mounts", "utf8"))
+    .split("\n")
+    .filter((l) => l.includes(NODE_DIR_PREFIX));
+  if (mounts.length) out.push(`${mounts.length} mounts, e.g. ${mounts[0]}`);
+  const dirs = (await readdir(tmpdir())).filter((n) => n.startsWith(NODE_DIR_PREFIX));
+  if (dirs.length) out.push(`dirs ${dirs.join(" ")}`);
+  const procs = (
+    await sh(`grep -l -a "${NODE_DIR_PREFIX.replace(/-$/, "[-]")}" /proc/[0-9]*/cmdline 2>/dev/null`)
+  )
+    .split("\n")
+    .filter((l) => l && !l.startsWith(`/proc/${process.pid}/`));
+  if (procs.length) out.push(`processes ${procs.join(" ")}`);
+  for (const path of ["/sys/fs/cgroup/memory/kubepods", "/var/log/pods", "/run/containerd"]) {
+    if (await exists(path)) out.push(path);
+  }
+  return out;
+}
+
+/** Waits while another process runs a node on this machine (the kubelet port and the bridge are fixed). */
+async function waitForOtherNode(timeoutMs = 900_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await assertNoOtherNode();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
 async function assertNoOtherNode(): Promise<void> {
   for (const name of await readdir(tmpdir()).catch(() => [] as string[])) {
     if (!name.startsWith(NODE_DIR_PREFIX)) continue;
@@ -390,7 +434,7 @@ async function waitUntil(
 /** Starts containerd, kubelet, kube-scheduler and kube-proxy against `cp` (started `forNode`). */
 export async function startNode(cp: ControlPlane, address: string): Promise<Node> {
   await sweepStaleEnvironments();
-  await assertNoOtherNode();
+  await waitForOtherNode();
   const bins = await findNodeBinaries(cp.binaries.kubeApiserver);
   if (!cp.kubeconfigs.node || !cp.kubeconfigs.admin)
     throw new Error("the control plane was not started forNode (no node identity)");
