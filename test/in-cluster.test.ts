@@ -313,6 +313,79 @@ describe("in-cluster: gitgate's image, helm install on a real node", { timeout: 
     assert.match(r.stderr, /request has 3\. Change it in Git, or use break-glass\./);
   });
 
+  it("fails over: the leader pod killed under admission load, the other replica leads", async () => {
+    interface Lease {
+      spec: { holderIdentity?: string };
+    }
+    const leaseHolder = async (): Promise<string> =>
+      (await json<Lease>(["-n", NS, "get", "lease", "gitgate-leader"])).spec.holderIdentity ?? "";
+    const leader = await leaseHolder();
+    const pod = await json<{ status: { containerStatuses?: Array<{ containerID?: string }> } }>([
+      "-n",
+      NS,
+      "get",
+      "pod",
+      leader,
+    ]);
+    const containerID = pod.status.containerStatuses?.[0]?.containerID?.replace(/^containerd:\/\//, "") ?? "";
+    assert.ok(containerID, `container of the leader ${leader}`);
+
+    // Load: developers' scale requests, each of which gitgate must refuse, two at a time.
+    const counts = { denied: 0, errors: 0, allowed: 0 };
+    const errors: string[] = [];
+    let loading = true;
+    const load = async (): Promise<void> => {
+      while (loading) {
+        const r = await k("user", ["-n", "web", "scale", "deployment", "web", "--replicas=3"]);
+        if (r.code === 0) counts.allowed++;
+        else if (r.stderr.includes('admission webhook "scale.gitgate.io" denied the request'))
+          counts.denied++;
+        else {
+          counts.errors++;
+          if (errors.length < 3) errors.push(`exit ${r.code}: ${(r.stderr + r.stdout).trim().slice(0, 200)}`);
+        }
+      }
+    };
+    const loaders = [load(), load()];
+    await new Promise((r) => setTimeout(r, 2000));
+    const killedAt = Date.now();
+    // A crash, not a shutdown: SIGKILL (the Lease is not released), then the pod object goes at once
+    // so that kubelet does not restart it under the same name (which would lead again at once).
+    await cluster.node.ctr(["tasks", "kill", "--signal", "SIGKILL", containerID]);
+    const deleted = await k("admin", [
+      "-n",
+      NS,
+      "delete",
+      "pod",
+      leader,
+      "--grace-period=0",
+      "--force",
+      "--wait=false",
+    ]);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    const next = await waitFor(
+      "another replica leading",
+      async () => {
+        const holder = await leaseHolder();
+        return holder && holder !== leader ? holder : undefined;
+      },
+      90_000,
+    );
+    const leaderless = (Date.now() - killedAt) / 1000;
+    await new Promise((r) => setTimeout(r, 3000));
+    loading = false;
+    await Promise.all(loaders);
+    figures["failover: seconds without a leader"] = leaderless.toFixed(1);
+    figures["failover: scale requests denied / admission errors / allowed"] =
+      `${counts.denied} / ${counts.errors} / ${counts.allowed}`;
+    if (errors.length) figures["failover: first admission errors"] = errors.join(" || ");
+    assert.notEqual(next, leader);
+    assert.equal(counts.allowed, 0, "no scale went through while the leader was down");
+    assert.ok(counts.denied > 0, "gitgate kept refusing");
+    const deployment = await json<{ spec: { replicas: number } }>(["-n", "web", "get", "deployment", "web"]);
+    assert.equal(deployment.spec.replicas, 1);
+  });
+
   it("helm uninstall leaves no webhook configuration", async () => {
     const res = await helm(["uninstall", "gitgate", "-n", NS, "--wait", "--timeout", "120s"]);
     assert.equal(res.code, 0, res.stderr);
