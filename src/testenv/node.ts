@@ -39,6 +39,8 @@ export const POD_SUBNET = "10.244.0.0/24";
 export const BRIDGE_GATEWAY = "10.244.0.1";
 export const PAUSE_IMAGE = "localhost/gitgate-testenv/pause:3.4";
 const NODE_DIR_PREFIX = `${ENV_DIR_PREFIX}node-`;
+/** runc, iptables, ip and mount live here; a PATH without them would fail every pod. */
+const SBIN = "/usr/local/sbin:/usr/sbin:/sbin";
 const CNI_NETWORK = "gitgate-testenv";
 
 export interface NodeBinaries {
@@ -137,6 +139,7 @@ export async function findNodeBinaries(controlPlaneBin: string): Promise<NodeBin
 export function cleanupScript(dir: string): string {
   return `#!/bin/sh
 # Written by src/testenv/node.ts: undoes this node's host state. Idempotent.
+PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 dir='${dir}'
 # Containers: every process in the kubepods cgroups, then this containerd's shims.
 for f in $(find /sys/fs/cgroup/pids/kubepods /sys/fs/cgroup/memory/kubepods -name cgroup.procs 2>/dev/null); do
@@ -359,7 +362,8 @@ export async function writeOciArchive(
  */
 export async function nodeLeftovers(): Promise<string[]> {
   const out: string[] = [];
-  const sh = (script: string): Promise<string> => run("sh", ["-c", script]).catch(() => "");
+  const sh = (script: string): Promise<string> =>
+    run("sh", ["-c", `PATH="$PATH:${SBIN}"; ${script}`]).catch(() => "");
   if ((await sh(`ip -o link show ${BRIDGE} 2>/dev/null`)).trim()) out.push(`link ${BRIDGE}`);
   for (const save of ["iptables-save", "ip6tables-save"]) {
     const chains = (await sh(`${save} 2>/dev/null | grep -e KUBE- -e CNI- | head -3`)).trim();
@@ -488,7 +492,13 @@ export async function startNode(cp: ControlPlane, address: string): Promise<Node
     await writeFile(join(dir, "containerd.toml"), containerdConfig(dir));
     await writeFile(join(dir, "cni", "net.d", "10-gitgate.conflist"), cniConfig(dir));
     procs.push(
-      await startProcess(dir, "containerd", bins.containerd, ["--config", join(dir, "containerd.toml")]),
+      await startProcess(
+        dir,
+        "containerd",
+        bins.containerd,
+        ["--config", join(dir, "containerd.toml")],
+        SBIN,
+      ),
     );
     await waitUntil("containerd", async () => (await ctr(["version"]), true), 30_000, procs);
 
@@ -498,39 +508,57 @@ export async function startNode(cp: ControlPlane, address: string): Promise<Node
 
     await writeFile(join(dir, "kubelet.json"), kubeletConfig(dir, address));
     procs.push(
-      await startProcess(dir, "kubelet", bins.kubelet, [
-        `--config=${join(dir, "kubelet.json")}`,
-        `--kubeconfig=${kubeconfig}`,
-        "--container-runtime=remote",
-        `--container-runtime-endpoint=unix://${socket}`,
-        `--root-dir=${join(dir, "kubelet")}`,
-        `--cert-dir=${join(dir, "kubelet-pki")}`,
-        `--node-ip=${address}`,
-        `--hostname-override=${NODE_NAME}`,
-        "--v=1",
-      ]),
+      await startProcess(
+        dir,
+        "kubelet",
+        bins.kubelet,
+        [
+          `--config=${join(dir, "kubelet.json")}`,
+          `--kubeconfig=${kubeconfig}`,
+          "--container-runtime=remote",
+          `--container-runtime-endpoint=unix://${socket}`,
+          `--root-dir=${join(dir, "kubelet")}`,
+          `--cert-dir=${join(dir, "kubelet-pki")}`,
+          `--node-ip=${address}`,
+          `--hostname-override=${NODE_NAME}`,
+          "--v=1",
+        ],
+        SBIN,
+      ),
     );
     procs.push(
-      await startProcess(dir, "kube-scheduler", bins.kubeScheduler, [
-        `--kubeconfig=${admin}`,
-        "--leader-elect=false",
-        "--bind-address=127.0.0.1",
-        "--port=0",
-        "--secure-port=0",
-      ]),
+      await startProcess(
+        dir,
+        "kube-scheduler",
+        bins.kubeScheduler,
+        [
+          `--kubeconfig=${admin}`,
+          "--leader-elect=false",
+          "--bind-address=127.0.0.1",
+          "--port=0",
+          "--secure-port=0",
+        ],
+        SBIN,
+      ),
     );
     procs.push(
-      await startProcess(dir, "kube-proxy", bins.kubeProxy, [
-        `--kubeconfig=${admin}`,
-        "--proxy-mode=iptables",
-        `--cluster-cidr=${CLUSTER_CIDR}`,
-        `--hostname-override=${NODE_NAME}`,
-        "--conntrack-max-per-core=0",
-        "--conntrack-tcp-timeout-established=0",
-        "--conntrack-tcp-timeout-close-wait=0",
-        "--healthz-bind-address=127.0.0.1:10256",
-        "--metrics-bind-address=127.0.0.1:10249",
-      ]),
+      await startProcess(
+        dir,
+        "kube-proxy",
+        bins.kubeProxy,
+        [
+          `--kubeconfig=${admin}`,
+          "--proxy-mode=iptables",
+          `--cluster-cidr=${CLUSTER_CIDR}`,
+          `--hostname-override=${NODE_NAME}`,
+          "--conntrack-max-per-core=0",
+          "--conntrack-tcp-timeout-established=0",
+          "--conntrack-tcp-timeout-close-wait=0",
+          "--healthz-bind-address=127.0.0.1:10256",
+          "--metrics-bind-address=127.0.0.1:10249",
+        ],
+        SBIN,
+      ),
     );
     const kubectl = (args: string[]): Promise<string> =>
       run(cp.binaries.kubectl, [`--kubeconfig=${admin}`, ...args]);

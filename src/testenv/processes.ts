@@ -37,13 +37,14 @@ export async function startProcess(
   name: string,
   cmd: string,
   args: string[],
+  extraPath?: string,
 ): Promise<Supervised> {
   const logFile = join(dir, "logs", `${name}.log`);
   const log = createWriteStream(logFile, { flags: "a" });
   const child = spawn(cmd, args, {
     cwd: dir,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { PATH: readEnvironment().tools.searchPath ?? "" },
+    env: { PATH: [readEnvironment().tools.searchPath ?? "", extraPath].filter(Boolean).join(":") },
   });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
