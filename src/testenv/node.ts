@@ -187,6 +187,11 @@ for root in /sys/fs/cgroup/*/kubepods; do
   [ -d "$root" ] && find "$root" -depth -type d -exec rmdir {} \\; 2>/dev/null
 done
 rm -rf /var/log/pods /var/log/containers /var/lib/cni/results/${CNI_NETWORK}-* 2>/dev/null
+# libcni's result cache (the loopback network's too): whatever was not there before the node started.
+for f in /var/lib/cni/results/*; do
+  [ -e "$f" ] || continue
+  grep -qxF "$(basename "$f")" "$dir/cni-results.before" 2>/dev/null || rm -f "$f"
+done
 # kubelet keeps its device-plugin socket here whatever --root-dir says.
 rm -rf /var/lib/kubelet/device-plugins 2>/dev/null
 rmdir /var/lib/kubelet /var/lib/cni/results /var/lib/cni /run/netns 2>/dev/null
@@ -459,6 +464,8 @@ export async function startNode(cp: ControlPlane, address: string): Promise<Node
   );
   await writeFile(join(dir, "sysctl.saved"), saved.join("\n") + "\n");
   await writeFile(join(dir, "cleanup.sh"), cleanupScript(dir));
+  const cniResults = await readdir("/var/lib/cni/results").catch(() => [] as string[]);
+  await writeFile(join(dir, "cni-results.before"), cniResults.map((n) => `${n}\n`).join(""));
   const watchdog = startWatchdog(dir);
   const procs: Supervised[] = [];
   const socket = join(dir, "containerd.sock");
