@@ -6,8 +6,18 @@
 # Stages: build (npm ci with dev dependencies, tsc) → deps (production node_modules only) →
 # tools (helm and kustomize, pinned, checksum-verified) → runtime (node slim, non-root, no git:
 # gitgate fetches with isomorphic-git).
+#
+# Every input can be replaced with build args, so the same file builds where nothing can be pulled
+# or downloaded (`npm run image`, scripts/image.mjs, with buildah): NODE_IMAGE = a local base
+# (node, its libraries, CA bundle, uid 1000), APP_STAGE=app-prebuilt and TOOLS_STAGE=tools-prebuilt
+# take dist/, production node_modules, helm and kustomize from prebuilt/ in the build context.
+# Unused stages are not built (BuildKit, buildah).
 
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+# app-from-source | app-prebuilt
+ARG APP_STAGE=app-from-source
+# tools-download | tools-prebuilt
+ARG TOOLS_STAGE=tools-download
 
 # ---- build: compile TypeScript to dist/ ------------------------------------------------------------
 FROM ${NODE_IMAGE} AS build
@@ -25,7 +35,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # ---- tools: helm and kustomize from their official releases, verified by SHA-256 -----------------
-FROM debian:bookworm-slim AS tools
+FROM debian:bookworm-slim AS tools-download
 # Set by BuildKit from --platform (amd64 | arm64).
 ARG TARGETARCH=amd64
 # Helm: https://get.helm.sh/helm-v<version>-linux-<arch>.tar.gz (checksums: the .sha256sum file
@@ -62,6 +72,23 @@ RUN case "${TARGETARCH}" in \
  && /usr/local/bin/helm version --short \
  && /usr/local/bin/kustomize version
 
+# ---- app: dist/ and production node_modules, built above or prebuilt -----------------------------
+FROM scratch AS app-from-source
+COPY --from=build /src/dist /app/dist
+COPY --from=deps /src/node_modules /app/node_modules
+# The cache dir gitgate may write (copied with its owner into the runtime).
+WORKDIR /app/cache
+
+FROM scratch AS app-prebuilt
+COPY prebuilt/app/ /app/
+WORKDIR /app/cache
+
+FROM scratch AS tools-prebuilt
+COPY prebuilt/tools/ /usr/local/bin/
+
+FROM ${APP_STAGE} AS app
+FROM ${TOOLS_STAGE} AS tools
+
 # ---- runtime ---------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 # The tools gitgate renders with. No kubectl in the image: with GITGATE_KUSTOMIZE set, Kustomize apps
@@ -72,14 +99,15 @@ ENV NODE_ENV=production \
     GITGATE_CACHE=/var/cache/gitgate
 WORKDIR /app
 COPY --from=tools /usr/local/bin/helm /usr/local/bin/kustomize /usr/local/bin/
-COPY --from=deps /src/node_modules ./node_modules
-COPY --from=build /src/dist ./dist
+COPY --from=app /app/node_modules ./node_modules
+COPY --from=app /app/dist ./dist
 COPY package.json ./
 # Read at run time: the GitApp CRD (installed when missing, out of cluster).
 COPY chart/crds ./chart/crds
 # The image's `node` user (uid/gid 1000), numeric so that runAsNonRoot can verify it. The cache
-# dir is writable for it; in Kubernetes the chart mounts emptyDirs there and on /tmp.
-RUN mkdir -p /var/cache/gitgate && chown 1000:1000 /var/cache/gitgate
+# dir is writable for it (a COPY, not a RUN: a base without a shell builds too); in Kubernetes the
+# chart mounts emptyDirs there and on /tmp.
+COPY --from=app --chown=1000:1000 /app/cache /var/cache/gitgate
 USER 1000:1000
 # HTTPS: admission webhooks, Git push receiver, /healthz, /readyz, /metrics.
 EXPOSE 9443

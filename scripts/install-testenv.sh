@@ -2,6 +2,9 @@
 # Installs what gitgate's real-parts tests and `gitgate dev` need on a Debian machine:
 #   etcd (package etcd-server), git, jq, rsync, and kube-apiserver, kube-controller-manager and kubectl
 #   built once from Debian's `kubernetes` source package (1.20.x) and cached in $GITGATE_CACHE/k8s/bin.
+# For tests with a real node (src/testenv/node.ts): kubelet, kube-scheduler and kube-proxy built from
+#   the same source tree, the pause binary (gcc -static), and Debian's containerd, runc, CNI plugins,
+#   iptables, conntrack, iproute2 and buildah (gitgate's image, `npm run image`).
 # Idempotent: a warm machine returns in a second. Honours KUBEBUILDER_ASSETS (then only checks it).
 set -euo pipefail
 
@@ -35,9 +38,28 @@ command -v etcd >/dev/null || [[ -x /usr/bin/etcd ]] || need_pkgs+=(etcd-server)
 command -v git >/dev/null || need_pkgs+=(git)
 command -v jq >/dev/null || need_pkgs+=(jq)
 command -v rsync >/dev/null || need_pkgs+=(rsync)
+# A real node: container runtime, CNI plugins, kube-proxy's tools, image builder, static pause.
+command -v containerd >/dev/null || need_pkgs+=(containerd)
+command -v runc >/dev/null || [[ -x /usr/sbin/runc ]] || need_pkgs+=(runc)
+[[ -x /usr/lib/cni/bridge ]] || need_pkgs+=(containernetworking-plugins)
+command -v iptables >/dev/null || [[ -x /usr/sbin/iptables ]] || need_pkgs+=(iptables)
+command -v conntrack >/dev/null || [[ -x /usr/sbin/conntrack ]] || need_pkgs+=(conntrack)
+command -v ip >/dev/null || [[ -x /usr/sbin/ip ]] || need_pkgs+=(iproute2)
+command -v buildah >/dev/null || need_pkgs+=(buildah)
 # Bump when the build recipe changes, so machines with an older cached build rebuild once.
 BUILD_ID="reflect2-1.0.2+json-iterator-1.1.12+openapi-zero"
+# The node's binaries have their own id: adding them did not rebuild the control plane.
+NODE_BUILD_ID="node-1"
+WHAT=()
 if [[ ! -x "$BIN/kube-apiserver" || ! -x "$BIN/kube-controller-manager" || ! -x "$BIN/kubectl" || "$(cat "$BIN/.build-id" 2>/dev/null)" != "$BUILD_ID" ]]; then
+  WHAT+=(kube-apiserver kube-controller-manager kubectl)
+fi
+if [[ ! -x "$BIN/kubelet" || ! -x "$BIN/kube-scheduler" || ! -x "$BIN/kube-proxy" || ! -x "$BIN/pause" || "$(cat "$BIN/.node-build-id" 2>/dev/null)" != "$NODE_BUILD_ID" ]]; then
+  WHAT+=(kubelet kube-scheduler kube-proxy)
+  command -v gcc >/dev/null || need_pkgs+=(gcc)
+  [[ -f /usr/lib/x86_64-linux-gnu/libc.a || -f /usr/lib/aarch64-linux-gnu/libc.a ]] || need_pkgs+=(libc6-dev)
+fi
+if ((${#WHAT[@]})); then
   command -v go >/dev/null || need_pkgs+=(golang-go)
   command -v dpkg-source >/dev/null || need_pkgs+=(dpkg-dev)
   # Kubernetes 1.20 vendors reflect2 1.0.1, whose unsafe map iteration segfaults when built with
@@ -45,18 +67,15 @@ if [[ ! -x "$BIN/kube-apiserver" || ! -x "$BIN/kube-controller-manager" || ! -x 
   # and the json-iterator 1.1.12 made for it (with 1.1.10, "" in a custom resource decodes as null).
   [[ -d /usr/share/gocode/src/github.com/modern-go/reflect2 ]] || need_pkgs+=(golang-github-modern-go-reflect2-dev)
   [[ -d /usr/share/gocode/src/github.com/json-iterator/go ]] || need_pkgs+=(golang-github-json-iterator-go-dev)
-  BUILD=1
-else
-  BUILD=0
 fi
 
 if ! command -v apt-get >/dev/null; then
   if ((${#need_pkgs[@]})); then log "missing: ${need_pkgs[*]} (no apt-get here: install them, or set KUBEBUILDER_ASSETS)"; exit 1; fi
 fi
 
-if ((${#need_pkgs[@]})) || ((BUILD)); then
+if ((${#need_pkgs[@]})) || ((${#WHAT[@]})); then
   # kube-apiserver has no binary package: enable deb-src with the URIs of the existing deb entries.
-  if ((BUILD)) && ! grep -rqs '^Types:.*deb-src\|^deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  if ((${#WHAT[@]})) && ! grep -rqs '^Types:.*deb-src\|^deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
     if [[ -f /etc/apt/sources.list.d/debian.sources ]]; then
       log "enabling deb-src in /etc/apt/sources.list.d/debian.sources"
       $SUDO sed -i 's/^Types: deb$/Types: deb deb-src/' /etc/apt/sources.list.d/debian.sources
@@ -73,7 +92,7 @@ if ((${#need_pkgs[@]})) || ((BUILD)); then
   fi
 fi
 
-if ((BUILD)); then
+if ((${#WHAT[@]})); then
   SRC="$CACHE/k8s/src"
   mkdir -p "$SRC" "$BIN"
   cd "$SRC"
@@ -105,22 +124,27 @@ if ((BUILD)); then
   export GOCACHE="$CACHE/k8s/gocache"
   mkdir -p .go/src/k8s.io
   [[ -e .go/src/k8s.io/kubernetes ]] || ln -s ../../.. .go/src/k8s.io/kubernetes
-  log "building kube-apiserver, kube-controller-manager, kubectl (about 6 minutes on 2 cores; once per machine)"
+  log "building ${WHAT[*]} (about 6 minutes on 2 cores for the control plane, 2 more for the node; once per machine)"
   start=$(date +%s)
   # The Go compile is silent for minutes: a heartbeat shows it is alive.
   ( while sleep 30; do log "build $(( $(date +%s) - start ))s: still compiling"; done ) &
   heartbeat=$!
   trap 'kill "$heartbeat" 2>/dev/null || true' EXIT
-  ( make WHAT="cmd/kube-apiserver cmd/kube-controller-manager cmd/kubectl" 2>&1 | while IFS= read -r line; do
+  ( make WHAT="${WHAT[*]/#/cmd/}" 2>&1 | while IFS= read -r line; do
       printf '[testenv] build %4ss | %s\n' "$(( $(date +%s) - start ))" "${line:0:120}" >&2
     done ) || true
   kill "$heartbeat" 2>/dev/null || true
   out=_output/local/bin/linux/$(go env GOARCH)
-  for b in kube-apiserver kube-controller-manager kubectl; do
+  for b in "${WHAT[@]}"; do
     [[ -x "$out/$b" ]] || { log "build failed: $out/$b missing (see output above)"; exit 1; }
     install -m 0755 "$out/$b" "$BIN/$b"
   done
-  echo "$BUILD_ID" > "$BIN/.build-id"
+  if [[ " ${WHAT[*]} " == *" kubelet "* ]]; then
+    # The pod sandbox's process, for a pause image made FROM scratch (nothing can be pulled here).
+    gcc -Os -static -DVERSION=3.4 -o "$BIN/pause" build/pause/linux/pause.c
+    echo "$NODE_BUILD_ID" > "$BIN/.node-build-id"
+  fi
+  if [[ " ${WHAT[*]} " == *" kube-apiserver "* ]]; then echo "$BUILD_ID" > "$BIN/.build-id"; fi
   log "built in $(( $(date +%s) - start ))s into $BIN"
 fi
 

@@ -124,6 +124,18 @@ describe("Dockerfile", () => {
       .filter((l) => l && !l.startsWith("#"));
   });
 
+  /** A stage with the build args' defaults, followed through stage-named bases and COPY --from. */
+  function stagesBehind(name: string, seen = new Set<string>()): Stage[] {
+    const stage = stages.find((s) => s.name === name);
+    if (!stage || seen.has(name)) return [];
+    seen.add(name);
+    const base = stage.base.replace(/\$\{(\w+)\}/g, (_m, arg: string) => args[arg] ?? "");
+    const froms = copies(stage)
+      .map((c) => /^--from=(\S+)$/.exec(c[0] ?? "")?.[1])
+      .filter((f): f is string => Boolean(f));
+    return [stage, ...[base, ...froms].flatMap((n) => stagesBehind(n, seen))];
+  }
+
   it("is multi-stage: npm ci and the TypeScript build in the first stage", () => {
     assert.ok(stages.length >= 3, `${stages.length} stages`);
     const first = stages[0];
@@ -144,11 +156,13 @@ describe("Dockerfile", () => {
     assert.match(base, /^node:20(\.\d+){0,2}-\w+-slim$/, `runtime base ${base}`);
     const modules = copies(runtime).find((c) => c.some((p) => p.endsWith("/node_modules")));
     assert.ok(modules, "node_modules copied from another stage");
-    const from = /^--from=(\S+)$/.exec(modules[0] ?? "")?.[1];
-    const source = stages.find((s) => s.name === from);
-    assert.ok(source, `node_modules come from stage ${from}`);
+    const from = /^--from=(\S+)$/.exec(modules[0] ?? "")?.[1] ?? "";
+    // By default (no build args) the stage it names leads, through `FROM ${APP_STAGE}`, to stages
+    // that build from source.
+    const sources = stagesBehind(from);
+    assert.ok(sources.length > 0, `node_modules come from stage ${from}`);
     assert.match(
-      runs(source) + runs(runtime),
+      sources.map(runs).join("\n") + runs(runtime),
       /npm ci --omit=dev|npm prune --omit=dev|npm prune --production/,
     );
     assert.ok(!/\bnpm (ci|install)\b(?![^\n]*--omit=dev)/.test(runs(runtime)), "no dev install at run time");
@@ -167,10 +181,18 @@ describe("Dockerfile", () => {
     const entrypoint = instructions.find((i) => i.keyword === "ENTRYPOINT");
     assert.deepEqual(JSON.parse(entrypoint?.args ?? "null"), ["node", pkg.bin.gitgate]);
     assert.match(pkg.scripts.build, /tsconfig\.build\.json/);
-    // Everything copied from the build context exists and is not excluded by .dockerignore.
+    // Everything copied from the build context exists and is not excluded by .dockerignore — except
+    // prebuilt/, which only `npm run image` writes into its own context, for the *-prebuilt stages
+    // that the defaults never use.
+    assert.equal(args.APP_STAGE, "app-from-source");
+    assert.equal(args.TOOLS_STAGE, "tools-download");
     for (const stage of stages) {
-      for (const copy of copies(stage).filter((c) => !c[0]?.startsWith("--from="))) {
+      for (const copy of copies(stage).filter((c) => !c[0]?.startsWith("--"))) {
         for (const src of copy.slice(0, -1)) {
+          if (src.startsWith("prebuilt/")) {
+            assert.match(stage.name, /-prebuilt$/, `COPY ${src} only in a *-prebuilt stage`);
+            continue;
+          }
           assert.ok(existsSync(join(ROOT, src)), `COPY source ${src} exists`);
           assert.ok(!isIgnored(src, ignore), `COPY source ${src} is not excluded by .dockerignore`);
         }

@@ -57,7 +57,17 @@ export interface ControlPlaneOptions extends AssetOptions {
   binaries?: ControlPlaneBinaries;
   /** Extra kube-apiserver flags. */
   apiserverArgs?: string[];
+  /**
+   * Set up for a real node (src/testenv/node.ts): kube-apiserver listens on all interfaces and
+   * advertises `address` (pods cannot reach the host's 127.0.0.1), Node authorization,
+   * ServiceAccount admission, webhook calls to endpoints, and every controller.
+   */
+  forNode?: { address: string; nodeName: string };
 }
+
+/** The pod and service ranges of a control plane started `forNode`. */
+export const CLUSTER_CIDR = "10.244.0.0/16";
+export const SERVICE_CIDR = "10.96.0.0/16";
 
 /** The subject CN of the client certificate kube-apiserver presents to webhooks. */
 export const WEBHOOK_CLIENT_NAME = "kube-apiserver-webhook-client";
@@ -206,7 +216,11 @@ async function readCa(certDir: string, proc: Supervised): Promise<string> {
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   await sweepStaleEnvironments();
   const binaries = opts.binaries ?? (await findBinaries(opts));
-  const identities = opts.identities ?? DEFAULT_IDENTITIES;
+  const node = opts.forNode;
+  const identities = [
+    ...(opts.identities ?? DEFAULT_IDENTITIES),
+    ...(node ? [{ id: "node", username: `system:node:${node.nodeName}`, groups: ["system:nodes"] }] : []),
+  ];
   const dir = await mkdtemp(join(tmpdir(), ENV_DIR_PREFIX));
   await mkdir(join(dir, "logs"));
   await writeOwner(dir);
@@ -259,22 +273,36 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       `--etcd-servers=http://127.0.0.1:${etcdPort}`,
       `--cert-dir=${certDir}`,
       `--secure-port=${apiPort}`,
-      "--bind-address=127.0.0.1",
-      "--advertise-address=127.0.0.1",
       "--insecure-port=0",
       "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
       `--service-account-key-file=${join(dir, "sa.pub")}`,
       `--service-account-signing-key-file=${join(dir, "sa.key")}`,
       `--token-auth-file=${join(dir, "tokens.csv")}`,
-      "--authorization-mode=RBAC",
-      "--service-cluster-ip-range=10.0.0.0/24",
       "--allow-privileged=true",
-      "--disable-admission-plugins=ServiceAccount",
+      ...(node
+        ? [
+            "--bind-address=0.0.0.0",
+            `--advertise-address=${node.address}`,
+            "--authorization-mode=Node,RBAC",
+            "--enable-admission-plugins=NodeRestriction",
+            "--enable-aggregator-routing=true",
+            // The node's name does not resolve: kube-apiserver reaches kubelet at its IP.
+            "--kubelet-preferred-address-types=InternalIP",
+            `--service-cluster-ip-range=${SERVICE_CIDR}`,
+          ]
+        : [
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            "--authorization-mode=RBAC",
+            "--service-cluster-ip-range=10.0.0.0/24",
+            "--disable-admission-plugins=ServiceAccount",
+          ]),
       `--admission-control-config-file=${webhookClient.configFile}`,
       ...(opts.apiserverArgs ?? []),
     ]);
     procs.push(apiserver);
-    const server = `https://127.0.0.1:${apiPort}`;
+    // Pods reach kube-apiserver at the advertised address, which its certificate always names.
+    const server = `https://${node?.address ?? "127.0.0.1"}:${apiPort}`;
     const caPem = await readCa(certDir, apiserver);
     await waitReady(server, tokens.admin ?? Object.values(tokens)[0] ?? "", caPem, apiserver, 90_000);
 
@@ -296,7 +324,21 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         await startProcess(dir, "kube-controller-manager", binaries.kubeControllerManager, [
           `--kubeconfig=${kubeconfigs.admin}`,
           "--leader-elect=false",
-          "--controllers=namespace,garbagecollector,clusterrole-aggregation,deployment,replicaset,statefulset,daemonset,job,persistentvolume-binder",
+          ...(node
+            ? [
+                "--controllers=*",
+                `--service-account-private-key-file=${join(dir, "sa.key")}`,
+                `--root-ca-file=${join(certDir, "apiserver.crt")}`,
+                "--use-service-account-credentials",
+                "--allocate-node-cidrs",
+                `--cluster-cidr=${CLUSTER_CIDR}`,
+                `--service-cluster-ip-range=${SERVICE_CIDR}`,
+                "--node-monitor-grace-period=20s",
+                `--flex-volume-plugin-dir=${join(dir, "volume-plugins")}`,
+              ]
+            : [
+                "--controllers=namespace,garbagecollector,clusterrole-aggregation,deployment,replicaset,statefulset,daemonset,job,persistentvolume-binder",
+              ]),
           "--bind-address=127.0.0.1",
           "--secure-port=0",
           "--port=0",

@@ -25,6 +25,8 @@ export interface GitServerOptions {
   root?: string;
   /** Require HTTP basic auth for every request. */
   auth?: { username: string; password: string };
+  /** Address to listen on (default 127.0.0.1); pods on a test node reach the host at its bridge address. */
+  host?: string;
 }
 
 export interface GitRequestRecord {
@@ -111,9 +113,9 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.listen(0, opts.host ?? "127.0.0.1", () => resolve());
   });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = `http://${opts.host ?? "127.0.0.1"}:${(server.address() as AddressInfo).port}`;
   let scratch = 0;
 
   // Commits are made in a throwaway clone and pushed over the file system (not counted as requests).

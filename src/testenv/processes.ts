@@ -37,13 +37,14 @@ export async function startProcess(
   name: string,
   cmd: string,
   args: string[],
+  extraPath?: string,
 ): Promise<Supervised> {
   const logFile = join(dir, "logs", `${name}.log`);
   const log = createWriteStream(logFile, { flags: "a" });
   const child = spawn(cmd, args, {
     cwd: dir,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { PATH: readEnvironment().tools.searchPath ?? "" },
+    env: { PATH: [readEnvironment().tools.searchPath ?? "", extraPath].filter(Boolean).join(":") },
   });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
@@ -84,6 +85,8 @@ export function startWatchdog(dir: string): ChildProcess {
     '[ -d "$dir" ] || exit 0',
     'pids=$(cat "$dir/pids" 2>/dev/null)',
     "kill $pids 2>/dev/null; sleep 3; kill -9 $pids 2>/dev/null",
+    // An environment with host state (a node: mounts, links, iptables chains) undoes it here.
+    '[ -f "$dir/cleanup.sh" ] && sh "$dir/cleanup.sh" >/dev/null 2>&1',
     'rm -rf "$dir"',
   ].join("\n");
   const watchdog = spawn("sh", ["-c", script, "gitgate-watchdog", String(process.pid), dir], {
@@ -129,6 +132,7 @@ export async function sweepStaleEnvironments(root = tmpdir()): Promise<number> {
         }
       }
     }
+    await runCleanupScript(dir);
     await rm(dir, { recursive: true, force: true });
     swept++;
   }
@@ -138,6 +142,17 @@ export async function sweepStaleEnvironments(root = tmpdir()): Promise<number> {
 async function isYoung(dir: string): Promise<boolean> {
   const info = await stat(dir).catch(() => undefined);
   return info !== undefined && Date.now() - info.mtimeMs < 60_000;
+}
+
+/** Runs `dir/cleanup.sh` when an environment left one (it undoes host state; see node.ts). */
+export async function runCleanupScript(dir: string): Promise<void> {
+  const script = join(dir, "cleanup.sh");
+  if (!(await readFile(script, "utf8").catch(() => ""))) return;
+  await new Promise<void>((resolve) => {
+    const child = spawn("sh", [script], { stdio: "ignore" });
+    child.on("error", () => resolve());
+    child.on("exit", () => resolve());
+  });
 }
 
 export async function writeOwner(dir: string): Promise<void> {

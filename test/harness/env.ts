@@ -16,6 +16,7 @@ import type { KubeObject } from "../../src/manifest/object.js";
 import type { GitApp } from "../../src/api/gitapp.js";
 import { startControlPlane, type ControlPlane } from "../../src/testenv/controlplane.js";
 import { startGitServer, type GitServer } from "../../src/testenv/git-server.js";
+import { startNodeCluster, type Node } from "../../src/testenv/node.js";
 import { kubectl, type KubectlResult } from "../../src/testenv/kubectl.js";
 import { pinnedTools, type PinnedTools } from "../../src/testenv/tools.js";
 
@@ -27,10 +28,17 @@ export interface EnvOptions {
   realAlerts?: boolean;
   logLevel?: LogLevel;
   logger?: Logger;
+  /**
+   * A real node next to the control plane (src/testenv/node.ts): Pods run. Opt-in, one per machine;
+   * the control plane then listens on the machine's address.
+   */
+  node?: boolean;
 }
 
 export interface TestEnv {
   cp: ControlPlane;
+  /** With `node: true`: the node (containerd, kubelet, kube-scheduler, kube-proxy). */
+  node?: Node;
   git: GitServer;
   tools: PinnedTools;
   gitgate: Runtime;
@@ -82,7 +90,14 @@ export function condition(
 
 export async function startEnv(opts: EnvOptions = {}): Promise<TestEnv> {
   clearTimeout(aliveTimer); // another environment: the file is not done
-  const [cp, git, tools] = await Promise.all([startControlPlane(), startGitServer(), pinnedTools()]);
+  const [cluster, git, tools] = await Promise.all([
+    opts.node
+      ? startNodeCluster()
+      : startControlPlane().then((cp) => ({ cp, node: undefined, stop: () => cp.stop() })),
+    startGitServer(),
+    pinnedTools(),
+  ]);
+  const { cp, node } = cluster;
   const cacheDir = await mkdtemp(join(tmpdir(), "gitgate-cache-"));
   const admin = new ClusterClient(new Transport(loadKubeConfig({ kubeconfig: cp.kubeconfigs.admin })));
   const alerts: AlertEvent[] = [];
@@ -117,12 +132,13 @@ export async function startEnv(opts: EnvOptions = {}): Promise<TestEnv> {
   try {
     gitgate = await start(opts);
   } catch (err) {
-    await Promise.all([cp.stop(), git.stop()]);
+    await Promise.all([cluster.stop(), git.stop()]);
     throw err;
   }
 
   const env: TestEnv = {
     cp,
+    node,
     git,
     tools,
     get gitgate() {
@@ -151,7 +167,7 @@ export async function startEnv(opts: EnvOptions = {}): Promise<TestEnv> {
     stop: async () => {
       await gitgate.stop().catch(() => undefined);
       admin.transport.close();
-      await Promise.all([cp.stop(), git.stop()]);
+      await Promise.all([cluster.stop(), git.stop()]);
       await rm(cacheDir, { recursive: true, force: true });
       reportIfStillAlive();
     },

@@ -1,0 +1,501 @@
+/**
+ * gitgate as users run it (issue #14): a real node (src/testenv/node.ts), gitgate's own image built
+ * from the Dockerfile (src/testenv/image.ts), `helm install` of chart/. Two replicas Ready, one
+ * leader, webhooks served through the Service by the pods, a developer's `kubectl scale` of a
+ * GitApp-managed Deployment denied in-cluster, the synced Deployment Available and the GitApp
+ * Healthy, and `helm uninstall` leaving no webhook configuration. Prints its figures.
+ */
+import { strict as assert } from "node:assert";
+import { execFile, spawn } from "node:child_process";
+import { access, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { buildImage, type BuiltImage } from "../src/testenv/image.js";
+import { kubectl } from "../src/testenv/kubectl.js";
+import {
+  BRIDGE_GATEWAY,
+  nodeLeftovers,
+  PAUSE_IMAGE,
+  startNodeCluster,
+  type NodeCluster,
+} from "../src/testenv/node.js";
+import { startGitServer, type GitServer } from "../src/testenv/git-server.js";
+import { pinnedTools, type PinnedTools } from "../src/testenv/tools.js";
+import { assertDenied } from "./harness/denied.js";
+import { startEnv, waitFor, type TestEnv } from "./harness/env.js";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const CHART = join(ROOT, "chart");
+const NS = "gitgate-system";
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+let cluster: NodeCluster;
+let image: BuiltImage;
+let tools: PinnedTools;
+let work: string;
+let git: GitServer | undefined;
+const started = Date.now();
+const figures: Record<string, string> = {};
+
+function helm(args: string[]): Promise<Run> {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: work,
+    HELM_CONFIG_HOME: join(work, "helm", "config"),
+    HELM_CACHE_HOME: join(work, "helm", "cache"),
+    HELM_DATA_HOME: join(work, "helm", "data"),
+    KUBECONFIG: cluster.cp.kubeconfigs.admin,
+  };
+  return new Promise((resolve) => {
+    execFile(tools.helm, args, { env, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+const k = (identity: string, args: string[], stdin?: string): Promise<Run> =>
+  kubectl(cluster.cp.binaries.kubectl, cluster.cp.kubeconfigs[identity] ?? "", args, stdin);
+
+async function json<T>(args: string[]): Promise<T> {
+  const r = await k("admin", [...args, "-o", "json"]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as T;
+}
+
+interface Pod {
+  metadata: { name: string; uid: string; labels?: Record<string, string> };
+  status: { phase?: string; conditions?: Array<{ type: string; status: string }> };
+}
+const ready = (p: Pod): boolean =>
+  p.status.phase === "Running" &&
+  p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
+
+async function gitgatePods(): Promise<Pod[]> {
+  return (await json<{ items: Pod[] }>(["-n", NS, "get", "pods", "-l", "app.kubernetes.io/name=gitgate"]))
+    .items;
+}
+
+/** On failure, the GitApp, the workloads and gitgate's logs in the error. */
+async function withDiagnostics<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const parts = await Promise.all([
+      k("admin", ["get", "gitapps", "-A", "-o", "yaml"]),
+      k("admin", ["get", "all", "-A", "-o", "wide"]),
+      k("admin", ["-n", NS, "logs", "-l", "app.kubernetes.io/name=gitgate", "--tail=40", "--prefix"]),
+    ]);
+    const dump = parts.map((p) => p.stdout + p.stderr).join("\n---\n");
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${dump}`);
+  }
+}
+
+/** A pod's memory from its cgroup (cgroup v1, cgroupfs driver): usage and RSS in MiB. */
+async function podMemory(uid: string): Promise<string> {
+  const { readdir, readFile } = await import("node:fs/promises");
+  const root = "/sys/fs/cgroup/memory/kubepods";
+  for (const qos of ["", "burstable", "besteffort"]) {
+    const dir = join(root, qos, `pod${uid}`);
+    const entries = await readdir(dir).catch(() => undefined);
+    if (!entries) continue;
+    const usage = Number(await readFile(join(dir, "memory.usage_in_bytes"), "utf8"));
+    const stat = await readFile(join(dir, "memory.stat"), "utf8");
+    const rss = Number(/^total_rss (\d+)$/m.exec(stat)?.[1] ?? 0);
+    return `usage ${(usage / 2 ** 20).toFixed(0)} MiB, rss ${(rss / 2 ** 20).toFixed(0)} MiB`;
+  }
+  return "no cgroup found";
+}
+
+describe("in-cluster: gitgate's image, helm install on a real node", { timeout: 600_000 }, () => {
+  let installedAt = 0;
+
+  before(async () => {
+    tools = await pinnedTools();
+    work = await mkdtemp(join(tmpdir(), "gitgate-in-cluster-"));
+    // The image builds while the node starts (both take tens of seconds).
+    const [c, built] = await Promise.all([
+      startNodeCluster(),
+      buildImage({ output: join(work, "gitgate.tar"), storageRoot: join(work, "buildah") }),
+    ]);
+    cluster = c;
+    image = built;
+    figures["node cluster start (s)"] = c.startSeconds.toFixed(1);
+    figures["image build (s)"] = built.seconds.toFixed(1);
+    await rm(join(work, "buildah"), { recursive: true, force: true });
+    const importStart = Date.now();
+    await cluster.node.importImage(join(work, "gitgate.tar"));
+    figures["image import (s)"] = ((Date.now() - importStart) / 1000).toFixed(1);
+  });
+
+  after(async () => {
+    await git?.stop();
+    const stopping = Date.now();
+    await cluster?.stop();
+    figures["node cluster stop (s)"] = ((Date.now() - stopping) / 1000).toFixed(1);
+    if (work) await rm(work, { recursive: true, force: true });
+    figures["in-cluster suite (s)"] = ((Date.now() - started) / 1000).toFixed(1);
+    console.log(`in-cluster figures: ${JSON.stringify(figures)}`);
+    assert.deepEqual(await nodeLeftovers(), [], "the stopped node left host state behind");
+  });
+
+  it("helm install: two replicas Running and Ready with the built image, one leader", async () => {
+    const [repository, tag] = [
+      image.reference.replace(/:[^:/]+$/, ""),
+      image.reference.split(":").at(-1) ?? "",
+    ];
+    // mTLS as in production: gitgate accepts only kube-apiserver's webhook client certificate.
+    const ca = await k(
+      "admin",
+      ["apply", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "List",
+        items: [
+          { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } },
+          {
+            apiVersion: "v1",
+            kind: "ConfigMap",
+            metadata: { name: "apiserver-webhook-client", namespace: NS },
+            data: { "ca.crt": cluster.cp.webhookClient.ca.cert },
+          },
+        ],
+      }),
+    );
+    assert.equal(ca.code, 0, ca.stderr);
+    installedAt = Date.now();
+    const res = await helm([
+      "install",
+      "gitgate",
+      CHART,
+      "-n",
+      NS,
+      "--create-namespace",
+      "--set",
+      `image.repository=${repository}`,
+      "--set",
+      `image.tag=${tag}`,
+      "--set",
+      "image.pullPolicy=Never",
+      "--set",
+      "config.tenancy.platformNamespaces={default}",
+      "--set",
+      "webhook.clientCA.configMapName=apiserver-webhook-client",
+    ]);
+    assert.equal(res.code, 0, res.stderr);
+    const pods = await waitFor(
+      "two gitgate pods Ready",
+      async () => {
+        const all = await gitgatePods();
+        return all.length === 2 && all.every(ready) ? all : undefined;
+      },
+      180_000,
+    );
+    figures["helm install to 2/2 Ready (s)"] = ((Date.now() - installedAt) / 1000).toFixed(1);
+    const spec = await json<{ spec: { containers: Array<{ image: string }> } }>([
+      "-n",
+      NS,
+      "get",
+      "pod",
+      pods[0]?.metadata.name ?? "",
+    ]);
+    assert.equal(spec.spec.containers[0]?.image, image.reference);
+
+    const lease = await waitFor("a leader", async () => {
+      const l = await json<{ spec: { holderIdentity?: string } }>([
+        "-n",
+        NS,
+        "get",
+        "lease",
+        "gitgate-leader",
+      ]);
+      return l.spec.holderIdentity ? l : undefined;
+    });
+    assert.ok(
+      pods.some((p) => p.metadata.name === lease.spec.holderIdentity),
+      `leader ${lease.spec.holderIdentity} is one of ${pods.map((p) => p.metadata.name).join(", ")}`,
+    );
+
+    // Memory of each gitgate pod, from its cgroup (kubelet's summary reports no pod memory here).
+    for (const p of pods) {
+      figures[`memory ${p.metadata.name}`] = await podMemory(p.metadata.uid);
+    }
+  });
+
+  it("registers its webhooks and serves them through the Service", async () => {
+    const hooks = await json<{
+      webhooks: Array<{
+        name: string;
+        clientConfig: { caBundle?: string; service?: { name: string; namespace: string } };
+      }>;
+    }>(["get", "validatingwebhookconfiguration", "gitgate-validate"]);
+    const scale = hooks.webhooks.find((w) => w.name === "scale.gitgate.io");
+    assert.ok(scale?.clientConfig.caBundle, "scale.gitgate.io has a caBundle");
+    assert.deepEqual(
+      scale.clientConfig.service && [scale.clientConfig.service.namespace, scale.clientConfig.service.name],
+      [NS, "gitgate"],
+    );
+    const endpoints = await json<{ subsets?: Array<{ addresses?: unknown[] }> }>([
+      "-n",
+      NS,
+      "get",
+      "endpoints",
+      "gitgate",
+    ]);
+    assert.equal(endpoints.subsets?.[0]?.addresses?.length, 2, "both pods behind the Service");
+  });
+
+  it("syncs a GitApp from a Git server on the bridge; a developer's kubectl scale is denied in-cluster", async () => {
+    git = await startGitServer({ host: BRIDGE_GATEWAY });
+    const deployment = [
+      "apiVersion: apps/v1",
+      "kind: Deployment",
+      "metadata: {name: web}",
+      "spec:",
+      "  replicas: 1",
+      "  selector: {matchLabels: {app: web}}",
+      "  template:",
+      "    metadata: {labels: {app: web}}",
+      "    spec:",
+      `      containers: [{name: web, image: "${PAUSE_IMAGE}", imagePullPolicy: Never}]`,
+      "",
+    ].join("\n");
+    const { commit } = await git.createRepo("web", { "app/deployment.yaml": deployment });
+    const repoURL = git.repoURL("web");
+    const app = JSON.stringify({
+      apiVersion: "gitgate.io/v1alpha1",
+      kind: "GitApp",
+      metadata: { name: "web", namespace: "default" },
+      spec: {
+        source: { repoURL, revision: "main", path: "app" },
+        destination: { namespace: "web" },
+        // Health is looked at when gitgate reconciles: soon after the Deployment is Available.
+        sync: { interval: "5s", createNamespace: true },
+      },
+    });
+    const applied = await k("admin", ["apply", "-f", "-"], app);
+    assert.equal(applied.code, 0, applied.stderr);
+    const synced = Date.now();
+    await withDiagnostics(() =>
+      waitFor(
+        "GitApp web Healthy at the commit",
+        async () => {
+          const a = await json<{ status?: { revision?: string; health?: string } }>([
+            "-n",
+            "default",
+            "get",
+            "gitapp",
+            "web",
+          ]);
+          return a.status?.revision === commit && a.status.health === "Healthy" ? a : undefined;
+        },
+        120_000,
+      ),
+    );
+    figures["GitApp applied to Healthy (s)"] = ((Date.now() - synced) / 1000).toFixed(1);
+    const d = await json<{ status: { conditions?: Array<{ type: string; status: string }> } }>([
+      "-n",
+      "web",
+      "get",
+      "deployment",
+      "web",
+    ]);
+    assert.equal(d.status.conditions?.find((c) => c.type === "Available")?.status, "True");
+
+    const r = await k("user", ["-n", "web", "scale", "deployment", "web", "--replicas=3"]);
+    assertDenied(r, "scale.gitgate.io", /^Deployment web\/web is managed by Git: spec\.replicas is 1 in /);
+    assert.ok(r.stderr.includes(`${repoURL} app/deployment.yaml@${commit.slice(0, 7)}`), r.stderr);
+    assert.match(r.stderr, /request has 3\. Change it in Git, or use break-glass\./);
+  });
+
+  it("fails over: the leader pod killed under admission load, the other replica leads", async () => {
+    interface Lease {
+      spec: { holderIdentity?: string };
+    }
+    const leaseHolder = async (): Promise<string> =>
+      (await json<Lease>(["-n", NS, "get", "lease", "gitgate-leader"])).spec.holderIdentity ?? "";
+    const leader = await leaseHolder();
+    const pod = await json<{ status: { containerStatuses?: Array<{ containerID?: string }> } }>([
+      "-n",
+      NS,
+      "get",
+      "pod",
+      leader,
+    ]);
+    const containerID = pod.status.containerStatuses?.[0]?.containerID?.replace(/^containerd:\/\//, "") ?? "";
+    assert.ok(containerID, `container of the leader ${leader}`);
+
+    // Load: developers' scale requests, each of which gitgate must refuse, two at a time.
+    const counts = { denied: 0, errors: 0, allowed: 0 };
+    const errors: string[] = [];
+    let loading = true;
+    const load = async (): Promise<void> => {
+      while (loading) {
+        const r = await k("user", ["-n", "web", "scale", "deployment", "web", "--replicas=3"]);
+        if (r.code === 0) counts.allowed++;
+        else if (r.stderr.includes('admission webhook "scale.gitgate.io" denied the request'))
+          counts.denied++;
+        else {
+          counts.errors++;
+          if (errors.length < 3) errors.push(`exit ${r.code}: ${(r.stderr + r.stdout).trim().slice(0, 200)}`);
+        }
+      }
+    };
+    const loaders = [load(), load()];
+    await new Promise((r) => setTimeout(r, 2000));
+    const killedAt = Date.now();
+    // A crash, not a shutdown: SIGKILL (the Lease is not released), then the pod object goes at once
+    // so that kubelet does not restart it under the same name (which would lead again at once).
+    await cluster.node.ctr(["tasks", "kill", "--signal", "SIGKILL", containerID]);
+    const deleted = await k("admin", [
+      "-n",
+      NS,
+      "delete",
+      "pod",
+      leader,
+      "--grace-period=0",
+      "--force",
+      "--wait=false",
+    ]);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    const next = await waitFor(
+      "another replica leading",
+      async () => {
+        const holder = await leaseHolder();
+        return holder && holder !== leader ? holder : undefined;
+      },
+      90_000,
+    );
+    const leaderless = (Date.now() - killedAt) / 1000;
+    await new Promise((r) => setTimeout(r, 3000));
+    loading = false;
+    await Promise.all(loaders);
+    figures["failover: seconds without a leader"] = leaderless.toFixed(1);
+    figures["failover: scale requests denied / admission errors / allowed"] =
+      `${counts.denied} / ${counts.errors} / ${counts.allowed}`;
+    if (errors.length) figures["failover: first admission errors"] = errors.join(" || ");
+    assert.notEqual(next, leader);
+    assert.equal(counts.allowed, 0, "no scale went through while the leader was down");
+    assert.ok(counts.denied > 0, "gitgate kept refusing");
+    const deployment = await json<{ spec: { replicas: number } }>(["-n", "web", "get", "deployment", "web"]);
+    assert.equal(deployment.spec.replicas, 1);
+  });
+
+  it("helm uninstall leaves no webhook configuration", async () => {
+    const res = await helm(["uninstall", "gitgate", "-n", NS, "--wait", "--timeout", "120s"]);
+    assert.equal(res.code, 0, res.stderr);
+    for (const kind of ["validatingwebhookconfigurations", "mutatingwebhookconfigurations"]) {
+      const list = await json<{ items: Array<{ metadata: { name: string } }> }>(["get", kind]);
+      assert.deepEqual(
+        list.items.map((i) => i.metadata.name).filter((n) => n.includes("gitgate")),
+        [],
+        `${kind} left after uninstall`,
+      );
+    }
+  });
+});
+
+const DEPLOYMENT = (name: string, replicas: number): string =>
+  [
+    "apiVersion: apps/v1",
+    "kind: Deployment",
+    `metadata: {name: ${name}}`,
+    "spec:",
+    `  replicas: ${replicas}`,
+    `  selector: {matchLabels: {app: ${name}}}`,
+    "  template:",
+    `    metadata: {labels: {app: ${name}}}`,
+    "    spec:",
+    `      containers: [{name: main, image: "${PAUSE_IMAGE}", imagePullPolicy: Never}]`,
+    "",
+  ].join("\n");
+
+describe("a killed run leaves nothing behind", { timeout: 300_000 }, () => {
+  it("the watchdogs stop the node and the control plane and undo the host state", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "gitgate-killed-node-"));
+    try {
+      const script = join(dir, "run.mts");
+      await writeFile(
+        script,
+        [
+          `import { startNodeCluster } from ${JSON.stringify(join(ROOT, "src", "testenv", "node.ts"))};`,
+          "const c = await startNodeCluster();",
+          "process.stdout.write(`READY ${c.node.dir} ${c.cp.dir}\\n`);",
+          "setInterval(() => undefined, 1000);",
+          "",
+        ].join("\n"),
+      );
+      const child = spawn(process.execPath, ["--import", "tsx", script], {
+        cwd: ROOT,
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      const [nodeDir = "", cpDir = ""] = await waitFor(
+        "the child's node Ready",
+        () => /READY (\S+) (\S+)/.exec(out)?.slice(1),
+        180_000,
+      );
+      assert.notDeepEqual(await nodeLeftovers(), [], "a running node shows up as leftovers");
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGKILL");
+      await exited;
+      const killedAt = Date.now();
+      await waitFor(
+        "the host clean again",
+        async () => {
+          const left = await nodeLeftovers();
+          const dirs = await Promise.all(
+            [nodeDir, cpDir].map((d) =>
+              access(d).then(
+                () => d,
+                () => "",
+              ),
+            ),
+          );
+          return left.length === 0 && dirs.every((d) => !d) ? true : undefined;
+        },
+        60_000,
+      );
+      console.log(`killed-run cleanup took ${((Date.now() - killedAt) / 1000).toFixed(1)} s`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// Last: the harness reports a test process still alive a minute after its environment stopped.
+describe("harness: startEnv({ node: true })", { timeout: 300_000 }, () => {
+  let env: TestEnv | undefined;
+  after(async () => {
+    await env?.stop();
+    assert.deepEqual(await nodeLeftovers(), [], "the harness's node left host state behind");
+  });
+
+  it("runs Pods: a Deployment gitgate syncs in-process becomes Available and the GitApp Healthy", async () => {
+    env = await startEnv({ node: true });
+    assert.ok(env.node);
+    const { commit } = await env.git.createRepo("pods", { "app/deployment.yaml": DEPLOYMENT("pods", 2) });
+    await env.applyGitApp("pods", {
+      source: { repoURL: env.git.repoURL("pods"), revision: "main", path: "app" },
+      destination: { namespace: "pods" },
+      sync: { interval: "2s", createNamespace: true },
+    });
+    const running = env;
+    await waitFor(
+      "GitApp pods Healthy",
+      async () => {
+        const app = await running.getGitApp("pods");
+        return app?.status?.revision === commit && app.status.health === "Healthy" ? app : undefined;
+      },
+      120_000,
+    );
+    const d = await env.get("apps/v1", "Deployment", "pods", "pods");
+    assert.equal((d?.status as { availableReplicas?: number } | undefined)?.availableReplicas, 2);
+  });
+});
