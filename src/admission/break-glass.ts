@@ -24,15 +24,14 @@ export function checkBreakGlass(
   const reason = annotations[BREAK_GLASS_REASON_ANNOTATION]?.trim() ?? "";
   if (reason === "") return { kind: "none" };
 
-  const groups = request.userInfo.groups ?? [];
-  if (!groups.some((g) => policy.breakGlassGroups.includes(g))) {
+  if (!inBreakGlassGroup(request, policy)) {
     return {
       kind: "refused",
       note: `Break-glass refused: ${request.userInfo.username} is not in a break-glass group.`,
     };
   }
 
-  const maxSeconds = positive(policy.breakGlassMaxSeconds) ?? DEFAULT_MAX_SECONDS;
+  const maxSeconds = maxWindowSeconds(policy);
   const defaultSeconds = Math.min(positive(policy.breakGlassDefaultSeconds) ?? maxSeconds, maxSeconds);
   const latest = now.getTime() + maxSeconds * 1000;
   const requested = annotations[BREAK_GLASS_EXPIRES_ANNOTATION]?.trim();
@@ -54,6 +53,16 @@ export function checkBreakGlass(
     };
   }
   return { kind: "granted", reason, expiresAt: new Date(Math.min(at, latest)) };
+}
+
+/** Whether the requester is in one of the break-glass groups. */
+export function inBreakGlassGroup(request: AdmissionRequest, policy: AdmissionPolicy): boolean {
+  return (request.userInfo.groups ?? []).some((g) => policy.breakGlassGroups.includes(g));
+}
+
+/** The longest window a grant may open. */
+export function maxWindowSeconds(policy: AdmissionPolicy): number {
+  return positive(policy.breakGlassMaxSeconds) ?? DEFAULT_MAX_SECONDS;
 }
 
 function requestAnnotations(request: AdmissionRequest): Record<string, string> {

@@ -27,7 +27,7 @@ import {
 } from "../manifest/labels.js";
 import { isSecret, redactHead } from "../manifest/redact.js";
 import { isPlainObject, keyOf, type KubeObject, type ObjectRef } from "../manifest/object.js";
-import { checkBreakGlass, opensBreakGlass, type BreakGlassCheck } from "./break-glass.js";
+import { checkBreakGlass, inBreakGlassGroup, opensBreakGlass, type BreakGlassCheck } from "./break-glass.js";
 import { recordProblem } from "./record-check.js";
 import {
   breakGlassWarning,
@@ -190,8 +190,7 @@ export function liveParentNeeded(
   policy: AdmissionPolicy,
 ): DesiredEntry | undefined {
   if (request.subResource !== "scale") return undefined;
-  if (!(request.userInfo.groups ?? []).some((group) => policy.breakGlassGroups.includes(group)))
-    return undefined;
+  if (!inBreakGlassGroup(request, policy)) return undefined;
   return index.get(keyOf(targetOf(request, policy)));
 }
 
@@ -380,10 +379,10 @@ function judge(
     request.subResource === "scale"
       ? scaleBreakGlass(request, entry, policy, now, key, parent)
       : checkBreakGlass(request, policy, now);
-  if (breakGlass.kind === "granted") {
-    const claimed = claimOf(request, violations);
+  // What the request sets, for attribution if it is admitted (break-glass, warn, audit).
+  const claimed = claimOf(request, violations);
+  if (breakGlass.kind === "granted")
     return { ...granted(request, entry, changes, breakGlass, now, key), ...(claimed ? { claimed } : {}) };
-  }
   const note = breakGlass.kind === "refused" ? ` ${breakGlass.note}` : "";
 
   // 6. By mode.
@@ -392,7 +391,6 @@ function judge(
     : violationMessage(entry.ref, entry.source, changes, scaleNote(request, entry));
   const mode = effectiveMode(entry.mode ?? policy.defaultMode, undeclaredPolicyOf(entry, policy), changes);
   const base = { key, reason: "violation" as const, changes };
-  const claimed = claimOf(request, violations);
   const detail = note === "" ? undefined : note.trim();
   if (mode === "enforce") {
     return {

@@ -6,6 +6,7 @@
  * forged /mutate call, or typed by hand, is refused before kube-apiserver stores it. Pure.
  */
 import { BREAK_GLASS_REASON_ANNOTATION, LAST_CHANGE_ANNOTATION } from "../manifest/labels.js";
+import { inBreakGlassGroup, maxWindowSeconds } from "./break-glass.js";
 import { signedHold, type VerifiedHold } from "../manifest/hold-record.js";
 import { readLastChange } from "../manifest/last-change.js";
 import type { KubeObject } from "../manifest/object.js";
@@ -13,7 +14,6 @@ import type { AdmissionPolicy, AdmissionRequest } from "./types.js";
 
 /** Clock skew and latency between the mutating and the validating call. */
 const SLACK_MS = 60_000;
-const DEFAULT_MAX_SECONDS = 3600;
 
 /** Why the request's record is not gitgate's for this requester; undefined when it is (or is unchanged). */
 export function recordProblem(
@@ -56,12 +56,11 @@ function grantProblem(
 ): string | undefined {
   const user = request.userInfo.username;
   if (hold.username !== user) return `its break-glass grant is for ${hold.username}, not ${user}`;
-  if (!(request.userInfo.groups ?? []).some((g) => policy.breakGlassGroups.includes(g)))
-    return `${user} is not in a break-glass group`;
+  if (!inBreakGlassGroup(request, policy)) return `${user} is not in a break-glass group`;
   const reason = (request.object as KubeObject).metadata.annotations?.[BREAK_GLASS_REASON_ANNOTATION]?.trim();
   if (reason !== hold.reason)
     return `its break-glass reason is not the object's ${BREAK_GLASS_REASON_ANNOTATION}`;
-  const max = policy.breakGlassMaxSeconds > 0 ? policy.breakGlassMaxSeconds : DEFAULT_MAX_SECONDS;
+  const max = maxWindowSeconds(policy);
   if (hold.expiresAt.getTime() > now.getTime() + max * 1000 + SLACK_MS)
     return `its break-glass window ends after the ${max} s maximum`;
   return undefined;
