@@ -4,7 +4,7 @@
  * Logs name the channel, never its URL (Slack and Teams webhook URLs are credentials) nor payload values.
  */
 import type { Logger } from "../log/logger.js";
-import type { AlertEvent, AlertEventType } from "../manifest/event.js";
+import { OPT_IN_EVENTS, type AlertEvent, type AlertEventType } from "../manifest/event.js";
 import { backoffDelay, errorCode, postOnce, sleep, type PostOutcome } from "./http.js";
 import { Deduplicator, TokenBucket, dedupKey, type Clock, type RateLimit } from "./limits.js";
 import type { AlertCounterName, AlertCounters } from "./metrics.js";
@@ -20,7 +20,7 @@ export interface ChannelConfig {
   url: string;
   /** HMAC-SHA256 key for `webhook` channels. */
   secret?: string;
-  /** Only these event types (all when absent). */
+  /** Only these event types (when absent: all but the opt-in ones, OPT_IN_EVENTS). */
   events?: AlertEventType[];
 }
 
@@ -77,7 +77,8 @@ export class ChannelWorker {
   offer(event: AlertEvent): void {
     try {
       if (this.closed) return this.count("gitgate_alerts_dropped_total", event.type);
-      if (this.config.events && !this.config.events.includes(event.type)) return;
+      if (this.config.events ? !this.config.events.includes(event.type) : OPT_IN_EVENTS.has(event.type))
+        return;
       if (this.dedup.isDuplicate(dedupKey(event)))
         return this.count("gitgate_alerts_deduplicated_total", event.type);
       // While alerts are held, newer ones join the summary too, so the channel stays in order.

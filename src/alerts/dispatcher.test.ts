@@ -175,6 +175,32 @@ describe("alert dispatcher", () => {
       [["[test-cluster] Out-of-band change denied"], [], ["[test-cluster] Sync failed"]],
     );
   });
+
+  it("sends the opt-in sync-succeeded only to channels that list it", async () => {
+    const [all, opted] = await Promise.all([receiver(), receiver()]);
+    const alerts = track(
+      createAlertDispatcher({
+        channels: [
+          { name: "all", type: "slack", url: all.url },
+          { name: "opted", type: "slack", url: opted.url, events: ["sync-succeeded", "health-degraded"] },
+        ],
+        clusterName: "test-cluster",
+        logger: silentLogger,
+        options: FAST,
+      }),
+    );
+    alerts.emit(
+      deniedEvent({ type: "sync-succeeded", object: undefined, changes: undefined, actor: undefined }),
+    );
+    alerts.emit(
+      deniedEvent({ type: "health-degraded", object: undefined, changes: undefined, actor: undefined }),
+    );
+    await alerts.flush(2_000);
+    const titles = (r: Receiver): string[] =>
+      r.requests.map((q) => (q.json as { text: string }).text.split(":")[0] ?? "");
+    assert.deepEqual(titles(all), ["[test-cluster] Health degraded"]);
+    assert.deepEqual(titles(opted), ["[test-cluster] Synced", "[test-cluster] Health degraded"]);
+  });
 });
 
 function createRouted(a: Receiver, b: Receiver, c: Receiver): { alerts: AlertDispatcher } {

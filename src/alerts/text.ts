@@ -69,6 +69,14 @@ export const TITLES: Record<AlertEventType, TitleInfo> = {
   "sync-failed": { emoji: ":x:", unicode: "❌", title: "Sync failed", severity: "attention" },
   "sync-recovered": { emoji: ":white_check_mark:", unicode: "✅", title: "Sync recovered", severity: "good" },
   "prune-refused": { emoji: ":no_entry_sign:", unicode: "🚫", title: "Prune refused", severity: "warning" },
+  "health-degraded": {
+    emoji: ":broken_heart:",
+    unicode: "💔",
+    title: "Health degraded",
+    severity: "attention",
+  },
+  "health-recovered": { emoji: ":green_heart:", unicode: "💚", title: "Health recovered", severity: "good" },
+  "sync-succeeded": { emoji: ":arrows_counterclockwise:", unicode: "🔄", title: "Synced", severity: "good" },
 };
 
 /** Longest rendered value; chat messages must stay readable and inside the platforms' limits. */

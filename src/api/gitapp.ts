@@ -1,6 +1,7 @@
 /** The GitApp custom resource (gitgate.io/v1alpha1) and its defaults. Pure. */
 import type { AppRef, EnforcementMode, IgnoreRule, UndeclaredPolicy } from "../manifest/desired.js";
 import type { KubeObject } from "../manifest/object.js";
+import type { HealthStatus } from "../health/types.js";
 import { parseDuration } from "../config/duration.js";
 import { trimTrailing } from "../strings.js";
 
@@ -75,7 +76,9 @@ export interface GitAppStatus {
   inventory?: InventoryEntry[];
   observedGeneration?: number;
   lastSyncTime?: string;
-  health?: "Healthy" | "Progressing" | "Degraded" | "Unknown";
+  health?: HealthStatus;
+  /** When the app became Degraded; cleared once it is Healthy again (one recovered alert). */
+  degradedSince?: string | null;
   drift?: Array<{
     object: string;
     fields: string[];

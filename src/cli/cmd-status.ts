@@ -24,8 +24,15 @@ export interface AppStatusRow {
 export function statusRow(app: GitApp): AppStatusRow {
   const synced = findCondition(app.status?.conditions, "Synced");
   const drifted = findCondition(app.status?.conditions, "Drifted");
+  const ready = findCondition(app.status?.conditions, "Ready");
   const problem =
-    synced?.status === "False" ? synced.message : drifted?.status === "True" ? drifted.message : "";
+    synced?.status === "False"
+      ? synced.message
+      : drifted?.status === "True"
+        ? drifted.message
+        : ready?.status === "False"
+          ? ready.message
+          : "";
   return {
     namespace: app.metadata.namespace ?? "",
     name: app.metadata.name ?? "",

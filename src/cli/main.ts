@@ -7,6 +7,7 @@ import { devCommand } from "./cmd-dev.js";
 import { diffCommand } from "./cmd-diff.js";
 import { checkCommand } from "./cmd-check.js";
 import { statusCommand } from "./cmd-status.js";
+import { healthCommand } from "./cmd-health.js";
 
 const program = new Command();
 program
@@ -102,6 +103,15 @@ program
   .option("-A, --all-namespaces", "GitApps in every namespace")
   .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"))
   .action(statusCommand);
+
+program
+  .command("health")
+  .description(
+    "The health of each object in a file (saved with `kubectl get -o yaml`), as the sync judges it.",
+  )
+  .requiredOption("-f, --filename <file>", "YAML or JSON file of live objects (- for standard input)")
+  .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"))
+  .action(healthCommand);
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`gitgate: ${err instanceof Error ? err.message : String(err)}`);

@@ -12,7 +12,7 @@ export interface ChannelConfig {
   /** HMAC key for `webhook` channels. */
   secret?: string;
   secretFrom?: { secretName: string; key: string; namespace?: string };
-  /** Event types this channel gets; all when absent. */
+  /** Event types this channel gets; when absent, all but the opt-in `sync-succeeded`. */
   events?: string[];
 }
 

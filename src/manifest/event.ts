@@ -12,7 +12,14 @@ export type AlertEventType =
   | "break-glass-expired"
   | "sync-failed"
   | "sync-recovered"
-  | "prune-refused";
+  | "prune-refused"
+  | "health-degraded"
+  | "health-recovered"
+  /** Opt-in: only channels that list it in `events` get it. */
+  | "sync-succeeded";
+
+/** Types a channel gets only when its `events` names them (routine news, not incidents). */
+export const OPT_IN_EVENTS: ReadonlySet<AlertEventType> = new Set<AlertEventType>(["sync-succeeded"]);
 
 export interface Actor {
   username: string;

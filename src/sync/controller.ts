@@ -17,6 +17,7 @@ import { LiveState } from "./live.js";
 import { composeOutcome, type KubeEventSpec } from "./outcome.js";
 import { reconcile, type ReconcileContext, type ReconcileDeps, type Role } from "./reconcile.js";
 import { PushPace } from "./push-pace.js";
+import { healthUpdate } from "./health-refresh.js";
 import { WorkQueue } from "./queue.js";
 import { GitApps } from "./apps.js";
 
@@ -39,6 +40,8 @@ export class Controller {
   private readonly apps: GitApps;
   private readonly queue: WorkQueue;
   private readonly pushPace: PushPace;
+  /** Apps whose health is to be judged again shortly (a managed object's status changed). */
+  private readonly healthTimers = new Map<string, NodeJS.Timeout>();
   private informer?: Informer;
   private readonly deps: ReconcileDeps;
   /** Last reconcile per app, for tests and `gitgate status`. */
@@ -79,6 +82,8 @@ export class Controller {
   }
 
   stop(): void {
+    for (const timer of this.healthTimers.values()) clearTimeout(timer);
+    this.healthTimers.clear();
     this.informer?.stop();
     this.live.stop();
     this.queue.stop();
@@ -166,7 +171,48 @@ export class Controller {
       type === "DELETED" ||
       diffDeclared(entry.object, obj, entry.ignore).length > 0 ||
       additionsOf(entry, obj).length > 0;
-    if (drifted) this.queue.add(key, 50); // coalesce a burst of events into one reconcile
+    if (drifted)
+      this.queue.add(key, 50); // coalesce a burst of events into one reconcile
+    else this.scheduleHealth(key);
+  }
+
+  /** Coalesces a burst of status events (a rollout) into one look at the app's health. */
+  private scheduleHealth(key: string, delayMs = 250): void {
+    if (this.healthTimers.has(key)) return;
+    const timer = setTimeout(() => {
+      this.healthTimers.delete(key);
+      void this.refreshHealth(key);
+    }, delayMs);
+    timer.unref();
+    this.healthTimers.set(key, timer);
+  }
+
+  private async refreshHealth(key: string): Promise<void> {
+    if (!this.isLeader()) return;
+    // A running sync judges health itself, maybe before this change: look again once it is done.
+    if (this.queue.isActive(key)) return this.scheduleHealth(key, 1000);
+    const app = this.apps.get(key);
+    const last = this.lastResult.get(key);
+    if (!app || !last || last.error || !last.completed.includes("health")) return;
+    const update = healthUpdate(app, last.desired, this.live, new Date());
+    if (!update) return;
+    const target = {
+      apiVersion: GITAPP_API_VERSION,
+      kind: GITAPP_KIND,
+      namespace: app.metadata.namespace,
+      name: app.metadata.name ?? "",
+    };
+    try {
+      const updated = await this.opts.client.patch(target, { status: update.status }, "merge", {
+        subresource: "status",
+      });
+      if (this.apps.get(key)?.metadata.uid === app.metadata.uid)
+        this.apps.set(key, { ...app, status: (updated as GitApp).status });
+    } catch (err) {
+      this.opts.logger.warn({ app: key, err: messageOf(err) }, "health status update failed");
+      return;
+    }
+    if (update.alert) this.emit(update.alert);
   }
 
   private onHoldExpired(hold: Hold): void {

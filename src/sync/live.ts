@@ -50,6 +50,11 @@ export class LiveState {
     });
   }
 
+  /** Whether the object's kind is watched here: only then does a cache miss mean the object is gone. */
+  watches(obj: KubeObject): boolean {
+    return this.informers.has(`${obj.apiVersion}/${obj.kind}`);
+  }
+
   get(obj: KubeObject): KubeObject | undefined {
     return this.informers.get(`${obj.apiVersion}/${obj.kind}`)?.cache.get(objectKey(obj));
   }

@@ -8,6 +8,8 @@ import { describeRef } from "../manifest/object.js";
 import { redactText } from "../manifest/redact.js";
 import { findCondition, setConditions, type ConditionInput } from "./conditions.js";
 import type { GitAppStatus } from "../api/gitapp.js";
+import { healthTransition, type HealthAlert, type HealthStatus } from "../health/index.js";
+import type { AppRef } from "../manifest/desired.js";
 import type { ReconcileContext } from "./reconcile.js";
 
 export interface KubeEventSpec {
@@ -101,9 +103,14 @@ function readyCondition(ctx: ReconcileContext, synced: ConditionInput): Conditio
   if (synced.status !== "True")
     return { type: "Ready", status: "False", reason: synced.reason, message: synced.message };
   const health = ctx.health ?? "Unknown";
-  if (health === "Healthy")
-    return { type: "Ready", status: "True", reason: "Healthy", message: "all objects are healthy" };
-  return { type: "Ready", status: "False", reason: health, message: `objects are ${health.toLowerCase()}` };
+  const message = redactText(ctx.healthMessage ?? `objects are ${health.toLowerCase()}`);
+  return healthReady(health, message);
+}
+
+/** The Ready condition for a synced app of this health (also written by the health refresh). */
+export function healthReady(health: HealthStatus, message: string): ConditionInput {
+  if (health === "Healthy") return { type: "Ready", status: "True", reason: "Healthy", message };
+  return { type: "Ready", status: "False", reason: health, message };
 }
 
 export function composeOutcome(ctx: ReconcileContext, now: Date): Outcome {
@@ -128,13 +135,48 @@ export function composeOutcome(ctx: ReconcileContext, now: Date): Outcome {
         ...undeclaredOf(d.changes),
       })),
   };
+  const alerts = alertsFor(ctx, previous, synced, now);
   if (applied) {
     status.revision = ctx.commit;
     status.inventory = ctx.inventory;
     status.lastSyncTime = now.toISOString();
-    status.health = ctx.health;
+    const { record, alert } = healthTransition(previous ?? {}, ctx.health ?? "Unknown", now);
+    status.health = record.health;
+    status.degradedSince = record.degradedSince ?? null; // null clears it in the merge patch
+    if (alert) alerts.push(healthAlert(alert, ctx.spec.app, ctx.healthMessage ?? "", now, sourceOf(ctx)));
+    if (previous?.revision !== ctx.commit)
+      alerts.push({
+        type: "sync-succeeded",
+        time: now.toISOString(),
+        app: ctx.spec.app,
+        source: sourceOf(ctx),
+        action: `Synced ${ctx.desired.length} objects at ${short(ctx.commit)}.`,
+      });
   }
-  return { status, events: eventsFor(ctx, previous, synced), alerts: alertsFor(ctx, previous, synced, now) };
+  return { status, events: eventsFor(ctx, previous, synced), alerts };
+}
+
+function sourceOf(ctx: ReconcileContext): AlertEvent["source"] {
+  return { repoURL: publicRepoURL(ctx.spec.repoURL), path: ctx.spec.path, commit: ctx.commit };
+}
+
+/** A health alert names the objects at fault; their status messages are redacted on delivery. */
+export function healthAlert(
+  type: HealthAlert,
+  app: AppRef,
+  message: string,
+  now: Date,
+  source?: AlertEvent["source"],
+): AlertEvent {
+  return {
+    type,
+    time: now.toISOString(),
+    app,
+    source,
+    action:
+      type === "health-degraded" ? "Reported: the app is Degraded." : "Reported: the app is Healthy again.",
+    detail: message,
+  };
 }
 
 function eventsFor(
@@ -176,7 +218,7 @@ function alertsFor(
 ): AlertEvent[] {
   const time = now.toISOString();
   const app = ctx.spec.app;
-  const source = { repoURL: publicRepoURL(ctx.spec.repoURL), path: ctx.spec.path, commit: ctx.commit };
+  const source = sourceOf(ctx);
   const alerts: AlertEvent[] = [];
   const before = findCondition(previous?.conditions, "Synced");
   if (synced.status === "False" && (before?.status !== "False" || before.reason !== synced.reason)) {

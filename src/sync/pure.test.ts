@@ -3,7 +3,6 @@ import { describe, it } from "node:test";
 import { setConditions } from "./conditions.js";
 import { effectiveSpec, type GitApp } from "../api/gitapp.js";
 import { parseDuration } from "../config/duration.js";
-import { aggregateHealth, healthOf } from "./health.js";
 import { planPrune } from "./prune.js";
 import type { InventoryEntry } from "../api/gitapp.js";
 import type { KubeObject } from "../manifest/object.js";
@@ -106,76 +105,6 @@ describe("planPrune", () => {
       assert.equal(plan.refused !== undefined, c.refused);
     });
   }
-});
-
-describe("healthOf", () => {
-  const obj = (kind: string, spec: unknown, status: unknown, generation = 1): KubeObject => ({
-    apiVersion: "apps/v1",
-    kind,
-    metadata: { name: "x", generation },
-    spec,
-    status,
-  });
-  const cases: Array<[string, KubeObject, string]> = [
-    ["deployment without status", obj("Deployment", { replicas: 2 }, {}), "Progressing"],
-    [
-      "deployment available",
-      obj(
-        "Deployment",
-        { replicas: 2 },
-        { observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2 },
-      ),
-      "Healthy",
-    ],
-    [
-      "deployment stale generation",
-      obj(
-        "Deployment",
-        { replicas: 1 },
-        { observedGeneration: 1, availableReplicas: 1, updatedReplicas: 1 },
-        2,
-      ),
-      "Progressing",
-    ],
-    [
-      "deployment deadline exceeded",
-      obj(
-        "Deployment",
-        { replicas: 1 },
-        { conditions: [{ type: "Progressing", reason: "ProgressDeadlineExceeded" }] },
-      ),
-      "Degraded",
-    ],
-    [
-      "statefulset ready",
-      obj("StatefulSet", { replicas: 1 }, { observedGeneration: 1, readyReplicas: 1 }),
-      "Healthy",
-    ],
-    [
-      "daemonset partial",
-      obj("DaemonSet", {}, { observedGeneration: 1, desiredNumberScheduled: 3, numberAvailable: 1 }),
-      "Progressing",
-    ],
-    ["job complete", obj("Job", {}, { conditions: [{ type: "Complete", status: "True" }] }), "Healthy"],
-    ["job failed", obj("Job", {}, { conditions: [{ type: "Failed", status: "True" }] }), "Degraded"],
-    ["pvc pending", obj("PersistentVolumeClaim", {}, { phase: "Pending" }), "Progressing"],
-    ["pvc bound", obj("PersistentVolumeClaim", {}, { phase: "Bound" }), "Healthy"],
-    ["service clusterip", obj("Service", { type: "ClusterIP" }, {}), "Healthy"],
-    ["service lb pending", obj("Service", { type: "LoadBalancer" }, {}), "Progressing"],
-    [
-      "crd established",
-      obj("CustomResourceDefinition", {}, { conditions: [{ type: "Established", status: "True" }] }),
-      "Healthy",
-    ],
-    ["configmap", obj("ConfigMap", undefined, undefined), "Healthy"],
-    ["custom kind", obj("Widget", {}, {}), "Unknown"],
-  ];
-  for (const [name, o, want] of cases) it(name, () => assert.equal(healthOf(o).status, want));
-  it("aggregates to the worst known health", () => {
-    assert.equal(aggregateHealth(["Healthy", "Unknown"]), "Healthy");
-    assert.equal(aggregateHealth(["Healthy", "Progressing", "Unknown"]), "Progressing");
-    assert.equal(aggregateHealth(["Degraded", "Progressing"]), "Degraded");
-  });
 });
 
 describe("setConditions", () => {

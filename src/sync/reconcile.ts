@@ -19,7 +19,7 @@ import {
   type GitApp,
   type InventoryEntry,
 } from "../api/gitapp.js";
-import { aggregateHealth, healthOf, type HealthStatus } from "./health.js";
+import { healthOf, summarizeHealth, type HealthStatus, type ObjectHealth } from "../health/index.js";
 import type { LiveState } from "./live.js";
 import { prepareEntries, refuseTenantEscapes, type RenderedObject } from "./prepare.js";
 import { deletePruned, inventoryKey, planPrune, type PruneProgress } from "./prune.js";
@@ -91,6 +91,8 @@ export interface ReconcileContext {
   pruned: string[];
   pruneRefused?: string;
   health?: HealthStatus;
+  /** The objects at the app's health, named with their messages (see summarizeHealth). */
+  healthMessage?: string;
   conflicts: string[];
   error?: GitgateError;
   failedStep?: StepName;
@@ -291,13 +293,29 @@ const pruneStep: Step = async (ctx, deps) => {
 };
 
 const healthStep: Step = (ctx, deps) => {
-  const healths = ctx.desired.map((e) => {
-    const live = deps.live.get(e.object);
-    return live ? healthOf(live).status : "Progressing";
-  });
-  ctx.health = aggregateHealth(healths);
+  const summary = summarizeHealth(objectHealths(ctx.desired, deps.live));
+  ctx.health = summary.status;
+  ctx.healthMessage = summary.message;
   return Promise.resolve();
 };
+
+/**
+ * Each desired object's health from the watch cache. A miss in a watched kind is Missing; a kind
+ * not watched yet (a CRD's kind in the same render) is Unknown until it is.
+ */
+export function objectHealths(
+  desired: readonly DesiredEntry[],
+  live: Pick<LiveState, "get" | "watches">,
+): ObjectHealth[] {
+  return desired.map((e) => {
+    const object = describeRef(e.ref);
+    const current = live.get(e.object);
+    if (current) return { object, health: healthOf(current) };
+    return live.watches(e.object)
+      ? { object, health: { status: "Missing", message: "not found in the cluster" } }
+      : { object, health: { status: "Unknown" } };
+  });
+}
 
 /** The client a GitApp's writes go through: a tenant's act as its ServiceAccount, so RBAC decides. */
 function writerOf(deps: ReconcileDeps, spec: EffectiveSpec): ClusterClient {
