@@ -22,6 +22,9 @@ import { WorkQueue } from "./queue.js";
 import { GitApps } from "./apps.js";
 
 /** Whether this replica leads now (only the leader writes); it can change at any time. */
+/** At most one health write per app this often when only the Ready message changes. */
+const HEALTH_MESSAGE_PACE_MS = 5_000;
+
 export interface Leadership {
   isLeader(): boolean;
 }
@@ -42,6 +45,8 @@ export class Controller {
   private readonly pushPace: PushPace;
   /** Apps whose health is to be judged again shortly (a managed object's status changed). */
   private readonly healthTimers = new Map<string, NodeJS.Timeout>();
+  /** When each app's health was last written by a refresh (pacing message-only writes). */
+  private readonly healthWrites = new Map<string, number>();
   private informer?: Informer;
   private readonly deps: ReconcileDeps;
   /** Last reconcile per app, for tests and `gitgate status`. */
@@ -148,6 +153,7 @@ export class Controller {
       this.index.removeApp({ namespace: app.metadata.namespace ?? "", name: app.metadata.name ?? "" });
       this.queue.forget(key);
       this.pushPace.forget(key);
+      this.healthWrites.delete(key);
       return;
     }
     const previous = this.apps.get(key);
@@ -196,6 +202,10 @@ export class Controller {
     if (!app || !last || last.error || !last.completed.includes("health")) return;
     const update = healthUpdate(app, last.desired, this.live, new Date());
     if (!update) return;
+    // A new level is news at once; a message that moves with every pod is written at a bounded pace.
+    const wait = (this.healthWrites.get(key) ?? 0) + HEALTH_MESSAGE_PACE_MS - Date.now();
+    if (!update.levelChanged && wait > 0) return this.scheduleHealth(key, wait);
+    this.healthWrites.set(key, Date.now());
     const target = {
       apiVersion: GITAPP_API_VERSION,
       kind: GITAPP_KIND,

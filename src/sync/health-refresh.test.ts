@@ -65,9 +65,30 @@ const now = new Date("2026-11-30T12:00:00Z");
 
 describe("healthUpdate (between syncs)", () => {
   const desired = [entry(deployment(1))];
-  it("nothing to write while the health level stays", () =>
+  const readyTrue = {
+    ...synced,
+    type: "Ready" as const,
+    reason: "Healthy",
+    message: "all objects are healthy",
+  };
+  it("message-only change: written, flagged for pacing", () => {
+    const got = healthUpdate(
+      app({ health: "Healthy", conditions: [synced] }),
+      desired,
+      liveOf(deployment(1)),
+      now,
+    );
+    assert.equal(got?.levelChanged, false);
+    assert.equal(got?.alert, undefined);
+  });
+  it("nothing to write while health and message stay", () =>
     assert.equal(
-      healthUpdate(app({ health: "Healthy", conditions: [synced] }), desired, liveOf(deployment(1)), now),
+      healthUpdate(
+        app({ health: "Healthy", conditions: [readyTrue, synced] }),
+        desired,
+        liveOf(deployment(1)),
+        now,
+      ),
       undefined,
     ));
 
@@ -110,7 +131,12 @@ describe("healthUpdate (between syncs)", () => {
       "Missing",
     );
     assert.equal(
-      healthUpdate(app({ health: "Healthy", conditions: [synced] }), desired, liveOf(undefined, false), now),
+      healthUpdate(
+        app({ health: "Healthy", conditions: [readyTrue, synced] }),
+        desired,
+        liveOf(undefined, false),
+        now,
+      ),
       undefined,
     );
   });

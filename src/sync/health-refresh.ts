@@ -17,13 +17,11 @@ export interface HealthUpdate {
   /** A merge patch for the GitApp's status. */
   status: Pick<GitAppStatus, "health" | "degradedSince" | "conditions">;
   alert?: AlertEvent;
+  /** The health level changed (else only the Ready message did: the caller may pace those writes). */
+  levelChanged: boolean;
 }
 
-/**
- * The status change and alert for the app's health now; undefined when it has not changed. Only
- * the app's health level counts as a change: a message that moves with every pod would make a
- * status write per pod event.
- */
+/** The status change and alert for the app's health now; undefined when nothing changed. */
 export function healthUpdate(
   app: GitApp,
   desired: readonly DesiredEntry[],
@@ -32,11 +30,13 @@ export function healthUpdate(
 ): HealthUpdate | undefined {
   const previous = app.status ?? {};
   const summary = summarizeHealth(objectHealths(desired, live));
-  if (summary.status === previous.health) return undefined;
-  const { record, alert } = healthTransition(previous, summary.status, now);
   const message = redactText(summary.message);
   // Ready also says whether the last sync worked: a failed sync's Ready stays as the sync wrote it.
   const synced = findCondition(previous.conditions, "Synced")?.status === "True";
+  const levelChanged = summary.status !== previous.health;
+  const messageChanged = synced && findCondition(previous.conditions, "Ready")?.message !== message;
+  if (!levelChanged && !messageChanged) return undefined;
+  const { record, alert } = healthTransition(previous, summary.status, now);
   const conditions = synced
     ? setConditions(previous.conditions, [healthReady(summary.status, message)], now, app.metadata.generation)
     : previous.conditions;
@@ -45,5 +45,6 @@ export function healthUpdate(
     // null clears the field in a merge patch.
     status: { health: record.health, degradedSince: record.degradedSince ?? null, conditions },
     alert: alert ? healthAlert(alert, ref, message, now, { commit: previous.revision }) : undefined,
+    levelChanged,
   };
 }
