@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { DesiredEntry } from "../manifest/desired.js";
-import type { KubeObject } from "../manifest/object.js";
+import { configMapEntry, gitConfigMap } from "../../test/fixtures/admission/configmap.js";
+import { admissionReview } from "../testenv/admission-client.js";
 import { parseReview } from "./codec.js";
 import { decide } from "./decide.js";
 import { capDepth, deeperThan, depthMarker, MAX_DEPTH, noteDepthCap } from "./depth.js";
@@ -53,21 +53,8 @@ void describe("capDepth", () => {
 });
 
 void describe("a review with values nested 6,000 levels deep", () => {
-  const git: KubeObject = {
-    apiVersion: "v1",
-    kind: "ConfigMap",
-    metadata: { name: "c", namespace: "n", labels: { "gitgate.io/app": "g.a" } },
-    data: { a: "1" },
-  };
-  const entry: DesiredEntry = {
-    key: "/ConfigMap/n/c",
-    ref: { group: "", kind: "ConfigMap", namespace: "n", name: "c" },
-    object: git,
-    app: { namespace: "g", name: "a" },
-    source: { repoURL: "https://r", path: ".", file: "c.yaml", commit: "b".repeat(40) },
-    mode: "enforce",
-    ignore: [],
-  };
+  const git = gitConfigMap;
+  const entry = configMapEntry;
   const policy: AdmissionPolicy = {
     selfUsername: "gitgate",
     exemptUsers: [],
@@ -79,21 +66,15 @@ void describe("a review with values nested 6,000 levels deep", () => {
   };
   const index = { get: (k: string) => (k === entry.key ? entry : undefined), isComplete: () => true };
   const review = (name: string, username: string, deep: string): string =>
-    JSON.stringify({
-      apiVersion: "admission.k8s.io/v1",
-      kind: "AdmissionReview",
-      request: {
+    JSON.stringify(
+      admissionReview({
         uid: "u",
-        kind: { group: "", version: "v1", kind: "ConfigMap" },
-        resource: { group: "", version: "v1", resource: "configmaps" },
         name,
-        namespace: "n",
-        operation: "UPDATE",
         userInfo: { username },
         object: { ...git, metadata: { ...git.metadata, name }, data: { a: "DEEP-NEW" } },
         oldObject: { ...git, metadata: { ...git.metadata, name }, data: { a: "DEEP-OLD" } },
-      },
-    })
+      }),
+    )
       .replace('"DEEP-NEW"', deep)
       .replace('"DEEP-OLD"', nestedText(6000));
   const decideOn = (

@@ -5,6 +5,7 @@
  * reports the p99 answer time (not asserted: it measures the machine as much as gitgate).
  */
 import assert from "node:assert/strict";
+import { admissionReview } from "../testenv/admission-client.js";
 import { Agent, request as httpsRequest } from "node:https";
 import { after, before, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
@@ -382,21 +383,9 @@ void describe("hostile AdmissionReviews through the HTTPS server", () => {
       path: "/validate",
       headers: { "content-type": "application/json" },
       body: Buffer.from(
-        JSON.stringify({
-          apiVersion: "admission.k8s.io/v1",
-          kind: "AdmissionReview",
-          request: {
-            uid: "last",
-            kind: { group: "", version: "v1", kind: "ConfigMap" },
-            resource: { group: "", version: "v1", resource: "configmaps" },
-            name: "c",
-            namespace: "n",
-            operation: "UPDATE",
-            userInfo: { username: "bob" },
-            object,
-            oldObject: OBJECTS[0],
-          },
-        }),
+        JSON.stringify(
+          admissionReview({ uid: "last", userInfo: { username: "bob" }, object, oldObject: OBJECTS[0] }),
+        ),
       ),
     });
     assert.equal(status, 200);

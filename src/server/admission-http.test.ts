@@ -15,43 +15,22 @@ import type { ClaimedField } from "../gate/admitted-changes.js";
 import type { GateForAdmission } from "../gate/gate.js";
 import { createAdmissionTransport } from "./admission-http.js";
 import { createApp } from "./app.js";
+import { configMapEntry, gitConfigMap } from "../../test/fixtures/admission/configmap.js";
+import { admissionReview } from "../testenv/admission-client.js";
 
-const git: KubeObject = {
-  apiVersion: "v1",
-  kind: "ConfigMap",
-  metadata: { name: "c", namespace: "n", labels: { "gitgate.io/app": "g.a" } },
-  data: { a: "1" },
-};
-const entry: DesiredEntry = {
-  key: "/ConfigMap/n/c",
-  ref: { group: "", kind: "ConfigMap", namespace: "n", name: "c" },
-  object: git,
-  app: { namespace: "g", name: "a" },
-  source: { repoURL: "https://r", path: ".", file: "c.yaml", commit: "b".repeat(40) },
-  mode: "enforce",
-  ignore: [],
-};
+const git = gitConfigMap;
+const entry = configMapEntry;
 
 function review(
   data: Record<string, string>,
   annotations: Record<string, string> = {},
   groups: string[] = [],
 ): unknown {
-  return {
-    apiVersion: "admission.k8s.io/v1",
-    kind: "AdmissionReview",
-    request: {
-      uid: "uid-1",
-      kind: { group: "", version: "v1", kind: "ConfigMap" },
-      resource: { group: "", version: "v1", resource: "configmaps" },
-      name: "c",
-      namespace: "n",
-      operation: "UPDATE",
-      userInfo: { username: "bob", groups },
-      object: { ...git, metadata: { ...git.metadata, annotations }, data },
-      oldObject: git,
-    },
-  };
+  return admissionReview({
+    userInfo: { username: "bob", groups },
+    object: { ...git, metadata: { ...git.metadata, annotations }, data },
+    oldObject: git,
+  });
 }
 
 interface Claim {
@@ -323,33 +302,24 @@ void describe("admission transport: a break-glass member's kubectl scale", () =>
       },
     },
   };
+  const scale = (replicas: number): KubeObject => ({
+    apiVersion: "autoscaling/v1",
+    kind: "Scale",
+    metadata: { name: "web" },
+    spec: { replicas },
+  });
   const scaleReview = (groups: string[]): string =>
-    JSON.stringify({
-      apiVersion: "admission.k8s.io/v1",
-      kind: "AdmissionReview",
-      request: {
+    JSON.stringify(
+      admissionReview({
         uid: "scale-1",
-        kind: { group: "autoscaling", version: "v1", kind: "Scale" },
         resource: { group: "apps", version: "v1", resource: "deployments" },
         subResource: "scale",
-        name: "web",
         namespace: "n",
-        operation: "UPDATE",
         userInfo: { username: "dave", groups },
-        object: {
-          apiVersion: "autoscaling/v1",
-          kind: "Scale",
-          metadata: { name: "web" },
-          spec: { replicas: 4 },
-        },
-        oldObject: {
-          apiVersion: "autoscaling/v1",
-          kind: "Scale",
-          metadata: { name: "web" },
-          spec: { replicas: 1 },
-        },
-      },
-    });
+        object: scale(4),
+        oldObject: scale(1),
+      }),
+    );
 
   async function answer(
     liveParent: () => Promise<KubeObject | undefined>,
