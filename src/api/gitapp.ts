@@ -15,8 +15,12 @@ export interface HelmSource {
 
 export interface GitAppSpec {
   source: {
+    /** A Git repository, or with `chart` a Helm repository (http(s)) or an OCI registry (`oci://`). */
     repoURL: string;
+    /** Git: branch, tag or SHA. Chart: an exact version or a semver range (highest match). */
     revision?: string;
+    /** A chart of the Helm repository or OCI registry at repoURL (instead of a path in Git). */
+    chart?: string;
     path?: string;
     credentialsSecret?: string;
     helm?: HelmSource;
@@ -70,6 +74,8 @@ export interface InventoryEntry {
 export interface GitAppStatus {
   conditions?: Condition[];
   revision?: string;
+  /** For a chart source: the chart and the version `revision` resolved to. */
+  source?: { chart?: string; version?: string };
   /** Revision rendered into the admission index (may be ahead of `revision` while applying). */
   lastAttemptedRevision?: string;
   inventory?: InventoryEntry[];
@@ -95,6 +101,8 @@ export interface EffectiveSpec {
   app: AppRef;
   repoURL: string;
   revision: string;
+  /** A chart of a Helm repository or OCI registry; absent for Git. */
+  chart?: string;
   path: string;
   credentialsSecret?: string;
   helm?: HelmSource;
@@ -148,6 +156,7 @@ export function effectiveSpec(
     app: { namespace, name: app.metadata.name ?? "" },
     repoURL: source.repoURL,
     revision: source.revision || "HEAD",
+    ...(source.chart ? { chart: source.chart } : {}),
     path: trimTrailing((source.path ?? "").replace(/^\.?\/+/, ""), "/") || ".",
     credentialsSecret: source.credentialsSecret,
     helm: source.helm,

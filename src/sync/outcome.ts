@@ -22,7 +22,9 @@ export interface Outcome {
   alerts: AlertEvent[];
 }
 
-const short = (sha: string | undefined): string => (sha ?? "").slice(0, 7);
+/** A commit as 7 hex digits; a chart version (not a SHA) whole. */
+const short = (sha: string | undefined): string =>
+  /^[0-9a-f]{40}$/.test(sha ?? "") ? (sha ?? "").slice(0, 7) : (sha ?? "");
 
 /** `spec.x` for a changed declared field, `spec.y (not in Git, added by kubectl-patch)` for an addition. */
 function describeChange(c: FieldChange): string {
@@ -130,6 +132,8 @@ export function composeOutcome(ctx: ReconcileContext, now: Date): Outcome {
   };
   if (applied) {
     status.revision = ctx.commit;
+    if (ctx.spec.chart) status.source = { chart: ctx.spec.chart, version: ctx.commit };
+    else delete status.source;
     status.inventory = ctx.inventory;
     status.lastSyncTime = now.toISOString();
     status.health = ctx.health;

@@ -29,11 +29,14 @@ export interface GitCredentials {
   username?: string;
   password?: string;
   token?: string;
+  caCert?: string;
 }
 export interface SourceFetcher {
   resolve(req: {
     repoURL: string;
     revision: string;
+    /** A Helm chart of a chart repository (`repoURL`); `commit` is then the resolved chart version. */
+    chart?: string;
     credentials?: GitCredentials;
   }): Promise<{ commit: string; dir: string }>;
 }
@@ -115,7 +118,12 @@ const fetchStep: RenderStep = async (ctx, deps) => {
   const credentials = spec.credentialsSecret
     ? await deps.credentials(spec.app.namespace, spec.credentialsSecret)
     : undefined;
-  const checkout = await deps.source.resolve({ repoURL: spec.repoURL, revision, credentials });
+  const checkout = await deps.source.resolve({
+    repoURL: spec.repoURL,
+    revision,
+    ...(spec.chart ? { chart: spec.chart } : {}),
+    credentials,
+  });
   ctx.commit = checkout.commit;
   ctx.repoDir = checkout.dir;
 };
@@ -131,6 +139,7 @@ const renderStep: RenderStep = async (ctx, deps) => {
     spec.mode,
     spec.ignore,
     spec.repoURL,
+    spec.chart,
     // Entries carry the enforcement choices, and a tenant's are access-reviewed as its identity.
     spec.undeclaredFields,
     spec.allowedChanges,
