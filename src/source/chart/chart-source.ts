@@ -60,6 +60,10 @@ function authorizationOf(creds: ChartCredentials | undefined): string | undefine
   return undefined;
 }
 
+function hasAuth(creds: ChartCredentials | undefined): boolean {
+  return Boolean(creds?.password ?? creds?.token);
+}
+
 export class ChartSource {
   private readonly opts: Required<Omit<ChartSourceOptions, "logger" | "allowedHosts">> & ChartSourceOptions;
 
@@ -132,8 +136,7 @@ export class ChartSource {
       what: `index.yaml of ${where}`,
       maxBytes: this.opts.maxIndexBytes,
     });
-    if (res.status !== 200)
-      throw statusError(res.status, `index.yaml of ${where}`, req.credentials !== undefined);
+    if (res.status !== 200) throw statusError(res.status, `index.yaml of ${where}`, hasAuth(req.credentials));
     const entries = parseIndex(res.body.toString("utf8"), req.chart, where);
     const version = resolveChartVersion(
       entries.map((e) => e.version),
@@ -145,7 +148,7 @@ export class ChartSource {
       const url = new URL(entry.urls[0] ?? "", res.url).href;
       const what = `chart ${req.chart}@${version} from ${displayURL(url)}`;
       const archive = await httpGet(url, { ...base, what, maxBytes: this.opts.maxChartBytes });
-      if (archive.status !== 200) throw statusError(archive.status, what, req.credentials !== undefined);
+      if (archive.status !== 200) throw statusError(archive.status, what, hasAuth(req.credentials));
       const want = sha256Hex(entry.digest);
       if (want && createHash("sha256").update(archive.body).digest("hex") !== want)
         throw terminal("ChartDigestMismatch", `${what} does not match the digest in index.yaml`);

@@ -143,7 +143,7 @@ export function statusError(status: number, what: string, hasCredentials: boolea
   if (status === 401 || status === 403) {
     const hint = hasCredentials
       ? "the credentials were rejected; check the credentials secret"
-      : "it needs credentials; set spec.source.credentialsSecret";
+      : "it needs credentials; set username/password or token in spec.source.credentialsSecret";
     return terminal("AuthenticationFailed", `${what}: HTTP ${status}: ${hint}`);
   }
   if (status === 404) return terminal("ChartNotFound", `${what}: not found (HTTP 404)`);

@@ -36,12 +36,18 @@ export function ociRef(repoURL: string, chart: string): OciRef {
       "InvalidRepoURL",
       `${JSON.stringify(repoURL.slice(0, 200))} is not an oci://host/path URL`,
     );
-  if (path !== "" && !/^[a-z0-9]+(?:(?:[._/-]|__)[a-z0-9]+)*$/.test(path))
+  if (path.length > 255 || (path !== "" && !/^[a-z0-9]+(?:(?:[._/-]|__)[a-z0-9]+)*$/.test(path)))
     throw terminal(
       "InvalidRepoURL",
       `OCI repository path ${JSON.stringify(path.slice(0, 200))} is not valid`,
     );
-  return { base: `https://${host}`, name: path ? `${path}/${chart}` : chart };
+  // Loopback registries over plain HTTP, as helm and docker treat them (nothing can sit in between).
+  const scheme = isLoopback(host.replace(/:\d+$/, "")) ? "http" : "https";
+  return { base: `${scheme}://${host}`, name: path ? `${path}/${chart}` : chart };
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname.toLowerCase() === "localhost" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
 
 interface Session {
@@ -79,7 +85,8 @@ async function authorize(s: Session, challenge: string, what: string): Promise<s
     maxBytes: MAX_JSON_BYTES,
     ...(basic ? { authorization: basic, authOrigin: realm.origin } : {}),
   });
-  if (res.status !== 200) throw statusError(res.status, `token for ${what}`, creds !== undefined);
+  if (res.status !== 200)
+    throw statusError(res.status, `token for ${what}`, Boolean(creds?.password ?? creds?.token));
   const body = parseJson(res, `token for ${what}`) as { token?: unknown; access_token?: unknown };
   const token = typeof body.token === "string" ? body.token : body.access_token;
   return typeof token === "string" ? `Bearer ${token}` : undefined;
@@ -106,7 +113,7 @@ async function get(
     s.authorization = await authorize(s, challenge, what);
     if (s.authorization) res = await httpGet(url, opts());
   }
-  if (res.status !== 200) throw statusError(res.status, what, s.creds !== undefined);
+  if (res.status !== 200) throw statusError(res.status, what, Boolean(s.creds?.password ?? s.creds?.token));
   return res;
 }
 
