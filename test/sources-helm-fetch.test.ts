@@ -168,6 +168,35 @@ void describe("chart source against a real Helm repository and a real OCI regist
     assert.match(none.reason, /ChartNotFound/);
   });
 
+  void it("credentials go to the repository's origin only, not to the host index.yaml points at", async () => {
+    const [guarded, elsewhere] = await Promise.all([
+      startChartRepo({ helm, auth }),
+      startChartRepo({ helm }),
+    ]);
+    try {
+      await elsewhere.publish(chart("1.0.0"));
+      // The guarded repository's index names archives on another origin (absolute URLs).
+      await writeFile(join(guarded.dir, "index.yaml"), await readFile(join(elsewhere.dir, "index.yaml")));
+      const got = await source().resolve({
+        repoURL: guarded.url,
+        chart: "hello",
+        revision: "1.0.0",
+        credentials: auth,
+      });
+      assert.equal(got.commit, "1.0.0");
+      assert.ok(
+        guarded.requests.some(
+          (r) => r.path === "/charts/index.yaml" && r.status === 200 && r.withAuthorization,
+        ),
+      );
+      const archive = elsewhere.requests.filter((r) => r.path === "/charts/hello-1.0.0.tgz");
+      assert.equal(archive.length, 1);
+      assert.equal(archive[0]?.withAuthorization, false);
+    } finally {
+      await Promise.all([guarded.stop(), elsewhere.stop()]);
+    }
+  });
+
   void it("a chart archive that does not match index.yaml's digest is refused", async () => {
     const repo = await startChartRepo({ helm });
     try {

@@ -82,7 +82,7 @@ export interface ChartRepo {
   /** Directory served under /charts (tests may tamper with it). */
   readonly dir: string;
   /** Paths requested, in order, with their status. */
-  readonly requests: ReadonlyArray<{ path: string; status: number }>;
+  readonly requests: ReadonlyArray<{ path: string; status: number; withAuthorization: boolean }>;
   /** Packages the chart into the repository and re-indexes it (`helm repo index --merge`). */
   publish(spec: ChartSpec): Promise<void>;
   stop(): Promise<void>;
@@ -99,11 +99,11 @@ export async function startChartRepo(opts: ChartRepoOptions): Promise<ChartRepo>
   const root = await mkdtemp(join(tmpdir(), "gitgate-chart-repo-"));
   const served = join(root, "charts");
   await mkdir(served);
-  const requests: Array<{ path: string; status: number }> = [];
+  const requests: Array<{ path: string; status: number; withAuthorization: boolean }> = [];
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
     const done = (status: number): void => {
-      requests.push({ path, status });
+      requests.push({ path, status, withAuthorization: req.headers.authorization !== undefined });
       res.statusCode = status;
     };
     if (!authorized(req, opts.auth)) {
