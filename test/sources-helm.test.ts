@@ -15,7 +15,7 @@ import {
   type OciRegistry,
 } from "../src/testenv/chart-repo.js";
 import { assertDenied } from "./harness/denied.js";
-import { startEnv, waitFor, waitSynced, type TestEnv } from "./harness/env.js";
+import { condition, startEnv, waitFor, waitSynced, type TestEnv } from "./harness/env.js";
 
 let env: TestEnv;
 let ca: PemPair;
@@ -128,6 +128,55 @@ describe("Helm charts from a Helm repository and an OCI registry", () => {
       assert.deepEqual(app.status?.source, { chart: "hello", version: "1.2.0" });
       await waitFor(`${name}'s ConfigMap at 1.2.0`, async () => (await configMap(name))?.version === "1.2.0");
     }
+  });
+
+  it("value files from a Git source of the same GitApp ($values/, spec.valuesFrom) follow its commits", async () => {
+    const first = await env.git.createRepo("values", { "prod/values.yaml": "greeting: from-git\n" });
+    await env.applyGitApp("with-values", {
+      source: {
+        repoURL: registry.url,
+        chart: "hello",
+        revision: "1.0.0",
+        helm: { valueFiles: ["values.yaml", "$values/prod/values.yaml"] },
+      },
+      valuesFrom: { repoURL: env.git.repoURL("values"), revision: "main" },
+      destination: { namespace: "with-values" },
+      sync: { interval: "1s", createNamespace: true },
+    });
+    const app = await waitSynced(env, "with-values", "1.0.0");
+    assert.deepEqual(app.status?.source, { chart: "hello", version: "1.0.0", valuesRevision: first.commit });
+    assert.equal((await configMap("with-values"))?.greeting, "from-git");
+    const second = await env.git.commit(
+      "values",
+      { "prod/values.yaml": "greeting: changed-in-git\n" },
+      "new greeting",
+    );
+    await waitFor("the new values commit applied", async () => {
+      const now = await env.getGitApp("with-values");
+      return (
+        now?.status?.source?.valuesRevision === second &&
+        (await configMap("with-values"))?.greeting === "changed-in-git"
+      );
+    });
+    // A value file may not leave the values checkout.
+    await env.applyGitApp("values-escape", {
+      source: {
+        repoURL: registry.url,
+        chart: "hello",
+        revision: "1.0.0",
+        helm: { valueFiles: ["$values/../../etc/passwd"] },
+      },
+      valuesFrom: { repoURL: env.git.repoURL("values") },
+      destination: { namespace: "values-escape" },
+      sync: { interval: "1h", createNamespace: true },
+    });
+    const failed = await waitFor("values-escape refused", async () => {
+      const synced = condition(await env.getGitApp("values-escape"), "Synced");
+      return synced?.status === "False" ? synced : undefined;
+    });
+    assert.equal(failed.reason, "PathEscapesRepo");
+    assert.match(failed.message, /Helm value file \.\.\/\.\.\/etc\/passwd is outside the repository/);
+    assert.equal(await configMap("values-escape"), undefined);
   });
 
   it("the admission gate's denial names <repo> <chart>@<version>", async () => {

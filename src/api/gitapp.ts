@@ -13,6 +13,13 @@ export interface HelmSource {
   values?: Record<string, unknown>;
 }
 
+export interface ValuesSource {
+  repoURL: string;
+  /** Branch, tag or SHA; default HEAD. */
+  revision?: string;
+  credentialsSecret?: string;
+}
+
 export interface GitAppSpec {
   source: {
     /** A Git repository, or with `chart` a Helm repository (http(s)) or an OCI registry (`oci://`). */
@@ -25,6 +32,11 @@ export interface GitAppSpec {
     credentialsSecret?: string;
     helm?: HelmSource;
   };
+  /**
+   * A Git repository whose files a chart's value files may name as `$values/<path>` (Argo CD's
+   * multi-source `ref: values`, in one field): a chart from a Helm repository with its values in Git.
+   */
+  valuesFrom?: ValuesSource;
   destination?: { namespace?: string };
   /**
    * For a GitApp outside gitgate's namespace (a tenant's): the ServiceAccount of its namespace whose
@@ -75,7 +87,7 @@ export interface GitAppStatus {
   conditions?: Condition[];
   revision?: string;
   /** For a chart source: the chart and the version `revision` resolved to. */
-  source?: { chart?: string; version?: string };
+  source?: { chart?: string; version?: string; valuesRevision?: string };
   /** Revision rendered into the admission index (may be ahead of `revision` while applying). */
   lastAttemptedRevision?: string;
   inventory?: InventoryEntry[];
@@ -106,6 +118,8 @@ export interface EffectiveSpec {
   path: string;
   credentialsSecret?: string;
   helm?: HelmSource;
+  /** The values source, its revision defaulted. */
+  valuesFrom?: ValuesSource & { revision: string };
   namespace: string;
   intervalMs: number;
   prune: boolean;
@@ -160,6 +174,9 @@ export function effectiveSpec(
     path: trimTrailing((source.path ?? "").replace(/^\.?\/+/, ""), "/") || ".",
     credentialsSecret: source.credentialsSecret,
     helm: source.helm,
+    ...(app.spec.valuesFrom
+      ? { valuesFrom: { ...app.spec.valuesFrom, revision: app.spec.valuesFrom.revision || "HEAD" } }
+      : {}),
     namespace: destination?.namespace || namespace,
     intervalMs: Math.max(interval, minIntervalMs),
     prune: sync?.prune ?? true,

@@ -132,7 +132,11 @@ export function composeOutcome(ctx: ReconcileContext, now: Date): Outcome {
   };
   if (applied) {
     status.revision = ctx.commit;
-    if (ctx.spec.chart) status.source = { chart: ctx.spec.chart, version: ctx.commit };
+    if (ctx.spec.chart || ctx.valuesCommit)
+      status.source = {
+        ...(ctx.spec.chart ? { chart: ctx.spec.chart, version: ctx.commit } : {}),
+        ...(ctx.valuesCommit ? { valuesRevision: ctx.valuesCommit } : {}),
+      };
     else delete status.source;
     status.inventory = ctx.inventory;
     status.lastSyncTime = now.toISOString();
