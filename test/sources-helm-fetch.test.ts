@@ -141,6 +141,16 @@ void describe("chart source against a real Helm repository and a real OCI regist
     assert.equal(ok.commit, "1.0.0");
     // index.yaml and the archive were both fetched with the credentials (200 after the 401s).
     assert.ok(secure.requests.some((r) => r.path.endsWith("hello-1.0.0.tgz") && r.status === 200));
+    // The cached chart is not served to a request without those credentials (another GitApp's).
+    const cachedForOthers = await refusal(
+      src.resolve({
+        repoURL: secure.url,
+        chart: "hello",
+        revision: "1.0.0",
+        credentials: { caCert: ca.cert },
+      }),
+    );
+    assert.equal(cachedForOthers.reason, "AuthenticationFailed");
   });
 
   void it("OCI: a range resolves over the registry's tags, the layer is digest-checked and unpacked", async () => {

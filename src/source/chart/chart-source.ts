@@ -99,9 +99,17 @@ export class ChartSource {
     return { commit: resolved.version, dir };
   }
 
+  /**
+   * The cache entry of (repository, chart, version) as these credentials see it: an exact version is
+   * served from the cache without asking the repository, so a GitApp without the credentials (or with
+   * wrong ones) must never find a chart another GitApp's credentials fetched.
+   */
   private dirOf(req: ChartRequest, version: string): string {
+    const c = req.credentials;
+    const repo = publicRepoURL(req.repoURL).replace(/\/index\.yaml$/, "");
+    const secrets = [c?.username ?? "", c?.password ?? "", c?.token ?? "", c?.caCert ?? ""];
     const key = createHash("sha256")
-      .update(JSON.stringify([publicRepoURL(req.repoURL).replace(/\/index\.yaml$/, ""), req.chart, version]))
+      .update(JSON.stringify([repo, req.chart, version, secrets]))
       .digest("hex")
       .slice(0, 32);
     return join(this.opts.cacheRoot, key);

@@ -84,14 +84,18 @@ function once(url: URL, opts: HttpOptions, deadline: number): Promise<HttpRespon
       );
       res.on("error", reject);
     });
-    req.setTimeout(Math.max(1, deadline - Date.now()), () =>
-      req.destroy(
-        transient(
-          "ChartRepoUnreachable",
-          `${opts.what} timed out after ${Math.round(opts.timeoutMs / 1000)}s`,
+    // A whole-request deadline, not an idle timeout: a server dripping bytes cannot hold a sync.
+    const timer = setTimeout(
+      () =>
+        req.destroy(
+          transient(
+            "ChartRepoUnreachable",
+            `${opts.what} timed out after ${Math.round(opts.timeoutMs / 1000)}s`,
+          ),
         ),
-      ),
+      Math.max(1, deadline - Date.now()),
     );
+    req.on("close", () => clearTimeout(timer));
     req.on("error", reject);
     req.end();
   });
