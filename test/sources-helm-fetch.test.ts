@@ -99,6 +99,26 @@ void describe("chart source against a real Helm repository and a real OCI regist
     assert.equal(missing.reason, "ChartNotFound");
   });
 
+  void it("polling an unchanged index.yaml costs a 304; a republished index is read again", async () => {
+    const repo = await startChartRepo({ helm });
+    try {
+      await repo.publish(chart("1.0.0"));
+      const src = source();
+      const resolve = (): Promise<{ commit: string }> =>
+        src.resolve({ repoURL: repo.url, chart: "hello", revision: "^1" });
+      assert.equal((await resolve()).commit, "1.0.0");
+      assert.equal((await resolve()).commit, "1.0.0");
+      const indexAnswers = (): number[] =>
+        repo.requests.filter((r) => r.path === "/charts/index.yaml").map((r) => r.status);
+      assert.deepEqual(indexAnswers(), [200, 304]);
+      await repo.publish(chart("1.1.0"));
+      assert.equal((await resolve()).commit, "1.1.0");
+      assert.deepEqual(indexAnswers(), [200, 304, 200]);
+    } finally {
+      await repo.stop();
+    }
+  });
+
   void it("an exact version in the cache is served without asking the repository again", async () => {
     const src = source();
     await src.resolve({ repoURL: plain.url, chart: "hello", revision: "1.0.0" });

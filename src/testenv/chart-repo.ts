@@ -122,6 +122,14 @@ export async function startChartRepo(opts: ChartRepoOptions): Promise<ChartRepo>
     stat(file).then(
       (info) => {
         if (!info.isFile()) throw new Error("not a file");
+        // A validator, as static hosts send one: clients may revalidate with If-None-Match.
+        const etag = `"${info.size}-${info.mtimeMs}"`;
+        res.setHeader("etag", etag);
+        if (req.headers["if-none-match"] === etag) {
+          done(304);
+          res.end();
+          return;
+        }
         done(200);
         createReadStream(file).pipe(res);
       },

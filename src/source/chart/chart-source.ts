@@ -14,7 +14,7 @@ import { terminal } from "../../errors.js";
 import type { Logger } from "../../log/logger.js";
 import { publicRepoURL } from "../../manifest/normalize.js";
 import type { HostPolicy } from "../hosts.js";
-import { basicAuth, displayURL, httpGet, statusError } from "./http.js";
+import { basicAuth, displayURL, httpGet, statusError, type HttpOptions } from "./http.js";
 import { CHART_NAME, parseIndex, sha256Hex, type ChartVersionEntry } from "./index-file.js";
 import { listTags, ociRef, ociSession, pullChart } from "./oci.js";
 import { readChartArchive } from "./tar.js";
@@ -64,7 +64,23 @@ function hasAuth(creds: ChartCredentials | undefined): boolean {
   return Boolean(creds?.password ?? creds?.token);
 }
 
+interface IndexAnswer {
+  entries: ChartVersionEntry[];
+  /** Where index.yaml was found (after redirects): relative archive URLs resolve against it. */
+  url: string;
+  etag?: string;
+  lastModified?: string;
+}
+
+/** Index answers remembered (one chart's entries each, small). */
+const MAX_INDEX_ANSWERS = 512;
+
+function headerValue<K extends string>(key: K, value: unknown): Partial<Record<K, string>> {
+  return typeof value === "string" && value.length <= 256 ? ({ [key]: value } as Record<K, string>) : {};
+}
+
 export class ChartSource {
+  private readonly indexes = new Map<string, IndexAnswer>();
   private readonly opts: Required<Omit<ChartSourceOptions, "logger" | "allowedHosts">> & ChartSourceOptions;
 
   constructor(opts: ChartSourceOptions) {
@@ -139,13 +155,7 @@ export class ChartSource {
       ...this.http(req.credentials),
       ...(auth ? { authorization: auth, authOrigin: new URL(index).origin } : {}),
     };
-    const res = await httpGet(index, {
-      ...base,
-      what: `index.yaml of ${where}`,
-      maxBytes: this.opts.maxIndexBytes,
-    });
-    if (res.status !== 200) throw statusError(res.status, `index.yaml of ${where}`, hasAuth(req.credentials));
-    const entries = parseIndex(res.body.toString("utf8"), req.chart, where);
+    const { entries, url: indexAt } = await this.readIndex(req, index, where, base);
     const version = resolveChartVersion(
       entries.map((e) => e.version),
       req.revision,
@@ -153,7 +163,7 @@ export class ChartSource {
     );
     const entry = entries.find((e) => e.version === version) as ChartVersionEntry;
     const download = async (): Promise<Buffer> => {
-      const url = new URL(entry.urls[0] ?? "", res.url).href;
+      const url = new URL(entry.urls[0] ?? "", indexAt).href;
       const what = `chart ${req.chart}@${version} from ${displayURL(url)}`;
       const archive = await httpGet(url, { ...base, what, maxBytes: this.opts.maxChartBytes });
       if (archive.status !== 200) throw statusError(archive.status, what, hasAuth(req.credentials));
@@ -163,6 +173,41 @@ export class ChartSource {
       return archive.body;
     };
     return { version, download };
+  }
+
+  /**
+   * The chart's entries in index.yaml. The last answer is kept per (index, chart, credentials) with
+   * its ETag / Last-Modified, so polling a large index costs a 304 while it is unchanged.
+   */
+  private async readIndex(
+    req: ChartRequest,
+    index: string,
+    where: string,
+    base: Omit<HttpOptions, "what" | "maxBytes">,
+  ): Promise<IndexAnswer> {
+    const key = this.dirOf({ ...req, repoURL: index }, "index");
+    const previous = this.indexes.get(key);
+    const conditional: Record<string, string> = {};
+    if (previous?.etag) conditional["if-none-match"] = previous.etag;
+    if (previous?.lastModified) conditional["if-modified-since"] = previous.lastModified;
+    const what = `index.yaml of ${where}`;
+    const res = await httpGet(index, {
+      ...base,
+      headers: conditional,
+      what,
+      maxBytes: this.opts.maxIndexBytes,
+    });
+    if (res.status === 304 && previous) return previous;
+    if (res.status !== 200) throw statusError(res.status, what, hasAuth(req.credentials));
+    const answer: IndexAnswer = {
+      entries: parseIndex(res.body.toString("utf8"), req.chart, where),
+      url: res.url,
+      ...headerValue("etag", res.headers.etag),
+      ...headerValue("lastModified", res.headers["last-modified"]),
+    };
+    if (this.indexes.size >= MAX_INDEX_ANSWERS) this.indexes.clear();
+    this.indexes.set(key, answer);
+    return answer;
   }
 
   private async resolveOci(req: ChartRequest, exact: string | undefined): Promise<Resolved> {
