@@ -20,6 +20,8 @@ const MAX_FIELDS_IN_MESSAGE = 5;
 const MAX_VALUE_LENGTH = 60;
 
 export function gitLocation(source: GitLocation): string {
+  // A chart has a version where Git has a commit: `<repo> <chart>@<version>`.
+  if (source.chart) return `${publicRepoURL(source.repoURL)} ${source.chart}@${source.commit}`;
   return `${publicRepoURL(source.repoURL)} ${source.file}@${source.commit.slice(0, 7)}`;
 }
 

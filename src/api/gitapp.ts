@@ -14,14 +14,30 @@ export interface HelmSource {
   values?: Record<string, unknown>;
 }
 
+export interface ValuesSource {
+  repoURL: string;
+  /** Branch, tag or SHA; default HEAD. */
+  revision?: string;
+  credentialsSecret?: string;
+}
+
 export interface GitAppSpec {
   source: {
+    /** A Git repository, or with `chart` a Helm repository (http(s)) or an OCI registry (`oci://`). */
     repoURL: string;
+    /** Git: branch, tag or SHA. Chart: an exact version or a semver range (highest match). */
     revision?: string;
+    /** A chart of the Helm repository or OCI registry at repoURL (instead of a path in Git). */
+    chart?: string;
     path?: string;
     credentialsSecret?: string;
     helm?: HelmSource;
   };
+  /**
+   * A Git repository whose files a chart's value files may name as `$values/<path>` (Argo CD's
+   * multi-source `ref: values`, in one field): a chart from a Helm repository with its values in Git.
+   */
+  valuesFrom?: ValuesSource;
   destination?: { namespace?: string };
   /**
    * For a GitApp outside gitgate's namespace (a tenant's): the ServiceAccount of its namespace whose
@@ -71,6 +87,8 @@ export interface InventoryEntry {
 export interface GitAppStatus {
   conditions?: Condition[];
   revision?: string;
+  /** For a chart source: the chart and the version `revision` resolved to. */
+  source?: { chart?: string; version?: string; valuesRevision?: string };
   /** Revision rendered into the admission index (may be ahead of `revision` while applying). */
   lastAttemptedRevision?: string;
   inventory?: InventoryEntry[];
@@ -98,9 +116,13 @@ export interface EffectiveSpec {
   app: AppRef;
   repoURL: string;
   revision: string;
+  /** A chart of a Helm repository or OCI registry; absent for Git. */
+  chart?: string;
   path: string;
   credentialsSecret?: string;
   helm?: HelmSource;
+  /** The values source, its revision defaulted. */
+  valuesFrom?: ValuesSource & { revision: string };
   namespace: string;
   intervalMs: number;
   prune: boolean;
@@ -151,9 +173,13 @@ export function effectiveSpec(
     app: { namespace, name: app.metadata.name ?? "" },
     repoURL: source.repoURL,
     revision: source.revision || "HEAD",
+    ...(source.chart ? { chart: source.chart } : {}),
     path: trimTrailing((source.path ?? "").replace(/^\.?\/+/, ""), "/") || ".",
     credentialsSecret: source.credentialsSecret,
     helm: source.helm,
+    ...(app.spec.valuesFrom
+      ? { valuesFrom: { ...app.spec.valuesFrom, revision: app.spec.valuesFrom.revision || "HEAD" } }
+      : {}),
     namespace: destination?.namespace || namespace,
     intervalMs: Math.max(interval, minIntervalMs),
     prune: sync?.prune ?? true,

@@ -8,6 +8,8 @@ import { DEFAULT_CONFIG, readEnvironment, type Environment } from "../config/loa
 import type { DesiredEntry } from "../manifest/desired.js";
 import { render } from "../render/render.js";
 import { createGitSource } from "../source/git-source.js";
+import { createChartSource } from "../source/chart/chart-source.js";
+import { combinedSource } from "../source/chart/dispatch.js";
 import { GITAPP_API_VERSION, GITAPP_KIND, type GitApp } from "../api/gitapp.js";
 import { renderDesired } from "../sync/reconcile.js";
 import { resolveTools, type Tools } from "../render/tools.js";
@@ -66,7 +68,10 @@ export async function renderGitApp(client: ClusterClient, app: GitApp): Promise<
       app,
       {
         client,
-        source: createGitSource({ cacheRoot: cacheDir }),
+        source: combinedSource(
+          createGitSource({ cacheRoot: join(cacheDir, "git") }),
+          createChartSource({ cacheRoot: join(cacheDir, "charts") }),
+        ),
         render: (req) => render(req, { tools }),
         credentials: (ns, name) => readCredentials(client, ns, name),
       },

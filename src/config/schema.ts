@@ -42,7 +42,8 @@ export interface GitgateConfig {
     minInterval: string;
     /**
      * Hosts repoURLs may name (`git.example.com`, `*.example.com`); empty = any. Link-local and
-     * cloud metadata addresses are refused either way.
+     * cloud metadata addresses are refused either way. Applies to Git, Helm repositories (and the
+     * hosts their index.yaml points archives at) and OCI registries alike.
      */
     allowedHosts?: string[];
     cacheDir?: string;

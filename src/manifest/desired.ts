@@ -23,8 +23,10 @@ export interface GitLocation {
   path: string;
   /** File inside the repo that declared this object (repo-relative, forward slashes). */
   file: string;
-  /** Full commit SHA. */
+  /** Full commit SHA; for a chart, the chart version. */
   commit: string;
+  /** The chart name when the source is a Helm repository or OCI registry (`file` is then in the chart). */
+  chart?: string;
 }
 
 /**

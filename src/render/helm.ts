@@ -31,6 +31,7 @@ export async function helmArgs(
   destinationNamespace: string,
   scratch: string,
   limits: Limits,
+  valuesRoot?: string,
 ): Promise<string[]> {
   await refuseEscapingSymlinks(root, appDir);
   const releaseName = helm.releaseName ?? defaultReleaseName(appDir);
@@ -56,25 +57,47 @@ export async function helmArgs(
     "--include-crds",
     "--skip-tests",
   ];
-  for (const valueFile of helm.valueFiles ?? []) {
-    const real = await resolveInRepo(root, appDir, valueFile, "Helm value file");
-    const info = await stat(real);
-    if (!info.isFile())
-      throw terminal("PathNotFound", `Helm value file ${repoRelative(root, real)} is not a file`);
-    if (info.size > limits.maxFileBytes) {
-      throw terminal(
-        "ManifestTooLarge",
-        `Helm value file ${repoRelative(root, real)} is ${info.size} bytes, more than ${limits.maxFileBytes}`,
-      );
-    }
-    args.push(`--values=${real}`);
-  }
+  for (const valueFile of helm.valueFiles ?? [])
+    args.push(`--values=${await valueFilePath(root, appDir, valueFile, limits, valuesRoot)}`);
   if (helm.values && Object.keys(helm.values).length > 0) {
     const inline = join(scratch, "inline-values.json"); // JSON is YAML, and needs no escaping rules
     await writeFile(inline, JSON.stringify(helm.values), { mode: 0o600 });
     args.push(`--values=${inline}`);
   }
   return args;
+}
+
+/** `$values/<path>`: a file of the GitApp's values source (Argo CD's `$<ref>/` form), else app-relative. */
+export const VALUES_REF = "$values/";
+
+async function valueFilePath(
+  root: string,
+  appDir: string,
+  valueFile: string,
+  limits: Limits,
+  valuesRoot: string | undefined,
+): Promise<string> {
+  const fromValues = valueFile.startsWith(VALUES_REF);
+  if (fromValues && !valuesRoot)
+    throw terminal(
+      "ValuesSourceMissing",
+      `Helm value file ${valueFile} names $values, but the GitApp has no spec.valuesFrom`,
+    );
+  const [base, dir, rel] =
+    fromValues && valuesRoot
+      ? [valuesRoot, valuesRoot, valueFile.slice(VALUES_REF.length)]
+      : [root, appDir, valueFile];
+  const real = await resolveInRepo(base, dir, rel, "Helm value file");
+  const shown = `${fromValues ? VALUES_REF : ""}${repoRelative(base, real)}`;
+  const info = await stat(real);
+  if (!info.isFile()) throw terminal("PathNotFound", `Helm value file ${shown} is not a file`);
+  if (info.size > limits.maxFileBytes) {
+    throw terminal(
+      "ManifestTooLarge",
+      `Helm value file ${shown} is ${info.size} bytes, more than ${limits.maxFileBytes}`,
+    );
+  }
+  return real;
 }
 
 interface SourceChunk {

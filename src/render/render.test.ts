@@ -103,6 +103,30 @@ void describe("render: helm", () => {
     assert.equal(deployment?.metadata.labels?.["app.kubernetes.io/instance"], "gb");
   });
 
+  void it("reads $values/ value files from the values checkout, confined to it", async () => {
+    const values = await mkdtemp(join(tmpdir(), "gitgate-values-"));
+    try {
+      await writeFile(join(values, "prod.yaml"), "replicaCount: 4\n");
+      const req = { repoDir, path: "helm/guestbook", namespace: "guestbook", valuesRepoDir: values };
+      const result = await render({ ...req, helm: { valueFiles: ["$values/prod.yaml"] } }, { tools });
+      const deployment = result.objects.find((o) => o.object.kind === "Deployment")?.object;
+      assert.equal((deployment?.spec as { replicas: number }).replicas, 4);
+      const refusals: Array<[typeof req | Omit<typeof req, "valuesRepoDir">, string, RegExp]> = [
+        [req, "$values/../outside.yaml", /PathEscapesRepo|outside the repository/],
+        [req, "$values/missing.yaml", /does not exist/],
+        [
+          { repoDir, path: "helm/guestbook", namespace: "guestbook" },
+          "$values/prod.yaml",
+          /no spec\.valuesFrom/,
+        ],
+      ];
+      for (const [base, file, message] of refusals)
+        await assert.rejects(render({ ...base, helm: { valueFiles: [file] } }, { tools }), message);
+    } finally {
+      await rm(values, { recursive: true, force: true });
+    }
+  });
+
   void it("defaults the release name to the app directory and uses the chart's own values", async () => {
     const result = await render({ repoDir, path: "helm/guestbook", namespace: "guestbook" }, { tools });
     const deployment = result.objects.find((o) => o.object.kind === "Deployment")?.object;

@@ -50,16 +50,17 @@ async function renderHelm(
 ): Promise<RenderedObject[]> {
   const helm = opts.tools.helm;
   if (!helm) throw terminal("ToolNotFound", "no helm binary configured to render Helm charts");
+  const valuesRoot = req.valuesRepoDir ? await realRepoRoot(req.valuesRepoDir) : undefined;
   const output = await withScratch(opts, async (scratch) =>
     runTool({
       name: "helm template",
       command: helm,
-      args: await helmArgs(root, appDir, req.helm ?? {}, req.namespace, scratch, limits),
+      args: await helmArgs(root, appDir, req.helm ?? {}, req.namespace, scratch, limits, valuesRoot),
       cwd: appDir,
       env: sandboxEnv(scratch),
       timeoutMs: limits.timeoutMs,
       maxOutputBytes: limits.maxOutputBytes,
-      stripPrefixes: [root, scratch],
+      stripPrefixes: [root, scratch, ...(valuesRoot ? [valuesRoot] : [])],
       signal: opts.signal,
     }),
   );

@@ -6,7 +6,10 @@ export type RenderKind = "directory" | "kustomize" | "helm";
 export interface HelmSource {
   /** Default: the last segment of `path`, lowercased (sync should pass the GitApp name, as Argo CD does). */
   releaseName?: string;
-  /** Paths relative to the app path; they must stay inside the repository. */
+  /**
+   * Paths relative to the app path; they must stay inside the repository. `$values/<path>`: a file
+   * of the values source's checkout (RenderRequest.valuesRepoDir), confined to it the same way.
+   */
   valueFiles?: string[];
   /** Inline values; applied after valueFiles, so they win. Passed to helm through a temp file. */
   values?: Record<string, unknown>;
@@ -22,6 +25,8 @@ export interface RenderRequest {
   helm?: HelmSource;
   /** Destination namespace (Helm's `--namespace`; defaulting object namespaces is normalize's job). */
   namespace: string;
+  /** Checkout of the GitApp's values source: value files named `$values/<path>` are read there. */
+  valuesRepoDir?: string;
 }
 
 export interface RenderedObject {

@@ -1,4 +1,7 @@
-/** Repository credentials from a GitApp's credentialsSecret: username/password or token keys. */
+/**
+ * Repository credentials from a GitApp's credentialsSecret: `username`/`password` or `token`, and
+ * `ca.crt` (a PEM CA bundle for a repository or registry with a private CA).
+ */
 import type { ClusterClient } from "../cluster/client.js";
 import { terminal } from "../errors.js";
 import type { GitCredentials } from "../source/types.js";
@@ -18,11 +21,12 @@ export async function readCredentials(
     username: text(data, "username"),
     password: text(data, "password"),
     token: text(data, "token"),
+    caCert: text(data, "ca.crt"),
   };
-  if (!creds.password && !creds.token) {
+  if (!creds.password && !creds.token && !creds.caCert) {
     throw terminal(
       "CredentialsInvalid",
-      `credentials Secret ${namespace}/${name} has neither a "password" nor a "token" key`,
+      `credentials Secret ${namespace}/${name} has none of the keys "password", "token", "ca.crt"`,
     );
   }
   return creds;

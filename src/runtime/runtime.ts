@@ -19,6 +19,8 @@ import { render } from "../render/render.js";
 import type { RenderTools } from "../render/types.js";
 import { unregisterWebhooks } from "../server/webhooks.js";
 import { createGitSource } from "../source/git-source.js";
+import { createChartSource } from "../source/chart/chart-source.js";
+import { combinedSource } from "../source/chart/dispatch.js";
 import { sameRepo } from "../source/url.js";
 import { GitApps } from "../sync/apps.js";
 import { Controller, type Leadership } from "../sync/controller.js";
@@ -114,13 +116,20 @@ function createController(
   const durations = durationsOf(config);
   return new Controller({
     client,
-    source: createGitSource({
-      cacheRoot: join(opts.cacheDir, "git"),
-      logger,
-      maxFileBytes: config.render.maxRepoFileBytes,
-      maxFetchBytes: config.sync.maxFetchBytes,
-      allowedHosts: config.sync.allowedHosts,
-    }),
+    source: combinedSource(
+      createGitSource({
+        cacheRoot: join(opts.cacheDir, "git"),
+        logger,
+        maxFileBytes: config.render.maxRepoFileBytes,
+        maxFetchBytes: config.sync.maxFetchBytes,
+        allowedHosts: config.sync.allowedHosts,
+      }),
+      createChartSource({
+        cacheRoot: join(opts.cacheDir, "charts"),
+        logger,
+        allowedHosts: config.sync.allowedHosts,
+      }),
+    ),
     render: (req) =>
       render(req, {
         tools: opts.tools,

@@ -107,7 +107,7 @@ type CreateConnection = (
 ) => Duplex | undefined;
 
 /** Wraps an agent's connections: the host is checked, and the names it resolves, before connecting. */
-function guard<A extends HttpAgent>(agent: A, policy: HostPolicy): A {
+export function guard<A extends HttpAgent>(agent: A, policy: HostPolicy): A {
   const target = agent as unknown as { createConnection: CreateConnection };
   const original = target.createConnection.bind(agent);
   target.createConnection = (options, callback) => {

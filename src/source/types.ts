@@ -13,6 +13,8 @@ export interface GitCredentials {
    * one (GitLab OAuth tokens: "oauth2", Bitbucket: "x-token-auth").
    */
   token?: string;
+  /** PEM CA bundle (the Secret's `ca.crt`) trusted for this repository's TLS instead of the system roots. */
+  caCert?: string;
 }
 
 export interface SourceRequest {

@@ -24,7 +24,9 @@ export interface Outcome {
   alerts: AlertEvent[];
 }
 
-const short = (sha: string | undefined): string => (sha ?? "").slice(0, 7);
+/** A commit as 7 hex digits; a chart version (not a SHA) whole. */
+const short = (sha: string | undefined): string =>
+  /^[0-9a-f]{40}$/.test(sha ?? "") ? (sha ?? "").slice(0, 7) : (sha ?? "");
 
 /** `spec.x` for a changed declared field, `spec.y (not in Git, added by kubectl-patch)` for an addition. */
 function describeChange(c: FieldChange): string {
@@ -138,6 +140,12 @@ export function composeOutcome(ctx: ReconcileContext, now: Date): Outcome {
   const alerts = alertsFor(ctx, previous, synced, now);
   if (applied) {
     status.revision = ctx.commit;
+    if (ctx.spec.chart || ctx.valuesCommit)
+      status.source = {
+        ...(ctx.spec.chart ? { chart: ctx.spec.chart, version: ctx.commit } : {}),
+        ...(ctx.valuesCommit ? { valuesRevision: ctx.valuesCommit } : {}),
+      };
+    else delete status.source;
     status.inventory = ctx.inventory;
     status.lastSyncTime = now.toISOString();
     const { record, alert } = healthTransition(previous ?? {}, ctx.health ?? "Unknown", now);

@@ -29,11 +29,14 @@ export interface GitCredentials {
   username?: string;
   password?: string;
   token?: string;
+  caCert?: string;
 }
 export interface SourceFetcher {
   resolve(req: {
     repoURL: string;
     revision: string;
+    /** A Helm chart of a chart repository (`repoURL`); `commit` is then the resolved chart version. */
+    chart?: string;
     credentials?: GitCredentials;
   }): Promise<{ commit: string; dir: string }>;
 }
@@ -41,6 +44,8 @@ export interface RenderInput {
   repoDir: string;
   path: string;
   namespace: string;
+  /** Checkout of the values source (`$values/<path>` value files). */
+  valuesRepoDir?: string;
   helm?: {
     releaseName?: string;
     valueFiles?: string[];
@@ -84,6 +89,9 @@ export interface ReconcileContext {
   role: Role;
   commit?: string;
   repoDir?: string;
+  /** The values source's commit and checkout, when the spec has one. */
+  valuesCommit?: string;
+  valuesDir?: string;
   desired: DesiredEntry[];
   inventory: InventoryEntry[];
   drift: DriftRecord[];
@@ -117,10 +125,32 @@ const fetchStep: RenderStep = async (ctx, deps) => {
   const credentials = spec.credentialsSecret
     ? await deps.credentials(spec.app.namespace, spec.credentialsSecret)
     : undefined;
-  const checkout = await deps.source.resolve({ repoURL: spec.repoURL, revision, credentials });
+  const checkout = await deps.source.resolve({
+    repoURL: spec.repoURL,
+    revision,
+    ...(spec.chart ? { chart: spec.chart } : {}),
+    credentials,
+  });
   ctx.commit = checkout.commit;
   ctx.repoDir = checkout.dir;
+  if (spec.valuesFrom) await fetchValues(ctx, deps, spec.valuesFrom);
 };
+
+/** The values source's checkout; a follower takes the commit the leader recorded, as for the source. */
+async function fetchValues(
+  ctx: ReconcileContext,
+  deps: RenderDeps,
+  from: NonNullable<EffectiveSpec["valuesFrom"]>,
+): Promise<void> {
+  const recorded = ctx.app.status?.source?.valuesRevision;
+  const revision = ctx.role === "follower" && recorded ? recorded : from.revision;
+  const credentials = from.credentialsSecret
+    ? await deps.credentials(ctx.spec.app.namespace, from.credentialsSecret)
+    : undefined;
+  const checkout = await deps.source.resolve({ repoURL: from.repoURL, revision, credentials });
+  ctx.valuesCommit = checkout.commit;
+  ctx.valuesDir = checkout.dir;
+}
 
 const renderStep: RenderStep = async (ctx, deps) => {
   const { spec } = ctx;
@@ -133,6 +163,8 @@ const renderStep: RenderStep = async (ctx, deps) => {
     spec.mode,
     spec.ignore,
     spec.repoURL,
+    spec.chart,
+    ctx.valuesCommit,
     // Entries carry the enforcement choices, and a tenant's are access-reviewed as its identity.
     spec.undeclaredFields,
     spec.allowedChanges,
@@ -157,6 +189,7 @@ const renderStep: RenderStep = async (ctx, deps) => {
     repoDir: ctx.repoDir ?? "",
     path: spec.path,
     namespace: spec.namespace,
+    ...(ctx.valuesDir ? { valuesRepoDir: ctx.valuesDir } : {}),
     helm,
   });
   ctx.desired = await prepareEntries(deps.client, result.objects, spec, commit);
