@@ -72,7 +72,7 @@ certificate Secret and the Lease.
 {{- $config := deepCopy (.Values.config | default dict) -}}
 {{- $_ := set $config "namespace" .Release.Namespace -}}
 {{- $service := dict "name" $fullname "namespace" .Release.Namespace "port" .Values.service.port -}}
-{{- $webhook := dict "enabled" .Values.webhook.enabled "port" .Values.webhook.port "failurePolicy" .Values.webhook.failurePolicy "timeoutSeconds" .Values.webhook.timeoutSeconds "register" .Values.webhook.register "namePrefix" $fullname "certSecret" (include "gitgate.certSecret" .) "service" $service -}}
+{{- $webhook := dict "enabled" .Values.webhook.enabled "port" .Values.webhook.port "failurePolicy" .Values.webhook.failurePolicy "timeoutSeconds" .Values.webhook.timeoutSeconds "register" .Values.webhook.register "namePrefix" $fullname "certSecret" (include "gitgate.certSecret" .) "service" $service "certCheckInterval" .Values.webhook.certCheckInterval -}}
 {{- $clientCA := include "gitgate.clientCAPath" . -}}
 {{- if $clientCA -}}
 {{- $_ = set $webhook "clientCA" $clientCA -}}

@@ -103,7 +103,8 @@ function readyCondition(ctx: ReconcileContext, synced: ConditionInput): Conditio
   const health = ctx.health ?? "Unknown";
   if (health === "Healthy")
     return { type: "Ready", status: "True", reason: "Healthy", message: "all objects are healthy" };
-  return { type: "Ready", status: "False", reason: health, message: `objects are ${health.toLowerCase()}` };
+  const message = ctx.healthReason ?? `objects are ${health.toLowerCase()}`;
+  return { type: "Ready", status: "False", reason: health, message: message.slice(0, 1024) };
 }
 
 export function composeOutcome(ctx: ReconcileContext, now: Date): Outcome {

@@ -91,6 +91,8 @@ export interface ReconcileContext {
   pruned: string[];
   pruneRefused?: string;
   health?: HealthStatus;
+  /** Why the app is not Healthy: its worst object and what that object's health says. */
+  healthReason?: string;
   conflicts: string[];
   error?: GitgateError;
   failedStep?: StepName;
@@ -293,11 +295,26 @@ const pruneStep: Step = async (ctx, deps) => {
 const healthStep: Step = (ctx, deps) => {
   const healths = ctx.desired.map((e) => {
     const live = deps.live.get(e.object);
-    return live ? healthOf(live).status : "Progressing";
+    return live ? healthOf(live) : { status: "Progressing" as const, message: "not observed yet" };
   });
-  ctx.health = aggregateHealth(healths);
+  ctx.health = aggregateHealth(healths.map((h) => h.status));
+  ctx.healthReason = worstReason(ctx.desired, healths, ctx.health);
   return Promise.resolve();
 };
+
+/** The first object whose health is the app's (when not Healthy), named, with its message. */
+export function worstReason(
+  desired: DesiredEntry[],
+  healths: Array<{ status: HealthStatus; message?: string }>,
+  app: HealthStatus,
+): string | undefined {
+  if (app === "Healthy") return undefined;
+  const i = healths.findIndex((h) => h.status === app);
+  const entry = desired[i];
+  if (!entry) return undefined;
+  const message = healths[i]?.message;
+  return `${describeRef(entry.ref)} is ${app.toLowerCase()}${message ? `: ${message}` : ""}`;
+}
 
 /** The client a GitApp's writes go through: a tenant's act as its ServiceAccount, so RBAC decides. */
 function writerOf(deps: ReconcileDeps, spec: EffectiveSpec): ClusterClient {
