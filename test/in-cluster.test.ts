@@ -7,9 +7,9 @@
  */
 import { strict as assert } from "node:assert";
 import { execFile, spawn } from "node:child_process";
-import { access, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { access, link, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { X509Certificate } from "node:crypto";
 import { connect } from "node:tls";
@@ -176,7 +176,6 @@ const describeLoad = (c: LoadCounts): string =>
 
 /** A pod's memory from its cgroup (cgroup v1, cgroupfs driver): usage and RSS in MiB. */
 async function podMemory(uid: string): Promise<string> {
-  const { readdir, readFile } = await import("node:fs/promises");
   const root = "/sys/fs/cgroup/memory/kubepods";
   for (const qos of ["", "burstable", "besteffort"]) {
     const dir = join(root, qos, `pod${uid}`);
@@ -686,6 +685,74 @@ describe("in-cluster: gitgate's image, helm install on a real node", { timeout: 
         `${kind} left after uninstall`,
       );
     }
+  });
+
+  it("the README's install path, as written: its ctr and helm lines bring up 2/2 Ready", async () => {
+    const readme = await readFile(join(ROOT, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Running against a cluster"));
+    const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
+    // Commands, continuation lines joined, comments dropped.
+    const commands = block
+      .replace(/\\\n\s*/g, "")
+      .split("\n")
+      .map((l) => l.replace(/\s+#.*$/, "").trim())
+      .filter(Boolean);
+    const version = (JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { version: string })
+      .version;
+    assert.deepEqual(commands, [
+      "npm run image -- --output gitgate.tar",
+      "ctr -n k8s.io images import gitgate.tar",
+      "helm install gitgate ./chart -n gitgate-system --create-namespace " +
+        `--set image.repository=gitgate,image.tag=${version},image.pullPolicy=Never`,
+    ]);
+    // The first line is what built this suite's archive (scripts/image.ts → buildImage with
+    // --output); the other two run verbatim, in a directory holding that archive and ./chart.
+    assert.equal(image.reference, `docker.io/library/gitgate:${version}`);
+    const dir = await mkdtemp(join(work, "readme-"));
+    await link(join(work, "gitgate.tar"), join(dir, "gitgate.tar"));
+    await symlink(CHART, join(dir, "chart"));
+    const env: NodeJS.ProcessEnv = {
+      PATH: [dirname(tools.helm), process.env.PATH].join(":"),
+      HOME: work,
+      HELM_CONFIG_HOME: join(work, "helm", "config"),
+      HELM_CACHE_HOME: join(work, "helm", "cache"),
+      HELM_DATA_HOME: join(work, "helm", "data"),
+      KUBECONFIG: cluster.cp.kubeconfigs.admin,
+      // ctr's own variable for a containerd that is not at /run/containerd/containerd.sock.
+      CONTAINERD_ADDRESS: cluster.node.containerdSocket,
+    };
+    const started = Date.now();
+    for (const command of commands.slice(1)) {
+      const r = await new Promise<Run>((resolve) =>
+        execFile("bash", ["-c", command], { cwd: dir, env, timeout: 180_000 }, (err, stdout, stderr) =>
+          resolve({ code: err ? 1 : 0, stdout, stderr }),
+        ),
+      );
+      assert.equal(r.code, 0, `${command}\n${r.stderr}`);
+    }
+    const pods = await withDiagnostics(() =>
+      waitFor(
+        "two gitgate pods Ready after the README's install",
+        async () => {
+          const all = await gitgatePods();
+          return all.length === 2 && all.every(ready) ? all : undefined;
+        },
+        180_000,
+      ),
+    );
+    figures["README install path to 2/2 Ready (s)"] = ((Date.now() - started) / 1000).toFixed(1);
+    assert.equal(pods.length, 2);
+    const hooks = await json<{ webhooks: Array<{ clientConfig: { caBundle?: string } }> }>([
+      "get",
+      "validatingwebhookconfiguration",
+      "gitgate-validate",
+    ]);
+    assert.ok(
+      hooks.webhooks.every((w) => w.clientConfig.caBundle),
+      "webhooks registered with a caBundle",
+    );
+    const res = await helm(["uninstall", "gitgate", "-n", NS, "--wait", "--timeout", "120s"]);
+    assert.equal(res.code, 0, res.stderr);
   });
 });
 
