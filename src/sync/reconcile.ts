@@ -20,6 +20,7 @@ import {
   type InventoryEntry,
 } from "../api/gitapp.js";
 import { aggregateHealth, healthOf, type HealthStatus } from "./health.js";
+import { worstReason } from "./health-reason.js";
 import type { LiveState } from "./live.js";
 import { prepareEntries, refuseTenantEscapes, type RenderedObject } from "./prepare.js";
 import { deletePruned, inventoryKey, planPrune, type PruneProgress } from "./prune.js";
@@ -301,20 +302,6 @@ const healthStep: Step = (ctx, deps) => {
   ctx.healthReason = worstReason(ctx.desired, healths, ctx.health);
   return Promise.resolve();
 };
-
-/** The first object whose health is the app's (when not Healthy), named, with its message. */
-export function worstReason(
-  desired: DesiredEntry[],
-  healths: Array<{ status: HealthStatus; message?: string }>,
-  app: HealthStatus,
-): string | undefined {
-  if (app === "Healthy") return undefined;
-  const i = healths.findIndex((h) => h.status === app);
-  const entry = desired[i];
-  if (!entry) return undefined;
-  const message = healths[i]?.message;
-  return `${describeRef(entry.ref)} is ${app.toLowerCase()}${message ? `: ${message}` : ""}`;
-}
 
 /** The client a GitApp's writes go through: a tenant's act as its ServiceAccount, so RBAC decides. */
 function writerOf(deps: ReconcileDeps, spec: EffectiveSpec): ClusterClient {
