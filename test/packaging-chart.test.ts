@@ -251,6 +251,7 @@ describe("chart, rendered without a cluster", () => {
     assert.equal(config.webhook.port, 9443);
     assert.equal(config.webhook.namePrefix, "gitgate");
     assert.equal(config.webhook.certSecret, "gitgate-webhook-tls");
+    assert.equal(config.webhook.certCheckInterval, "1h", "webhook.certCheckInterval reaches the config");
     assert.deepEqual(config.leaderElection, { enabled: true, leaseName: "gitgate-leader" });
 
     const full = configOf(await render(["-f", join(FIXTURES, "values-full.yaml")], "prod", "platform"));
