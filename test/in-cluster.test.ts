@@ -7,10 +7,13 @@
  */
 import { strict as assert } from "node:assert";
 import { execFile, spawn } from "node:child_process";
-import { access, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { access, link, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { X509Certificate } from "node:crypto";
+import { connect } from "node:tls";
+import { createServingCert } from "../src/certs/index.js";
 import { buildImage, type BuiltImage } from "../src/testenv/image.js";
 import { kubectl } from "../src/testenv/kubectl.js";
 import {
@@ -96,9 +99,83 @@ async function withDiagnostics<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Admission load, bounded in count and time: developers (alice) scaling the managed Deployment,
+ * which gitgate must refuse, and an exempt writer (admin, system:masters) annotating it, which
+ * gitgate must admit. Both go through the webhooks (the object carries gitgate's label).
+ */
+interface LoadCounts {
+  denied: number;
+  deniedErrors: number;
+  allowed: number;
+  written: number;
+  writeErrors: number;
+  firstErrors: string[];
+}
+function startLoad(maxSeconds = 300): { stop: () => Promise<LoadCounts> } {
+  const counts: LoadCounts = {
+    denied: 0,
+    deniedErrors: 0,
+    allowed: 0,
+    written: 0,
+    writeErrors: 0,
+    firstErrors: [],
+  };
+  const began = Date.now();
+  const deadline = began + maxSeconds * 1000;
+  let loading = true;
+  const more = (i: number): boolean => loading && i < 5000 && Date.now() < deadline;
+  const note = (r: Run): void => {
+    if (counts.firstErrors.length < 3)
+      counts.firstErrors.push(
+        `+${((Date.now() - began) / 1000).toFixed(1)} s, exit ${r.code}: ${(r.stderr + r.stdout).trim().slice(0, 300)}`,
+      );
+  };
+  const developer = async (): Promise<void> => {
+    for (let i = 0; more(i); i++) {
+      const r = await k("user", ["-n", "web", "scale", "deployment", "web", "--replicas=3"]);
+      if (r.code === 0) counts.allowed++;
+      else if (r.stderr.includes('admission webhook "scale.gitgate.io" denied the request')) counts.denied++;
+      else {
+        counts.deniedErrors++;
+        note(r);
+      }
+    }
+  };
+  const writer = async (): Promise<void> => {
+    for (let i = 0; more(i); i++) {
+      const r = await k("admin", [
+        "-n",
+        "web",
+        "annotate",
+        "deployment",
+        "web",
+        "--overwrite",
+        `load.example/seq=${i}`,
+      ]);
+      if (r.code === 0) counts.written++;
+      else {
+        counts.writeErrors++;
+        note(r);
+      }
+    }
+  };
+  const running = [developer(), developer(), writer()];
+  return {
+    stop: async () => {
+      loading = false;
+      await Promise.all(running);
+      return counts;
+    },
+  };
+}
+
+const describeLoad = (c: LoadCounts): string =>
+  `developer denied ${c.denied}, developer admission errors ${c.deniedErrors}, developer allowed ${c.allowed}; ` +
+  `exempt writes ok ${c.written}, exempt write errors ${c.writeErrors}`;
+
 /** A pod's memory from its cgroup (cgroup v1, cgroupfs driver): usage and RSS in MiB. */
 async function podMemory(uid: string): Promise<string> {
-  const { readdir, readFile } = await import("node:fs/promises");
   const root = "/sys/fs/cgroup/memory/kubepods";
   for (const qos of ["", "burstable", "besteffort"]) {
     const dir = join(root, qos, `pod${uid}`);
@@ -186,6 +263,9 @@ describe("in-cluster: gitgate's image, helm install on a real node", { timeout: 
       "config.tenancy.platformNamespaces={default}",
       "--set",
       "webhook.clientCA.configMapName=apiserver-webhook-client",
+      // The rotation test makes a certificate due; the replicas notice within 5 s.
+      "--set",
+      "webhook.certCheckInterval=5s",
     ]);
     assert.equal(res.code, 0, res.stderr);
     const pods = await waitFor(
@@ -330,23 +410,7 @@ describe("in-cluster: gitgate's image, helm install on a real node", { timeout: 
     const containerID = pod.status.containerStatuses?.[0]?.containerID?.replace(/^containerd:\/\//, "") ?? "";
     assert.ok(containerID, `container of the leader ${leader}`);
 
-    // Load: developers' scale requests, each of which gitgate must refuse, two at a time.
-    const counts = { denied: 0, errors: 0, allowed: 0 };
-    const errors: string[] = [];
-    let loading = true;
-    const load = async (): Promise<void> => {
-      while (loading) {
-        const r = await k("user", ["-n", "web", "scale", "deployment", "web", "--replicas=3"]);
-        if (r.code === 0) counts.allowed++;
-        else if (r.stderr.includes('admission webhook "scale.gitgate.io" denied the request'))
-          counts.denied++;
-        else {
-          counts.errors++;
-          if (errors.length < 3) errors.push(`exit ${r.code}: ${(r.stderr + r.stdout).trim().slice(0, 200)}`);
-        }
-      }
-    };
-    const loaders = [load(), load()];
+    const load = startLoad();
     await new Promise((r) => setTimeout(r, 2000));
     const killedAt = Date.now();
     // A crash, not a shutdown: SIGKILL (the Lease is not released), then the pod object goes at once
@@ -373,17 +437,241 @@ describe("in-cluster: gitgate's image, helm install on a real node", { timeout: 
     );
     const leaderless = (Date.now() - killedAt) / 1000;
     await new Promise((r) => setTimeout(r, 3000));
-    loading = false;
-    await Promise.all(loaders);
+    const counts = await load.stop();
     figures["failover: seconds without a leader"] = leaderless.toFixed(1);
-    figures["failover: scale requests denied / admission errors / allowed"] =
-      `${counts.denied} / ${counts.errors} / ${counts.allowed}`;
-    if (errors.length) figures["failover: first admission errors"] = errors.join(" || ");
+    figures["failover: load"] = describeLoad(counts);
+    if (counts.firstErrors.length)
+      figures["failover: first admission errors"] = counts.firstErrors.join(" || ");
     assert.notEqual(next, leader);
     assert.equal(counts.allowed, 0, "no scale went through while the leader was down");
-    assert.ok(counts.denied > 0, "gitgate kept refusing");
+    assert.ok(counts.denied > 0 && counts.written > 0, "gitgate kept answering");
     const deployment = await json<{ spec: { replicas: number } }>(["-n", "web", "get", "deployment", "web"]);
     assert.equal(deployment.spec.replicas, 1);
+  });
+
+  it("rolling upgrade under admission load: no failed admission, nothing denied admitted", async () => {
+    // Settle after the failover: two Ready pods, no terminating one.
+    await waitFor(
+      "2/2 Ready before the upgrade",
+      async () => {
+        const all = await gitgatePods();
+        return all.length === 2 && all.every(ready) ? all : undefined;
+      },
+      120_000,
+    );
+    const before = new Set((await gitgatePods()).map((p) => p.metadata.name));
+    const load = startLoad();
+    await new Promise((r) => setTimeout(r, 3000));
+    const upgradeStart = Date.now();
+    // A changed pod annotation: a new pod template, so the Deployment rolls both pods.
+    const res = await helm([
+      "upgrade",
+      "gitgate",
+      CHART,
+      "-n",
+      NS,
+      "--reuse-values",
+      "--set",
+      `podAnnotations.upgraded=u${Date.now()}`,
+      "--wait",
+      "--timeout",
+      "240s",
+    ]);
+    assert.equal(res.code, 0, res.stderr);
+    const rolled = await waitFor(
+      "only new pods, 2/2 Ready",
+      async () => {
+        const all = await gitgatePods();
+        return all.length === 2 && all.every((p) => ready(p) && !before.has(p.metadata.name))
+          ? all
+          : undefined;
+      },
+      240_000,
+    );
+    const upgradeSeconds = (Date.now() - upgradeStart) / 1000;
+    await new Promise((r) => setTimeout(r, 3000));
+    const counts = await load.stop();
+    figures["upgrade: seconds (helm upgrade to old pods gone)"] = upgradeSeconds.toFixed(1);
+    figures["upgrade: load"] = describeLoad(counts);
+    if (counts.firstErrors.length) figures["upgrade: first errors"] = counts.firstErrors.join(" || ");
+    assert.equal(counts.allowed, 0, "a developer's scale went through during the upgrade");
+    assert.equal(
+      counts.deniedErrors + counts.writeErrors,
+      0,
+      `failed admissions: ${counts.firstErrors.join(" || ")}`,
+    );
+    assert.ok(counts.denied > 0 && counts.written > 0, "load ran");
+    const lease = await json<{ spec: { holderIdentity?: string } }>([
+      "-n",
+      NS,
+      "get",
+      "lease",
+      "gitgate-leader",
+    ]);
+    assert.ok(
+      rolled.some((p) => p.metadata.name === lease.spec.holderIdentity),
+      `leader ${lease.spec.holderIdentity} is a new pod`,
+    );
+  });
+
+  it("rotates the serving certificate in the running pods under load, no failed admission", async () => {
+    interface Secret {
+      metadata: Record<string, unknown>;
+      data: Record<string, string>;
+    }
+    const secretName = "gitgate-webhook-tls";
+    const unb64 = (t = ""): string => Buffer.from(t, "base64").toString("utf8");
+    const served = async (ip: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const socket = connect({ host: ip, port: 9443, rejectUnauthorized: false }, () => {
+          const raw = socket.getPeerCertificate().raw;
+          socket.end();
+          resolve(new X509Certificate(raw).fingerprint256);
+        });
+        socket.setTimeout(5000, () => socket.destroy(new Error(`TLS to ${ip} timed out`)));
+        socket.once("error", reject);
+      });
+    const fingerprint = (pem: string): string => new X509Certificate(pem).fingerprint256;
+    const secret = await json<Secret>(["-n", NS, "get", "secret", secretName]);
+    const original = fingerprint(unb64(secret.data["tls.crt"]));
+    // A serving certificate from the same CA, valid 10 days: due for renewal (30 days before expiry).
+    const due = createServingCert(
+      { cert: unb64(secret.data["ca.crt"]), key: unb64(secret.data["ca.key"]) },
+      [`gitgate.${NS}.svc`, `gitgate.${NS}.svc.cluster.local`],
+      [],
+      10,
+    );
+    const load = startLoad();
+    await new Promise((r) => setTimeout(r, 3000));
+    const rotateStart = Date.now();
+    const replaced = await k(
+      "admin",
+      ["replace", "-f", "-"],
+      JSON.stringify({
+        ...secret,
+        data: {
+          ...secret.data,
+          "tls.crt": Buffer.from(due.cert).toString("base64"),
+          "tls.key": Buffer.from(due.key).toString("base64"),
+        },
+      }),
+    );
+    assert.equal(replaced.code, 0, "replacing the certificate Secret");
+    const dueFingerprint = fingerprint(due.cert);
+    // A replica renews it (webhook.certCheckInterval=5s), and both serve the renewed one.
+    const renewed = await waitFor(
+      "both pods serving a renewed certificate",
+      async () => {
+        const now = await json<Secret>(["-n", NS, "get", "secret", secretName]);
+        const current = fingerprint(unb64(now.data["tls.crt"]));
+        if (current === dueFingerprint || current === original) return undefined;
+        const ips = (
+          await json<{ items: Array<{ status: { podIP?: string } }> }>([
+            "-n",
+            NS,
+            "get",
+            "pods",
+            "-l",
+            "app.kubernetes.io/name=gitgate",
+          ])
+        ).items.map((p) => p.status.podIP ?? "");
+        const servedNow = await Promise.all(ips.map((ip) => served(ip).catch(() => "")));
+        return servedNow.length === 2 && servedNow.every((f) => f === current) ? current : undefined;
+      },
+      90_000,
+    );
+    const rotateSeconds = (Date.now() - rotateStart) / 1000;
+    await new Promise((r) => setTimeout(r, 5000));
+    const counts = await load.stop();
+    figures["rotation: seconds until both pods serve the renewed certificate"] = rotateSeconds.toFixed(1);
+    figures["rotation: load"] = describeLoad(counts);
+    if (counts.firstErrors.length) figures["rotation: first errors"] = counts.firstErrors.join(" || ");
+    assert.notEqual(renewed, original);
+    assert.equal(counts.allowed, 0, "a developer's scale went through during the rotation");
+    assert.equal(
+      counts.deniedErrors + counts.writeErrors,
+      0,
+      `failed admissions: ${counts.firstErrors.join(" || ")}`,
+    );
+    assert.ok(counts.denied > 0 && counts.written > 0, "load ran");
+  });
+
+  it("health for real: a bad image makes the GitApp Degraded with a reason; a fix commit makes it Healthy", async () => {
+    assert.ok(git, "the Git server of the sync test");
+    const server = git;
+    const manifest = (image: string): string =>
+      [
+        "apiVersion: apps/v1",
+        "kind: Deployment",
+        "metadata: {name: api}",
+        "spec:",
+        "  replicas: 1",
+        "  progressDeadlineSeconds: 15",
+        "  selector: {matchLabels: {app: api}}",
+        "  template:",
+        "    metadata: {labels: {app: api}}",
+        "    spec:",
+        `      containers: [{name: api, image: "${image}", imagePullPolicy: Never}]`,
+        "",
+      ].join("\n");
+    // Never pulled and not on the node: the container stays in ErrImageNeverPull.
+    await server.createRepo("api", { "app/deployment.yaml": manifest("example.invalid/missing:1") });
+    const applied = await k(
+      "admin",
+      ["apply", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "gitgate.io/v1alpha1",
+        kind: "GitApp",
+        metadata: { name: "api", namespace: "default" },
+        spec: {
+          source: { repoURL: server.repoURL("api"), revision: "main", path: "app" },
+          destination: { namespace: "api" },
+          sync: { interval: "5s", createNamespace: true },
+        },
+      }),
+    );
+    assert.equal(applied.code, 0, applied.stderr);
+    interface App {
+      status?: {
+        revision?: string;
+        health?: string;
+        conditions?: Array<{ type: string; reason?: string; message?: string }>;
+      };
+    }
+    const app = (): Promise<App> => json<App>(["-n", "default", "get", "gitapp", "api"]);
+    const degradedStart = Date.now();
+    const degraded = await withDiagnostics(() =>
+      waitFor(
+        "GitApp api Degraded",
+        async () => {
+          const a = await app();
+          return a.status?.health === "Degraded" ? a : undefined;
+        },
+        120_000,
+      ),
+    );
+    figures["health: applied to Degraded (s)"] = ((Date.now() - degradedStart) / 1000).toFixed(1);
+    const readyCond = degraded.status?.conditions?.find((c) => c.type === "Ready");
+    assert.equal(readyCond?.reason, "Degraded");
+    assert.match(
+      readyCond?.message ?? "",
+      /^Degraded: Deployment api\/api: ReplicaSet "api-[a-z0-9]+" has timed out progressing\.$/,
+    );
+
+    const fix = await server.commit("api", { "app/deployment.yaml": manifest(PAUSE_IMAGE) }, "fix the image");
+    const fixStart = Date.now();
+    const healthy = await withDiagnostics(() =>
+      waitFor(
+        "GitApp api Healthy at the fix",
+        async () => {
+          const a = await app();
+          return a.status?.revision === fix && a.status.health === "Healthy" ? a : undefined;
+        },
+        120_000,
+      ),
+    );
+    figures["health: fix commit to Healthy (s)"] = ((Date.now() - fixStart) / 1000).toFixed(1);
+    assert.equal(healthy.status?.conditions?.find((c) => c.type === "Ready")?.reason, "Healthy");
   });
 
   it("helm uninstall leaves no webhook configuration", async () => {
@@ -397,6 +685,74 @@ describe("in-cluster: gitgate's image, helm install on a real node", { timeout: 
         `${kind} left after uninstall`,
       );
     }
+  });
+
+  it("the README's install path, as written: its ctr and helm lines bring up 2/2 Ready", async () => {
+    const readme = await readFile(join(ROOT, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Running against a cluster"));
+    const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
+    // Commands, continuation lines joined, comments dropped.
+    const commands = block
+      .replace(/\\\n\s*/g, "")
+      .split("\n")
+      .map((l) => l.replace(/\s+#.*$/, "").trim())
+      .filter(Boolean);
+    const version = (JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { version: string })
+      .version;
+    assert.deepEqual(commands, [
+      "npm run image -- --output gitgate.tar",
+      "ctr -n k8s.io images import gitgate.tar",
+      "helm install gitgate ./chart -n gitgate-system --create-namespace " +
+        `--set image.repository=gitgate,image.tag=${version},image.pullPolicy=Never`,
+    ]);
+    // The first line is what built this suite's archive (scripts/image.ts → buildImage with
+    // --output); the other two run verbatim, in a directory holding that archive and ./chart.
+    assert.equal(image.reference, `docker.io/library/gitgate:${version}`);
+    const dir = await mkdtemp(join(work, "readme-"));
+    await link(join(work, "gitgate.tar"), join(dir, "gitgate.tar"));
+    await symlink(CHART, join(dir, "chart"));
+    const env: NodeJS.ProcessEnv = {
+      PATH: [dirname(tools.helm), process.env.PATH].join(":"),
+      HOME: work,
+      HELM_CONFIG_HOME: join(work, "helm", "config"),
+      HELM_CACHE_HOME: join(work, "helm", "cache"),
+      HELM_DATA_HOME: join(work, "helm", "data"),
+      KUBECONFIG: cluster.cp.kubeconfigs.admin,
+      // ctr's own variable for a containerd that is not at /run/containerd/containerd.sock.
+      CONTAINERD_ADDRESS: cluster.node.containerdSocket,
+    };
+    const started = Date.now();
+    for (const command of commands.slice(1)) {
+      const r = await new Promise<Run>((resolve) =>
+        execFile("bash", ["-c", command], { cwd: dir, env, timeout: 180_000 }, (err, stdout, stderr) =>
+          resolve({ code: err ? 1 : 0, stdout, stderr }),
+        ),
+      );
+      assert.equal(r.code, 0, `${command}\n${r.stderr}`);
+    }
+    const pods = await withDiagnostics(() =>
+      waitFor(
+        "two gitgate pods Ready after the README's install",
+        async () => {
+          const all = await gitgatePods();
+          return all.length === 2 && all.every(ready) ? all : undefined;
+        },
+        180_000,
+      ),
+    );
+    figures["README install path to 2/2 Ready (s)"] = ((Date.now() - started) / 1000).toFixed(1);
+    assert.equal(pods.length, 2);
+    const hooks = await json<{ webhooks: Array<{ clientConfig: { caBundle?: string } }> }>([
+      "get",
+      "validatingwebhookconfiguration",
+      "gitgate-validate",
+    ]);
+    assert.ok(
+      hooks.webhooks.every((w) => w.clientConfig.caBundle),
+      "webhooks registered with a caBundle",
+    );
+    const res = await helm(["uninstall", "gitgate", "-n", NS, "--wait", "--timeout", "120s"]);
+    assert.equal(res.code, 0, res.stderr);
   });
 });
 

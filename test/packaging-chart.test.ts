@@ -47,8 +47,17 @@ interface Run {
 let tools: Tools;
 let helmHome: string;
 
-/** helm with its own config/cache dirs; `kubeconfig` only for commands that talk to a cluster. */
-function helm(args: string[], kubeconfig?: string): Promise<Run> {
+/** No gitgate image is published: every render names one, as users must (`image: false` omits it). */
+const IMAGE_VALUES = join(FIXTURES, "values-image.yaml");
+const RENDERING = new Set(["template", "lint", "install", "upgrade"]);
+
+/**
+ * helm with its own config/cache dirs; `kubeconfig` only for commands that talk to a cluster.
+ * Rendering commands get values-image.yaml as their first (lowest) values file.
+ */
+function helm(argv: string[], kubeconfig?: string, opts: { image?: boolean } = {}): Promise<Run> {
+  const [command = "", ...rest] = argv;
+  const args = opts.image !== false && RENDERING.has(command) ? [command, "-f", IMAGE_VALUES, ...rest] : argv;
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: helmHome,
@@ -186,6 +195,23 @@ describe("chart, rendered without a cluster", () => {
     assert.match(full, /1 chart\(s\) linted, 0 chart\(s\) failed/);
   });
 
+  it("without image.repository fails at once, saying how to get an image and what to set", async () => {
+    // (helm lint lets `required` pass on purpose; template and install fail.)
+    const res = await helm(["template", "gitgate", CHART], undefined, { image: false });
+    assert.notEqual(res.code, 0, "helm template without an image");
+    assert.match(res.stderr, /image\.repository is required: no gitgate image is published\./);
+    assert.match(res.stderr, /npm run image -- --output gitgate\.tar/);
+    assert.match(res.stderr, /set image\.repository and image\.tag/);
+    const named = await render(["--set", "image.repository=registry.example.com/team/gitgate"]);
+    const chartVersion = /^appVersion: "?([^"\n]+)"?$/m.exec(
+      await readFile(join(CHART, "Chart.yaml"), "utf8"),
+    )?.[1];
+    assert.equal(
+      container(find(named, "Deployment")).image,
+      `registry.example.com/team/gitgate:${chartVersion}`,
+    );
+  });
+
   it("rejects values of the wrong type, unknown keys and inline alert URLs, naming the key", async () => {
     const wrongType = await helm([
       "template",
@@ -225,6 +251,7 @@ describe("chart, rendered without a cluster", () => {
     assert.equal(config.webhook.port, 9443);
     assert.equal(config.webhook.namePrefix, "gitgate");
     assert.equal(config.webhook.certSecret, "gitgate-webhook-tls");
+    assert.equal(config.webhook.certCheckInterval, "1h", "webhook.certCheckInterval reaches the config");
     assert.deepEqual(config.leaderElection, { enabled: true, leaseName: "gitgate-leader" });
 
     const full = configOf(await render(["-f", join(FIXTURES, "values-full.yaml")], "prod", "platform"));
@@ -493,6 +520,19 @@ describe("chart against a real kube-apiserver", () => {
       const res = await k(adminKc, ["apply", "--dry-run=server", "-f", "-"], manifest);
       assert.equal(res.code, 0, res.stderr);
     }
+  });
+
+  it("helm install without image.repository fails before creating a workload", async () => {
+    const adminKc = cp.kubeconfigs.admin ?? "";
+    const res = await helm(["install", "gitgate", CHART, "-n", NS, "--create-namespace"], adminKc, {
+      image: false,
+    });
+    assert.notEqual(res.code, 0);
+    assert.match(res.stderr, /image\.repository is required: no gitgate image is published\./);
+    const releases = await helmOk(["list", "-n", NS, "-a", "-q"], adminKc);
+    assert.equal(releases.trim(), "", "no release recorded");
+    const deployments = await admin.list({ apiVersion: "apps/v1", kind: "Deployment", namespace: NS });
+    assert.deepEqual(deployments.items, [], "no Deployment created");
   });
 
   it("helm install creates every object of the release", async () => {

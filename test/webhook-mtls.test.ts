@@ -257,6 +257,9 @@ describe("chart: webhook.clientCA from an existing Secret or ConfigMap", () => {
           "-n",
           "gitgate-system",
           "--no-hooks",
+          // No image is published: a render must name one (chart/README.md).
+          "--set",
+          "image.repository=registry.example.com/gitgate",
           ...set.flatMap((v) => ["--set", v]),
         ],
         {

@@ -53,11 +53,16 @@ app.kubernetes.io/part-of: gitgate
 {{- printf "%s-leader" (include "gitgate.fullname" .) }}
 {{- end }}
 
+{{/*
+No gitgate image is published: without image.repository the install fails here, saying what to
+set, rather than leaving pods in ImagePullBackOff.
+*/}}
 {{- define "gitgate.image" -}}
+{{- $repository := required "image.repository is required: no gitgate image is published. Build one from the repository (npm run image -- --output gitgate.tar, or docker build -t REGISTRY/gitgate:TAG .), push it to a registry your nodes pull from or import it on each node (ctr -n k8s.io images import gitgate.tar), then set image.repository and image.tag (and image.pullPolicy=Never for an imported image)" .Values.image.repository -}}
 {{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- printf "%s@%s" $repository .Values.image.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- printf "%s:%s" $repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 {{- end }}
 
@@ -72,7 +77,7 @@ certificate Secret and the Lease.
 {{- $config := deepCopy (.Values.config | default dict) -}}
 {{- $_ := set $config "namespace" .Release.Namespace -}}
 {{- $service := dict "name" $fullname "namespace" .Release.Namespace "port" .Values.service.port -}}
-{{- $webhook := dict "enabled" .Values.webhook.enabled "port" .Values.webhook.port "failurePolicy" .Values.webhook.failurePolicy "timeoutSeconds" .Values.webhook.timeoutSeconds "register" .Values.webhook.register "namePrefix" $fullname "certSecret" (include "gitgate.certSecret" .) "service" $service -}}
+{{- $webhook := dict "enabled" .Values.webhook.enabled "port" .Values.webhook.port "failurePolicy" .Values.webhook.failurePolicy "timeoutSeconds" .Values.webhook.timeoutSeconds "register" .Values.webhook.register "namePrefix" $fullname "certSecret" (include "gitgate.certSecret" .) "service" $service "certCheckInterval" .Values.webhook.certCheckInterval -}}
 {{- $clientCA := include "gitgate.clientCAPath" . -}}
 {{- if $clientCA -}}
 {{- $_ = set $webhook "clientCA" $clientCA -}}

@@ -116,15 +116,40 @@ async function applyDemoApps(client: ClusterClient, repoURL: string): Promise<vo
   }
 }
 
+/** The whole stop (gitgate, then the servers, then the control plane) takes at most this long. */
+export const STOP_BUDGET_MS = 10_000;
+/** gitgate's own part of it: in-flight admission requests answered, controllers stopped. */
+const RUNTIME_STOP_MS = 5_000;
+
+/** `work`, or undefined once `ms` have passed (the caller goes on without it). */
+async function within<T>(ms: number, work: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function devCommand(flags: DevFlags): Promise<void> {
   const say = (line: string): void => void process.stderr.write(`${paint.dim("[dev]")} ${line}\n`);
   const cleanups: Array<() => Promise<void>> = [];
   let stopping = false;
+  // Cleanups run last-registered first: gitgate, the servers, then the control plane it talks to.
   const stop = async (code: number): Promise<never> => {
     if (!stopping) {
       stopping = true;
+      const started = Date.now();
       say("stopping…");
+      const force = setTimeout(() => {
+        // The control plane's watchdog kills what is left and removes its data.
+        say(paint.red(`stop took over ${STOP_BUDGET_MS / 1000} s; exiting now`));
+        process.exit(code || 1);
+      }, STOP_BUDGET_MS);
       for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+      clearTimeout(force);
+      say(`stopped in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     }
     process.exit(code);
   };
@@ -167,8 +192,11 @@ export async function devCommand(flags: DevFlags): Promise<void> {
     });
     // Unregister first on the way out: a stopped gitgate must not leave a webhook that fails writes.
     cleanups.push(async () => {
-      await unregisterWebhooks(runtime.client, "gitgate-dev").catch(() => undefined);
-      await runtime.stop();
+      await within(
+        RUNTIME_STOP_MS,
+        unregisterWebhooks(runtime.client, "gitgate-dev").catch(() => undefined),
+      );
+      await within(RUNTIME_STOP_MS, runtime.stop());
     });
 
     await runtime.client

@@ -28,6 +28,8 @@ export interface ConfigDurations {
   /** enforcement.breakGlass.maxDuration / defaultDuration, in whole seconds as the policy takes them. */
   breakGlassMaxSeconds: number;
   breakGlassDefaultSeconds: number;
+  /** webhook.certCheckInterval, at least a second. */
+  certCheckIntervalMs: number;
 }
 
 const seconds = (ms: number): number => Math.round(ms / 1000);
@@ -44,5 +46,6 @@ export function durationsOf(config: GitgateConfig): ConfigDurations {
     alertDedupWindowMs: parseDuration(config.alerts.dedupWindow) ?? 600_000,
     breakGlassMaxSeconds: seconds(parseDuration(breakGlass.maxDuration) ?? 4 * 3600 * 1000),
     breakGlassDefaultSeconds: seconds(parseDuration(breakGlass.defaultDuration) ?? 3600 * 1000),
+    certCheckIntervalMs: Math.max(1000, parseDuration(config.webhook.certCheckInterval ?? "1h") ?? 3_600_000),
   };
 }

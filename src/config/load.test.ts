@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
+import { durationsOf } from "./duration.js";
 import { DEFAULT_CONFIG, applyEnv, parseConfig } from "./load.js";
 
 /** The defaults as documented (chart/values.yaml, README), written out: not read back from load.ts. */
@@ -91,6 +92,11 @@ describe("parseConfig", () => {
       { enforcement: { breakGlass: { maxDuration: "forever" } } },
       /maxDuration must match pattern/,
     ],
+    [
+      "a certificate check interval that is not a duration",
+      { webhook: { certCheckInterval: "hourly" } },
+      /certCheckInterval must match pattern/,
+    ],
   ];
   for (const [name, doc, want] of bad) {
     it(`rejects ${name} with a message naming the field`, () => {
@@ -114,6 +120,18 @@ describe("parseConfig", () => {
       clientCA: "/etc/gitgate/client-ca/ca.crt",
       clientNames: ["a"],
     });
+  });
+  it("checks certificates every webhook.certCheckInterval: 1h by default, never more often than 1 s", () => {
+    const cases: Array<[string | undefined, number]> = [
+      [undefined, 3_600_000],
+      ["5s", 5000],
+      ["10m", 600_000],
+      ["100ms", 1000],
+    ];
+    for (const [interval, want] of cases) {
+      const c = parseConfig(interval ? { webhook: { certCheckInterval: interval } } : null, "x");
+      assert.equal(durationsOf(c).certCheckIntervalMs, want, String(interval));
+    }
   });
   it("takes webhook secrets from the environment", () => {
     const c = applyEnv(DEFAULT_CONFIG, { GITGATE_GITHUB_WEBHOOK_SECRET: "s3", GITGATE_LOG_LEVEL: "debug" });

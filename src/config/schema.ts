@@ -78,6 +78,8 @@ export interface GitgateConfig {
     clientCA?: string;
     /** With clientCA: the subject CN or a DNS SAN of the client certificate must be one of these. */
     clientNames?: string[];
+    /** How often each replica re-reads the certificate Secret and renews what is due (default 1h). */
+    certCheckInterval?: string;
   };
   /**
    * Push receiver. A push needs a valid GitHub signature or GitLab token unless `allowUnsigned`
@@ -187,6 +189,7 @@ export const configSchema = {
         namePrefix: { type: "string", pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$" },
         clientCA: { type: "string", minLength: 1 },
         clientNames: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
+        certCheckInterval: duration,
       },
       dependencies: { clientNames: ["clientCA"] },
     },

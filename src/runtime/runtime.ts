@@ -224,10 +224,12 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
     },
     stop: async () => {
       shuttingDown = true;
+      // The listener first: requests still in flight are answered from the full index, never
+      // from a cleared one (which would admit writes Git forbids).
+      await server?.close();
       controller.stop();
       gate.clear();
       await leadership.stop();
-      await server?.close();
       await closeAlerts();
       transport.close();
     },

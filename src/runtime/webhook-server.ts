@@ -1,7 +1,7 @@
 /**
  * The webhook server of one replica: its TLS material (kept in a Secret every replica shares), the
  * break-glass hold key derived from it, the HTTPS listener (admission, push receiver, probes,
- * metrics), the webhook configurations' registration, hourly certificate rotation, and (with
+ * metrics), the webhook configurations' registration, certificate rotation (webhook.certCheckInterval), and (with
  * webhook.clientCA) which client certificates may post an AdmissionReview.
  */
 import { createHash } from "node:crypto";
@@ -11,6 +11,7 @@ import { createAdmissionMetrics } from "../admission/metrics.js";
 import type { ExpectedNames } from "../certs/certs.js";
 import { caBundleBase64, loadOrCreateCertificates, type WebhookTls } from "../certs/store.js";
 import type { ClusterClient } from "../cluster/client.js";
+import { durationsOf } from "../config/duration.js";
 import type { GitgateConfig } from "../config/schema.js";
 import { messageOf, terminal } from "../errors.js";
 import type { GateForAdmission } from "../gate/gate.js";
@@ -25,7 +26,6 @@ import { listenHttps, type HttpsListener } from "../server/https.js";
 import { namespacesOutOfGate, registerWebhooks } from "../server/webhooks.js";
 import { admissionPolicy } from "./policy.js";
 
-const ROTATION_CHECK_MS = 3600_000;
 /** How often webhook.clientCA is re-read (a mounted Secret or ConfigMap changes in place). */
 const CLIENT_CA_CHECK_MS = 60_000;
 
@@ -131,7 +131,7 @@ export class WebhookServer {
     });
     const listener = await listenHttps(app, deps.site.host, deps.site.port, deps.tls.serving, clientCA?.pem);
     const server = new WebhookServer(deps, listener);
-    server.rotation = setInterval(() => void server.rotate(), ROTATION_CHECK_MS);
+    server.rotation = setInterval(() => void server.rotate(), durationsOf(config).certCheckIntervalMs);
     server.rotation.unref();
     if (clientCA) {
       server.clientCA = clientCA.pem;

@@ -49,9 +49,12 @@ export function createApp(deps: AppDeps): RequestListener {
     },
   );
   const admission = deps.admission;
-  if (!admission) return app;
   return (req, res) => {
-    if (!admission.serve(req, res)) void app(req, res);
+    // Not ready (starting, or draining after SIGTERM): close each connection after its answer, so
+    // that kube-apiserver holds no idle keep-alive connection the closing listener would cut
+    // under a request it has just sent (a POST it would not retry: a failed admission).
+    if (!deps.isReady()) res.setHeader("connection", "close");
+    if (!admission?.serve(req, res)) void app(req, res);
   };
 }
 

@@ -29,7 +29,10 @@ export async function kubectl(
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", reject);
-    child.on("exit", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    // "close", not "exit": the output streams may still hold kubectl's last words at exit.
+    child.on("close", (code, signal) =>
+      resolve({ code: code ?? 1, stdout, stderr: signal ? `${stderr}(killed by ${signal})` : stderr }),
+    );
     child.stdin.end(stdin ?? "");
   });
 }

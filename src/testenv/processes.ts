@@ -44,6 +44,9 @@ export async function startProcess(
   const child = spawn(cmd, args, {
     cwd: dir,
     stdio: ["ignore", "pipe", "pipe"],
+    // Its own process group: a terminal's Ctrl-C (sent to the whole foreground group) reaches only
+    // the process that started it, which stops its clients first and then this process.
+    detached: true,
     env: { PATH: [readEnvironment().tools.searchPath ?? "", extraPath].filter(Boolean).join(":") },
   });
   child.stdout?.pipe(log);

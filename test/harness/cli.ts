@@ -18,6 +18,11 @@ export interface CliOptions {
   env?: NodeJS.ProcessEnv;
   /** Called with each complete line of stderr (e.g. to parse JSON log lines). */
   onStderrLine?: (line: string) => void;
+  /**
+   * Lead its own process group, as a shell's foreground job does, so that `interrupt()` reaches
+   * every process in it the way a terminal's Ctrl-C does.
+   */
+  processGroup?: boolean;
 }
 
 export interface CliProcess {
@@ -32,6 +37,8 @@ export interface CliProcess {
   waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs: number): Promise<T>;
   /** Sends `signal` and gives the exit code, or a sentence when the process outlives `timeoutMs`. */
   stop(signal: NodeJS.Signals, timeoutMs?: number): Promise<number | null | string>;
+  /** Ctrl-C in a terminal: SIGINT to the whole process group (needs `processGroup`). */
+  interrupt(): void;
 }
 
 /** `gitgate <args…>` as a child process. */
@@ -40,6 +47,7 @@ export function startCli(args: string[], opts: CliOptions): CliProcess {
     cwd: opts.cwd,
     env: opts.env ?? process.env,
     stdio: ["ignore", "pipe", "pipe"],
+    detached: opts.processGroup === true,
   });
   let stdout = "";
   let stderr = "";
@@ -67,6 +75,10 @@ export function startCli(args: string[], opts: CliOptions): CliProcess {
       waitFor(what, probe, timeoutMs).catch((err: unknown) => {
         throw new Error(`${String(err)}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
       }),
+    interrupt: () => {
+      if (!opts.processGroup || child.pid === undefined) throw new Error("interrupt() needs processGroup");
+      process.kill(-child.pid, "SIGINT");
+    },
     stop: (signal, timeoutMs = 30_000) => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return Promise.race([
