@@ -59,6 +59,9 @@ function syncedCondition(ctx: ReconcileContext): ConditionInput {
   }
   if (ctx.spec.suspend)
     return { type: "Synced", status: "Unknown", reason: "Suspended", message: "sync is suspended" };
+  // A wave or hook still running: not failed, not done (operation.ts requeues it shortly).
+  if (ctx.waiting)
+    return { type: "Synced", status: "Unknown", reason: "Progressing", message: redactText(ctx.waiting) };
   if (ctx.pruneRefused)
     return { type: "Synced", status: "False", reason: "PruneRefused", message: ctx.pruneRefused };
   return {
@@ -128,8 +131,10 @@ export function composeOutcome(ctx: ReconcileContext, now: Date): Outcome {
         ...undeclaredOf(d.changes),
       })),
   };
+  if (ctx.operation) status.operation = ctx.operation;
   if (applied) {
-    status.revision = ctx.commit;
+    // While a wave waits the new revision is only partly applied; its objects are in the inventory.
+    if (!ctx.waiting) status.revision = ctx.commit;
     status.inventory = ctx.inventory;
     status.lastSyncTime = now.toISOString();
     status.health = ctx.health;
@@ -151,7 +156,8 @@ function eventsFor(
     synced.status === "True" &&
     (ctx.appliedCount > 0 || ctx.pruned.length > 0 || before?.status !== "True")
   ) {
-    const pruned = ctx.pruned.length > 0 ? `, pruned ${ctx.pruned.length}` : "";
+    const kept = ctx.kept.length > 0 ? `, kept ${ctx.kept.join(", ")} (prune disabled)` : "";
+    const pruned = (ctx.pruned.length > 0 ? `, pruned ${ctx.pruned.length}` : "") + kept;
     events.push({
       type: "Normal",
       reason: "Synced",
