@@ -195,7 +195,7 @@ describe("sync order, hooks and options", () => {
       "migrate.yaml": job("migrate", hook),
       "app.yaml": cm("app-config"),
     });
-    await app("presync", "presync");
+    await app("presync", "presync", { interval: "2s" });
     const waiting = await waitCondition("presync", "Synced", "Unknown", "Progressing");
     assert.match(
       condition(waiting, "Synced")?.message ?? "",

@@ -21,6 +21,7 @@ import {
   type GitApp,
 } from "../api/gitapp.js";
 import { cascadeDelete, finalizerWanted, setFinalizer } from "./cascade.js";
+import { operationPatch } from "./hooks.js";
 import { LiveState } from "./live.js";
 import { composeOutcome, type KubeEventSpec } from "./outcome.js";
 import { reconcile, type ReconcileContext, type ReconcileDeps, type Role } from "./reconcile.js";
@@ -296,7 +297,8 @@ export class Controller {
       name: app.metadata.name ?? "",
     };
     try {
-      const updated = await this.opts.client.patch(target, { status: outcome.status }, "merge", {
+      const status = { ...outcome.status, operation: operationPatch(outcome.status.operation) };
+      const updated = await this.opts.client.patch(target, { status }, "merge", {
         subresource: "status",
       });
       // Keep our copy current so the next run's transitions compare against what we wrote.

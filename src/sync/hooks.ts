@@ -91,3 +91,16 @@ export function finish(
     if (message) op.message = message.slice(0, 1000);
   }
 }
+
+const OPTIONAL_KEYS = ["generation", "finishedAt", "step", "waitingSince", "reason", "message"] as const;
+
+/**
+ * The operation as a merge patch: a key the new operation lacks is sent as null, or the previous
+ * operation's value (its finishedAt, its failure) would stay in status.
+ */
+export function operationPatch(op: SyncOperation | undefined): Record<string, unknown> | undefined {
+  if (!op) return undefined;
+  const patch: Record<string, unknown> = { ...op };
+  for (const key of OPTIONAL_KEYS) if (op[key] === undefined) patch[key] = null;
+  return patch;
+}
