@@ -397,7 +397,8 @@ export async function renderDesired(
   } catch (err) {
     throw classified(err);
   }
-  return ctx.desired;
+  // Hooks are one-off operations, not objects the cluster should match.
+  return splitHooks(ctx.desired).resources;
 }
 
 export async function reconcile(app: GitApp, role: Role, deps: ReconcileDeps): Promise<ReconcileContext> {
