@@ -235,37 +235,43 @@ describe("sync options and Helm hooks", () => {
     assert.deepEqual(plain?.data, { a: "1" });
   });
 
-  it("respectIgnoreDifferences: an ignored field keeps its live value when a new commit is applied", async () => {
+  it("respectIgnoreDifferences: an ignored field keeps its live value when a new commit is applied (without it, Git's)", async () => {
     await env.git.createRepo("tuned", { "cm.yaml": cm("tuned", {}, 'tuned: "git"\n  other: "1"') });
+    const ignoreDifferences = [{ kind: "ConfigMap", name: "tuned", jsonPointers: ["/data/tuned"] }];
     await app(
       "tuned",
       "tuned",
       { respectIgnoreDifferences: true, interval: "2s" },
-      {
-        enforcement: {
-          ignoreDifferences: [{ kind: "ConfigMap", name: "tuned", jsonPointers: ["/data/tuned"] }],
-        },
-      },
+      { enforcement: { ignoreDifferences } },
     );
+    await app("tuned-plain", "tuned", { interval: "2s" }, { enforcement: { ignoreDifferences } });
     await waitSynced(env, "tuned");
-    const edit = await env.kubectl("admin", [
-      "-n",
-      "tuned",
-      "patch",
-      "configmap",
-      "tuned",
-      "-p",
-      '{"data":{"tuned":"live"}}',
-    ]);
-    assert.equal(edit.code, 0, edit.stderr);
+    await waitSynced(env, "tuned-plain");
+    for (const ns of ["tuned", "tuned-plain"]) {
+      const edit = await env.kubectl("admin", [
+        "-n",
+        ns,
+        "patch",
+        "configmap",
+        "tuned",
+        "-p",
+        '{"data":{"tuned":"live"}}',
+      ]);
+      assert.equal(edit.code, 0, edit.stderr);
+    }
     const next = await env.git.commit(
       "tuned",
       { "cm.yaml": cm("tuned", {}, 'tuned: "git"\n  other: "2"') },
       "other: 2",
     );
     await waitSynced(env, "tuned", next);
-    const live = await get("tuned", "ConfigMap", "tuned");
-    assert.deepEqual(live?.data, { tuned: "live", other: "2" });
+    await waitSynced(env, "tuned-plain", next);
+    assert.deepEqual((await get("tuned", "ConfigMap", "tuned"))?.data, { tuned: "live", other: "2" });
+    assert.deepEqual(
+      (await get("tuned-plain", "ConfigMap", "tuned"))?.data,
+      { tuned: "git", other: "2" },
+      "the default applies Git's value",
+    );
   });
 
   it("deletionPolicy Delete: deleting the GitApp deletes its objects (prune-disabled kept); Orphan leaves them", async () => {

@@ -194,6 +194,7 @@ describe("sync order, hooks and options", () => {
     await env.git.createRepo("presync", {
       "migrate.yaml": job("migrate", hook),
       "app.yaml": cm("app-config"),
+      "notice.yaml": cm("sync-failed-notice", { "gitgate.io/hook": "SyncFail" }),
     });
     await app("presync", "presync", { interval: "2s" });
     const waiting = await waitCondition("presync", "Synced", "Unknown", "Progressing");
@@ -220,6 +221,10 @@ describe("sync order, hooks and options", () => {
     assert.ok(
       await get("presync", "Job", "migrate", "batch/v1"),
       "HookFailed not in the policy: the Job stays",
+    );
+    assert.ok(
+      await get("presync", "ConfigMap", "sync-failed-notice"),
+      "SyncFail hooks run when the sync fails",
     );
     // Hooks are not Git-managed objects: not in the inventory.
     assert.ok(!(failed.status?.inventory ?? []).some((i) => i.kind === "Job"), "the hook is not inventoried");
