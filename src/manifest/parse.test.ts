@@ -68,6 +68,16 @@ void describe("parseManifests", () => {
         ["y", 2],
       ],
     },
+    {
+      name: "a hook may use generateName (gitgate's, Argo CD's or Helm's annotation)",
+      text:
+        `apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: run-, annotations: {gitgate.io/hook: PreSync}}\n---\n` +
+        `apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: m-, annotations: {helm.sh/hook: pre-install}}\n`,
+      want: [
+        [undefined, 1],
+        [undefined, 5],
+      ],
+    },
     { name: "only comments", text: "# nothing here\n", want: [] },
     { name: "empty text", text: "", want: [] },
   ];
