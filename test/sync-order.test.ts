@@ -251,5 +251,8 @@ describe("sync order, hooks and options", () => {
       "HookSucceeded deletes the Job",
       async () => !(await get("presync", "Job", "migrate", "batch/v1")),
     );
+    await waitFor("sync-recovered alert", () =>
+      env.alerts.find((a) => a.type === "sync-recovered" && a.app.name === "presync"),
+    );
   });
 });

@@ -85,6 +85,8 @@ export interface SyncOperation {
   reason?: string;
   message?: string;
   hooks?: HookRecord[];
+  /** Started while the last sync had failed: its success is a recovery (alert). */
+  recovering?: boolean;
 }
 
 export type ConditionType = "Ready" | "Synced" | "Drifted";

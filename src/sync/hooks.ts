@@ -16,6 +16,7 @@ export function currentOperation(
   revision: string,
   generation: number | undefined,
   now: Date,
+  afterFailure = false,
 ): SyncOperation {
   if (previous && previous.revision === revision && previous.generation === generation)
     return structuredClone(previous);
@@ -25,6 +26,7 @@ export function currentOperation(
     phase: "Running",
     startedAt: now.toISOString(),
     hooks: [],
+    ...(afterFailure ? { recovering: true } : {}),
   };
 }
 
@@ -92,7 +94,15 @@ export function finish(
   }
 }
 
-const OPTIONAL_KEYS = ["generation", "finishedAt", "step", "waitingSince", "reason", "message"] as const;
+const OPTIONAL_KEYS = [
+  "generation",
+  "finishedAt",
+  "step",
+  "waitingSince",
+  "reason",
+  "message",
+  "recovering",
+] as const;
 
 /**
  * The operation as a merge patch: a key the new operation lacks is sent as null, or the previous

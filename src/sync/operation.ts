@@ -11,6 +11,7 @@ import type { DesiredEntry } from "../manifest/desired.js";
 import { APP_LABEL, appLabelValue } from "../manifest/labels.js";
 import { describeRef, type KubeObject } from "../manifest/object.js";
 import { applyEntries, planApply } from "./apply.js";
+import { findCondition } from "./conditions.js";
 import { healthOf } from "./health.js";
 import {
   currentOperation,
@@ -64,7 +65,14 @@ export async function runOperation(
   writer: ClusterClient,
 ): Promise<void> {
   const now = new Date();
-  const op = currentOperation(ctx.app.status?.operation, ctx.commit ?? "", ctx.app.metadata.generation, now);
+  const failedBefore = findCondition(ctx.app.status?.conditions, "Synced")?.status === "False";
+  const op = currentOperation(
+    ctx.app.status?.operation,
+    ctx.commit ?? "",
+    ctx.app.metadata.generation,
+    now,
+    failedBefore,
+  );
   ctx.operation = op;
   // A failed sync is not retried at the same commit and spec (a migration must not run again by itself).
   if (op.phase === "Failed") throw terminal(op.reason ?? "SyncFailed", op.message ?? "the sync failed");

@@ -199,7 +199,11 @@ function alertsFor(
       detail: synced.message,
     });
   }
-  if (synced.status === "True" && before?.status === "False") {
+  // A failed sync followed by a new one that waited (Synced Unknown) before succeeding recovers too.
+  const failedBefore =
+    before?.status === "False" ||
+    (before?.status === "Unknown" && before.reason === "Progressing" && ctx.operation?.recovering === true);
+  if (synced.status === "True" && failedBefore) {
     alerts.push({
       type: "sync-recovered",
       time,

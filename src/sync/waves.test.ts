@@ -165,6 +165,8 @@ describe("sync operation", () => {
     assert.equal(currentOperation(op, "def", 2, now).phase, "Running");
     assert.equal(currentOperation(op, "abc", 3, now).phase, "Running");
     assert.equal(currentOperation(undefined, "abc", 1, now).startedAt, now.toISOString());
+    assert.equal(currentOperation(op, "def", 2, now, true).recovering, true, "started after a failure");
+    assert.equal(currentOperation(op, "def", 2, now).recovering, undefined);
   });
   it("hook states from health; delete policies", () => {
     assert.equal(hookState({ status: "Healthy" }), "Succeeded");
@@ -206,6 +208,7 @@ describe("sync operation", () => {
       waitingSince: null,
       reason: null,
       message: null,
+      recovering: null,
     });
     assert.equal(operationPatch(undefined), undefined);
   });
