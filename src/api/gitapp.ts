@@ -50,6 +50,14 @@ export interface GitAppSpec {
     selfHeal?: boolean;
     createNamespace?: boolean;
     suspend?: boolean;
+    /** Prune only after every wave and PostSync hook is done and healthy (Argo CD's PruneLast). */
+    pruneLast?: boolean;
+    /** How long one step of a sync (a wave, a hook) may take to become healthy (Flux's timeout). Default 5m. */
+    timeout?: string;
+    /** Orphan (default): deleting the GitApp leaves its objects. Delete: they are deleted first (a finalizer). */
+    deletionPolicy?: DeletionPolicy;
+    /** Fields under ignoreDifferences keep their live value when gitgate applies (Argo CD's RespectIgnoreDifferences). */
+    respectIgnoreDifferences?: boolean;
   };
   enforcement?: {
     mode?: EnforcementMode;
@@ -61,6 +69,41 @@ export interface GitAppSpec {
   };
   /** Alert channels (names from the config file) for this app's events; absent: every channel. */
   alerts?: { channels?: string[] };
+}
+
+export type DeletionPolicy = "Orphan" | "Delete";
+/** On a GitApp (set by gitgate for deletionPolicy Delete, or by hand): deleting it deletes its objects. */
+export const CASCADE_FINALIZER = "gitgate.io/cascade-delete";
+
+/** A hook of the current sync operation: the object created for it and how it ended. */
+export interface HookRecord {
+  /** The entry's key in the render (a generateName hook's ends in the prefix). */
+  key: string;
+  phase: "PreSync" | "Sync" | "PostSync" | "SyncFail";
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  /** The name the object got (the API server's, for generateName). */
+  name: string;
+  status: "Running" | "Succeeded" | "Failed";
+  message?: string;
+}
+
+/** One sync of one revision, across reconciles: waves wait, hooks run once. */
+export interface SyncOperation {
+  revision: string;
+  generation?: number;
+  phase: "Running" | "Succeeded" | "Failed";
+  startedAt: string;
+  finishedAt?: string;
+  /** The step it waits at or failed in ("PreSync wave 0", "wave 1"). */
+  step?: string;
+  waitingSince?: string;
+  reason?: string;
+  message?: string;
+  hooks?: HookRecord[];
+  /** Started while the last sync had failed: its success is a recovery (alert). */
+  recovering?: boolean;
 }
 
 export type ConditionType = "Ready" | "Synced" | "Drifted";
@@ -97,6 +140,8 @@ export interface GitAppStatus {
   health?: HealthStatus;
   /** When the app became Degraded; cleared once it is Healthy again (one recovered alert). */
   degradedSince?: string | null;
+  /** The current or last sync operation (waves, hooks). */
+  operation?: SyncOperation;
   drift?: Array<{
     object: string;
     fields: string[];
@@ -129,6 +174,10 @@ export interface EffectiveSpec {
   selfHeal: boolean;
   createNamespace: boolean;
   suspend: boolean;
+  pruneLast: boolean;
+  syncTimeoutMs: number;
+  cascadeDelete: boolean;
+  respectIgnoreDifferences: boolean;
   mode: EnforcementMode;
   ignore: IgnoreRule[];
   undeclaredFields?: UndeclaredPolicy;
@@ -186,6 +235,10 @@ export function effectiveSpec(
     selfHeal: sync?.selfHeal ?? true,
     createNamespace: sync?.createNamespace ?? false,
     suspend: sync?.suspend ?? false,
+    pruneLast: sync?.pruneLast ?? false,
+    syncTimeoutMs: parseDuration(sync?.timeout ?? "") ?? 5 * 60_000,
+    cascadeDelete: wantsCascade(app),
+    respectIgnoreDifferences: sync?.respectIgnoreDifferences ?? false,
     mode: enforcement?.mode ?? defaultMode,
     ignore: enforcement?.ignoreDifferences ?? [],
     ...(enforcement?.undeclaredFields || defaults.undeclaredFields
@@ -194,6 +247,16 @@ export function effectiveSpec(
     allowedChanges: [...(defaults.allowedChanges ?? []), ...(enforcement?.allowedChanges ?? [])],
     ...withActAs(tenantIdentity(app, defaults)),
   };
+}
+
+/**
+ * deletionPolicy Delete, or (no policy given) the finalizer put on by hand, as Argo CD's
+ * resources-finalizer. An explicit Orphan wins: gitgate then takes its finalizer off.
+ */
+export function wantsCascade(app: GitApp): boolean {
+  const policy = app.spec.sync?.deletionPolicy;
+  if (policy) return policy === "Delete";
+  return (app.metadata.finalizers ?? []).includes(CASCADE_FINALIZER);
 }
 
 function withActAs(actAs: string | undefined): { actAs?: string } {

@@ -68,6 +68,16 @@ void describe("parseManifests", () => {
         ["y", 2],
       ],
     },
+    {
+      name: "a hook may use generateName (gitgate's, Argo CD's or Helm's annotation)",
+      text:
+        `apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: run-, annotations: {gitgate.io/hook: PreSync}}\n---\n` +
+        `apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: m-, annotations: {helm.sh/hook: pre-install}}\n`,
+      want: [
+        ["run-", 1],
+        ["m-", 5],
+      ],
+    },
     { name: "only comments", text: "# nothing here\n", want: [] },
     { name: "empty text", text: "", want: [] },
   ];
@@ -75,7 +85,7 @@ void describe("parseManifests", () => {
     void it(tc.name, () => {
       const docs = parseManifests(tc.text, "apps/x.yaml");
       assert.deepEqual(
-        docs.map((d) => [d.object.metadata.name, d.line]),
+        docs.map((d) => [d.object.metadata.name ?? d.object.metadata.generateName, d.line]),
         tc.want,
       );
       for (const d of docs) assert.equal(d.file, "apps/x.yaml");

@@ -5,6 +5,7 @@
 import yaml from "js-yaml";
 import { messageOf, terminal, type GitgateError } from "../errors.js";
 import { isPlainObject, type KubeObject } from "./object.js";
+import { HOOK_ANNOTATIONS } from "../sync/waves.js";
 
 export interface ParsedDoc {
   object: KubeObject;
@@ -128,18 +129,26 @@ function problemWith(value: unknown): string | undefined {
   if (typeof value.kind !== "string" || value.kind === "") return "missing kind";
   const meta = value.metadata;
   if (!isPlainObject(meta)) return `${value.kind} has no metadata`;
-  if (typeof meta.name !== "string" || meta.name === "") {
+  // A hook is created once per sync and never tracked, so it may be named by the API server.
+  const generatedHook = typeof meta.generateName === "string" && meta.generateName !== "" && isHook(meta);
+  if ((typeof meta.name !== "string" || meta.name === "") && !generatedHook) {
     // gitgate tracks, prunes and guards objects by name; a generated name differs on every apply.
     return meta.generateName !== undefined
-      ? `${value.kind} uses metadata.generateName; gitgate needs a fixed metadata.name`
+      ? `${value.kind} uses metadata.generateName; gitgate needs a fixed metadata.name (or a hook annotation: docs/sync-order.md)`
       : `${value.kind} has no metadata.name`;
   }
   if (meta.namespace !== undefined && meta.namespace !== null && typeof meta.namespace !== "string") {
-    return `${value.kind} ${meta.name}: metadata.namespace must be a string`;
+    return `${value.kind} ${String(meta.name ?? meta.generateName)}: metadata.namespace must be a string`;
   }
   return (
     checkStringMap(meta.labels, "metadata.labels") ?? checkStringMap(meta.annotations, "metadata.annotations")
   );
+}
+
+/** Annotated as a hook (gitgate's, Argo CD's or Helm's annotation): see src/sync/waves.ts. */
+function isHook(meta: Record<string, unknown>): boolean {
+  const annotations = isPlainObject(meta.annotations) ? meta.annotations : {};
+  return [...HOOK_ANNOTATIONS, "helm.sh/hook"].some((k) => typeof annotations[k] === "string");
 }
 
 function isListKind(value: Record<string, unknown>): value is { kind: string; items: unknown[] } {

@@ -6,6 +6,7 @@ import type { FieldChange } from "../manifest/event.js";
 import type { ClusterClient } from "../cluster/client.js";
 import { diffDeclared } from "../diff/index.js";
 import { additionsOf, takeOver, type Addition } from "../diff/managed-fields.js";
+import { ApiError } from "../cluster/api-error.js";
 import { classOf, GitgateError, messageOf } from "../errors.js";
 import type { DesiredEntry } from "../manifest/desired.js";
 import type { ClaimedField } from "../gate/admitted-changes.js";
@@ -13,6 +14,7 @@ import { COMMIT_ANNOTATION, FIELD_MANAGER, FILE_ANNOTATION, REPO_ANNOTATION } fr
 import { describeRef, type KubeObject } from "../manifest/object.js";
 import { lastChanger } from "./attribution.js";
 import { mapLimit } from "./parallel.js";
+import { syncOptionsOf } from "./waves.js";
 
 export interface DriftRecord {
   entry: DesiredEntry;
@@ -105,13 +107,20 @@ export interface ApplyResult {
   errors: GitgateError[];
 }
 
+export interface ApplyOptions {
+  takeOvers?: ReadonlyMap<string, TakeOver>;
+  /** The object to apply for an entry (ignored fields kept live); default: the entry's. */
+  objectOf?: (entry: DesiredEntry) => KubeObject;
+}
+
 export async function applyEntries(
   client: ClusterClient,
   entries: DesiredEntry[],
   concurrency: number,
   onApplied: (live: KubeObject) => void,
-  takeOvers: ReadonlyMap<string, TakeOver> = new Map(),
+  opts: ApplyOptions = {},
 ): Promise<ApplyResult> {
+  const takeOvers = opts.takeOvers ?? new Map<string, TakeOver>();
   const result: ApplyResult = { applied: [], errors: [] };
   const phases = [
     entries.filter((e) => FIRST_PHASE.has(e.ref.kind)),
@@ -122,7 +131,7 @@ export async function applyEntries(
       try {
         const taking = takeOvers.get(entry.key);
         if (taking) await takeOverFields(client, entry, taking);
-        const live = await client.apply(entry.object, { fieldManager: FIELD_MANAGER, force: true });
+        const live = await applyOrReplace(client, opts.objectOf?.(entry) ?? entry.object);
         onApplied(live);
         result.applied.push(live);
       } catch (err) {
@@ -137,6 +146,34 @@ export async function applyEntries(
     if (result.errors.length > 0) break; // later phases may depend on what failed
   }
   return result;
+}
+
+/** An apply refused because a field is immutable (a Job's template, an immutable ConfigMap's data). */
+function isImmutableRefusal(err: unknown): boolean {
+  return err instanceof ApiError && err.status === 422 && /immutable/i.test(err.message);
+}
+
+/**
+ * Server-side apply; with `Replace=true` (sync-options, opt-in) an apply refused for an immutable
+ * field deletes the object and creates it again from Git, as Argo CD's Replace/Force options do.
+ */
+async function applyOrReplace(client: ClusterClient, obj: KubeObject): Promise<KubeObject> {
+  try {
+    return await client.apply(obj, { fieldManager: FIELD_MANAGER, force: true });
+  } catch (err) {
+    if (!isImmutableRefusal(err) || !syncOptionsOf(obj).replace) throw err;
+  }
+  const target = {
+    apiVersion: obj.apiVersion,
+    kind: obj.kind,
+    namespace: obj.metadata.namespace,
+    name: obj.metadata.name ?? "",
+  };
+  await client.delete(target);
+  const deadline = Date.now() + 30_000;
+  // Finalizers (and background deletion of dependents) can keep it a while; bounded.
+  while ((await client.get(target)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  return client.apply(obj, { fieldManager: FIELD_MANAGER, force: true });
 }
 
 /**

@@ -12,7 +12,16 @@ import { objectKey, type KubeObject } from "../manifest/object.js";
 import type { GateForSync } from "../gate/gate.js";
 import type { Hold } from "../gate/holds.js";
 import type { AppRef } from "../manifest/desired.js";
-import { appKey, effectiveSpec, GITAPP_API_VERSION, GITAPP_KIND, type GitApp } from "../api/gitapp.js";
+import {
+  appKey,
+  CASCADE_FINALIZER,
+  effectiveSpec,
+  GITAPP_API_VERSION,
+  GITAPP_KIND,
+  type GitApp,
+} from "../api/gitapp.js";
+import { cascadeDelete, finalizerWanted, setFinalizer } from "./cascade.js";
+import { operationPatch } from "./hooks.js";
 import { LiveState } from "./live.js";
 import { composeOutcome, type KubeEventSpec } from "./outcome.js";
 import { reconcile, type ReconcileContext, type ReconcileDeps, type Role } from "./reconcile.js";
@@ -159,7 +168,9 @@ export class Controller {
     const previous = this.apps.get(key);
     this.apps.set(key, app);
     this.index.expect({ namespace: app.metadata.namespace ?? "", name: app.metadata.name ?? "" });
-    const specChanged = previous?.metadata.generation !== app.metadata.generation;
+    const specChanged =
+      previous?.metadata.generation !== app.metadata.generation ||
+      previous?.metadata.deletionTimestamp !== app.metadata.deletionTimestamp;
     // Followers track the revision the leader recorded.
     const revisionMoved = !this.isLeader() && previous?.status?.revision !== app.status?.revision;
     if (!previous || specChanged || revisionMoved) this.queue.add(key);
@@ -252,7 +263,9 @@ export class Controller {
   private async reconcileOne(key: string): Promise<number | undefined> {
     const app = this.apps.get(key);
     if (!app) return undefined;
+    if (app.metadata.deletionTimestamp) return this.deleting(key, app);
     const role: Role = this.isLeader() ? "leader" : "follower";
+    if (role === "leader") await this.keepFinalizer(key, app);
     const ctx = await reconcile(app, role, this.deps);
     // Deleted meanwhile: nothing to report on, nothing to schedule.
     if (this.apps.get(key)?.metadata.uid !== app.metadata.uid) return undefined;
@@ -273,6 +286,8 @@ export class Controller {
       // Terminal errors wait for a new commit or spec: poll at the normal interval. Others back off.
       return ctx.error.class === "terminal" ? spec.intervalMs : undefined;
     }
+    // A wave or hook still running: look again soon, without holding this worker meanwhile.
+    if (ctx.requeueAfterMs !== undefined) return Math.min(ctx.requeueAfterMs, spec.intervalMs);
     this.opts.logger.info(
       {
         app: key,
@@ -287,6 +302,48 @@ export class Controller {
     return spec.intervalMs;
   }
 
+  /** deletionPolicy Delete puts the cascade finalizer on; an explicit Orphan takes it off. */
+  private async keepFinalizer(key: string, app: GitApp): Promise<void> {
+    const wanted = finalizerWanted(app);
+    if (wanted === undefined) return;
+    await setFinalizer(this.opts.client, app, wanted).catch((err: unknown) =>
+      this.opts.logger.warn(
+        { app: key, err: messageOf(err) },
+        "cascade finalizer not updated; retried next sync",
+      ),
+    );
+  }
+
+  /** A GitApp being deleted: with the cascade finalizer (leader only) its objects go first. */
+  private async deleting(key: string, app: GitApp): Promise<number | undefined> {
+    const ref = { namespace: app.metadata.namespace ?? "", name: app.metadata.name ?? "" };
+    this.index.removeApp(ref);
+    // Followers, and deletions without the finalizer (orphan), only look again in a while.
+    if (!this.isLeader() || !(app.metadata.finalizers ?? []).includes(CASCADE_FINALIZER)) return 30_000;
+    const spec = effectiveSpec(app, this.opts.settings.defaultMode, 0, this.opts.settings.enforcement);
+    const writer = spec.actAs ? this.opts.client.as(spec.actAs) : this.opts.client;
+    try {
+      const result = await cascadeDelete(app, {
+        client: this.opts.client,
+        writer,
+        index: this.index,
+        app: ref,
+      });
+      const kept = result.kept.length > 0 ? `; kept ${result.kept.join(", ")} (prune disabled)` : "";
+      const message = `deleted ${result.deleted.length} objects with the GitApp${kept}${result.refused ? `; ${result.refused}` : ""}`;
+      this.opts.logger.info({ app: key, deleted: result.deleted.length, kept: result.kept.length }, message);
+      await this.recordEvent(app, {
+        type: result.refused ? "Warning" : "Normal",
+        reason: "CascadeDelete",
+        message,
+      });
+      return result.refused ? 5_000 : 30_000;
+    } catch (err) {
+      this.opts.logger.warn({ app: key, err: messageOf(err) }, "cascade delete failed; retrying");
+      return undefined;
+    }
+  }
+
   private async publish(app: GitApp, ctx: ReconcileContext): Promise<void> {
     const outcome = composeOutcome(ctx, new Date());
     const target = {
@@ -296,7 +353,8 @@ export class Controller {
       name: app.metadata.name ?? "",
     };
     try {
-      const updated = await this.opts.client.patch(target, { status: outcome.status }, "merge", {
+      const status = { ...outcome.status, operation: operationPatch(outcome.status.operation) };
+      const updated = await this.opts.client.patch(target, { status }, "merge", {
         subresource: "status",
       });
       // Keep our copy current so the next run's transitions compare against what we wrote.

@@ -173,6 +173,9 @@ describe("composeOutcome: health and sync alerts", () => {
       appliedCount: 1,
       pruned: [],
       conflicts: [],
+      hooks: [],
+      skipped: 0,
+      kept: [],
       completed: ["fetch", "render", "index", "apply", "prune", "health"],
       health,
       healthMessage:

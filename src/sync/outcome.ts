@@ -63,6 +63,9 @@ function syncedCondition(ctx: ReconcileContext): ConditionInput {
   }
   if (ctx.spec.suspend)
     return { type: "Synced", status: "Unknown", reason: "Suspended", message: "sync is suspended" };
+  // A wave or hook still running: not failed, not done (operation.ts requeues it shortly).
+  if (ctx.waiting)
+    return { type: "Synced", status: "Unknown", reason: "Progressing", message: redactText(ctx.waiting) };
   if (ctx.pruneRefused)
     return { type: "Synced", status: "False", reason: "PruneRefused", message: ctx.pruneRefused };
   return {
@@ -138,8 +141,10 @@ export function composeOutcome(ctx: ReconcileContext, now: Date): Outcome {
       })),
   };
   const alerts = alertsFor(ctx, previous, synced, now);
+  if (ctx.operation) status.operation = ctx.operation;
   if (applied) {
-    status.revision = ctx.commit;
+    // While a wave waits the new revision is only partly applied; its objects are in the inventory.
+    if (!ctx.waiting) status.revision = ctx.commit;
     if (ctx.spec.chart || ctx.valuesCommit)
       status.source = {
         ...(ctx.spec.chart ? { chart: ctx.spec.chart, version: ctx.commit } : {}),
@@ -152,7 +157,7 @@ export function composeOutcome(ctx: ReconcileContext, now: Date): Outcome {
     status.health = record.health;
     status.degradedSince = record.degradedSince ?? null; // null clears it in the merge patch
     if (alert) alerts.push(healthAlert(alert, ctx.spec.app, ctx.healthMessage ?? "", now, sourceOf(ctx)));
-    if (previous?.revision !== ctx.commit)
+    if (!ctx.waiting && previous?.revision !== ctx.commit)
       alerts.push({
         type: "sync-succeeded",
         time: now.toISOString(),
@@ -201,7 +206,8 @@ function eventsFor(
     synced.status === "True" &&
     (ctx.appliedCount > 0 || ctx.pruned.length > 0 || before?.status !== "True")
   ) {
-    const pruned = ctx.pruned.length > 0 ? `, pruned ${ctx.pruned.length}` : "";
+    const kept = ctx.kept.length > 0 ? `, kept ${ctx.kept.join(", ")} (prune disabled)` : "";
+    const pruned = (ctx.pruned.length > 0 ? `, pruned ${ctx.pruned.length}` : "") + kept;
     events.push({
       type: "Normal",
       reason: "Synced",
@@ -243,7 +249,11 @@ function alertsFor(
       detail: synced.message,
     });
   }
-  if (synced.status === "True" && before?.status === "False") {
+  // A failed sync followed by a new one that waited (Synced Unknown) before succeeding recovers too.
+  const failedBefore =
+    before?.status === "False" ||
+    (before?.status === "Unknown" && before.reason === "Progressing" && ctx.operation?.recovering === true);
+  if (synced.status === "True" && failedBefore) {
     alerts.push({
       type: "sync-recovered",
       time,

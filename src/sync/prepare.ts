@@ -11,6 +11,7 @@ import { publicRepoURL, stampObject } from "../manifest/normalize.js";
 import { withApplyDefaults } from "../manifest/defaults.js";
 import { describeRef, groupOf, isPlainObject, keyOf, refOf, type KubeObject } from "../manifest/object.js";
 import type { EffectiveSpec } from "../api/gitapp.js";
+import { hookOf, SYNC_ANNOTATION_KEYS, waveOf } from "./waves.js";
 
 export interface RenderedObject {
   object: KubeObject;
@@ -64,6 +65,7 @@ export async function prepareEntries(
       throw err;
     }
     if (spec.actAs) refuseGitgateKeys(object, `${file}${line ? `:${line}` : ""}`);
+    checkSyncAnnotations(object, `${file}${line ? `:${line}` : ""}`);
     // stampObject keeps credentials in repoURL off the objects (annotations anyone may read).
     const obj = withApplyDefaults(
       stampObject(object, { app: spec.app, repoURL: spec.repoURL, file, commit }),
@@ -71,12 +73,14 @@ export async function prepareEntries(
     if (namespaced) obj.metadata.namespace ||= spec.namespace;
     else delete obj.metadata.namespace;
     const ref = refOf(obj);
+    // A hook named by the API server (waves.ts): one per generateName, never indexed by this key.
+    if (!ref.name && obj.metadata.generateName) ref.name = `${obj.metadata.generateName}*`;
     const key = keyOf(ref);
     const previous = seen.get(key);
     if (previous)
       throw terminal(
         "DuplicateObject",
-        `${obj.kind} ${obj.metadata.name ?? ""} is declared twice: in ${previous} and ${file}`,
+        `${obj.kind} ${ref.name} is declared twice: in ${previous} and ${file}`,
       );
     seen.set(key, file);
     entries.push({
@@ -100,6 +104,18 @@ export async function prepareEntries(
   markAutoscaled(entries);
   if (spec.actAs) await refuseTenantEscapes(client, spec.actAs, entries);
   return entries;
+}
+
+/** A wave or hook annotation that does not parse fails the render, naming the file. */
+function checkSyncAnnotations(object: KubeObject, where: string): void {
+  try {
+    waveOf(object);
+    hookOf(object);
+  } catch (err) {
+    if (err instanceof GitgateError)
+      throw new GitgateError(err.class, err.reason, `${where}: ${err.message}`, { cause: err });
+    throw err;
+  }
 }
 
 /**
@@ -144,7 +160,9 @@ function refuseGitgateKeys(object: KubeObject, where: string): void {
   for (const place of ["labels", "annotations"] as const) {
     const values = object.metadata[place];
     if (!isPlainObject(values)) continue;
-    const key = Object.keys(values).find(isGitgateKey);
+    const key = Object.keys(values).find(
+      (k) => isGitgateKey(k) && !(place === "annotations" && SYNC_ANNOTATION_KEYS.has(k)),
+    );
     if (key)
       throw terminal(
         "ReservedKey",

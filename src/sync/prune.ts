@@ -8,7 +8,8 @@ import type { ClusterClient } from "../cluster/client.js";
 import type { DesiredIndex } from "../gate/desired-index.js";
 import type { AppRef, DesiredEntry } from "../manifest/desired.js";
 import { APP_LABEL, appLabelValue } from "../manifest/labels.js";
-import { describeRef, isPlainObject, type KubeObject } from "../manifest/object.js";
+import { describeRef, isPlainObject, type KubeObject, type ObjectRef } from "../manifest/object.js";
+import { syncOptionsOf } from "./waves.js";
 
 export interface PrunePlan {
   toDelete: InventoryEntry[];
@@ -55,6 +56,8 @@ export interface PruneProgress {
   retained: InventoryEntry[];
   /** Why a delete was refused (the first reason). */
   refused?: string;
+  /** Objects left in place because their sync options disable pruning (they leave the inventory). */
+  kept?: string[];
 }
 
 export interface PruneTarget {
@@ -90,6 +93,11 @@ export async function deletePruned(
     }
     // Never delete what another app (or a human) took over since we applied it.
     if (!live || live.metadata.labels?.[APP_LABEL] !== ours) continue;
+    // `gitgate.io/prune: "false"` or `Prune=false`: orphaned, as Argo CD leaves such objects.
+    if (!syncOptionsOf(live).prune) {
+      progress.kept?.push(describeRef(refOfEntry(entry)));
+      continue;
+    }
     const blocker = cascadeBlocker(entry, live, target.index, target.app);
     if (blocker) {
       progress.refused ??= blocker;
@@ -97,15 +105,12 @@ export async function deletePruned(
       continue;
     }
     await (target.writer ?? target.client).delete(ref);
-    progress.pruned.push(
-      describeRef({
-        group: entry.group,
-        kind: entry.kind,
-        namespace: entry.namespace ?? "",
-        name: entry.name,
-      }),
-    );
+    progress.pruned.push(describeRef(refOfEntry(entry)));
   }
+}
+
+function refOfEntry(entry: InventoryEntry): ObjectRef {
+  return { group: entry.group, kind: entry.kind, namespace: entry.namespace ?? "", name: entry.name };
 }
 
 /**

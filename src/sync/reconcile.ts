@@ -10,7 +10,9 @@ import type { Logger } from "../log/logger.js";
 import type { AppRef, DesiredEntry } from "../manifest/desired.js";
 import { APP_LABEL, appLabelValue } from "../manifest/labels.js";
 import { describeRef, type KubeObject } from "../manifest/object.js";
-import { applyEntries, planApply, type DriftRecord } from "./apply.js";
+import type { DriftRecord } from "./apply.js";
+import { runOperation } from "./operation.js";
+import { hookOf } from "./waves.js";
 import type { GateForSync } from "../gate/gate.js";
 import {
   effectiveSpec,
@@ -18,6 +20,7 @@ import {
   type EnforcementDefaults,
   type GitApp,
   type InventoryEntry,
+  type SyncOperation,
 } from "../api/gitapp.js";
 import { healthOf, summarizeHealth, type HealthStatus, type ObjectHealth } from "../health/index.js";
 import type { LiveState } from "./live.js";
@@ -94,6 +97,20 @@ export interface ReconcileContext {
   valuesDir?: string;
   desired: DesiredEntry[];
   inventory: InventoryEntry[];
+  /** Hooks of the render (waves.ts): created by the sync operation, never indexed nor pruned. */
+  hooks: DesiredEntry[];
+  /** Objects the render marks Skip (or Helm hooks of other events): never applied. */
+  skipped: number;
+  /** The sync operation this reconcile advanced (status.operation). */
+  operation?: SyncOperation;
+  /** Set when the operation waits for a step to become healthy: why. */
+  waiting?: string;
+  /** Run again this soon (a waiting operation). */
+  requeueAfterMs?: number;
+  /** Every Sync-phase step has been applied: pruning may run (unless prune-last waits). */
+  syncApplied?: boolean;
+  /** Objects that left Git and were kept: prune disabled on them. */
+  kept: string[];
   drift: DriftRecord[];
   appliedCount: number;
   pruned: string[];
@@ -200,6 +217,11 @@ const indexStep: Step = (ctx, deps) => {
   // Deleted while it was fetching or rendering: its entries must not come back into the index.
   if (deps.appExists?.(ctx.spec.app) === false)
     return Promise.reject(terminal("AppDeleted", "the GitApp was deleted during the sync"));
+  // Hooks are one-off operations: not judged by the gate as Git's objects, not in the inventory.
+  const split = splitHooks(ctx.desired);
+  ctx.desired = split.resources;
+  ctx.hooks = split.hooks;
+  ctx.skipped = split.skipped;
   const { index } = deps.gate;
   const { conflicts } = index.replaceApp(ctx.spec.app, ctx.desired);
   ctx.conflicts = conflicts;
@@ -269,27 +291,15 @@ const applyStep: Step = async (ctx, deps) => {
   await watchKinds(ctx, deps);
   checkOwnership(ctx, deps);
   if (spec.createNamespace) await ensureNamespace(writerOf(deps, spec), spec.namespace, ctx.desired);
-  const plan = planApply(ctx.desired, (o) => deps.live.get(o), {
-    selfHeal: spec.selfHeal,
-    isHeld: (key, live) => deps.gate.isHeld(key, live),
-    admittedChanger: (key, drifted) => deps.gate.admittedChanger(key, drifted),
-  });
-  ctx.drift = plan.drift;
-  const result = await applyEntries(
-    writerOf(deps, spec),
-    plan.toApply,
-    deps.settings.concurrency,
-    (live) => deps.live.remember(live),
-    plan.takeOvers,
-  );
-  ctx.appliedCount = result.applied.length;
-  if (result.errors.length > 0) {
-    const first = result.errors[0] as GitgateError;
-    const more = result.errors.length > 1 ? ` (and ${result.errors.length - 1} more)` : "";
-    const cls = result.errors.some((e) => e.class === "transient") ? "transient" : first.class;
-    throw new GitgateError(cls, "ApplyFailed", `${first.message}${more}`, { cause: first });
-  }
+  // Waves and hooks in order (operation.ts); a wave that is not healthy yet ends this run early.
+  await runOperation(ctx, deps, writerOf(deps, spec));
 };
+
+/** Pruning waits until every wave is applied, and with prune-last until the sync has succeeded. */
+function mayPruneNow(ctx: ReconcileContext): boolean {
+  if (!ctx.syncApplied) return false;
+  return !ctx.spec.pruneLast || ctx.operation?.phase !== "Running";
+}
 
 const pruneStep: Step = async (ctx, deps) => {
   const previous = ctx.app.status?.inventory ?? [];
@@ -298,6 +308,10 @@ const pruneStep: Step = async (ctx, deps) => {
   // and its objects stay recorded as this app's.
   const retained: InventoryEntry[] = [];
   try {
+    if (!mayPruneNow(ctx)) {
+      retained.push(...plan.toDelete);
+      return;
+    }
     if (plan.refused) {
       ctx.pruneRefused = plan.refused;
       retained.push(
@@ -310,7 +324,7 @@ const pruneStep: Step = async (ctx, deps) => {
       retained.push(...plan.toDelete);
       return;
     }
-    const progress: PruneProgress = { pruned: ctx.pruned, retained };
+    const progress: PruneProgress = { pruned: ctx.pruned, retained, kept: ctx.kept };
     try {
       await deletePruned(
         plan.toDelete,
@@ -350,6 +364,26 @@ export function objectHealths(
   });
 }
 
+/** Hooks apart from resources; Skip objects (and Helm hooks of other events) are left out. */
+export function splitHooks(entries: DesiredEntry[]): {
+  resources: DesiredEntry[];
+  hooks: DesiredEntry[];
+  skipped: number;
+} {
+  const resources: DesiredEntry[] = [];
+  const hooks: DesiredEntry[] = [];
+  let skipped = 0;
+  for (const entry of entries) {
+    const hook = hookOf(entry.object);
+    if (hook === "skip") skipped++;
+    else if (hook) hooks.push(entry);
+    else if (entry.ref.name.endsWith("*"))
+      skipped++; // generateName outside a hook: parse refuses it
+    else resources.push(entry);
+  }
+  return { resources, hooks, skipped };
+}
+
 /** The client a GitApp's writes go through: a tenant's act as its ServiceAccount, so RBAC decides. */
 function writerOf(deps: ReconcileDeps, spec: EffectiveSpec): ClusterClient {
   return spec.actAs ? deps.client.as(spec.actAs) : deps.client;
@@ -382,6 +416,9 @@ function newContext(app: GitApp, role: Role, spec: EffectiveSpec): ReconcileCont
     inventory: [],
     drift: [],
     appliedCount: 0,
+    hooks: [],
+    skipped: 0,
+    kept: [],
     pruned: [],
     conflicts: [],
     completed: [],
@@ -411,7 +448,8 @@ export async function renderDesired(
   } catch (err) {
     throw classified(err);
   }
-  return ctx.desired;
+  // Hooks are one-off operations, not objects the cluster should match.
+  return splitHooks(ctx.desired).resources;
 }
 
 export async function reconcile(app: GitApp, role: Role, deps: ReconcileDeps): Promise<ReconcileContext> {
