@@ -19,6 +19,8 @@ export interface GitAppSpec {
     revision?: string;
     path?: string;
     credentialsSecret?: string;
+    /** HTTPS without certificate checks: for a test server only; logged as a warning on every fetch. */
+    insecureSkipTLSVerify?: boolean;
     helm?: HelmSource;
   };
   destination?: { namespace?: string };
@@ -97,6 +99,7 @@ export interface EffectiveSpec {
   revision: string;
   path: string;
   credentialsSecret?: string;
+  insecureSkipTLSVerify?: boolean;
   helm?: HelmSource;
   namespace: string;
   intervalMs: number;
@@ -150,6 +153,7 @@ export function effectiveSpec(
     revision: source.revision || "HEAD",
     path: trimTrailing((source.path ?? "").replace(/^\.?\/+/, ""), "/") || ".",
     credentialsSecret: source.credentialsSecret,
+    ...(source.insecureSkipTLSVerify === true ? { insecureSkipTLSVerify: true } : {}),
     helm: source.helm,
     namespace: destination?.namespace || namespace,
     intervalMs: Math.max(interval, minIntervalMs),

@@ -66,7 +66,7 @@ export async function renderGitApp(client: ClusterClient, app: GitApp): Promise<
       app,
       {
         client,
-        source: createGitSource({ cacheRoot: cacheDir }),
+        source: createGitSource({ cacheRoot: cacheDir, proxy: readEnvironment().proxy }),
         render: (req) => render(req, { tools }),
         credentials: (ns, name) => readCredentials(client, ns, name),
       },

@@ -29,12 +29,16 @@ export interface GitCredentials {
   username?: string;
   password?: string;
   token?: string;
+  sshPrivateKey?: string;
+  knownHosts?: string;
+  caCert?: string;
 }
 export interface SourceFetcher {
   resolve(req: {
     repoURL: string;
     revision: string;
     credentials?: GitCredentials;
+    insecureSkipTLSVerify?: boolean;
   }): Promise<{ commit: string; dir: string }>;
 }
 export interface RenderInput {
@@ -115,7 +119,12 @@ const fetchStep: RenderStep = async (ctx, deps) => {
   const credentials = spec.credentialsSecret
     ? await deps.credentials(spec.app.namespace, spec.credentialsSecret)
     : undefined;
-  const checkout = await deps.source.resolve({ repoURL: spec.repoURL, revision, credentials });
+  const checkout = await deps.source.resolve({
+    repoURL: spec.repoURL,
+    revision,
+    credentials,
+    ...(spec.insecureSkipTLSVerify ? { insecureSkipTLSVerify: true } : {}),
+  });
   ctx.commit = checkout.commit;
   ctx.repoDir = checkout.dir;
 };
