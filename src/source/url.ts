@@ -95,7 +95,7 @@ function parseSshURL(raw: string, parsed: URL): ParsedRepoURL {
   return sshRepo(raw, {
     user: decodeURIComponent(parsed.username) || "git",
     host: unbracket(parsed.hostname),
-    port: parsed.port ? Number(parsed.port) : undefined,
+    ...(parsed.port ? { port: Number(parsed.port) } : {}),
     path: decodeURIComponent(parsed.pathname),
     scpLike: false,
   });
