@@ -117,6 +117,18 @@ void describe("classifySshFailure", () => {
       "RepoUnreachable",
     ],
     ["timeout", result("", true), "transient", "RepoUnreachable"],
+    [
+      "no git",
+      { code: null, stdout: "", stderr: "cannot run git: spawn git ENOENT", timedOut: false },
+      "terminal",
+      "SshUnavailable",
+    ],
+    [
+      "no ssh",
+      result("/usr/bin/ssh: not found\nfatal: Could not read from remote repository."),
+      "terminal",
+      "SshUnavailable",
+    ],
     ["other", result("fatal: something else https://u:hunter2@x/"), "transient", "FetchFailed"],
   ];
   for (const [name, res, cls, reason] of cases) {

@@ -243,6 +243,13 @@ export function classifySshFailure(result: GitResult, ctx: GitContext, timeoutMs
       `fetching ${ctx.repo} over SSH timed out after ${Math.round(timeoutMs / 1000)}s`,
     );
   }
+  if (/^cannot run git: |\/usr\/bin\/ssh: (not found|No such file)|cannot run \/usr\/bin\/ssh/.test(err)) {
+    return terminal(
+      "SshUnavailable",
+      `${ctx.repo} is an SSH URL, and SSH needs the git and ssh (OpenSSH client) binaries, which this ` +
+        "installation of gitgate lacks",
+    );
+  }
   if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for .* has changed/.test(err)) {
     return terminal(
       "HostKeyMismatch",
