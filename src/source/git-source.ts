@@ -105,7 +105,7 @@ export class IsomorphicGitSource implements GitSource {
 
   /**
    * What the remote says `revision` points at now, without fetching objects. A full SHA is returned
-   * as is; a short one (when no ref has that name) is undefined: only a fetch can expand it.
+   * as is; a short one that names no ref is not found here (only resolve's fetch can expand it).
    */
   async headOf(request: SourceRequest): Promise<RemoteHead> {
     const req = normalizeRevision(request);
@@ -182,6 +182,8 @@ export class IsomorphicGitSource implements GitSource {
         hosts: this.hosts,
         timeoutMs: this.timeoutMs,
         maxFetchBytes: this.maxFetchBytes,
+      }).catch((err: unknown) => {
+        throw classifyGitError(err, target.ctx); // a name that does not resolve, a full temp dir
       });
       try {
         return await op(remote);

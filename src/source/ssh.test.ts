@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { describe, it } from "node:test";
 import { GitgateError } from "../errors.js";
+import { createGitSource } from "./git-source.js";
 import {
   classifySshFailure,
   closeSession,
@@ -179,6 +180,27 @@ void describe("openSession", () => {
       openSession(target({}), { sshPrivateKey: "k" }, "10.0.0.5", ctx, 10),
       (err: unknown) =>
         err instanceof GitgateError && err.reason === "CredentialsInvalid" && /known_hosts/.test(err.message),
+    );
+  });
+});
+
+void describe("SSH hosts and the host policy", () => {
+  const creds = { sshPrivateKey: "k", knownHosts: "h ssh-ed25519 AAAA" };
+  const refused = (err: unknown): boolean => err instanceof GitgateError && err.reason === "HostNotAllowed";
+  void it("refuses link-local and metadata addresses, and hosts off sync.allowedHosts, before connecting", async () => {
+    const cacheRoot = "/nonexistent/gitgate-cache";
+    const open = createGitSource({ cacheRoot });
+    const allowList = createGitSource({ cacheRoot, allowedHosts: ["git.example.com"] });
+    for (const repoURL of [
+      "ssh://git@169.254.169.254/r.git",
+      "git@[fe80::1]:r.git",
+      "git@100.100.100.200:r.git",
+    ]) {
+      await assert.rejects(open.resolve({ repoURL, revision: "main", credentials: creds }), refused, repoURL);
+    }
+    await assert.rejects(
+      allowList.resolve({ repoURL: "git@other.example.org:r.git", revision: "main", credentials: creds }),
+      refused,
     );
   });
 });
