@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import { lookup } from "node:dns/promises";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { ServerRef } from "isomorphic-git";
 import { terminal, transient, type GitgateError } from "../errors.js";
 import { redactHead } from "../manifest/redact.js";
@@ -84,6 +84,8 @@ export function gitEnv(dir: string, sshCmd: string): Record<string, string> {
     GIT_SSH_COMMAND: sshCmd,
     GIT_SSH_VARIANT: "ssh",
     GIT_NO_REPLACE_OBJECTS: "1",
+    // ls-remote runs in the session dir: no repository above it is ever discovered and read.
+    GIT_CEILING_DIRECTORIES: dirname(dir),
   };
 }
 
