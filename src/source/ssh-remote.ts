@@ -55,15 +55,25 @@ export class SshRemote implements Remote {
     await closeSession(this.session.dir);
   }
 
-  private async git(args: string[]): Promise<GitResult> {
+  private async git(args: string[], abortIf?: () => Promise<boolean>): Promise<GitResult> {
     const result = await runGit({
       args,
       env: this.session.env,
       cwd: this.session.dir,
       timeoutMs: this.opts.timeoutMs,
+      abortIf,
     });
+    if (result.aborted) throw this.tooLarge();
     if (result.code !== 0) throw classifySshFailure(result, this.opts.ctx, this.opts.timeoutMs);
     return result;
+  }
+
+  private tooLarge(): Error {
+    return terminal(
+      "RepoTooLarge",
+      `${this.opts.ctx.repo} sent more than ${this.opts.maxFetchBytes} bytes in one fetch (sync.maxFetchBytes): ` +
+        "raise the limit, or point the GitApp at a smaller repository",
+    );
   }
 
   async lookup(revision: string): Promise<RemoteHead | undefined> {
@@ -96,27 +106,25 @@ export class SshRemote implements Remote {
     await this.fetch([`--depth=${depth}`, "--tags", this.session.url, "+refs/heads/*:refs/heads/*"]);
   }
 
-  /** git fetch into the cache; the pack it wrote is held to sync.maxFetchBytes afterwards. */
+  /**
+   * git fetch into the cache. git has no client-side byte cap, so the pack directory (where the
+   * incoming pack is written as it arrives) is watched and git killed once it grew past the cap;
+   * whatever it wrote is dropped with the cache.
+   */
   private async fetch(args: string[]): Promise<void> {
-    const before = await packBytes(this.opts.gitdir);
-    await this.git([
-      "--git-dir",
-      this.opts.gitdir,
-      "fetch",
-      "--quiet",
-      "--no-write-fetch-head",
-      "--update-head-ok",
-      ...args,
-    ]);
-    const grown = (await packBytes(this.opts.gitdir)) - before;
-    if (grown > this.opts.maxFetchBytes) {
-      // Checked after the fact (git has no client-side cap): what it wrote must not be used.
-      await rm(this.opts.gitdir, { recursive: true, force: true });
-      throw terminal(
-        "RepoTooLarge",
-        `${this.opts.ctx.repo} sent more than ${this.opts.maxFetchBytes} bytes in one fetch (sync.maxFetchBytes): ` +
-          "raise the limit, or point the GitApp at a smaller repository",
+    const { gitdir, maxFetchBytes } = this.opts;
+    const before = await packBytes(gitdir);
+    const over = async (): Promise<boolean> => (await packBytes(gitdir)) - before > maxFetchBytes;
+    try {
+      await this.git(
+        ["--git-dir", gitdir, "fetch", "--quiet", "--no-write-fetch-head", "--update-head-ok", ...args],
+        over,
       );
+      if (await over()) throw this.tooLarge();
+    } catch (err) {
+      if ((err as { reason?: string }).reason === "RepoTooLarge")
+        await rm(gitdir, { recursive: true, force: true });
+      throw err;
     }
   }
 }

@@ -183,6 +183,8 @@ export interface GitRun {
   env: Record<string, string>;
   cwd: string;
   timeoutMs: number;
+  /** Polled while git runs; true kills it (a fetch growing past its byte cap). */
+  abortIf?: () => Promise<boolean>;
 }
 
 export interface GitResult {
@@ -190,7 +192,11 @@ export interface GitResult {
   stdout: string;
   stderr: string;
   timedOut: boolean;
+  /** Killed because abortIf said so. */
+  aborted?: boolean;
 }
+
+const ABORT_POLL_MS = 250;
 
 /** Runs git (argv, no shell of ours) in its own process group, killed whole on timeout. */
 export function runGit(run: GitRun): Promise<GitResult> {
@@ -216,6 +222,17 @@ export function runGit(run: GitRun): Promise<GitResult> {
       timedOut = true;
       kill();
     }, run.timeoutMs);
+    let aborted = false;
+    const poll = run.abortIf
+      ? setInterval(() => {
+          void run.abortIf?.().then((stop) => {
+            if (stop && !aborted) {
+              aborted = true;
+              kill();
+            }
+          });
+        }, ABORT_POLL_MS)
+      : undefined;
     child.stdout?.on("data", (chunk: Buffer) => {
       outBytes += chunk.length;
       if (outBytes > MAX_STDOUT_BYTES) kill();
@@ -226,7 +243,9 @@ export function runGit(run: GitRun): Promise<GitResult> {
     });
     const done = (code: number | null, extra = ""): void => {
       clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out).toString("utf8"), stderr: stderr + extra, timedOut });
+      clearInterval(poll);
+      const stdout = Buffer.concat(out).toString("utf8");
+      resolve({ code, stdout, stderr: stderr + extra, timedOut, ...(aborted ? { aborted } : {}) });
     };
     child.on("error", (err) => done(null, `cannot run git: ${err.message}`));
     child.on("close", (code) => done(outBytes > MAX_STDOUT_BYTES ? null : code));
