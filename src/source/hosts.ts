@@ -140,6 +140,10 @@ function guard<A extends HttpAgent>(
     const port = Number(options.port ?? (tls ? 443 : 80));
     const via = proxyFor(tls ? "https:" : "http:", host, port, proxy);
     if (!via) return original({ ...options, lookup: guardedLookup }, callback);
+    if (!(via instanceof URL)) {
+      process.nextTick(() => callback(via));
+      return undefined;
+    }
     connectThrough(via, host, port, PROXY_CONNECT_TIMEOUT_MS).then(
       (socket) => {
         if (!tls) return callback(null, socket);

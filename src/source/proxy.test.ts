@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { GitgateError } from "../errors.js";
 import { bypassesProxy, proxyFor } from "./proxy.js";
 
 void describe("bypassesProxy (NO_PROXY)", () => {
@@ -29,15 +30,20 @@ void describe("bypassesProxy (NO_PROXY)", () => {
 
 void describe("proxyFor", () => {
   const settings = { httpsProxy: "http://user:pw@proxy:3128", httpProxy: "proxy2:8080", noProxy: "internal" };
+  const host = (u: ReturnType<typeof proxyFor>): string | undefined =>
+    u instanceof URL ? u.host : undefined;
   void it("https URLs use HTTPS_PROXY, http ones HTTP_PROXY (scheme optional), NO_PROXY bypasses", () => {
-    assert.equal(proxyFor("https:", "git.example.com", 443, settings)?.host, "proxy:3128");
-    assert.equal(proxyFor("http:", "git.example.com", 80, settings)?.host, "proxy2:8080");
+    assert.equal(host(proxyFor("https:", "git.example.com", 443, settings)), "proxy:3128");
+    assert.equal(host(proxyFor("http:", "git.example.com", 80, settings)), "proxy2:8080");
     assert.equal(proxyFor("https:", "git.internal", 443, settings), undefined);
     assert.equal(proxyFor("https:", "git.example.com", 443, undefined), undefined);
     assert.equal(proxyFor("http:", "git.example.com", 80, { httpsProxy: "http://p:1" }), undefined);
   });
-  void it("ignores a proxy URL that is not http:// (gitgate speaks CONNECT over plain HTTP only)", () => {
-    assert.equal(proxyFor("https:", "x", 443, { httpsProxy: "socks5://p:1080" }), undefined);
-    assert.equal(proxyFor("https:", "x", 443, { httpsProxy: "http://[bad" }), undefined);
+  void it("refuses a proxy that is not http:// or not a URL, never connecting directly instead", () => {
+    for (const httpsProxy of ["socks5://p:1080", "https://p:443", "http://[bad"]) {
+      const result = proxyFor("https:", "x", 443, { httpsProxy });
+      assert.ok(result instanceof GitgateError && result.reason === "ProxyUnsupported", httpsProxy);
+      assert.doesNotMatch(result.message, /p:1080|p:443/);
+    }
   });
 });

@@ -5,7 +5,7 @@
  * The decision is pure; connectThrough does the CONNECT.
  */
 import { connect as netConnect, isIP, type Socket } from "node:net";
-import { transient } from "../errors.js";
+import { terminal, transient, type GitgateError } from "../errors.js";
 
 export interface ProxySettings {
   httpProxy?: string;
@@ -42,21 +42,32 @@ export function bypassesProxy(host: string, port: number, noProxy: string | unde
   return false;
 }
 
-/** The proxy for a connection to `host:port` over `protocol`, or undefined to connect directly. */
+/**
+ * The proxy for a connection to `host:port` over `protocol`, or undefined to connect directly. A
+ * proxy gitgate cannot use (not `http://`, or not a URL) is an error, never a silent direct connection.
+ */
 export function proxyFor(
   protocol: "http:" | "https:",
   host: string,
   port: number,
   settings: ProxySettings | undefined,
-): URL | undefined {
+): URL | GitgateError | undefined {
   const raw = protocol === "https:" ? settings?.httpsProxy : settings?.httpProxy;
   if (!raw || bypassesProxy(host, port, settings?.noProxy)) return undefined;
+  const name = protocol === "https:" ? "HTTPS_PROXY" : "HTTP_PROXY";
+  let url: URL;
   try {
-    const url = new URL(raw.includes("://") ? raw : `http://${raw}`);
-    return url.protocol === "http:" ? url : undefined;
+    url = new URL(raw.includes("://") ? raw : `http://${raw}`);
   } catch {
-    return undefined;
+    return terminal("ProxyUnsupported", `${name} is not a URL`);
   }
+  if (url.protocol !== "http:") {
+    return terminal(
+      "ProxyUnsupported",
+      `${name} uses ${url.protocol.replace(/:$/, "")}; gitgate tunnels through http:// proxies (CONNECT) only`,
+    );
+  }
+  return url;
 }
 
 /** The proxy's display form: no userinfo. */
