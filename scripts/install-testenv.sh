@@ -38,6 +38,9 @@ command -v etcd >/dev/null || [[ -x /usr/bin/etcd ]] || need_pkgs+=(etcd-server)
 command -v git >/dev/null || need_pkgs+=(git)
 command -v jq >/dev/null || need_pkgs+=(jq)
 command -v rsync >/dev/null || need_pkgs+=(rsync)
+# Git over SSH: a real sshd with git-shell (test/sources-git-ssh.test.ts), and the ssh client gitgate runs.
+[[ -x /usr/sbin/sshd ]] || need_pkgs+=(openssh-server)
+command -v ssh >/dev/null || [[ -x /usr/bin/ssh ]] || need_pkgs+=(openssh-client)
 # A real node: container runtime, CNI plugins, kube-proxy's tools, image builder, static pause.
 command -v containerd >/dev/null || need_pkgs+=(containerd)
 command -v runc >/dev/null || [[ -x /usr/sbin/runc ]] || need_pkgs+=(runc)

@@ -31,6 +31,8 @@ export interface GitAppSpec {
     chart?: string;
     path?: string;
     credentialsSecret?: string;
+    /** HTTPS without certificate checks: for a test server only; logged as a warning on every fetch. */
+    insecureSkipTLSVerify?: boolean;
     helm?: HelmSource;
   };
   /**
@@ -165,6 +167,7 @@ export interface EffectiveSpec {
   chart?: string;
   path: string;
   credentialsSecret?: string;
+  insecureSkipTLSVerify?: boolean;
   helm?: HelmSource;
   /** The values source, its revision defaulted. */
   valuesFrom?: ValuesSource & { revision: string };
@@ -225,6 +228,7 @@ export function effectiveSpec(
     ...(source.chart ? { chart: source.chart } : {}),
     path: trimTrailing((source.path ?? "").replace(/^\.?\/+/, ""), "/") || ".",
     credentialsSecret: source.credentialsSecret,
+    ...(source.insecureSkipTLSVerify === true ? { insecureSkipTLSVerify: true } : {}),
     helm: source.helm,
     ...(app.spec.valuesFrom
       ? { valuesFrom: { ...app.spec.valuesFrom, revision: app.spec.valuesFrom.revision || "HEAD" } }

@@ -69,7 +69,7 @@ export async function renderGitApp(client: ClusterClient, app: GitApp): Promise<
       {
         client,
         source: combinedSource(
-          createGitSource({ cacheRoot: join(cacheDir, "git") }),
+          createGitSource({ cacheRoot: join(cacheDir, "git"), proxy: readEnvironment().proxy }),
           createChartSource({ cacheRoot: join(cacheDir, "charts") }),
         ),
         render: (req) => render(req, { tools }),

@@ -106,6 +106,8 @@ export interface Environment {
   podNamespace?: string;
   /** HOME, for tools spawned with a minimal environment. */
   home?: string;
+  /** HTTPS_PROXY, HTTP_PROXY and NO_PROXY (or their lower-case forms), for Git over HTTP(S). */
+  proxy: { httpsProxy?: string; httpProxy?: string; noProxy?: string };
   /** helm and kubectl/kustomize as the environment names them (render/tools.ts resolves them). */
   tools: {
     helm?: string;
@@ -131,6 +133,11 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     podName: env.POD_NAME || env.HOSTNAME || undefined,
     podNamespace: env.POD_NAMESPACE || undefined,
     home: env.HOME || undefined,
+    proxy: {
+      httpsProxy: env.HTTPS_PROXY || env.https_proxy || undefined,
+      httpProxy: env.HTTP_PROXY || env.http_proxy || undefined,
+      noProxy: env.NO_PROXY || env.no_proxy || undefined,
+    },
     tools: {
       helm: env.GITGATE_HELM || undefined,
       kubectl: env.GITGATE_KUBECTL_KUSTOMIZE || undefined,

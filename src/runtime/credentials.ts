@@ -1,13 +1,28 @@
 /**
- * Repository credentials from a GitApp's credentialsSecret: `username`/`password` or `token`, and
- * `ca.crt` (a PEM CA bundle for a repository or registry with a private CA).
+ * Repository credentials from a GitApp's credentialsSecret: username/password or token for HTTPS,
+ * sshPrivateKey (Flux: identity) and known_hosts (knownHosts) for SSH, ca.crt for a private CA.
  */
 import type { ClusterClient } from "../cluster/client.js";
 import { terminal } from "../errors.js";
 import type { GitCredentials } from "../source/types.js";
 
-const text = (data: Record<string, string>, key: string): string | undefined =>
-  data[key] ? Buffer.from(data[key], "base64").toString("utf8").trim() : undefined;
+/** Far beyond any key, token or CA bundle: a larger value is a mistake, not a credential. */
+const MAX_VALUE_BYTES = 256 * 1024;
+
+function text(data: Record<string, string>, secret: string, ...keys: string[]): string | undefined {
+  for (const key of keys) {
+    const value = data[key];
+    if (!value) continue;
+    if (value.length > (MAX_VALUE_BYTES * 4) / 3 + 4) {
+      throw terminal(
+        "CredentialsInvalid",
+        `credentials Secret ${secret} key "${key}" is larger than 256 KiB`,
+      );
+    }
+    return Buffer.from(value, "base64").toString("utf8").trim() || undefined;
+  }
+  return undefined;
+}
 
 export async function readCredentials(
   client: ClusterClient,
@@ -17,16 +32,21 @@ export async function readCredentials(
   const secret = await client.get({ apiVersion: "v1", kind: "Secret", namespace, name });
   if (!secret) throw terminal("CredentialsNotFound", `credentials Secret ${namespace}/${name} not found`);
   const data = (secret.data ?? {}) as Record<string, string>;
+  const id = `${namespace}/${name}`;
   const creds: GitCredentials = {
-    username: text(data, "username"),
-    password: text(data, "password"),
-    token: text(data, "token"),
-    caCert: text(data, "ca.crt"),
+    username: text(data, id, "username"),
+    password: text(data, id, "password"),
+    token: text(data, id, "token"),
+    sshPrivateKey: text(data, id, "sshPrivateKey", "identity"),
+    knownHosts: text(data, id, "known_hosts", "knownHosts"),
+    caCert: text(data, id, "ca.crt"),
   };
-  if (!creds.password && !creds.token && !creds.caCert) {
+  for (const key of Object.keys(creds) as (keyof GitCredentials)[])
+    if (creds[key] === undefined) delete creds[key];
+  if (!creds.password && !creds.token && !creds.sshPrivateKey && !creds.caCert) {
     throw terminal(
       "CredentialsInvalid",
-      `credentials Secret ${namespace}/${name} has none of the keys "password", "token", "ca.crt"`,
+      `credentials Secret ${id} has none of "password", "token", "sshPrivateKey" (or "identity") and "ca.crt"`,
     );
   }
   return creds;

@@ -11,6 +11,7 @@ import { ClusterClient } from "../cluster/client.js";
 import { discoverIdentity, type SelfIdentity } from "../cluster/identity.js";
 import { loadKubeConfig, Transport } from "../cluster/transport.js";
 import { durationsOf } from "../config/duration.js";
+import { readEnvironment } from "../config/load.js";
 import type { GitgateConfig } from "../config/schema.js";
 import { createGateState, type GateState } from "../gate/gate.js";
 import type { Logger } from "../log/logger.js";
@@ -123,6 +124,7 @@ function createController(
         maxFileBytes: config.render.maxRepoFileBytes,
         maxFetchBytes: config.sync.maxFetchBytes,
         allowedHosts: config.sync.allowedHosts,
+        proxy: readEnvironment().proxy,
       }),
       createChartSource({
         cacheRoot: join(opts.cacheDir, "charts"),

@@ -26,6 +26,19 @@ const NETWORK_CODES = new Set([
   "ERR_SOCKET_CONNECTION_TIMEOUT",
 ]);
 
+/** Node's codes for a certificate the client does not trust (or that names another host). */
+const TLS_CODES = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_UNTRUSTED",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
 interface ErrorLike {
   code?: unknown;
   name?: unknown;
@@ -35,7 +48,7 @@ interface ErrorLike {
 
 function codeOf(err: unknown): string | undefined {
   for (let e = err as ErrorLike | undefined, depth = 0; e && depth < 4; e = e.cause as ErrorLike, depth++) {
-    if (typeof e.code === "string" && NETWORK_CODES.has(e.code)) return e.code;
+    if (typeof e.code === "string" && (NETWORK_CODES.has(e.code) || TLS_CODES.has(e.code))) return e.code;
   }
   const top = err as ErrorLike | undefined;
   return typeof top?.code === "string" ? top.code : undefined;
@@ -76,6 +89,14 @@ export function classifyGitError(err: unknown, ctx: GitContext): GitgateError {
       return transient("RepoUnreachable", `${ctx.repo} answered HTTP ${status}`, err);
     }
     return terminal("FetchFailed", `${ctx.repo} refused the request (HTTP ${status})`, err);
+  }
+  if (code !== undefined && TLS_CODES.has(code)) {
+    return terminal(
+      "CertificateUntrusted",
+      `the TLS certificate of ${ctx.repo} is not trusted (${code}): put the CA that signed it in the ` +
+        'credentials secret\'s "ca.crt" key',
+      err,
+    );
   }
   if (code === "SmartHttpError") {
     return terminal("RepoNotFound", `${ctx.repo} is not a Git smart-HTTP repository`, err);

@@ -29,7 +29,7 @@ void describe("GitSource errors", () => {
     await rm(scratch, { recursive: true, force: true });
   });
 
-  void it("classifies unknown revisions, short SHAs and unknown repos as terminal", async () => {
+  void it("classifies unknown revisions, unknown short SHAs and unknown repos as terminal; resolves a known short SHA", async () => {
     const git = source();
     const repoURL = server.repoURL("app");
     await assert.rejects(
@@ -38,10 +38,15 @@ void describe("GitSource errors", () => {
         assert.ok(m.includes('"no-such-branch"') && m.includes(repoURL), m);
       }),
     );
-    const short = (await server.revParse("app", "main")).slice(0, 7);
+    const full = await server.revParse("app", "main");
+    assert.equal((await git.resolve({ repoURL, revision: full.slice(0, 7) })).commit, full);
     await assert.rejects(
-      git.resolve({ repoURL, revision: short }),
-      isGitError("terminal", "RevisionNotFound", (m) => assert.match(m, /40 hex/)),
+      git.resolve({ repoURL, revision: "0123456" }),
+      isGitError("terminal", "RevisionNotFound", (m) => assert.match(m, /no branch or tag .* contains/)),
+    );
+    await assert.rejects(
+      git.resolve({ repoURL, revision: "v9.x" }),
+      isGitError("terminal", "RevisionNotFound", (m) => assert.match(m, /no tag matches that semver range/)),
     );
     await assert.rejects(
       git.resolve({ repoURL, revision: "0123456789abcdef0123456789abcdef01234567" }),
@@ -52,7 +57,7 @@ void describe("GitSource errors", () => {
       isGitError("terminal", "RepoNotFound"),
     );
     await assert.rejects(
-      git.resolve({ repoURL: "git@github.com:a/b.git", revision: "main" }),
+      git.resolve({ repoURL: "ftp://github.com/a/b.git", revision: "main" }),
       isGitError("terminal", "UnsupportedURL"),
     );
   });

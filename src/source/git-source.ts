@@ -14,9 +14,12 @@ import git, { type HttpClient } from "isomorphic-git";
 import { GitgateError, terminal } from "../errors.js";
 import { silentLogger, type Logger } from "../log/logger.js";
 import { classifyGitError, fetchTimedOut, revisionNotFound, type GitContext } from "./classify.js";
-import { guardedAgents, hostRefusal, type GuardedAgents, type HostPolicy } from "./hosts.js";
+import { AgentPool, hostRefusal, type HostPolicy } from "./hosts.js";
 import { repoLocks } from "./mutex.js";
-import { authHeaders, FULL_SHA, listAllRefs, lookupRevision, withDeadline } from "./remote.js";
+import type { ProxySettings } from "./proxy.js";
+import { authHeaders, FULL_SHA, lookupRevision, withDeadline } from "./remote.js";
+import { isTagRange, SHORT_SHA, highestTag } from "./revision.js";
+import { SshRemote } from "./ssh-remote.js";
 import type { Checkout, GitCredentials, GitSource, RemoteHead, SourceRequest } from "./types.js";
 import { parseRepoURL, type ParsedRepoURL } from "./url.js";
 import {
@@ -43,7 +46,23 @@ export interface GitSourceOptions {
   maxFetchBytes?: number;
   /** sync.allowedHosts: the only hosts fetched from (any when empty); link-local/metadata never. */
   allowedHosts?: readonly string[];
+  /** HTTP(S) proxy (from HTTPS_PROXY, HTTP_PROXY and NO_PROXY, read in config/). */
+  proxy?: ProxySettings;
   logger?: Logger;
+}
+
+/**
+ * What one fetch needs from a remote, over smart HTTP (isomorphic-git) or SSH (the git binary).
+ * Refs fetched are written under their own names in the cache's object store.
+ */
+export interface Remote {
+  lookup(revision: string): Promise<RemoteHead | undefined>;
+  /** Every ref whose name starts with `prefix`, annotated tags peeled. */
+  listRefs(prefix: string): Promise<{ ref: string; oid: string; peeled?: string }[]>;
+  /** Fetches one ref (depth 1); the object it points at now, undefined for an empty repository. */
+  fetchRef(ref: string): Promise<string | undefined>;
+  /** Fetches all branches and tags to `depth`. */
+  fetchAll(anchor: string, depth: number): Promise<void>;
 }
 
 /** Git's own "infinite" depth: a fetch with it turns a shallow repository into a complete one. */
@@ -54,6 +73,7 @@ const MAX_PACKS = 64;
 interface RepoTarget {
   repo: ParsedRepoURL;
   credentials: GitCredentials | undefined;
+  insecure: boolean;
   ctx: GitContext;
   cacheDir: string;
   gitdir: string;
@@ -69,11 +89,11 @@ export class IsomorphicGitSource implements GitSource {
   private readonly graceMs: number;
   private readonly log: Logger;
   private readonly hosts: HostPolicy;
-  private readonly agents: GuardedAgents;
+  private readonly agents: AgentPool;
 
   constructor(opts: GitSourceOptions) {
     this.hosts = { allowedHosts: opts.allowedHosts ?? [] };
-    this.agents = guardedAgents(this.hosts);
+    this.agents = new AgentPool(this.hosts, opts.proxy);
     this.cacheRoot = resolvePath(opts.cacheRoot);
     this.timeoutMs = opts.fetchTimeoutMs ?? 60_000;
     this.keep = Math.max(1, opts.keepWorktrees ?? 5);
@@ -83,34 +103,62 @@ export class IsomorphicGitSource implements GitSource {
     this.log = opts.logger ?? silentLogger;
   }
 
-  /** What the remote says `revision` points at now, without fetching objects. A full SHA is returned as is. */
+  /**
+   * What the remote says `revision` points at now, without fetching objects. A full SHA is returned
+   * as is; a short one that names no ref is not found here (only resolve's fetch can expand it).
+   */
   async headOf(request: SourceRequest): Promise<RemoteHead> {
     const req = normalizeRevision(request);
     const target = this.target(req);
     if (FULL_SHA.test(req.revision)) return { ref: req.revision, commit: req.revision };
-    const head = await this.network(target, (client) =>
-      lookupRevision(client, target.repo.url, req.revision, target.credentials),
-    );
+    const head = await this.withRemote(target, (remote) => this.lookupHead(target, remote, req.revision));
     if (head) return head;
-    const shortSha = /^[0-9a-f]{4,39}$/i.test(req.revision)
-      ? "; commit SHAs must be given in full (40 hex digits)"
-      : "";
-    throw revisionNotFound(target.ctx, `no branch or tag has that name${shortSha}`);
+    throw revisionNotFound(target.ctx, "no branch or tag has that name");
+  }
+
+  /** A branch or tag of that name, else the highest tag in a semver range; undefined for a short SHA. */
+  private async lookupHead(
+    target: RepoTarget,
+    remote: Remote,
+    revision: string,
+  ): Promise<RemoteHead | undefined> {
+    const head = await remote.lookup(revision);
+    if (head) return head;
+    if (isTagRange(revision)) {
+      const best = highestTag(await remote.listRefs("refs/tags/"), revision);
+      if (best) return best;
+      throw revisionNotFound(target.ctx, "no tag matches that semver range");
+    }
+    if (SHORT_SHA.test(revision)) return undefined;
+    throw revisionNotFound(target.ctx, "no branch or tag has that name");
   }
 
   async resolve(request: SourceRequest): Promise<Checkout> {
     const req = normalizeRevision(request);
     const target = this.target(req);
+    if (req.insecureSkipTLSVerify && !target.repo.ssh) {
+      this.log.warn(
+        { repo: target.repo.url },
+        "insecureSkipTLSVerify: fetching without checking the server's TLS certificate; anyone on the path can serve this repository",
+      );
+    }
     const sha = FULL_SHA.test(req.revision) ? req.revision : undefined;
     // The ref lookup runs outside the lock: it touches no files, and polls of one repo need not queue.
-    const head = sha ? undefined : await this.headOf(req);
+    const head = sha
+      ? undefined
+      : await this.withRemote(target, (remote) => this.lookupHead(target, remote, req.revision));
+    const short = !sha && !head ? req.revision.toLowerCase() : undefined;
     return repoLocks.run(target.cacheDir, async () => {
       try {
         const known = head?.commit ?? sha ?? "";
         let commit = known;
-        if (!(await hasWorktree(target.worktreesDir, known))) {
+        if (short !== undefined || !(await hasWorktree(target.worktreesDir, known))) {
           await this.ensureGitdir(target);
-          commit = head ? await this.commitForRef(target, head) : await this.commitForSha(target, known);
+          commit = await this.withRemote(target, (remote) =>
+            head
+              ? this.commitForRef(target, remote, head)
+              : this.commitForSha(target, remote, sha ?? short ?? ""),
+          );
         }
         const dir = await ensureWorktree(target.gitdir, target.worktreesDir, commit, this.maxFileBytes);
         const pruned = await pruneWorktrees(target.worktreesDir, this.keep, this.graceMs, commit);
@@ -125,11 +173,80 @@ export class IsomorphicGitSource implements GitSource {
     });
   }
 
+  /** Runs `op` against the repository's remote: SSH through the git binary, else isomorphic-git. */
+  private async withRemote<T>(target: RepoTarget, op: (remote: Remote) => Promise<T>): Promise<T> {
+    if (target.repo.ssh) {
+      const remote = await SshRemote.open(target.repo.ssh, target.credentials, {
+        ctx: target.ctx,
+        gitdir: target.gitdir,
+        hosts: this.hosts,
+        timeoutMs: this.timeoutMs,
+        maxFetchBytes: this.maxFetchBytes,
+      }).catch((err: unknown) => {
+        throw classifyGitError(err, target.ctx); // a name that does not resolve, a full temp dir
+      });
+      try {
+        return await op(remote);
+      } finally {
+        await remote.close();
+      }
+    }
+    return op(this.httpRemote(target));
+  }
+
+  private httpRemote(target: RepoTarget): Remote {
+    const { url } = target.repo;
+    const headers = (): Record<string, string> => authHeaders(target.credentials);
+    return {
+      lookup: (revision) =>
+        this.network(target, (client) => lookupRevision(client, url, revision, target.credentials)),
+      listRefs: (prefix) =>
+        this.network(target, (client) =>
+          git.listServerRefs({ http: client, url, headers: headers(), prefix, peelTags: true }),
+        ),
+      fetchRef: async (ref) => {
+        const fetched = await this.network(target, (client) =>
+          git.fetch({
+            fs,
+            http: client,
+            gitdir: target.gitdir,
+            url,
+            ref,
+            singleBranch: true,
+            depth: 1,
+            tags: false,
+            headers: headers(),
+          }),
+        );
+        // Tags are not covered by the refspec; record them too, for the same "have" on the next fetch.
+        if (fetched.fetchHead && ref.startsWith("refs/tags/")) {
+          await git.writeRef({ fs, gitdir: target.gitdir, ref, value: fetched.fetchHead, force: true });
+        }
+        return fetched.fetchHead ?? undefined;
+      },
+      fetchAll: async (anchor, depth) => {
+        await this.network(target, (client) =>
+          git.fetch({
+            fs,
+            http: client,
+            gitdir: target.gitdir,
+            url,
+            ref: anchor,
+            singleBranch: false,
+            tags: true,
+            depth,
+            headers: headers(),
+          }),
+        );
+      },
+    };
+  }
+
   private target(req: SourceRequest): RepoTarget {
     const repo = parseRepoURL(req.repoURL);
     // Before any request: a clear condition for a host refused outright (names are checked again
     // on what they resolve to, and redirects per connection, by the agents).
-    const refused = hostRefusal(new URL(repo.url).hostname, this.hosts);
+    const refused = hostRefusal(repo.ssh ? repo.ssh.host : new URL(repo.url).hostname, this.hosts);
     if (refused) throw refused;
     const credentials = req.credentials ?? repo.credentials;
     // One cache per repo and identity: a full SHA is served from the cache without asking the
@@ -138,6 +255,7 @@ export class IsomorphicGitSource implements GitSource {
     return {
       repo,
       credentials,
+      insecure: req.insecureSkipTLSVerify === true,
       ctx: { repo: repo.url, revision: req.revision, hasCredentials: credentials !== undefined },
       cacheDir,
       gitdir: join(cacheDir, "repo.git"),
@@ -146,66 +264,38 @@ export class IsomorphicGitSource implements GitSource {
   }
 
   /** Fetches the ref only when the commit it points at is not cached yet. */
-  private async commitForRef(target: RepoTarget, head: RemoteHead): Promise<string> {
+  private async commitForRef(target: RepoTarget, remote: Remote, head: RemoteHead): Promise<string> {
     const cache = {};
     if ((await objectType(target.gitdir, head.commit, cache)) === "commit") return head.commit;
     this.log.debug({ repo: target.repo.url, ref: head.ref }, "fetching");
-    const fetched = await this.network(target, (client) =>
-      git.fetch({
-        fs,
-        http: client,
-        gitdir: target.gitdir,
-        url: target.repo.url,
-        ref: head.ref,
-        singleBranch: true,
-        depth: 1,
-        tags: false,
-        headers: authHeaders(target.credentials),
-      }),
-    );
-    if (!fetched.fetchHead) throw revisionNotFound(target.ctx, "the repository is empty");
-    // Tags are not covered by the refspec; record them too, for the same "have" on the next fetch.
-    if (head.ref.startsWith("refs/tags/")) {
-      await git.writeRef({ fs, gitdir: target.gitdir, ref: head.ref, value: fetched.fetchHead, force: true });
-    }
+    const fetched = await remote.fetchRef(head.ref);
+    if (!fetched) throw revisionNotFound(target.ctx, "the repository is empty");
     // The ref may have moved since the lookup; the fetched commit is the newer one.
-    return peelToCommit(target.gitdir, fetched.fetchHead, {}, `${head.ref} of ${target.repo.url}`);
+    return peelToCommit(target.gitdir, fetched, {}, `${head.ref} of ${target.repo.url}`);
   }
 
   /**
-   * A server only hands out commits reachable from its refs (uploadpack.allowReachableSHA1InWant is
-   * off by default), so: the tips of all refs first (cheap), then the full history.
+   * A full or short SHA. A server only hands out commits reachable from its refs
+   * (uploadpack.allowReachableSHA1InWant is off by default), so: the tips of all refs first (cheap),
+   * then the full history.
    */
-  private async commitForSha(target: RepoTarget, sha: string): Promise<string> {
-    const cache = {};
-    if ((await objectType(target.gitdir, sha, cache)) === undefined) {
-      const refs = await this.network(target, (client) =>
-        listAllRefs(client, target.repo.url, target.credentials),
-      );
+  private async commitForSha(target: RepoTarget, remote: Remote, sha: string): Promise<string> {
+    let found = await expandInCache(target, sha);
+    if (found === undefined) {
+      const refs = await remote.listRefs("refs/");
       const anchor = refs[0]?.ref;
       if (anchor === undefined) throw revisionNotFound(target.ctx, "the repository has no branches or tags");
       for (const depth of [1, UNSHALLOW_DEPTH]) {
         this.log.debug({ repo: target.repo.url, depth }, "fetching all refs to find a commit");
-        await this.network(target, (client) =>
-          git.fetch({
-            fs,
-            http: client,
-            gitdir: target.gitdir,
-            url: target.repo.url,
-            ref: anchor,
-            singleBranch: false,
-            tags: true,
-            depth,
-            headers: authHeaders(target.credentials),
-          }),
-        );
-        if ((await objectType(target.gitdir, sha, {})) !== undefined) break;
+        await remote.fetchAll(anchor, depth);
+        found = await expandInCache(target, sha);
+        if (found !== undefined) break;
       }
     }
-    if ((await objectType(target.gitdir, sha, {})) === undefined) {
+    if (found === undefined) {
       throw revisionNotFound(target.ctx, "no branch or tag of the repository contains that commit");
     }
-    return peelToCommit(target.gitdir, sha, cache, `commit ${sha}`);
+    return peelToCommit(target.gitdir, found, {}, `commit ${sha}`);
   }
 
   private async ensureGitdir(target: RepoTarget): Promise<void> {
@@ -263,7 +353,7 @@ export class IsomorphicGitSource implements GitSource {
                   `${target.ctx.repo} sent a packfile gitgate cannot read: ${check.detail}`,
                 ),
         },
-        this.agents,
+        this.agents.for(target.credentials?.caCert, target.insecure),
       );
     } catch (err) {
       throw classifyGitError(err, target.ctx);
@@ -281,9 +371,28 @@ export function createGitSource(opts: GitSourceOptions): IsomorphicGitSource {
   return new IsomorphicGitSource(opts);
 }
 
-/** The same user and secret however given (password, token or URL userinfo), as a short hash. */
+/** A full SHA, or the one object a short SHA names in the cache; undefined when not (yet) there. */
+async function expandInCache(target: RepoTarget, sha: string): Promise<string | undefined> {
+  let oid = sha;
+  if (!FULL_SHA.test(sha)) {
+    try {
+      oid = await git.expandOid({ fs, gitdir: target.gitdir, oid: sha });
+    } catch (err) {
+      if ((err as { code?: string }).code === "AmbiguousError") {
+        throw terminal(
+          "RevisionAmbiguous",
+          `short commit SHA ${sha} names more than one object in ${target.ctx.repo}; give more digits`,
+        );
+      }
+      return undefined;
+    }
+  }
+  return (await objectType(target.gitdir, oid, {})) === undefined ? undefined : oid;
+}
+
+/** The same user and secret however given (password, token, SSH key or URL userinfo), as a short hash. */
 function identityKey(credentials: GitCredentials): string {
-  const secret = credentials.password ?? credentials.token ?? "";
+  const secret = credentials.sshPrivateKey ?? credentials.password ?? credentials.token ?? "";
   const user = credentials.username ?? (credentials.token ? "x-access-token" : "");
   return createHash("sha256").update(`${user}\0${secret}`).digest("hex").slice(0, 16);
 }

@@ -6,12 +6,15 @@
  * every host not on it. Checked per connection (redirects included) and on the addresses a name
  * resolves to, before anything, credentials included, is sent.
  */
+import { createHash } from "node:crypto";
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import { isIP } from "node:net";
 import type { Duplex } from "node:stream";
+import { connect as tlsConnect, rootCertificates, type ConnectionOptions as TlsOptions } from "node:tls";
 import { terminal, type GitgateError } from "../errors.js";
+import { connectThrough, proxyFor, type ProxySettings } from "./proxy.js";
 
 export interface HostPolicy {
   /** Hostnames (`git.example.com`) or suffix wildcards (`*.example.com`); absent or empty = any host. */
@@ -100,14 +103,31 @@ function guardedLookup(hostname: string, options: { all?: boolean }, callback: L
   });
 }
 
-type ConnectionOptions = { host?: string | null; hostname?: string | null; lookup?: unknown };
+type ConnectionOptions = TlsOptions & {
+  host?: string | null;
+  hostname?: string | null;
+  port?: number | string | null;
+  lookup?: unknown;
+};
 type CreateConnection = (
   options: ConnectionOptions,
   callback: (err: Error | null, socket?: Duplex) => void,
 ) => Duplex | undefined;
 
-/** Wraps an agent's connections: the host is checked, and the names it resolves, before connecting. */
-export function guard<A extends HttpAgent>(agent: A, policy: HostPolicy): A {
+/** A proxy that does not answer within this fails the connection (transient). */
+const PROXY_CONNECT_TIMEOUT_MS = 30_000;
+
+/**
+ * Wraps an agent's connections: the host is checked, and the names it resolves, before connecting.
+ * Through a proxy the proxy resolves the name, so only the name is checked (the proxy is the
+ * operator's, configured in gitgate's own environment).
+ */
+export function guard<A extends HttpAgent>(
+  agent: A,
+  policy: HostPolicy,
+  proxy: ProxySettings | undefined,
+  tls: boolean,
+): A {
   const target = agent as unknown as { createConnection: CreateConnection };
   const original = target.createConnection.bind(agent);
   target.createConnection = (options, callback) => {
@@ -117,7 +137,27 @@ export function guard<A extends HttpAgent>(agent: A, policy: HostPolicy): A {
       process.nextTick(() => callback(refused));
       return undefined;
     }
-    return original({ ...options, lookup: guardedLookup }, callback);
+    const port = Number(options.port ?? (tls ? 443 : 80));
+    const via = proxyFor(tls ? "https:" : "http:", host, port, proxy);
+    if (!via) return original({ ...options, lookup: guardedLookup }, callback);
+    if (!(via instanceof URL)) {
+      process.nextTick(() => callback(via));
+      return undefined;
+    }
+    connectThrough(via, host, port, PROXY_CONNECT_TIMEOUT_MS).then(
+      (socket) => {
+        if (!tls) return callback(null, socket);
+        const secure = tlsConnect({
+          ...options,
+          socket,
+          servername: options.servername ?? (isIP(host) ? undefined : host),
+        });
+        secure.once("secureConnect", () => callback(null, secure));
+        secure.once("error", (err: Error) => callback(err));
+      },
+      (err: Error) => callback(err),
+    );
+    return undefined;
   };
   return agent;
 }
@@ -128,6 +168,39 @@ export interface GuardedAgents {
 }
 
 /** Agents for isomorphic-git's requests (one per protocol), every connection checked. */
-export function guardedAgents(policy: HostPolicy): GuardedAgents {
-  return { http: guard(new HttpAgent(), policy), https: guard(new HttpsAgent(), policy) };
+export function guardedAgents(
+  policy: HostPolicy,
+  proxy?: ProxySettings,
+  tls: { caCert?: string; insecure?: boolean } = {},
+): GuardedAgents {
+  const httpsOptions = {
+    ...(tls.caCert ? { ca: [...rootCertificates, tls.caCert] } : {}),
+    ...(tls.insecure ? { rejectUnauthorized: false } : {}),
+  };
+  return {
+    http: guard(new HttpAgent(), policy, proxy, false),
+    https: guard(new HttpsAgent(httpsOptions), policy, proxy, true),
+  };
+}
+
+/** Agents per trust setting (system CAs, a Secret's ca.crt, or none): a GitApp's CA trusts only its fetches. */
+export class AgentPool {
+  private readonly pool = new Map<string, GuardedAgents>();
+  private static readonly MAX = 64;
+
+  constructor(
+    private readonly policy: HostPolicy,
+    private readonly proxy: ProxySettings | undefined,
+  ) {}
+
+  for(caCert: string | undefined, insecure: boolean): GuardedAgents {
+    const key = `${insecure ? "insecure" : "verify"}:${caCert ? createHash("sha256").update(caCert).digest("hex") : ""}`;
+    let agents = this.pool.get(key);
+    if (!agents) {
+      if (this.pool.size >= AgentPool.MAX) this.pool.clear();
+      agents = guardedAgents(this.policy, this.proxy, { caCert, insecure });
+      this.pool.set(key, agents);
+    }
+    return agents;
+  }
 }

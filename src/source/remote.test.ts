@@ -61,12 +61,20 @@ void describe("parseRepoURL", () => {
     assert.match(without.key, /^[0-9a-f]{32}$/);
     assert.notEqual(parseRepoURL("https://git.example.com/team/other.git").key, without.key);
   });
-  void it("rejects non-http URLs as terminal UnsupportedURL", () => {
+  void it("rejects URLs that are neither http(s) nor SSH, and SSH parts that could read as options, as terminal UnsupportedURL", () => {
     for (const raw of [
-      "git@github.com:a/b.git",
-      "ssh://git@github.com/a/b.git",
       "file:///tmp/repo",
       "/tmp/repo",
+      "git://github.com/a/b.git",
+      "ext::sh -c touch% /tmp/pwned",
+      "ssh://-oProxyCommand=touch%20x@github.com/a.git",
+      "ssh://git@-oProxyCommand=x/a.git",
+      "-oProxyCommand=x@host:a.git",
+      "git@host:-u.git",
+      "ssh://git:secret@github.com/a/b.git",
+      "ssh://git@github.com",
+      "git@github.com:a/b\nc.git",
+      `ssh://git@github.com/${"a".repeat(3000)}`,
     ]) {
       assert.throws(
         () => parseRepoURL(raw),
@@ -76,6 +84,61 @@ void describe("parseRepoURL", () => {
       );
     }
   });
+});
+
+void describe("parseRepoURL for SSH", () => {
+  const cases: [
+    string,
+    string,
+    { user: string; host: string; port?: number; path: string; scpLike: boolean },
+  ][] = [
+    [
+      "git@github.com:org/repo.git",
+      "git@github.com:org/repo.git",
+      { user: "git", host: "github.com", path: "org/repo.git", scpLike: true },
+    ],
+    [
+      "git@GitLab.Example.com:/srv/repo.git/",
+      "git@gitlab.example.com:/srv/repo.git",
+      { user: "git", host: "gitlab.example.com", path: "/srv/repo.git", scpLike: true },
+    ],
+    [
+      "root@[::1]:repo.git",
+      "root@[::1]:repo.git",
+      { user: "root", host: "::1", path: "repo.git", scpLike: true },
+    ],
+    [
+      "ssh://git@github.com/org/repo.git",
+      "ssh://git@github.com/org/repo.git",
+      { user: "git", host: "github.com", path: "/org/repo.git", scpLike: false },
+    ],
+    [
+      "ssh://git@127.0.0.1:2222/srv/r.git",
+      "ssh://git@127.0.0.1:2222/srv/r.git",
+      { user: "git", host: "127.0.0.1", port: 2222, path: "/srv/r.git", scpLike: false },
+    ],
+    [
+      "ssh://host.example/r.git",
+      "ssh://git@host.example/r.git",
+      { user: "git", host: "host.example", path: "/r.git", scpLike: false },
+    ],
+    [
+      "ssh://git@host.example:22/r.git",
+      "ssh://git@host.example/r.git",
+      { user: "git", host: "host.example", port: 22, path: "/r.git", scpLike: false },
+    ],
+  ];
+  for (const [raw, url, ssh] of cases) {
+    void it(raw, () => {
+      const parsed = parseRepoURL(raw);
+      assert.equal(parsed.url, url);
+      assert.deepEqual(
+        { ...parsed.ssh },
+        Object.fromEntries(Object.entries(ssh).filter(([, v]) => v !== undefined)),
+      );
+      assert.equal(parsed.credentials, undefined);
+    });
+  }
 });
 
 void describe("classifyGitError", () => {

@@ -13,16 +13,22 @@ export interface GitCredentials {
    * one (GitLab OAuth tokens: "oauth2", Bitbucket: "x-token-auth").
    */
   token?: string;
-  /** PEM CA bundle (the Secret's `ca.crt`) trusted for this repository's TLS instead of the system roots. */
+  /** OpenSSH private key for ssh:// and scp-like URLs (Secret key `sshPrivateKey`, or Flux's `identity`). */
+  sshPrivateKey?: string;
+  /** known_hosts lines for the SSH host; required for SSH (host keys are checked, never trusted on first use). */
+  knownHosts?: string;
+  /** PEM CA bundle trusted for HTTPS in addition to the system's (Secret key `ca.crt`). */
   caCert?: string;
 }
 
 export interface SourceRequest {
-  /** http(s) URL of the repository. Userinfo in the URL is used as credentials but never stored. */
+  /** http(s), ssh:// or scp-like URL of the repository. Userinfo in the URL is used as credentials but never stored. */
   repoURL: string;
-  /** A branch, a tag, `refs/...`, `HEAD`, or a full 40-hex commit SHA. */
+  /** A branch, a tag, `refs/...`, `HEAD`, a commit SHA (full or short) or a semver tag range (`v1.2.x`). */
   revision: string;
   credentials?: GitCredentials;
+  /** HTTPS without certificate checks (spec.source.insecureSkipTLSVerify); warned about on every fetch. */
+  insecureSkipTLSVerify?: boolean;
 }
 
 export interface Checkout {

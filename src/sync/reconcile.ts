@@ -32,6 +32,8 @@ export interface GitCredentials {
   username?: string;
   password?: string;
   token?: string;
+  sshPrivateKey?: string;
+  knownHosts?: string;
   caCert?: string;
 }
 export interface SourceFetcher {
@@ -41,6 +43,7 @@ export interface SourceFetcher {
     /** A Helm chart of a chart repository (`repoURL`); `commit` is then the resolved chart version. */
     chart?: string;
     credentials?: GitCredentials;
+    insecureSkipTLSVerify?: boolean;
   }): Promise<{ commit: string; dir: string }>;
 }
 export interface RenderInput {
@@ -147,6 +150,7 @@ const fetchStep: RenderStep = async (ctx, deps) => {
     revision,
     ...(spec.chart ? { chart: spec.chart } : {}),
     credentials,
+    ...(spec.insecureSkipTLSVerify ? { insecureSkipTLSVerify: true } : {}),
   });
   ctx.commit = checkout.commit;
   ctx.repoDir = checkout.dir;

@@ -7,7 +7,8 @@
 import { execFile, spawn } from "node:child_process";
 import { timingSafeEqual } from "node:crypto";
 import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join, normalize } from "node:path";
@@ -27,6 +28,8 @@ export interface GitServerOptions {
   auth?: { username: string; password: string };
   /** Address to listen on (default 127.0.0.1); pods on a test node reach the host at its bridge address. */
   host?: string;
+  /** Serve HTTPS with this certificate (PEM) instead of plain HTTP. */
+  tls?: { key: string; cert: string };
 }
 
 export interface GitRequestRecord {
@@ -91,7 +94,7 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
   const requests: GitRequestRecord[] = [];
   const repoPath = (name: string): string => join(reposDir, `${safeName(name)}.git`);
 
-  const server = createServer((req, res) => {
+  const handler: RequestListener = (req, res) => {
     const record: GitRequestRecord = { method: req.method ?? "GET", path: "", query: "", status: 0 };
     requests.push(record);
     res.on("finish", () => (record.status = res.statusCode));
@@ -110,12 +113,15 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
       return;
     }
     serveCgi(req, res, { ...gitEnv, ...cgiEnv(req, record, reposDir), REMOTE_USER: user });
-  });
+  };
+  const server = opts.tls
+    ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, handler)
+    : createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, opts.host ?? "127.0.0.1", () => resolve());
   });
-  const url = `http://${opts.host ?? "127.0.0.1"}:${(server.address() as AddressInfo).port}`;
+  const url = `${opts.tls ? "https" : "http"}://${opts.host ?? "127.0.0.1"}:${(server.address() as AddressInfo).port}`;
   let scratch = 0;
 
   // Commits are made in a throwaway clone and pushed over the file system (not counted as requests).

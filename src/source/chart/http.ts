@@ -8,6 +8,7 @@
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from "node:http";
 import { request as httpsRequest, Agent as HttpsAgent } from "node:https";
 import { GitgateError, terminal, transient } from "../../errors.js";
+import { rootCertificates } from "node:tls";
 import { guard, type HostPolicy } from "../hosts.js";
 
 export interface HttpOptions {
@@ -50,8 +51,13 @@ function agentFor(url: URL, opts: HttpOptions): HttpAgent {
   if (!agent) {
     agent =
       url.protocol === "https:"
-        ? guard(new HttpsAgent({ keepAlive: false, ...(opts.ca ? { ca: opts.ca } : {}) }), opts.policy)
-        : guard(new HttpAgent({ keepAlive: false }), opts.policy);
+        ? guard(
+            new HttpsAgent({ keepAlive: false, ...(opts.ca ? { ca: [...rootCertificates, opts.ca] } : {}) }),
+            opts.policy,
+            undefined,
+            true,
+          )
+        : guard(new HttpAgent({ keepAlive: false }), opts.policy, undefined, false);
     if (agents.size > 64) agents.clear();
     agents.set(key, agent);
   }
