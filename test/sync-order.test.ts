@@ -209,7 +209,7 @@ describe("sync order, hooks and options", () => {
     const failed = await waitCondition("presync", "Synced", "False", "HookFailed");
     assert.match(
       condition(failed, "Synced")?.message ?? "",
-      /PreSync hook Job presync\/migrate failed: job failed; later steps were not applied/,
+      /PreSync hook Job presync\/migrate failed: migration exited 1; later steps were not applied/,
     );
     assert.equal(failed.status?.operation?.phase, "Failed");
     const alert = await waitFor("sync-failed alert", () =>
