@@ -38,6 +38,7 @@ command -v etcd >/dev/null || [[ -x /usr/bin/etcd ]] || need_pkgs+=(etcd-server)
 command -v git >/dev/null || need_pkgs+=(git)
 command -v jq >/dev/null || need_pkgs+=(jq)
 command -v rsync >/dev/null || need_pkgs+=(rsync)
+command -v chromium >/dev/null || [[ -x /usr/bin/chromium ]] || need_pkgs+=(chromium) # dashboard browser tests
 # A real node: container runtime, CNI plugins, kube-proxy's tools, image builder, static pause.
 command -v containerd >/dev/null || need_pkgs+=(containerd)
 command -v runc >/dev/null || [[ -x /usr/sbin/runc ]] || need_pkgs+=(runc)

@@ -12,6 +12,8 @@ import { discoverIdentity, type SelfIdentity } from "../cluster/identity.js";
 import { loadKubeConfig, Transport } from "../cluster/transport.js";
 import { durationsOf } from "../config/duration.js";
 import type { GitgateConfig } from "../config/schema.js";
+import { ActivityRing, teeAlerts } from "../dashboard/activity.js";
+import { Dashboard } from "../dashboard/server.js";
 import { createGateState, type GateState } from "../gate/gate.js";
 import type { Logger } from "../log/logger.js";
 import type { AlertSink } from "../manifest/event.js";
@@ -51,6 +53,8 @@ export interface RuntimeOptions {
   podName?: string;
   /** Name prefix of the webhook configurations. */
   webhookName?: string;
+  /** `host:port` of the dashboard when `dashboard.enabled` (overrides `dashboard.address`). */
+  dashboardAddress?: string;
 }
 
 export interface Runtime {
@@ -63,6 +67,10 @@ export interface Runtime {
   /** Base URL of the HTTPS server (webhooks, hooks, probes), when enabled. */
   url?: string;
   caPem?: string;
+  /** Base URL of the dashboard, when enabled. */
+  dashboardUrl?: string;
+  /** The gate-activity ring the dashboard shows (when enabled). */
+  activity?: ActivityRing;
   isReady(): boolean;
   /** Readiness off at once, so endpoints drop this pod while in-flight requests still finish. */
   beginShutdown(): void;
@@ -166,7 +174,7 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
   undo.push(() => gate.clear());
   // Per-GitApp channels (spec.alerts.channels), looked up in the controller's GitApps.
   const apps = new GitApps();
-  const alerts =
+  const dispatcher =
     opts.alerts ??
     (await createAlerts(
       config,
@@ -175,6 +183,9 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
       registry,
       (event) => apps.byRef(event.app)?.spec.alerts?.channels,
     ));
+  // The dashboard's activity timeline gets every event the alert dispatcher gets.
+  const activity = config.dashboard.enabled ? new ActivityRing(config.dashboard.activityEntries) : undefined;
+  const alerts = activity ? teeAlerts(dispatcher, activity) : dispatcher;
   const closeAlerts = (): Promise<void> | undefined => (alerts as { close?: () => Promise<void> }).close?.();
   undo.push(closeAlerts);
   const leadership = createLeadership(
@@ -199,6 +210,9 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
         )
       : undefined;
   if (!server) await controller.start();
+  const dashboard = activity
+    ? await startDashboard(opts, { client, gate, apps, controller, activity }, undo)
+    : undefined;
   leadership.start(() => controller.resyncAll());
 
   return {
@@ -209,6 +223,8 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
     registry,
     url: server ? `https://127.0.0.1:${server.port}` : undefined,
     caPem: server?.caPem,
+    dashboardUrl: dashboard?.url,
+    activity,
     isReady,
     beginShutdown: () => {
       shuttingDown = true;
@@ -219,6 +235,7 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
       gate.clear();
       await leadership.stop();
       await server?.close();
+      await dashboard?.close();
       await closeAlerts();
       transport.close();
     },
@@ -264,6 +281,39 @@ async function startWebhookServer(
   await server.reportNamespacesOutOfGate();
   logger.info({ url: server.address }, "webhook server listening");
   return server;
+}
+
+/** The read-only dashboard on its own listener (never the webhook port, whose mTLS stays strict). */
+async function startDashboard(
+  opts: RuntimeOptions,
+  parts: {
+    client: ClusterClient;
+    gate: GateState;
+    apps: GitApps;
+    controller: Controller;
+    activity: ActivityRing;
+  },
+  undo: Undo,
+): Promise<Dashboard> {
+  const { config, logger } = opts;
+  const address = opts.dashboardAddress ?? config.dashboard.address;
+  const colon = address.lastIndexOf(":");
+  const dashboard = await Dashboard.listen({
+    host: address.slice(0, colon).replace(/^\[|\]$/g, ""),
+    port: Number(address.slice(colon + 1)),
+    client: parts.client,
+    state: {
+      apps: () => parts.apps.values(),
+      desired: (app) => parts.gate.index.entriesOf(app),
+      live: (obj) => parts.controller.liveObject(obj),
+    },
+    ring: parts.activity,
+    logger,
+    secureCookie: config.dashboard.secureCookie,
+  });
+  undo.push(() => dashboard.close());
+  logger.info({ url: dashboard.url }, "dashboard listening");
+  return dashboard;
 }
 
 export { unregisterWebhooks };
