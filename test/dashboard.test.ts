@@ -254,6 +254,19 @@ describe("dashboard in a real browser", () => {
     );
   });
 
+  it("logs in once with a one-time link (gitgate dev's), never twice", async () => {
+    const link = env.gitgate.dashboardLoginLink?.(env.cp.tokens.user ?? "") ?? "";
+    assert.ok(!link.includes(env.cp.tokens.user ?? "-"), "the link holds a code, not the token");
+    const page = await browser.newPage();
+    await page.goto(link);
+    assert.equal(page.url(), `${url}/`);
+    assert.match((await page.textContent("header .user")) ?? "", /alice/);
+    await page.close();
+    const again = await fetch(link, { redirect: "manual" });
+    assert.equal(again.status, 401);
+    assert.equal(again.headers.get("set-cookie"), null);
+  });
+
   it("answers an API call without a token 401, refuses a wrong token and a cross-origin login", async () => {
     for (const path of ["/api/apps", "/api/activity", "/api/apps/default/shop", "/events"]) {
       const res = await fetch(`${url}${path}`);

@@ -3,6 +3,7 @@
  * apps, their objects and the gate's activity, each filtered to the namespaces where the logged-in
  * user may `get gitapps`. Routes:
  *   GET  /login, POST /login, POST /logout       the session (Origin-checked POSTs)
+ *   GET  /login/once?code=…                      a one-time link (`gitgate dev`)
  *   GET  /, /apps/:ns/:name, /activity          HTML (with `x-gitgate-fragment: 1`: the `<main>` only)
  *   GET  /api/apps, /api/apps/:ns/:name, /api/activity   JSON
  *   GET  /events                                 server-sent `changed` events
@@ -18,7 +19,7 @@ import { clientScript, STYLESHEET } from "./client.js";
 import { page, type Frame, type Html } from "./html.js";
 import { readForm, redirect, sameOrigin, securityHeaders, send, sendJson } from "./http.js";
 import { appDetail, listApps, type StateReaders } from "./model.js";
-import { cookieValue, SESSION_COOKIE, sessionCookie, SessionStore } from "./sessions.js";
+import { cookieValue, OneTimeCodes, SESSION_COOKIE, sessionCookie, SessionStore } from "./sessions.js";
 import { SseHub } from "./sse.js";
 import { activityView, appsView, appView, loginView } from "./views.js";
 
@@ -46,6 +47,7 @@ const WATCH_MS = 250;
 export class Dashboard {
   private readonly auth: KubeAuth;
   private readonly sessions = new SessionStore();
+  private readonly codes = new OneTimeCodes();
   private readonly sse: SseHub;
   private readonly timer: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
@@ -127,6 +129,7 @@ export class Dashboard {
       return send(res, 200, "text/css; charset=utf-8", STYLESHEET);
     if (path === "/login") return req.method === "POST" ? this.login(req, res) : this.loginPage(res);
     if (path === "/logout" && req.method === "POST") return this.logout(req, res);
+    if (path === "/login/once" && req.method === "GET") return this.loginOnce(url, res);
     if (req.method !== "GET") return sendJson(res, 405, { error: "method not allowed" });
     const api = path.startsWith("/api/") || path === "/events";
     const caller = await this.caller(req);
@@ -249,6 +252,19 @@ export class Dashboard {
     }
     const id = this.sessions.create(token);
     this.opts.logger.info({ username: user.username }, "dashboard login");
+    redirect(res, "/", { "set-cookie": sessionCookie(id, this.opts.secureCookie) });
+  }
+
+  /** A link that logs in as `token` once (the token stays here; the link holds a random code). */
+  loginLink(token: string): string {
+    return `${this.url}/login/once?code=${this.codes.create(token)}`;
+  }
+
+  private async loginOnce(url: URL, res: ServerResponse): Promise<void> {
+    const token = this.codes.redeem(url.searchParams.get("code"));
+    const user = token ? await this.auth.authenticate(token) : undefined;
+    if (!token || !user) return this.loginPage(res, 401, "That login link was used already or has expired.");
+    const id = this.sessions.create(token);
     redirect(res, "/", { "set-cookie": sessionCookie(id, this.opts.secureCookie) });
   }
 

@@ -33,6 +33,32 @@ export class SessionStore {
   }
 }
 
+/**
+ * One-time login codes (`gitgate dev`'s printed link): the code, not the token, is in the URL; it
+ * works once, within ten minutes.
+ */
+export class OneTimeCodes {
+  private readonly codes: TtlCache<string>;
+
+  constructor(max = 16, ttlMs = 10 * 60 * 1000, now: () => number = Date.now) {
+    this.codes = new TtlCache(max, ttlMs, now);
+  }
+
+  create(token: string): string {
+    const code = randomBytes(32).toString("base64url");
+    this.codes.set(code, token);
+    return code;
+  }
+
+  /** The token, once. */
+  redeem(code: string | null): string | undefined {
+    if (!code || !ID_PATTERN.test(code)) return undefined;
+    const token = this.codes.get(code);
+    this.codes.delete(code);
+    return token;
+  }
+}
+
 /** The value of one cookie in a Cookie header (capped: the header is the client's). */
 export function cookieValue(header: string | undefined, name: string): string | undefined {
   if (!header || header.length > 8192) return undefined;

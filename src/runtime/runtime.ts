@@ -69,6 +69,8 @@ export interface Runtime {
   caPem?: string;
   /** Base URL of the dashboard, when enabled. */
   dashboardUrl?: string;
+  /** A one-time dashboard login link for this token (when the dashboard is enabled). */
+  dashboardLoginLink?: (token: string) => string;
   /** The gate-activity ring the dashboard shows (when enabled). */
   activity?: ActivityRing;
   isReady(): boolean;
@@ -224,6 +226,7 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
     url: server ? `https://127.0.0.1:${server.port}` : undefined,
     caPem: server?.caPem,
     dashboardUrl: dashboard?.url,
+    ...(dashboard ? { dashboardLoginLink: (token: string) => dashboard.loginLink(token) } : {}),
     activity,
     isReady,
     beginShutdown: () => {
