@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import type { ClusterClient } from "../cluster/client.js";
+import { apiErrorFrom } from "../cluster/api-error.js";
 import { isPlainObject } from "../manifest/object.js";
 import { TtlCache } from "./cache.js";
 
@@ -54,7 +55,9 @@ export class KubeAuth {
       path: "/apis/authentication.k8s.io/v1/tokenreviews",
       body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", spec: { token } },
     });
-    const user = res.status === 201 || res.status === 200 ? reviewedUser(res.body) : undefined;
+    // An API failure is not a refusal: it is reported (502), not cached.
+    if (res.status !== 201 && res.status !== 200) throw apiErrorFrom("TokenReview", res);
+    const user = reviewedUser(res.body);
     this.users.set(key, user ?? null, user ? USER_TTL_MS : REFUSED_TTL_MS);
     return user;
   }

@@ -13,6 +13,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { GitApp } from "../api/gitapp.js";
 import type { ClusterClient } from "../cluster/client.js";
 import type { Logger } from "../log/logger.js";
+import { redactText } from "../manifest/redact.js";
 import type { ActivityRing } from "./activity.js";
 import { bearerToken, KubeAuth, type DashboardUser } from "./auth.js";
 import { clientScript, STYLESHEET } from "./client.js";
@@ -112,7 +113,10 @@ export class Dashboard {
     } catch (err) {
       // Never the token or the request body: only what failed.
       this.opts.logger.warn(
-        { err: err instanceof Error ? err.message : String(err), path: pathOf(req) },
+        {
+          err: redactText(err instanceof Error ? err.message : String(err)).slice(0, 500),
+          path: pathOf(req),
+        },
         "dashboard request failed",
       );
       if (!res.headersSent) sendJson(res, 502, { error: "the Kubernetes API could not be asked" });
