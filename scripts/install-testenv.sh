@@ -41,6 +41,7 @@ command -v rsync >/dev/null || need_pkgs+=(rsync)
 # Git over SSH: a real sshd with git-shell (test/sources-git-ssh.test.ts), and the ssh client gitgate runs.
 [[ -x /usr/sbin/sshd ]] || need_pkgs+=(openssh-server)
 command -v ssh >/dev/null || [[ -x /usr/bin/ssh ]] || need_pkgs+=(openssh-client)
+command -v chromium >/dev/null || [[ -x /usr/bin/chromium ]] || need_pkgs+=(chromium) # dashboard browser tests
 # A real node: container runtime, CNI plugins, kube-proxy's tools, image builder, static pause.
 command -v containerd >/dev/null || need_pkgs+=(containerd)
 command -v runc >/dev/null || [[ -x /usr/sbin/runc ]] || need_pkgs+=(runc)

@@ -95,6 +95,20 @@ describe("gitgate dev", () => {
     assert.match(r.out, /Warning: Deployment echo\/echo-echo is managed by Git/);
   });
 
+  it("prints the dashboard URL and a one-time login link as alice", async () => {
+    const url = /Dashboard: (http:\/\/127\.0\.0\.1:\d+)/.exec(dev.stdout)?.[1];
+    const link = /as alice, once, within 10 minutes: (\S+)/.exec(dev.stdout)?.[1];
+    assert.ok(url && link?.startsWith(`${url}/login/once?code=`), dev.stdout);
+    assert.equal((await fetch(`${url}/api/apps`)).status, 401);
+    const login = await fetch(link ?? "", { redirect: "manual" });
+    assert.equal(login.status, 303);
+    const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+    const apps = (await (await fetch(`${url}/api/apps`, { headers: { cookie } })).json()) as Array<{
+      name: string;
+    }>;
+    assert.deepEqual(apps.map((a) => a.name).sort(), ["echo", "guestbook", "podinfo"]);
+  });
+
   it("Ctrl-C under admission load stops everything within the budget, quietly, leaving nothing behind", async () => {
     const ports = [...dev.stdout.matchAll(/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
     assert.ok(ports.length > 0);

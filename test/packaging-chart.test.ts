@@ -336,6 +336,29 @@ describe("chart, rendered without a cluster", () => {
     assert.ok(!off.some((o) => o.kind === "NetworkPolicy"));
   });
 
+  it("serves the dashboard only when dashboard.enabled: config, container port, its own Service, NetworkPolicy", async () => {
+    const off = await render();
+    assert.equal(configOf(off).dashboard.enabled, false);
+    assert.ok(!off.some((o) => o.kind === "Service" && o.metadata.name === "gitgate-dashboard"));
+    const on = await render(["--set", "dashboard.enabled=true"]);
+    assert.deepEqual(configOf(on).dashboard, {
+      enabled: true,
+      address: "0.0.0.0:8080",
+      secureCookie: true,
+      activityEntries: 500,
+    });
+    assert.deepEqual(container(find(on, "Deployment")).ports, [
+      { name: "https", containerPort: 9443, protocol: "TCP" },
+      { name: "dashboard", containerPort: 8080, protocol: "TCP" },
+    ]);
+    const service = on.find((o) => o.kind === "Service" && o.metadata.name === "gitgate-dashboard");
+    assert.deepEqual((service?.spec as { ports: unknown }).ports, [
+      { name: "http", port: 80, targetPort: "dashboard", protocol: "TCP" },
+    ]);
+    const policy = find(on, "NetworkPolicy").spec as { ingress: unknown[] };
+    assert.deepEqual(policy.ingress[1], { ports: [{ port: "dashboard", protocol: "TCP" }] });
+  });
+
   it("wires the Deployment: probes, ports, downward API, cache dir, security context", async () => {
     const objects = await render();
     const deployment = find(objects, "Deployment");

@@ -90,6 +90,10 @@ certificate Secret and the Lease.
 {{- $_ = set $config "webhook" $webhook -}}
 {{- $_ = set $config "leaderElection" (dict "enabled" .Values.leaderElection.enabled "leaseName" (include "gitgate.leaseName" .)) -}}
 {{- $_ = set $config "hooks" (dict "maxBodyBytes" .Values.hooks.maxBodyBytes "allowUnsigned" (.Values.hooks.allowUnsigned | default false)) -}}
+{{- $dashboard := .Values.dashboard | default dict -}}
+{{- if $dashboard.enabled -}}
+{{- $_ = set $config "dashboard" (dict "enabled" true "address" (printf "0.0.0.0:%v" ($dashboard.port | default 8080)) "secureCookie" (ne $dashboard.secureCookie false)) -}}
+{{- end -}}
 {{- $_ = set $config "alerts" (dict "channels" .Values.alerts.channels "dedupWindow" .Values.alerts.dedupWindow "ratePerMinute" .Values.alerts.ratePerMinute) -}}
 {{- toYaml $config }}
 {{- end }}

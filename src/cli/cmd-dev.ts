@@ -88,6 +88,7 @@ function demoConfig(cp: ControlPlane | undefined, chatURL: string): GitgateConfi
   // The local control plane authenticates to webhooks with a client certificate: only its
   // AdmissionReviews count, as in a cluster set up per chart/README.md.
   if (cp) config.webhook.clientCA = cp.webhookClient.caPath;
+  config.dashboard.enabled = true;
   return config;
 }
 
@@ -189,6 +190,7 @@ export async function devCommand(flags: DevFlags): Promise<void> {
       cacheDir,
       installCrds: true,
       webhookName: "gitgate-dev",
+      dashboardAddress: "127.0.0.1:0",
     });
     // Unregister first on the way out: a stopped gitgate must not leave a webhook that fails writes.
     cleanups.push(async () => {
@@ -207,11 +209,25 @@ export async function devCommand(flags: DevFlags): Promise<void> {
     if (pending.length > 0)
       say(paint.red(`not synced yet: ${pending.join(", ")} (see: kubectl get gapp -A)`));
     else say(paint.green("all demo apps synced"));
+    printDashboard(runtime, cp);
     printTour(userKubeconfig ?? "", git, cp?.binaries.kubectl ?? "kubectl");
   } catch (err) {
     say(paint.red(`failed: ${err instanceof Error ? err.message : String(err)}`));
     await stop(1);
   }
+}
+
+/** The dashboard's URL, and a one-time login link as alice when the control plane is ours. */
+function printDashboard(runtime: Runtime, cp: ControlPlane | undefined): void {
+  if (!runtime.dashboardUrl) return;
+  const token = cp?.tokens.user;
+  const link = token && runtime.dashboardLoginLink ? runtime.dashboardLoginLink(token) : undefined;
+  const lines = [
+    `${paint.bold("Dashboard:")} ${runtime.dashboardUrl}   ${paint.dim("(log in with a Kubernetes bearer token)")}`,
+    ...(link ? [`  as alice, once, within 10 minutes: ${link}`] : []),
+    "",
+  ];
+  process.stdout.write(lines.join("\n") + "\n");
 }
 
 /** The tour's undeclared change: a privileged container Git does not declare. */

@@ -46,6 +46,7 @@ export const DEFAULT_CONFIG: GitgateConfig = {
   hooks: { allowUnsigned: false, maxBodyBytes: 1024 * 1024 },
   alerts: { channels: [], dedupWindow: "10m", ratePerMinute: 20 },
   leaderElection: { enabled: true, leaseName: "gitgate-leader" },
+  dashboard: { enabled: false, address: "127.0.0.1:8080", secureCookie: false, activityEntries: 500 },
 };
 
 function merge<T>(base: T, override: unknown): T {

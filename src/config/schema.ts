@@ -94,6 +94,19 @@ export interface GitgateConfig {
    * ServiceAccount of its own namespace (spec.serviceAccountName, else defaultServiceAccount).
    */
   tenancy?: { platformNamespaces?: string[]; defaultServiceAccount?: string };
+  /**
+   * The read-only web dashboard (src/dashboard/): its own plain-HTTP listener, never the webhook
+   * port (whose mTLS stays strict). Users log in with a Kubernetes bearer token.
+   */
+  dashboard: {
+    enabled: boolean;
+    /** `host:port` (`0` port picks a free one). */
+    address: string;
+    /** Mark the session cookie Secure (serve it behind TLS: an Ingress or a port-forward with TLS). */
+    secureCookie: boolean;
+    /** Entries of the gate-activity ring (per replica). */
+    activityEntries: number;
+  };
 }
 
 const duration = { type: "string", pattern: "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$" };
@@ -233,6 +246,16 @@ export const configSchema = {
       type: "object",
       additionalProperties: false,
       properties: { enabled: { type: "boolean" }, leaseName: { type: "string" } },
+    },
+    dashboard: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        enabled: { type: "boolean" },
+        address: { type: "string", pattern: "^[^:]+:[0-9]+$" },
+        secureCookie: { type: "boolean" },
+        activityEntries: { type: "integer", minimum: 1, maximum: 100000 },
+      },
     },
     tenancy: {
       type: "object",

@@ -13,6 +13,8 @@ import { loadKubeConfig, Transport } from "../cluster/transport.js";
 import { durationsOf } from "../config/duration.js";
 import { readEnvironment } from "../config/load.js";
 import type { GitgateConfig } from "../config/schema.js";
+import { ActivityRing, teeAlerts } from "../dashboard/activity.js";
+import { Dashboard } from "../dashboard/server.js";
 import { createGateState, type GateState } from "../gate/gate.js";
 import type { Logger } from "../log/logger.js";
 import type { AlertSink } from "../manifest/event.js";
@@ -54,6 +56,8 @@ export interface RuntimeOptions {
   podName?: string;
   /** Name prefix of the webhook configurations. */
   webhookName?: string;
+  /** `host:port` of the dashboard when `dashboard.enabled` (overrides `dashboard.address`). */
+  dashboardAddress?: string;
 }
 
 export interface Runtime {
@@ -66,6 +70,12 @@ export interface Runtime {
   /** Base URL of the HTTPS server (webhooks, hooks, probes), when enabled. */
   url?: string;
   caPem?: string;
+  /** Base URL of the dashboard, when enabled. */
+  dashboardUrl?: string;
+  /** A one-time dashboard login link for this token (when the dashboard is enabled). */
+  dashboardLoginLink?: (token: string) => string;
+  /** The gate-activity ring the dashboard shows (when enabled). */
+  activity?: ActivityRing;
   isReady(): boolean;
   /** Readiness off at once, so endpoints drop this pod while in-flight requests still finish. */
   beginShutdown(): void;
@@ -177,7 +187,7 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
   undo.push(() => gate.clear());
   // Per-GitApp channels (spec.alerts.channels), looked up in the controller's GitApps.
   const apps = new GitApps();
-  const alerts =
+  const dispatcher =
     opts.alerts ??
     (await createAlerts(
       config,
@@ -186,6 +196,9 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
       registry,
       (event) => apps.byRef(event.app)?.spec.alerts?.channels,
     ));
+  // The dashboard's activity timeline gets every event the alert dispatcher gets.
+  const activity = config.dashboard.enabled ? new ActivityRing(config.dashboard.activityEntries) : undefined;
+  const alerts = activity ? teeAlerts(dispatcher, activity) : dispatcher;
   const closeAlerts = (): Promise<void> | undefined => (alerts as { close?: () => Promise<void> }).close?.();
   undo.push(closeAlerts);
   const leadership = createLeadership(
@@ -210,6 +223,9 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
         )
       : undefined;
   if (!server) await controller.start();
+  const dashboard = activity
+    ? await startDashboard(opts, { client, gate, apps, controller, activity }, undo)
+    : undefined;
   leadership.start(() => controller.resyncAll());
 
   return {
@@ -220,6 +236,9 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
     registry,
     url: server ? `https://127.0.0.1:${server.port}` : undefined,
     caPem: server?.caPem,
+    dashboardUrl: dashboard?.url,
+    ...(dashboard ? { dashboardLoginLink: (token: string) => dashboard.loginLink(token) } : {}),
+    activity,
     isReady,
     beginShutdown: () => {
       shuttingDown = true;
@@ -232,6 +251,7 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
       controller.stop();
       gate.clear();
       await leadership.stop();
+      await dashboard?.close();
       await closeAlerts();
       transport.close();
     },
@@ -277,6 +297,39 @@ async function startWebhookServer(
   await server.reportNamespacesOutOfGate();
   logger.info({ url: server.address }, "webhook server listening");
   return server;
+}
+
+/** The read-only dashboard on its own listener (never the webhook port, whose mTLS stays strict). */
+async function startDashboard(
+  opts: RuntimeOptions,
+  parts: {
+    client: ClusterClient;
+    gate: GateState;
+    apps: GitApps;
+    controller: Controller;
+    activity: ActivityRing;
+  },
+  undo: Undo,
+): Promise<Dashboard> {
+  const { config, logger } = opts;
+  const address = opts.dashboardAddress ?? config.dashboard.address;
+  const colon = address.lastIndexOf(":");
+  const dashboard = await Dashboard.listen({
+    host: address.slice(0, colon).replace(/^\[|\]$/g, ""),
+    port: Number(address.slice(colon + 1)),
+    client: parts.client,
+    state: {
+      apps: () => parts.apps.values(),
+      desired: (app) => parts.gate.index.entriesOf(app),
+      live: (obj) => parts.controller.liveObject(obj),
+    },
+    ring: parts.activity,
+    logger,
+    secureCookie: config.dashboard.secureCookie,
+  });
+  undo.push(() => dashboard.close());
+  logger.info({ url: dashboard.url }, "dashboard listening");
+  return dashboard;
 }
 
 export { unregisterWebhooks };

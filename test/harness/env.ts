@@ -14,7 +14,12 @@ import { startRuntime, type Runtime } from "../../src/runtime/runtime.js";
 import { createLogger, type LogLevel, type Logger } from "../../src/log/logger.js";
 import type { KubeObject } from "../../src/manifest/object.js";
 import type { GitApp } from "../../src/api/gitapp.js";
-import { startControlPlane, type ControlPlane } from "../../src/testenv/controlplane.js";
+import {
+  DEFAULT_IDENTITIES,
+  startControlPlane,
+  type ControlPlane,
+  type Identity,
+} from "../../src/testenv/controlplane.js";
 import { startGitServer, type GitServer } from "../../src/testenv/git-server.js";
 import { startNodeCluster, type Node } from "../../src/testenv/node.js";
 import { kubectl, type KubectlResult } from "../../src/testenv/kubectl.js";
@@ -33,6 +38,10 @@ export interface EnvOptions {
    * the control plane then listens on the machine's address.
    */
   node?: boolean;
+  /** Serve the dashboard (src/dashboard/) on a free loopback port: `gitgate.dashboardUrl`. */
+  dashboard?: boolean;
+  /** Token identities beyond DEFAULT_IDENTITIES (no RBAC unless the test binds some). */
+  extraIdentities?: Identity[];
 }
 
 export interface TestEnv {
@@ -93,7 +102,9 @@ export async function startEnv(opts: EnvOptions = {}): Promise<TestEnv> {
   const [cluster, git, tools] = await Promise.all([
     opts.node
       ? startNodeCluster()
-      : startControlPlane().then((cp) => ({ cp, node: undefined, stop: () => cp.stop() })),
+      : startControlPlane(
+          opts.extraIdentities ? { identities: [...DEFAULT_IDENTITIES, ...opts.extraIdentities] } : {},
+        ).then((cp) => ({ cp, node: undefined, stop: () => cp.stop() })),
     startGitServer(),
     pinnedTools(),
   ]);
@@ -112,6 +123,7 @@ export async function startEnv(opts: EnvOptions = {}): Promise<TestEnv> {
     config.sync.minInterval = "1s";
     config.enforcement.breakGlass.groups = ["sre-oncall"];
     config.enforcement.exemptGroups = ["system:masters", "platform-admins"];
+    config.dashboard.enabled = o.dashboard ?? false;
     requireApiserverClientCert(config, cp);
     o.config?.(config);
     return startRuntime({
@@ -121,6 +133,7 @@ export async function startEnv(opts: EnvOptions = {}): Promise<TestEnv> {
         createLogger(o.logLevel ?? (process.env.GITGATE_TEST_LOG as LogLevel | undefined) ?? "silent"),
       kubeconfig: cp.kubeconfigs.gitgate,
       webhookAddress: "127.0.0.1:0",
+      dashboardAddress: "127.0.0.1:0",
       tools,
       cacheDir,
       alerts: o.realAlerts ? undefined : (o.alerts ?? { emit: (e) => alerts.push(e) }),

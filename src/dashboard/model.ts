@@ -1,0 +1,133 @@
+/**
+ * What the views show, read from the controller's state: the GitApps as last watched, the desired
+ * index (what Git says, per object) and the live cache (what the cluster has). Pure given those
+ * readers; no API calls.
+ */
+import type { GitApp, InventoryEntry } from "../api/gitapp.js";
+import { diffDeclared } from "../diff/index.js";
+import { healthOf } from "../health/index.js";
+import type { HealthStatus } from "../health/types.js";
+import type { AppRef, DesiredEntry, GitLocation } from "../manifest/desired.js";
+import type { FieldChange } from "../manifest/event.js";
+import { keyOf, type KubeObject } from "../manifest/object.js";
+
+export interface StateReaders {
+  apps(): Iterable<GitApp>;
+  /** The app's entries in the desired index. */
+  desired(app: AppRef): DesiredEntry[];
+  /** The object as the watch last saw it. */
+  live(obj: KubeObject): KubeObject | undefined;
+}
+
+export interface AppSummary {
+  namespace: string;
+  name: string;
+  sync: string;
+  health: HealthStatus | "Unknown";
+  drifted: number;
+  revision: string;
+  lastSync: string;
+  message: string;
+}
+
+export interface ObjectView {
+  key: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  health: HealthStatus;
+  healthMessage: string;
+  /** "Synced", "Drifted", "Missing", or "Not indexed" (in the inventory, not in the index yet). */
+  sync: string;
+  source?: GitLocation;
+  /** Git vs live, Secret values redacted by the diff. */
+  changes: FieldChange[];
+}
+
+export interface AppDetail {
+  summary: AppSummary;
+  repoURL: string;
+  path: string;
+  objects: ObjectView[];
+}
+
+const MAX_MESSAGE = 300;
+
+function conditionOf(app: GitApp, type: string): { status: string; message: string } | undefined {
+  return app.status?.conditions?.find((c) => c.type === type);
+}
+
+export function summarize(app: GitApp): AppSummary {
+  const synced = conditionOf(app, "Synced");
+  const ready = conditionOf(app, "Ready");
+  const message = (ready?.status === "True" ? synced?.message : ready?.message) ?? synced?.message ?? "";
+  return {
+    namespace: app.metadata.namespace ?? "",
+    name: app.metadata.name ?? "",
+    sync: synced ? (synced.status === "True" ? "Synced" : "OutOfSync") : "Unknown",
+    health: app.status?.health ?? "Unknown",
+    drifted: app.status?.drift?.length ?? 0,
+    revision: (app.status?.revision ?? "").slice(0, 7),
+    lastSync: app.status?.lastSyncTime ?? "",
+    message: message.slice(0, MAX_MESSAGE),
+  };
+}
+
+/** Apps in the visible namespaces, optionally one namespace, sorted by namespace/name. */
+export function listApps(
+  readers: StateReaders,
+  visible: ReadonlySet<string>,
+  namespace?: string,
+): AppSummary[] {
+  return [...readers.apps()]
+    .map(summarize)
+    .filter((a) => visible.has(a.namespace) && (!namespace || a.namespace === namespace))
+    .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+}
+
+function objectView(entry: DesiredEntry, live: KubeObject | undefined): ObjectView {
+  const changes = live ? diffDeclared(entry.object, live, entry.ignore) : [];
+  const health = live ? healthOf(live) : { status: "Missing" as const, message: "not found on the cluster" };
+  return {
+    key: entry.key,
+    kind: entry.ref.kind,
+    namespace: entry.ref.namespace,
+    name: entry.ref.name,
+    health: health.status,
+    healthMessage: (health.message ?? "").slice(0, MAX_MESSAGE),
+    sync: !live ? "Missing" : changes.length > 0 ? "Drifted" : "Synced",
+    source: entry.source,
+    changes: changes.map(({ pointer: _pointer, ...change }) => change),
+  };
+}
+
+function inventoryOnly(item: InventoryEntry): ObjectView {
+  return {
+    key: keyOf({ group: item.group, kind: item.kind, namespace: item.namespace ?? "", name: item.name }),
+    kind: item.kind,
+    namespace: item.namespace ?? "",
+    name: item.name,
+    health: "Unknown",
+    healthMessage: "",
+    sync: "Not indexed",
+    changes: [],
+  };
+}
+
+export function appDetail(readers: StateReaders, app: GitApp): AppDetail {
+  const ref = { namespace: app.metadata.namespace ?? "", name: app.metadata.name ?? "" };
+  const entries = readers.desired(ref);
+  const objects = entries.map((e) => objectView(e, readers.live(e.object)));
+  const known = new Set(objects.map((o) => o.key));
+  for (const item of app.status?.inventory ?? []) {
+    const view = inventoryOnly(item);
+    if (!known.has(view.key)) objects.push(view);
+  }
+  objects.sort((a, b) => a.key.localeCompare(b.key));
+  return {
+    summary: summarize(app),
+    repoURL: app.spec.source.repoURL,
+    path: app.spec.source.path ?? "",
+    objects,
+  };
+}
