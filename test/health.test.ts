@@ -81,15 +81,30 @@ async function writeStatus(apiVersion: string, kind: string, name: string, statu
   });
 }
 
-function waitHealth(health: string, what = `GitApp health ${health}`): Promise<GitApp> {
-  return waitFor(
-    what,
-    async () => {
-      const app = await env.getGitApp("shop");
-      return app?.status?.health === health ? app : undefined;
-    },
-    60_000,
-  );
+async function waitHealth(health: string): Promise<GitApp> {
+  let seen = "";
+  try {
+    return await waitFor(
+      `GitApp health ${health}`,
+      async () => {
+        const app = await env.getGitApp("shop");
+        seen = `${app?.status?.health ?? "none"} (${condition(app, "Ready")?.message ?? ""})`;
+        return app?.status?.health === health ? app : undefined;
+      },
+      60_000,
+    );
+  } catch (err) {
+    // Say what the app reported instead, with each object's own view of its status.
+    const live = await env.kubectl("admin", [
+      "-n",
+      NS,
+      "get",
+      "deployment,ingress,cronjob,widget",
+      "-o",
+      "yaml",
+    ]);
+    throw new Error(`${(err as Error).message}; last seen ${seen}\n${live.stdout.slice(0, 20_000)}`);
+  }
 }
 
 const alertTitles = (): string[] =>

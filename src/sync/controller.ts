@@ -230,7 +230,9 @@ export class Controller {
       if (this.apps.get(key)?.metadata.uid === app.metadata.uid)
         this.apps.set(key, { ...app, status: (updated as GitApp).status });
     } catch (err) {
-      this.opts.logger.warn({ app: key, err: messageOf(err) }, "health status update failed");
+      // Nothing else would write it until the next status event: try again shortly.
+      this.opts.logger.warn({ app: key, err: messageOf(err) }, "health status update failed; retrying");
+      this.scheduleHealth(key, 2000);
       return;
     }
     if (update.alert) this.emit(update.alert);
