@@ -249,6 +249,8 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
       // from a cleared one (which would admit writes Git forbids).
       await server?.close();
       controller.stop();
+      // A reconcile still running finishes against a live API server, not one closed under it.
+      await controller.drained(3_000);
       gate.clear();
       await leadership.stop();
       await dashboard?.close();

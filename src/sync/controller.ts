@@ -56,6 +56,8 @@ export class Controller {
   private readonly healthTimers = new Map<string, NodeJS.Timeout>();
   /** When each app's health was last written by a refresh (pacing message-only writes). */
   private readonly healthWrites = new Map<string, number>();
+  /** Set by stop(): a reconcile that finishes afterwards neither publishes nor logs its result. */
+  private stopping = false;
   private informer?: Informer;
   private readonly deps: ReconcileDeps;
   /** Last reconcile per app, for tests and `gitgate status`. */
@@ -96,11 +98,20 @@ export class Controller {
   }
 
   stop(): void {
+    this.stopping = true;
     for (const timer of this.healthTimers.values()) clearTimeout(timer);
     this.healthTimers.clear();
     this.informer?.stop();
     this.live.stop();
     this.queue.stop();
+  }
+
+  /**
+   * After stop: waits (bounded) for reconciles still running, so that nothing of this controller
+   * talks to the API server once its caller goes on to close the connection or the cluster.
+   */
+  drained(timeoutMs: number): Promise<void> {
+    return this.queue.drained(timeoutMs);
   }
 
   /** The desired index this controller writes (shared with the webhook through the gate state). */
@@ -205,7 +216,7 @@ export class Controller {
   }
 
   private async refreshHealth(key: string): Promise<void> {
-    if (!this.isLeader()) return;
+    if (!this.isLeader() || this.stopping) return;
     // A running sync judges health itself, maybe before this change: look again once it is done.
     if (this.queue.isActive(key)) return this.scheduleHealth(key, 1000);
     const app = this.apps.get(key);
@@ -269,8 +280,8 @@ export class Controller {
     const role: Role = this.isLeader() ? "leader" : "follower";
     if (role === "leader") await this.keepFinalizer(key, app);
     const ctx = await reconcile(app, role, this.deps);
-    // Deleted meanwhile: nothing to report on, nothing to schedule.
-    if (this.apps.get(key)?.metadata.uid !== app.metadata.uid) return undefined;
+    // Deleted meanwhile, or gitgate is stopping: nothing to report on, nothing to schedule.
+    if (this.stopping || this.apps.get(key)?.metadata.uid !== app.metadata.uid) return undefined;
     this.lastResult.set(key, ctx);
     const spec = effectiveSpec(
       app,

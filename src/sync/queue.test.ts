@@ -116,4 +116,29 @@ void describe("WorkQueue", () => {
       queue.stop();
     }
   });
+
+  void it("after stop, drained waits for the handler still running, and is bounded", async () => {
+    const gate = deferred();
+    let finished = false;
+    const queue = new WorkQueue(
+      async () => {
+        await gate.promise;
+        finished = true;
+        return 60_000;
+      },
+      1,
+      silentLogger,
+    );
+    queue.add("a", 0);
+    await tick(20);
+    queue.stop();
+    const started = Date.now();
+    await queue.drained(50); // the handler is still blocked: the bound ends the wait
+    assert.ok(Date.now() - started >= 45);
+    assert.equal(finished, false);
+    setTimeout(gate.resolve, 20);
+    await queue.drained(5_000);
+    assert.equal(finished, true);
+    await queue.drained(10); // nothing runs: resolves at once
+  });
 });

@@ -20,6 +20,7 @@ export class WorkQueue {
   private readonly ready: string[] = [];
   private running = 0;
   private stopped = false;
+  private readonly drainWaiters: Array<() => void> = [];
   private idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -68,6 +69,19 @@ export class WorkQueue {
     this.keys.clear();
   }
 
+  /** After stop: resolves once no handler runs any more, or after `timeoutMs`, whichever is first. */
+  drained(timeoutMs: number): Promise<void> {
+    if (this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      this.drainWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   /** Resolves when nothing is running or due within the next 100 ms (tests). */
   whenIdle(): Promise<void> {
     return this.isIdle() ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
@@ -111,6 +125,7 @@ export class WorkQueue {
     }
     s.active = false;
     this.running--;
+    if (this.running === 0) for (const resolve of this.drainWaiters.splice(0)) resolve();
     if (this.keys.get(key) === s) {
       if (next === undefined) {
         s.failures++;
