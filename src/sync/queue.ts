@@ -73,8 +73,8 @@ export class WorkQueue {
   drained(timeoutMs: number): Promise<void> {
     if (this.running === 0) return Promise.resolve();
     return new Promise((resolve) => {
+      // Not unref'd: the wait itself is what keeps the stopping process alive, and it is bounded.
       const timer = setTimeout(resolve, timeoutMs);
-      timer.unref();
       this.drainWaiters.push(() => {
         clearTimeout(timer);
         resolve();
