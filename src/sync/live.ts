@@ -61,7 +61,10 @@ export class LiveState {
 
   /** Records the object the API server returned from an apply, ahead of the watch event. */
   remember(obj: KubeObject): void {
-    this.informers.get(`${obj.apiVersion}/${obj.kind}`)?.cache.set(objectKey(obj), obj);
+    const cache = this.informers.get(`${obj.apiVersion}/${obj.kind}`)?.cache;
+    if (!cache) return;
+    const key = objectKey(obj);
+    if (isNewer(obj, cache.get(key))) cache.set(key, obj);
   }
 
   stop(): void {
@@ -69,4 +72,17 @@ export class LiveState {
     for (const informer of this.informers.values()) informer.stop();
     this.informers.clear();
   }
+}
+
+/**
+ * Whether `incoming` may replace `cached`. The watch can deliver a later version (a controller's
+ * status update) before the apply's own response is handled; that response must not put the older
+ * object back, or health and drift are judged on it until the next event, which may never come.
+ * resourceVersions are etcd revisions: compared as numbers when both are, else the incoming wins.
+ */
+export function isNewer(incoming: KubeObject, cached: KubeObject | undefined): boolean {
+  const a = incoming.metadata.resourceVersion;
+  const b = cached?.metadata.resourceVersion;
+  if (!a || !b || !/^\d{1,20}$/.test(a) || !/^\d{1,20}$/.test(b)) return true;
+  return BigInt(a) >= BigInt(b);
 }
