@@ -228,18 +228,10 @@ export class Controller {
     const wait = (this.healthWrites.get(key) ?? 0) + HEALTH_MESSAGE_PACE_MS - Date.now();
     if (!update.levelChanged && wait > 0) return this.scheduleHealth(key, wait);
     this.healthWrites.set(key, Date.now());
-    const target = {
-      apiVersion: GITAPP_API_VERSION,
-      kind: GITAPP_KIND,
-      namespace: app.metadata.namespace,
-      name: app.metadata.name ?? "",
-    };
     try {
-      const updated = await this.opts.client.patch(target, { status: update.status }, "merge", {
-        subresource: "status",
-      });
+      const updated = await this.patchStatus(app, update.status);
       if (this.apps.get(key)?.metadata.uid === app.metadata.uid)
-        this.apps.set(key, { ...app, status: (updated as GitApp).status });
+        this.apps.set(key, { ...app, status: updated.status });
     } catch (err) {
       // Nothing else would write it until the next status event: try again shortly.
       this.opts.logger.warn({ app: key, err: messageOf(err) }, "health status update failed; retrying");
@@ -357,21 +349,24 @@ export class Controller {
     }
   }
 
-  private async publish(app: GitApp, ctx: ReconcileContext): Promise<void> {
-    const outcome = composeOutcome(ctx, new Date());
+  /** A merge patch of the GitApp's status subresource (null values clear fields); the app as written. */
+  private async patchStatus(app: GitApp, status: object): Promise<GitApp> {
     const target = {
       apiVersion: GITAPP_API_VERSION,
       kind: GITAPP_KIND,
       namespace: app.metadata.namespace,
       name: app.metadata.name ?? "",
     };
+    return (await this.opts.client.patch(target, { status }, "merge", { subresource: "status" })) as GitApp;
+  }
+
+  private async publish(app: GitApp, ctx: ReconcileContext): Promise<void> {
+    const outcome = composeOutcome(ctx, new Date());
     try {
       const status = { ...outcome.status, operation: operationPatch(outcome.status.operation) };
-      const updated = await this.opts.client.patch(target, { status }, "merge", {
-        subresource: "status",
-      });
+      const updated = await this.patchStatus(app, status);
       // Keep our copy current so the next run's transitions compare against what we wrote.
-      this.apps.set(appKey(ctx.spec.app), { ...app, status: (updated as GitApp).status ?? outcome.status });
+      this.apps.set(appKey(ctx.spec.app), { ...app, status: updated.status ?? outcome.status });
     } catch (err) {
       this.opts.logger.warn({ app: appKey(ctx.spec.app), err: String(err) }, "status update failed");
     }
