@@ -77,21 +77,57 @@ void describe("scripts/run-tests.mjs", () => {
     assert.doesNotMatch(r.stderr, /SKIPPED/);
   });
 
-  // The runner itself, copied into a scratch project whose src/ holds only probe files.
+  // The runner itself, copied into a scratch project whose src/ holds only the given test files.
+  async function scratch(files: Record<string, string>): Promise<string> {
+    const root = await mkdtemp(join(tmpdir(), "gitgate-run-tests-"));
+    await mkdir(join(root, "scripts"));
+    await mkdir(join(root, "src"));
+    for (const script of ["run-tests.mjs", "record-reporter.mjs"])
+      await copyFile(join(ROOT, "scripts", script), join(root, "scripts", script));
+    await symlink(join(ROOT, "node_modules"), join(root, "node_modules"));
+    for (const [name, text] of Object.entries(files)) await writeFile(join(root, "src", name), text);
+    return root;
+  }
+
+  void it("kills a file that runs past GITGATE_TEST_FILE_TIMEOUT and fails the run naming it; the other files finish", async () => {
+    const root = await scratch({
+      "hangs.test.ts": `import { describe, it } from "node:test";
+describe("a suite", () => {
+  it("passes first", () => {});
+  it("waits forever", () => new Promise(() => void setInterval(() => {}, 1000)));
+});
+`,
+      "passes.test.ts": `import { test } from "node:test";\ntest("passes", () => {});\n`,
+    });
+    try {
+      const began = Date.now();
+      const r = await runTests(["unit"], { root, env: { GITGATE_TEST_FILE_TIMEOUT: "3" } });
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.ok(Date.now() - began < 60_000, "killed, not waited for");
+      assert.match(
+        r.stdout,
+        /^not ok - src\/hangs\.test\.ts: killed after 3 s \(GITGATE_TEST_FILE_TIMEOUT\), still running:\n# {3}a suite\n# {5}waits forever\n/m,
+      );
+      assert.match(r.stdout, /^# FAILED src\/hangs\.test\.ts \(timed out\)$/m);
+      // Its output so far is shown.
+      assert.match(r.stdout, /^ {4}ok 1 - passes first$/m);
+      assert.match(r.stdout, /^# file src\/passes\.test\.ts: ok in /m);
+      assert.match(r.stdout, /^# 2 files in .*: 1 tests, 1 pass, 0 fail; 1 file\(s\) failed$/m);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   const cases: Array<[concurrency: number, files: number]> = [
     [1, 2],
     [2, 3],
   ];
   for (const [concurrency, files] of cases)
     void it(`GITGATE_TEST_CONCURRENCY=${concurrency} runs ${concurrency} of ${files} files at once, never more`, async () => {
-      const root = await mkdtemp(join(tmpdir(), "gitgate-run-tests-"));
+      const root = await scratch(
+        Object.fromEntries(Array.from({ length: files }, (_, i) => [`probe-${i}.test.ts`, PROBE])),
+      );
       try {
-        await mkdir(join(root, "scripts"));
-        await mkdir(join(root, "src"));
-        for (const script of ["run-tests.mjs", "skip-reporter.mjs"])
-          await copyFile(join(ROOT, "scripts", script), join(root, "scripts", script));
-        await symlink(join(ROOT, "node_modules"), join(root, "node_modules"));
-        for (let i = 0; i < files; i++) await writeFile(join(root, "src", `probe-${i}.test.ts`), PROBE);
         const log = join(root, "probe.log");
         await writeFile(log, "");
         const r = await runTests(["unit"], {
@@ -103,7 +139,10 @@ void describe("scripts/run-tests.mjs", () => {
           },
         });
         assert.equal(r.code, 0, r.stdout + r.stderr);
-        assert.match(r.stdout, new RegExp(`^# pass ${files}$`, "m"));
+        assert.match(
+          r.stdout,
+          new RegExp(`^# ${files} files in .*: ${files} tests, ${files} pass, 0 fail; 0 file`, "m"),
+        );
         const text = await readFile(log, "utf8");
         assert.equal(text.match(/^end /gm)?.length, files, text);
         assert.equal(mostAtOnce(text), concurrency, text);
