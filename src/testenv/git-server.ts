@@ -4,12 +4,12 @@
  * Repositories are written with the system `git` CLI (isolated from the user's config), so the client
  * under test (isomorphic-git) never writes the data it later reads.
  */
-import { execFile, spawn } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { timingSafeEqual } from "node:crypto";
 import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join, normalize } from "node:path";
 import { readEnvironment } from "../config/load.js";
@@ -112,11 +112,21 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
       res.end("authentication required\n");
       return;
     }
-    serveCgi(req, res, { ...gitEnv, ...cgiEnv(req, record, reposDir), REMOTE_USER: user });
+    const backend = serveCgi(req, res, { ...gitEnv, ...cgiEnv(req, record, reposDir), REMOTE_USER: user });
+    backends.add(backend);
+    backend.once("close", () => backends.delete(backend));
   };
+  // Every raw socket (TLS ones before their handshake ends included, which closeAllConnections()
+  // does not know) and every running backend, so stop() ends them all and cannot wait forever.
+  const sockets = new Set<Socket>();
+  const backends = new Set<ChildProcess>();
   const server = opts.tls
     ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, handler)
     : createServer(handler);
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, opts.host ?? "127.0.0.1", () => resolve());
@@ -167,8 +177,11 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
     },
     revParse: (name, rev) => git(reposDir, ["--git-dir", repoPath(name), "rev-parse", rev]),
     async stop() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      for (const backend of backends) backend.kill("SIGKILL");
+      await closed;
       if (ownsRoot) await rm(root, { recursive: true, force: true });
       else await rm(workDir, { recursive: true, force: true });
     },
@@ -197,7 +210,7 @@ function cgiEnv(req: IncomingMessage, record: GitRequestRecord, projectRoot: str
   };
 }
 
-function serveCgi(req: IncomingMessage, res: ServerResponse, env: NodeJS.ProcessEnv): void {
+function serveCgi(req: IncomingMessage, res: ServerResponse, env: NodeJS.ProcessEnv): ChildProcess {
   const child = spawn(HTTP_BACKEND, [], { env, stdio: ["pipe", "pipe", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
@@ -228,6 +241,7 @@ function serveCgi(req: IncomingMessage, res: ServerResponse, env: NodeJS.Process
     if (!headersDone) fail(res, `git http-backend exited ${code ?? "by signal"} without headers: ${stderr}`);
     else res.end();
   });
+  return child;
 }
 
 function writeCgiHead(res: ServerResponse, head: string): void {
