@@ -189,6 +189,54 @@ describe("sync options and Helm hooks", () => {
     ]);
   });
 
+  it("PruneLast=true on an object: the others are pruned at once, it only once the rest is healthy", async () => {
+    await env.git.createRepo("prune-last-object", {
+      "last.yaml": cm("last", { "argocd.argoproj.io/sync-options": "PruneLast=true" }),
+      "plain.yaml": cm("plain"),
+      // Enough others that pruning two stays under sync.maxPruneShare.
+      "base.yaml": cm("base"),
+      "base2.yaml": cm("base2"),
+      "base3.yaml": cm("base3"),
+    });
+    await app("prune-last-object", "prune-last-object", { interval: "1h" });
+    await waitSynced(env, "prune-last-object");
+    const next = await env.git.commit(
+      "prune-last-object",
+      { "last.yaml": null, "plain.yaml": null, "lb.yaml": lb("front") },
+      "replace both with a load balancer",
+    );
+    env.gitgate.controller.triggerRepo(env.git.repoURL("prune-last-object"));
+    await waitFor("plain pruned", async () => !(await get("prune-last-object", "ConfigMap", "plain")));
+    await pause(6_000); // past the 5 s look-again of a deferred prune
+    assert.ok(
+      await get("prune-last-object", "ConfigMap", "last"),
+      "PruneLast=true: kept while the load balancer is not ready",
+    );
+    const waiting = await env.getGitApp("prune-last-object");
+    assert.equal(waiting?.status?.revision, next, "the sync itself is done");
+    assert.ok(
+      waiting?.status?.inventory?.some((i) => i.name === "last"),
+      "still in the inventory, so a later sync prunes it",
+    );
+    await env.admin.patch(
+      { apiVersion: "v1", kind: "Service", namespace: "prune-last-object", name: "front" },
+      { status: { loadBalancer: { ingress: [{ ip: "192.0.2.21" }] } } },
+      "merge",
+      { subresource: "status" },
+    );
+    // No new commit and a 1 h interval: gitgate's own look-again prunes it.
+    await waitFor("last pruned", async () => !(await get("prune-last-object", "ConfigMap", "last")), 30_000);
+    await waitFor("inventory without it", async () => {
+      const got = await env.getGitApp("prune-last-object");
+      return (
+        got?.status?.inventory
+          ?.map((i) => i.name)
+          .sort()
+          .join(",") === "base,base2,base3,front"
+      );
+    });
+  });
+
   it("Replace=true recreates an object whose immutable field changed; without it the apply fails", async () => {
     const immutable = "immutable: true\n";
     await env.git.createRepo("frozen", {

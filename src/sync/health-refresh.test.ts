@@ -176,6 +176,7 @@ describe("composeOutcome: health and sync alerts", () => {
       hooks: [],
       skipped: 0,
       kept: [],
+      pruneDeferred: [],
       completed: ["fetch", "render", "index", "apply", "prune", "health"],
       health,
       healthMessage:

@@ -207,7 +207,11 @@ function eventsFor(
     (ctx.appliedCount > 0 || ctx.pruned.length > 0 || before?.status !== "True")
   ) {
     const kept = ctx.kept.length > 0 ? `, kept ${ctx.kept.join(", ")} (prune disabled)` : "";
-    const pruned = (ctx.pruned.length > 0 ? `, pruned ${ctx.pruned.length}` : "") + kept;
+    const deferred =
+      ctx.pruneDeferred.length > 0
+        ? `, prune of ${ctx.pruneDeferred.join(", ")} waits until the rest is healthy (PruneLast)`
+        : "";
+    const pruned = (ctx.pruned.length > 0 ? `, pruned ${ctx.pruned.length}` : "") + kept + deferred;
     events.push({
       type: "Normal",
       reason: "Synced",

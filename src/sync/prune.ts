@@ -58,6 +58,8 @@ export interface PruneProgress {
   refused?: string;
   /** Objects left in place because their sync options disable pruning (they leave the inventory). */
   kept?: string[];
+  /** `PruneLast=true` objects whose prune waits for the rest of the app (kept in the inventory). */
+  deferred?: string[];
 }
 
 export interface PruneTarget {
@@ -68,6 +70,8 @@ export interface PruneTarget {
   /** Cascading deletes (Namespace, CRD) are checked against every app's desired objects. */
   index: Pick<DesiredIndex, "isComplete" | "findOther">;
   app: AppRef;
+  /** True while the rest of the app is not synced and healthy: `PruneLast=true` objects wait. */
+  holdPruneLast?: boolean;
 }
 
 /**
@@ -94,8 +98,15 @@ export async function deletePruned(
     // Never delete what another app (or a human) took over since we applied it.
     if (!live || live.metadata.labels?.[APP_LABEL] !== ours) continue;
     // `gitgate.io/prune: "false"` or `Prune=false`: orphaned, as Argo CD leaves such objects.
-    if (!syncOptionsOf(live).prune) {
+    const options = syncOptionsOf(live);
+    if (!options.prune) {
       progress.kept?.push(describeRef(refOfEntry(entry)));
+      continue;
+    }
+    // Argo CD's per-object PruneLast: deleted in a later sync, once everything else is healthy.
+    if (options.pruneLast && target.holdPruneLast === true) {
+      progress.retained.push(entry);
+      progress.deferred?.push(describeRef(refOfEntry(entry)));
       continue;
     }
     const blocker = cascadeBlocker(entry, live, target.index, target.app);

@@ -114,6 +114,8 @@ export interface ReconcileContext {
   syncApplied?: boolean;
   /** Objects that left Git and were kept: prune disabled on them. */
   kept: string[];
+  /** Objects that left Git whose prune waits for the rest of the app (`PruneLast=true` on them). */
+  pruneDeferred: string[];
   drift: DriftRecord[];
   appliedCount: number;
   pruned: string[];
@@ -328,20 +330,46 @@ const pruneStep: Step = async (ctx, deps) => {
       retained.push(...plan.toDelete);
       return;
     }
-    const progress: PruneProgress = { pruned: ctx.pruned, retained, kept: ctx.kept };
+    const rest = restOfApp(ctx, deps);
+    const progress: PruneProgress = {
+      pruned: ctx.pruned,
+      retained,
+      kept: ctx.kept,
+      deferred: ctx.pruneDeferred,
+    };
     try {
       await deletePruned(
         plan.toDelete,
-        { client: deps.client, writer: writerOf(deps, ctx.spec), index: deps.gate.index, app: ctx.spec.app },
+        {
+          client: deps.client,
+          writer: writerOf(deps, ctx.spec),
+          index: deps.gate.index,
+          app: ctx.spec.app,
+          holdPruneLast: rest !== "Healthy",
+        },
         progress,
       );
     } finally {
       if (progress.refused) ctx.pruneRefused ??= progress.refused;
     }
+    // Look again soon while the rest is on its way to healthy, rather than at the next interval.
+    if (ctx.pruneDeferred.length > 0 && rest === "Progressing") ctx.requeueAfterMs ??= PRUNE_LAST_REQUEUE_MS;
   } finally {
     ctx.inventory = [...ctx.inventory, ...retained];
   }
 };
+
+/** How soon a reconcile with `PruneLast=true` objects left to prune runs again. */
+const PRUNE_LAST_REQUEUE_MS = 5_000;
+
+/**
+ * Where the rest of the app stands for `PruneLast=true` objects: they go once it is Healthy (the sync
+ * operation done too); a running operation counts as Progressing.
+ */
+function restOfApp(ctx: ReconcileContext, deps: ReconcileDeps): HealthStatus {
+  if (ctx.operation?.phase === "Running") return "Progressing";
+  return summarizeHealth(objectHealths(ctx.desired, deps.live)).status;
+}
 
 const healthStep: Step = (ctx, deps) => {
   const summary = summarizeHealth(objectHealths(ctx.desired, deps.live));
@@ -423,6 +451,7 @@ function newContext(app: GitApp, role: Role, spec: EffectiveSpec): ReconcileCont
     hooks: [],
     skipped: 0,
     kept: [],
+    pruneDeferred: [],
     pruned: [],
     conflicts: [],
     completed: [],

@@ -14,7 +14,7 @@ import {
   waitAt,
 } from "./hooks.js";
 import { withLiveIgnored } from "./respect-ignore.js";
-import { hookOf, planSteps, syncOptionsOf, waveOf, type Planned } from "./waves.js";
+import { hookOf, planSteps, syncOptionsOf, waveOf, type Planned, type SyncOptions } from "./waves.js";
 
 function obj(kind: string, annotations: Record<string, string> = {}, name = "x"): KubeObject {
   return { apiVersion: "v1", kind, metadata: { name, annotations } };
@@ -93,16 +93,19 @@ describe("hookOf", () => {
 });
 
 describe("syncOptionsOf", () => {
-  const cases: Array<[string, Record<string, string>, { replace: boolean; prune: boolean }]> = [
-    ["defaults", {}, { replace: false, prune: true }],
-    ["Replace=true", { "gitgate.io/sync-options": "Replace=true" }, { replace: true, prune: true }],
+  const off = { replace: false, prune: true, pruneLast: false };
+  const cases: Array<[string, Record<string, string>, SyncOptions]> = [
+    ["defaults", {}, off],
+    ["Replace=true", { "gitgate.io/sync-options": "Replace=true" }, { ...off, replace: true }],
     [
       "Argo CD's, two options",
       { "argocd.argoproj.io/sync-options": "Prune=false, Replace=true" },
-      { replace: true, prune: false },
+      { ...off, replace: true, prune: false },
     ],
-    ['gitgate.io/prune: "false"', { "gitgate.io/prune": "false" }, { replace: false, prune: false }],
-    ['gitgate.io/prune: "true"', { "gitgate.io/prune": "true" }, { replace: false, prune: true }],
+    ['gitgate.io/prune: "false"', { "gitgate.io/prune": "false" }, { ...off, prune: false }],
+    ['gitgate.io/prune: "true"', { "gitgate.io/prune": "true" }, off],
+    ["PruneLast=true", { "argocd.argoproj.io/sync-options": "PruneLast=true" }, { ...off, pruneLast: true }],
+    ["PruneLast=false", { "gitgate.io/sync-options": "PruneLast=false" }, off],
   ];
   for (const [name, annotations, want] of cases)
     it(name, () => assert.deepEqual(syncOptionsOf(obj("ConfigMap", annotations)), want));

@@ -19,6 +19,8 @@ export interface SyncOptions {
   replace: boolean;
   /** False: never deleted by gitgate (prune, cascade). */
   prune: boolean;
+  /** `PruneLast=true` on the object: pruned only once the rest of the app is synced and healthy. */
+  pruneLast: boolean;
 }
 
 export const WAVE_ANNOTATIONS = ["gitgate.io/sync-wave", "argocd.argoproj.io/sync-wave"] as const;
@@ -142,7 +144,10 @@ function deletePoliciesOf(obj: KubeObject): DeletePolicy[] {
   return policies.length > 0 ? [...new Set(policies)] : ["BeforeHookCreation"];
 }
 
-/** `Replace=true`, `Prune=false` from the sync-options annotations, and `gitgate.io/prune: "false"`. */
+/**
+ * `Replace=true`, `Prune=false`, `PruneLast=true` from the sync-options annotations, and
+ * `gitgate.io/prune: "false"`.
+ */
 export function syncOptionsOf(obj: KubeObject): SyncOptions {
   const found = annotation(obj, SYNC_OPTIONS_ANNOTATIONS);
   const options = new Map(
@@ -155,6 +160,7 @@ export function syncOptionsOf(obj: KubeObject): SyncOptions {
   return {
     replace: options.get("Replace") === "true",
     prune: !pruneOff && options.get("Prune") !== "false",
+    pruneLast: options.get("PruneLast") === "true",
   };
 }
 
