@@ -112,14 +112,15 @@ FROM ${SSH_STAGE} AS base-ssh
 
 # ---- runtime ---------------------------------------------------------------------------------------
 FROM base-ssh AS runtime
-# The tools gitgate renders with. No kubectl in the image: with GITGATE_KUSTOMIZE set, Kustomize apps
-# run `kustomize build`, and resolveTools (src/testenv/tools.ts) then asks for no kubectl.
+# The tools gitgate renders with: everything the tools stage put in /usr/local/bin (helm and
+# kustomize; the offline build's kustomize is a shim over `kubectl kustomize`, so kubectl comes
+# along there). With GITGATE_KUSTOMIZE set, Kustomize apps run `kustomize build`.
 ENV NODE_ENV=production \
     GITGATE_HELM=/usr/local/bin/helm \
     GITGATE_KUSTOMIZE=/usr/local/bin/kustomize \
     GITGATE_CACHE=/var/cache/gitgate
 WORKDIR /app
-COPY --from=tools /usr/local/bin/helm /usr/local/bin/kustomize /usr/local/bin/
+COPY --from=tools /usr/local/bin/ /usr/local/bin/
 COPY --from=app /app/node_modules ./node_modules
 COPY --from=app /app/dist ./dist
 COPY package.json ./

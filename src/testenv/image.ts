@@ -117,6 +117,7 @@ const { spawnSync } = require("node:child_process");
 const [cmd, ...rest] = process.argv.slice(2);
 if (cmd !== "build") { process.stderr.write("only 'kustomize build' is provided\\n"); process.exit(2); }
 const r = spawnSync("/usr/local/bin/kubectl", ["kustomize", ...rest], { stdio: "inherit" });
+if (r.error) process.stderr.write("kustomize (kubectl kustomize): " + r.error.message + "\\n");
 process.exit(r.status ?? 1);
 `;
 

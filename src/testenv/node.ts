@@ -20,6 +20,7 @@ import {
   type ControlPlane,
   type ControlPlaneOptions,
 } from "./controlplane.js";
+import { acquireNodeLock } from "./node-lock.js";
 import {
   ENV_DIR_PREFIX,
   logTail,
@@ -608,16 +609,28 @@ export async function startNode(cp: ControlPlane, address: string): Promise<Node
   }
 }
 
-/** A control plane set up for a node, and the node. stop() stops both, node first. */
+/**
+ * A control plane set up for a node, and the node. stop() stops both, node first. Holds the
+ * machine's node lock (node-lock.ts) from start to stop.
+ */
 export async function startNodeCluster(opts: ControlPlaneOptions = {}): Promise<NodeCluster> {
+  // One node per machine (fixed bridge and node names): wait for another test file's to stop.
+  const lock = await acquireNodeLock();
   const started = Date.now();
   const address = hostAddress();
-  const cp = await startControlPlane({ ...opts, forNode: { address, nodeName: NODE_NAME } });
+  let cp: ControlPlane;
   let node: Node;
+  try {
+    cp = await startControlPlane({ ...opts, forNode: { address, nodeName: NODE_NAME } });
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
   try {
     node = await startNode(cp, address);
   } catch (err) {
     await cp.stop();
+    await lock.release();
     throw err;
   }
   return {
@@ -625,8 +638,12 @@ export async function startNodeCluster(opts: ControlPlaneOptions = {}): Promise<
     node,
     startSeconds: (Date.now() - started) / 1000,
     stop: async () => {
-      await node.stop();
-      await cp.stop();
+      try {
+        await node.stop();
+        await cp.stop();
+      } finally {
+        await lock.release();
+      }
     },
   };
 }
