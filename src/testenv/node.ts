@@ -161,6 +161,13 @@ for t in "$dir"/containerd/state/io.containerd.runtime.v2.task/k8s.io/*; do
   rm -f "/run/containerd/s/$h"
   rm -f /var/lib/cni/results/*-"$(basename "$t")"-*
 done
+# A shim started while the node stopped (a ReplicaSet replacing a deleted pod) can leave a socket
+# whose task dir is gone: remove every one no process listens on any more (one node per machine).
+live=$(ss -xlnH 2>/dev/null | awk '{print $5}')
+for s in /run/containerd/s/*; do
+  [ -S "$s" ] || continue
+  printf '%s\\n' "$live" | grep -qxF "$s" || rm -f "$s"
+done
 rmdir /run/containerd/s /run/containerd 2>/dev/null
 # Mounts under the node's directory (kubelet volumes, container root filesystems), deepest first.
 for m in $(awk '{print $2}' /proc/self/mounts | grep "^$dir/" | sort -r); do umount -l "$m" 2>/dev/null; done
