@@ -111,7 +111,7 @@ describe("npm start -- --with-node: the tour's apps run, on stand-in images", { 
     ]);
     const stopSeconds = (Date.now() - interrupted) / 1000;
     console.log(
-      `# dev --with-node: start to all demo apps Healthy ${upSeconds.toFixed(1)} s, Ctrl-C to exit ${stopSeconds.toFixed(1)} s`,
+      `dev --with-node: start to all demo apps Healthy ${upSeconds.toFixed(1)} s, Ctrl-C to exit ${stopSeconds.toFixed(1)} s`,
     );
     assert.equal(code, 0, cli.stderr.slice(-2000));
     assert.deepEqual(await nodeLeftovers(), [], "dev --with-node left host state behind");

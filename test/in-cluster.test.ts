@@ -521,7 +521,7 @@ describe("in-cluster: gitgate's image, helm install on a real node", { timeout: 
     for (const p of await gitgatePods()) {
       const memory = await podMemory(p.metadata.uid);
       figures[`memory with demo apps synced ${p.metadata.name}`] = memory;
-      console.log(`# memory of ${p.metadata.name} with the demo apps synced: ${memory}`);
+      console.log(`memory of ${p.metadata.name} with the demo apps synced: ${memory}`);
     }
   });
 
