@@ -3,7 +3,9 @@
  * from the Dockerfile (src/testenv/image.ts), `helm install` of chart/. Two replicas Ready, one
  * leader, webhooks served through the Service by the pods, a developer's `kubectl scale` of a
  * GitApp-managed Deployment denied in-cluster, the synced Deployment Available and the GitApp
- * Healthy, and `helm uninstall` leaving no webhook configuration. Prints its figures.
+ * Healthy, an ssh:// GitApp fetched by the pods with the image's git and ssh (issue #15), the tour's
+ * demo apps synced with each pod's memory, and `helm uninstall` leaving no webhook configuration.
+ * Prints its figures.
  */
 import { strict as assert } from "node:assert";
 import { execFile, spawn } from "node:child_process";
