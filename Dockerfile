@@ -4,13 +4,15 @@
 # --platform linux/arm64 --build-arg HELM_SHA256_ARM64=… — see the ARGs below).
 #
 # Stages: build (npm ci with dev dependencies, tsc) → deps (production node_modules only) →
-# tools (helm and kustomize, pinned, checksum-verified) → runtime (node slim, non-root, no git:
-# gitgate fetches with isomorphic-git).
+# tools (helm and kustomize, pinned, checksum-verified) → base-ssh (node slim plus git and the
+# OpenSSH client, pinned: HTTPS sources are fetched with isomorphic-git, but ssh:// and scp-like
+# sources with the `git` and `ssh` binaries, src/source/ssh.ts) → runtime (non-root).
 #
 # Every input can be replaced with build args, so the same file builds where nothing can be pulled
 # or downloaded (`npm run image`, scripts/image.mjs, with buildah): NODE_IMAGE = a local base
 # (node, its libraries, CA bundle, uid 1000), APP_STAGE=app-prebuilt and TOOLS_STAGE=tools-prebuilt
-# take dist/, production node_modules, helm and kustomize from prebuilt/ in the build context.
+# take dist/, production node_modules, helm and kustomize from prebuilt/ in the build context, and
+# SSH_STAGE=ssh-prebuilt takes git, ssh, /bin/sh and their libraries from prebuilt/ssh/.
 # Unused stages are not built (BuildKit, buildah).
 
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim
@@ -18,6 +20,8 @@ ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 ARG APP_STAGE=app-from-source
 # tools-download | tools-prebuilt
 ARG TOOLS_STAGE=tools-download
+# ssh-debian | ssh-prebuilt
+ARG SSH_STAGE=ssh-debian
 
 # ---- build: compile TypeScript to dist/ ------------------------------------------------------------
 FROM ${NODE_IMAGE} AS build
@@ -89,16 +93,34 @@ COPY prebuilt/tools/ /usr/local/bin/
 FROM ${APP_STAGE} AS app
 FROM ${TOOLS_STAGE} AS tools
 
+# ---- base-ssh: the node base plus what `git fetch` over SSH runs -----------------------------------
+# Client side only: git (which runs GIT_SSH_COMMAND through /bin/sh) and ssh. No recommends (no
+# less, no xauth, no git-daemon); versions pinned, overridable when Debian moves on.
+FROM ${NODE_IMAGE} AS ssh-debian
+ARG GIT_VERSION=1:2.39.5-0+deb12u3
+ARG OPENSSH_CLIENT_VERSION=1:9.2p1-2+deb12u10
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends "git=${GIT_VERSION}" "openssh-client=${OPENSSH_CLIENT_VERSION}" \
+ && rm -rf /var/lib/apt/lists/* \
+ && git --version && ssh -V
+
+# The same binaries from the build machine (git, ssh, /bin/sh and the libraries ldd lists).
+FROM ${NODE_IMAGE} AS ssh-prebuilt
+COPY prebuilt/ssh/ /
+
+FROM ${SSH_STAGE} AS base-ssh
+
 # ---- runtime ---------------------------------------------------------------------------------------
-FROM ${NODE_IMAGE} AS runtime
-# The tools gitgate renders with. No kubectl in the image: with GITGATE_KUSTOMIZE set, Kustomize apps
-# run `kustomize build`, and resolveTools (src/testenv/tools.ts) then asks for no kubectl.
+FROM base-ssh AS runtime
+# The tools gitgate renders with: everything the tools stage put in /usr/local/bin (helm and
+# kustomize; the offline build's kustomize is a shim over `kubectl kustomize`, so kubectl comes
+# along there). With GITGATE_KUSTOMIZE set, Kustomize apps run `kustomize build`.
 ENV NODE_ENV=production \
     GITGATE_HELM=/usr/local/bin/helm \
     GITGATE_KUSTOMIZE=/usr/local/bin/kustomize \
     GITGATE_CACHE=/var/cache/gitgate
 WORKDIR /app
-COPY --from=tools /usr/local/bin/helm /usr/local/bin/kustomize /usr/local/bin/
+COPY --from=tools /usr/local/bin/ /usr/local/bin/
 COPY --from=app /app/node_modules ./node_modules
 COPY --from=app /app/dist ./dist
 COPY package.json ./

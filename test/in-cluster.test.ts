@@ -3,7 +3,9 @@
  * from the Dockerfile (src/testenv/image.ts), `helm install` of chart/. Two replicas Ready, one
  * leader, webhooks served through the Service by the pods, a developer's `kubectl scale` of a
  * GitApp-managed Deployment denied in-cluster, the synced Deployment Available and the GitApp
- * Healthy, and `helm uninstall` leaving no webhook configuration. Prints its figures.
+ * Healthy, an ssh:// GitApp fetched by the pods with the image's git and ssh (issue #15), the tour's
+ * demo apps synced with each pod's memory, and `helm uninstall` leaving no webhook configuration.
+ * Prints its figures.
  */
 import { strict as assert } from "node:assert";
 import { execFile, spawn } from "node:child_process";
@@ -18,12 +20,16 @@ import { buildImage, type BuiltImage } from "../src/testenv/image.js";
 import { kubectl } from "../src/testenv/kubectl.js";
 import {
   BRIDGE_GATEWAY,
+  hostAddress,
   nodeLeftovers,
   PAUSE_IMAGE,
   startNodeCluster,
   type NodeCluster,
 } from "../src/testenv/node.js";
 import { startGitServer, type GitServer } from "../src/testenv/git-server.js";
+import { demoGitApps } from "../src/cli/cmd-dev.js";
+import { examplesDir, readTree } from "../src/testenv/files.js";
+import { generateKey, startSshServer, type SshServer } from "../src/testenv/sshd.js";
 import { pinnedTools, type PinnedTools } from "../src/testenv/tools.js";
 import { assertDenied } from "./harness/denied.js";
 import { startEnv, waitFor, type TestEnv } from "./harness/env.js";
@@ -43,6 +49,7 @@ let image: BuiltImage;
 let tools: PinnedTools;
 let work: string;
 let git: GitServer | undefined;
+let sshd: SshServer | undefined;
 const started = Date.now();
 const figures: Record<string, string> = {};
 
@@ -184,7 +191,10 @@ async function podMemory(uid: string): Promise<string> {
     const usage = Number(await readFile(join(dir, "memory.usage_in_bytes"), "utf8"));
     const stat = await readFile(join(dir, "memory.stat"), "utf8");
     const rss = Number(/^total_rss (\d+)$/m.exec(stat)?.[1] ?? 0);
-    return `usage ${(usage / 2 ** 20).toFixed(0)} MiB, rss ${(rss / 2 ** 20).toFixed(0)} MiB`;
+    // The kubelet's working set: usage less inactive file pages.
+    const inactive = Number(/^total_inactive_file (\d+)$/m.exec(stat)?.[1] ?? 0);
+    const mib = (b: number): string => (b / 2 ** 20).toFixed(0);
+    return `working set ${mib(Math.max(0, usage - inactive))} MiB, usage ${mib(usage)} MiB, rss ${mib(rss)} MiB`;
   }
   return "no cgroup found";
 }
@@ -211,6 +221,7 @@ describe("in-cluster: gitgate's image, helm install on a real node", { timeout: 
   });
 
   after(async () => {
+    await sshd?.stop();
     await git?.stop();
     const stopping = Date.now();
     await cluster?.stop();
@@ -260,7 +271,7 @@ describe("in-cluster: gitgate's image, helm install on a real node", { timeout: 
       "--set",
       "image.pullPolicy=Never",
       "--set",
-      "config.tenancy.platformNamespaces={default}",
+      "config.tenancy.platformNamespaces={default,gitgate-demo}",
       "--set",
       "webhook.clientCA.configMapName=apiserver-webhook-client",
       // The rotation test makes a certificate due; the replicas notice within 5 s.
@@ -391,6 +402,129 @@ describe("in-cluster: gitgate's image, helm install on a real node", { timeout: 
     assertDenied(r, "scale.gitgate.io", /^Deployment web\/web is managed by Git: spec\.replicas is 1 in /);
     assert.ok(r.stderr.includes(`${repoURL} app/deployment.yaml@${commit.slice(0, 7)}`), r.stderr);
     assert.match(r.stderr, /request has 3\. Change it in Git, or use break-glass\./);
+  });
+
+  it("syncs a GitApp over ssh:// in the pod (git and ssh in the image); a wrong host key fails clearly, syncs nothing", async () => {
+    assert.ok(git, "the Git server of the sync test");
+    // Pods reach the host at its interface address; sshd serves the Git server's repositories.
+    sshd = await startSshServer({ host: hostAddress() });
+    const { commit } = await git.createRepo("over-ssh", {
+      "app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-ssh}\ndata: {value: '1'}\n",
+    });
+    const repoURL = `ssh://root@${sshd.host}:${sshd.port}${git.repoPath("over-ssh")}`;
+    const secret = (name: string, knownHosts: string): string =>
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name, namespace: "default" },
+        stringData: { sshPrivateKey: sshd?.clientKey.privateKey ?? "", known_hosts: knownHosts },
+      });
+    const gitApp = (name: string, creds: string): string =>
+      JSON.stringify({
+        apiVersion: "gitgate.io/v1alpha1",
+        kind: "GitApp",
+        metadata: { name, namespace: "default" },
+        spec: {
+          source: { repoURL, revision: "main", path: "app", credentialsSecret: creds },
+          destination: { namespace: name },
+          sync: { interval: "5s", createNamespace: true },
+        },
+      });
+    // The same name in known_hosts with another key: the server's key is not trusted.
+    const otherKey = (await generateKey(work, "other_host_key")).publicKey.split(" ");
+    const wrongHosts = `[${sshd.host}]:${sshd.port} ${otherKey[0]} ${otherKey[1]}`;
+    for (const doc of [
+      secret("ssh-creds", sshd.knownHosts()),
+      secret("ssh-wrong-host", wrongHosts),
+      gitApp("over-ssh", "ssh-creds"),
+      gitApp("ssh-wrong-host", "ssh-wrong-host"),
+    ]) {
+      const r = await k("admin", ["apply", "-f", "-"], doc);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    interface App {
+      status?: { revision?: string; conditions?: Array<{ type: string; reason?: string; message?: string }> };
+    }
+    const app = (name: string): Promise<App> => json<App>(["-n", "default", "get", "gitapp", name]);
+    const sshStart = Date.now();
+    await withDiagnostics(() =>
+      waitFor(
+        "GitApp over-ssh synced at the commit",
+        async () => ((await app("over-ssh")).status?.revision === commit ? true : undefined),
+        120_000,
+      ),
+    );
+    figures["ssh: GitApp applied to synced (s)"] = ((Date.now() - sshStart) / 1000).toFixed(1);
+    const cm = await json<{ data: { value: string } }>(["-n", "over-ssh", "get", "configmap", "from-ssh"]);
+    assert.equal(cm.data.value, "1");
+    assert.ok((await sshd.connections()) > 0, "the fetch went through sshd");
+
+    const failed = await withDiagnostics(() =>
+      waitFor(
+        "GitApp ssh-wrong-host fails on the host key",
+        async () => {
+          const a = await app("ssh-wrong-host");
+          return a.status?.conditions?.find((c) => c.type === "Synced" && c.reason === "HostKeyMismatch")
+            ? a
+            : undefined;
+        },
+        120_000,
+      ),
+    );
+    const synced = failed.status?.conditions?.find((c) => c.type === "Synced");
+    assert.match(
+      synced?.message ?? "",
+      /^fetch failed: host key mismatch for ssh:\/\/\S+: the SSH server's key is not the one in the credentials secret's known_hosts/,
+    );
+    assert.equal(failed.status?.revision, undefined, "nothing was synced");
+    const ns = await k("admin", ["get", "namespace", "ssh-wrong-host"]);
+    assert.notEqual(ns.code, 0, "no namespace created for the refused app");
+    assert.doesNotMatch(JSON.stringify(failed.status), /PRIVATE KEY/);
+  });
+
+  it("syncs the tour's demo apps (examples/apps) in-cluster; prints each gitgate pod's memory", async () => {
+    assert.ok(git, "the Git server of the sync test");
+    // The demo repo as `npm start` makes it, and the tour's own GitApps (cmd-dev.ts).
+    const demo = await git.createRepo("demo", await readTree(examplesDir(), "apps"));
+    const apps = demoGitApps(git.repoURL("demo"));
+    const r = await k(
+      "admin",
+      ["apply", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "List",
+        items: [{ apiVersion: "v1", kind: "Namespace", metadata: { name: "gitgate-demo" } }, ...apps],
+      }),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    interface App {
+      metadata: { name: string };
+      status?: { revision?: string; conditions?: Array<{ type: string; status: string }> };
+    }
+    const demoStart = Date.now();
+    const synced = await withDiagnostics(() =>
+      waitFor(
+        "the demo apps Synced at the demo commit",
+        async () => {
+          const list = await json<{ items: App[] }>(["-n", "gitgate-demo", "get", "gitapps"]);
+          const done = list.items.filter(
+            (a) =>
+              a.status?.revision === demo.commit &&
+              a.status.conditions?.some((c) => c.type === "Synced" && c.status === "True"),
+          );
+          return done.length === apps.length ? done : undefined;
+        },
+        180_000,
+      ),
+    );
+    figures["demo apps: applied to all Synced (s)"] = ((Date.now() - demoStart) / 1000).toFixed(1);
+    assert.deepEqual(synced.map((a) => a.metadata.name).sort(), apps.map((a) => a.metadata.name).sort());
+    // The tour's apps, all GitApps of this file synced: gitgate's footprint as it runs.
+    for (const p of await gitgatePods()) {
+      const memory = await podMemory(p.metadata.uid);
+      figures[`memory with demo apps synced ${p.metadata.name}`] = memory;
+      console.log(`memory of ${p.metadata.name} with the demo apps synced: ${memory}`);
+    }
   });
 
   it("fails over: the leader pod killed under admission load, the other replica leads", async () => {

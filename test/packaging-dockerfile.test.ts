@@ -2,7 +2,7 @@
  * The Dockerfile and .dockerignore, checked without a container engine: a small parser (line
  * continuations, comments, stages) and the rules the image must keep — multi-stage, `npm ci` and
  * build first, production dependencies only at run time, non-root, pinned and checksummed helm and
- * kustomize (the same versions the tests run), no git, port 9443, the files gitgate reads at run time.
+ * kustomize (the same versions the tests run), git and ssh for SSH sources, port 9443, the files gitgate reads at run time.
  * When the devDependency `dockerfile-utils` is installed its linter runs too.
  */
 import { strict as assert } from "node:assert";
@@ -136,6 +136,13 @@ describe("Dockerfile", () => {
     return [stage, ...[base, ...froms].flatMap((n) => stagesBehind(n, seen))];
   }
 
+  /** The image a stage is built on, following stage names (build args' defaults). */
+  function imageBase(stage: Stage, depth = 0): string {
+    const base = stage.base.replace(/\$\{(\w+)\}/g, (_m, arg: string) => args[arg] ?? "");
+    const next = stages.find((s) => s.name === base);
+    return next && depth < stages.length ? imageBase(next, depth + 1) : base;
+  }
+
   it("is multi-stage: npm ci and the TypeScript build in the first stage", () => {
     assert.ok(stages.length >= 3, `${stages.length} stages`);
     const first = stages[0];
@@ -152,7 +159,8 @@ describe("Dockerfile", () => {
   it("runs on a slim image with production dependencies only", () => {
     const runtime = stages.at(-1);
     assert.ok(runtime);
-    const base = runtime.base.replace(/\$\{(\w+)\}/g, (_m, name: string) => args[name] ?? "");
+    // Through the stages it is built on (base-ssh → ${SSH_STAGE} → ${NODE_IMAGE}).
+    const base = imageBase(runtime);
     assert.match(base, /^node:20(\.\d+){0,2}-\w+-slim$/, `runtime base ${base}`);
     const modules = copies(runtime).find((c) => c.some((p) => p.endsWith("/node_modules")));
     assert.ok(modules, "node_modules copied from another stage");
@@ -251,13 +259,29 @@ describe("Dockerfile", () => {
     assert.match(env, /GITGATE_KUSTOMIZE=\/usr\/local\/bin\/kustomize/);
   });
 
-  it("installs no git (gitgate fetches with isomorphic-git)", () => {
-    for (const ins of instructions.filter((i) => i.keyword === "RUN")) {
-      assert.ok(
-        !/\b(apt-get|apt|apk|yum|dnf)\b[^&;|]*\binstall\b[^&;|]*\sgit(\s|$)/.test(ins.args),
-        `line ${ins.line} installs git`,
-      );
-    }
+  it("installs git and the OpenSSH client, pinned, no recommends (ssh:// and scp-like sources run them)", () => {
+    // HTTPS sources are fetched with isomorphic-git; SSH sources with the git and ssh binaries
+    // (src/source/ssh.ts), which git runs through /bin/sh. Client side only: no server, no daemon.
+    const runtime = stages.at(-1);
+    assert.ok(runtime);
+    const installs = stagesBehind(runtime.name)
+      .flatMap((s) => s.instructions.filter((i) => i.keyword === "RUN"))
+      .map((i) => i.args)
+      .filter((r) => /\bapt-get install\b[^&;|]*\bgit=/.test(r));
+    assert.equal(installs.length, 1, "git installed in a stage the runtime is built on");
+    const install = installs[0] ?? "";
+    assert.match(install, /--no-install-recommends/);
+    const pkgs = [...install.matchAll(/"([a-z0-9.+-]+)=\$\{(\w+)\}"/g)].map((m) => [m[1], args[m[2] ?? ""]]);
+    assert.deepEqual(
+      pkgs.map(([name]) => name),
+      ["git", "openssh-client"],
+    );
+    for (const [name, version] of pkgs) assert.match(version ?? "", /^\d+:[\w.+~-]+$/, `${name} pinned`);
+    assert.ok(!/openssh-server|git-daemon/.test(install), "client side only");
+    // The offline build (src/testenv/image.ts) takes the same binaries from prebuilt/ssh/.
+    const prebuilt = stages.find((s) => s.name === "ssh-prebuilt");
+    assert.deepEqual(prebuilt && copies(prebuilt), [["prebuilt/ssh/", "/"]]);
+    assert.equal(args.SSH_STAGE, "ssh-debian");
   });
 
   it(".dockerignore keeps node_modules, .git, tests and build output out of the context", () => {

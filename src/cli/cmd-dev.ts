@@ -12,9 +12,12 @@ import { DEFAULT_CONFIG } from "../config/load.js";
 import type { GitgateConfig } from "../config/schema.js";
 import { createLogger, type LogLevel } from "../log/logger.js";
 import type { ClusterClient } from "../cluster/client.js";
+import type { KubeObject } from "../manifest/object.js";
 import { assetOptionsFromEnv, ensureBinaries } from "../testenv/assets.js";
 import { startControlPlane, type ControlPlane } from "../testenv/controlplane.js";
 import { examplesDir, readTree } from "../testenv/files.js";
+import { startNodeCluster } from "../testenv/node.js";
+import { writeStandInArchive } from "../testenv/standins.js";
 import { startGitServer, type GitServer } from "../testenv/git-server.js";
 import { startRuntime, unregisterWebhooks, type Runtime } from "../runtime/runtime.js";
 import { localTools } from "./context.js";
@@ -24,6 +27,8 @@ import { printChatLine } from "./chat-sink.js";
 export interface DevFlags {
   kubeconfig?: string;
   logLevel?: LogLevel;
+  /** Also start a real node (kubelet, containerd) so the tour's apps run, on stand-in images. */
+  withNode?: boolean;
 }
 
 const DEMO_APPS = [
@@ -50,7 +55,8 @@ async function startChatSink(): Promise<{ server: Server; url: string }> {
   return { server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}/chat` };
 }
 
-async function waitForApps(client: ClusterClient, timeoutMs: number): Promise<string[]> {
+/** The demo apps not yet Synced (or, with `healthy`, not yet Healthy) when `timeoutMs` ran out. */
+async function waitForApps(client: ClusterClient, timeoutMs: number, healthy = false): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   let pending = DEMO_APPS.map((a) => a.name);
   while (pending.length > 0 && Date.now() < deadline) {
@@ -62,10 +68,10 @@ async function waitForApps(client: ClusterClient, timeoutMs: number): Promise<st
         namespace: "gitgate-demo",
         name,
       });
-      const synced = (
-        app?.status as { conditions?: Array<{ type: string; status: string }> } | undefined
-      )?.conditions?.find((c) => c.type === "Synced");
-      if (synced?.status !== "True") still.push(name);
+      const status = app?.status as
+        { health?: string; conditions?: Array<{ type: string; status: string }> } | undefined;
+      const synced = status?.conditions?.find((c) => c.type === "Synced");
+      if (synced?.status !== "True" || (healthy && status?.health !== "Healthy")) still.push(name);
     }
     pending = still;
     if (pending.length > 0) await new Promise((r) => setTimeout(r, 300));
@@ -92,29 +98,29 @@ function demoConfig(cp: ControlPlane | undefined, chatURL: string): GitgateConfi
   return config;
 }
 
-/** The demo's GitApps, the platform's, in gitgate-demo. */
-async function applyDemoApps(client: ClusterClient, repoURL: string): Promise<void> {
-  for (const app of DEMO_APPS) {
-    await client.apply(
-      {
-        apiVersion: "gitgate.io/v1alpha1",
-        kind: "GitApp",
-        metadata: { name: app.name, namespace: "gitgate-demo" },
-        spec: {
-          source: {
-            repoURL: repoURL,
-            revision: "main",
-            path: app.path,
-            ...(app.helm ? { helm: app.helm } : {}),
-          },
-          destination: { namespace: app.name },
-          sync: { interval: "2s", createNamespace: true },
-          enforcement: { mode: app.mode },
-        },
+/** The tour's GitApps (namespace gitgate-demo) on the demo repo (examples/ at its root). */
+export function demoGitApps(repoURL: string): KubeObject[] {
+  return DEMO_APPS.map((app) => ({
+    apiVersion: "gitgate.io/v1alpha1",
+    kind: "GitApp",
+    metadata: { name: app.name, namespace: "gitgate-demo" },
+    spec: {
+      source: {
+        repoURL: repoURL,
+        revision: "main",
+        path: app.path,
+        ...(app.helm ? { helm: app.helm } : {}),
       },
-      { fieldManager: "gitgate-dev", force: true },
-    );
-  }
+      destination: { namespace: app.name },
+      sync: { interval: "2s", createNamespace: true },
+      enforcement: { mode: app.mode },
+    },
+  }));
+}
+
+async function applyDemoApps(client: ClusterClient, repoURL: string): Promise<void> {
+  for (const app of demoGitApps(repoURL))
+    await client.apply(app, { fieldManager: "gitgate-dev", force: true });
 }
 
 /** The whole stop (gitgate, then the servers, then the control plane) takes at most this long. */
@@ -133,6 +139,48 @@ async function within<T>(ms: number, work: Promise<T>): Promise<T | undefined> {
   }
 }
 
+/** With a node, its stop (kubelet's pods, containerd, the host's network state) takes longer. */
+export const NODE_STOP_BUDGET_MS = 60_000;
+
+/**
+ * The local control plane, with a real node when asked (the tour's apps then run, on stand-in
+ * images imported into its containerd). Its stop goes into `cleanups`.
+ */
+async function startLocalCluster(
+  withNode: boolean,
+  say: (line: string) => void,
+  cleanups: Array<() => Promise<void>>,
+): Promise<ControlPlane> {
+  const assets = assetOptionsFromEnv();
+  const binaries = await ensureBinaries(assets, (line) => say(line));
+  if (!withNode) {
+    say("starting a local control plane (etcd, kube-apiserver, kube-controller-manager)…");
+    const cp = await startControlPlane({ ...assets, binaries });
+    cleanups.push(() => cp.stop());
+    return cp;
+  }
+  say("starting a local control plane and a node (kubelet, containerd, kube-proxy)…");
+  const cluster = await startNodeCluster({ ...assets, binaries });
+  cleanups.push(() => cluster.stop());
+  say(`node ${cluster.node.name} Ready in ${cluster.startSeconds.toFixed(0)} s`);
+  const dir = await mkdtemp(join(tmpdir(), "gitgate-dev-standins-"));
+  try {
+    const archive = join(dir, "standins.tar");
+    const names = await writeStandInArchive(archive);
+    await cluster.node.importImage(archive);
+    say(
+      paint.yellow(
+        "the demo's images cannot be pulled here: the node runs STAND-INS under their names " +
+          "(a small HTTP server answering on the same ports and probes, not the real apps):",
+      ),
+    );
+    for (const name of names) say(`  stand-in: ${name}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return cluster.cp;
+}
+
 export async function devCommand(flags: DevFlags): Promise<void> {
   const say = (line: string): void => void process.stderr.write(`${paint.dim("[dev]")} ${line}\n`);
   const cleanups: Array<() => Promise<void>> = [];
@@ -143,11 +191,12 @@ export async function devCommand(flags: DevFlags): Promise<void> {
       stopping = true;
       const started = Date.now();
       say("stopping…");
+      const budget = flags.withNode ? NODE_STOP_BUDGET_MS : STOP_BUDGET_MS;
       const force = setTimeout(() => {
-        // The control plane's watchdog kills what is left and removes its data.
-        say(paint.red(`stop took over ${STOP_BUDGET_MS / 1000} s; exiting now`));
+        // The control plane's (and node's) watchdog kills what is left and removes its data.
+        say(paint.red(`stop took over ${budget / 1000} s; exiting now`));
         process.exit(code || 1);
-      }, STOP_BUDGET_MS);
+      }, budget);
       for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
       clearTimeout(force);
       say(`stopped in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -158,16 +207,15 @@ export async function devCommand(flags: DevFlags): Promise<void> {
   process.on("SIGTERM", () => void stop(0));
 
   try {
-    const assets = assetOptionsFromEnv();
+    if (flags.withNode && flags.kubeconfig)
+      throw new Error(
+        "--with-node starts its own control plane and node; it cannot be used with --kubeconfig",
+      );
     let cp: ControlPlane | undefined;
     let kubeconfig = flags.kubeconfig;
     let userKubeconfig = flags.kubeconfig;
     if (!kubeconfig) {
-      const binaries = await ensureBinaries(assets, (line) => say(line));
-      say("starting a local control plane (etcd, kube-apiserver, kube-controller-manager)…");
-      cp = await startControlPlane({ ...assets, binaries });
-      const plane = cp;
-      cleanups.push(() => plane.stop());
+      cp = await startLocalCluster(Boolean(flags.withNode), say, cleanups);
       kubeconfig = cp.kubeconfigs.gitgate;
       userKubeconfig = cp.kubeconfigs.user;
     }
@@ -209,6 +257,12 @@ export async function devCommand(flags: DevFlags): Promise<void> {
     if (pending.length > 0)
       say(paint.red(`not synced yet: ${pending.join(", ")} (see: kubectl get gapp -A)`));
     else say(paint.green("all demo apps synced"));
+    if (flags.withNode && pending.length === 0) {
+      // Their pods run on the node (stand-in images): wait until the Deployments are Available.
+      const unhealthy = await waitForApps(runtime.client, 180_000, true);
+      if (unhealthy.length > 0) say(paint.red(`not Healthy yet: ${unhealthy.join(", ")}`));
+      else say(paint.green("all demo apps Healthy: their pods run on the node (stand-in images)"));
+    }
     printDashboard(runtime, cp);
     printTour(userKubeconfig ?? "", git, cp?.binaries.kubectl ?? "kubectl");
   } catch (err) {

@@ -45,6 +45,10 @@ program
     "--kubeconfig <file>",
     "use this cluster instead of a local control plane (its API server must reach 127.0.0.1)",
   )
+  .option(
+    "--with-node",
+    "also start a real node (kubelet, containerd; root) so the tour's apps run, on local stand-in images",
+  )
   .addOption(
     new Option("--log-level <level>", "gitgate's log level")
       .choices(["debug", "info", "warn", "error"])

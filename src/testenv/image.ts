@@ -4,11 +4,24 @@
  *   - NODE_IMAGE: a base made FROM scratch of this machine's node, the libraries `ldd` lists, the CA
  *     bundle and passwd/group with uid 1000 (`node`), as node's official image has;
  *   - APP_STAGE=app-prebuilt: dist/ compiled here, production node_modules from `npm ci --omit=dev`;
- *   - TOOLS_STAGE=tools-prebuilt: the pinned helm (the tests' own) and kustomize as `kubectl kustomize`.
+ *   - TOOLS_STAGE=tools-prebuilt: the pinned helm (the tests' own) and kustomize as `kubectl kustomize`;
+ *   - SSH_STAGE=ssh-prebuilt: this machine's git, ssh and /bin/sh (git runs GIT_SSH_COMMAND through
+ *     it) with the libraries `ldd` lists, for ssh:// and scp-like sources.
  * `npm run image` (scripts/image.ts) calls buildImage; the in-cluster test imports its archive.
  */
 import { spawn } from "node:child_process";
-import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  copyFile,
+  cp,
+  mkdir,
+  mkdtemp,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pinnedTools } from "./tools.js";
@@ -104,8 +117,34 @@ const { spawnSync } = require("node:child_process");
 const [cmd, ...rest] = process.argv.slice(2);
 if (cmd !== "build") { process.stderr.write("only 'kustomize build' is provided\\n"); process.exit(2); }
 const r = spawnSync("/usr/local/bin/kubectl", ["kustomize", ...rest], { stdio: "inherit" });
+if (r.error) process.stderr.write("kustomize (kubectl kustomize): " + r.error.message + "\\n");
 process.exit(r.status ?? 1);
 `;
+
+/** Host binaries SSH sources need (src/source/ssh.ts), by their path in the image. */
+const SSH_BINARIES: ReadonlyArray<[host: string, inImage: string]> = [
+  ["/usr/bin/git", "/usr/bin/git"],
+  ["/usr/bin/ssh", "/usr/bin/ssh"],
+  ["/bin/sh", "/bin/sh"],
+];
+
+/** prebuilt/ssh/: git, ssh, /bin/sh and their libraries, laid out as in the image. */
+async function sshRootfs(root: string): Promise<void> {
+  const put = async (host: string, inImage = host): Promise<void> => {
+    await mkdir(dirname(join(root, inImage)), { recursive: true });
+    await copyFile(host, join(root, inImage));
+  };
+  const libs = new Set<string>();
+  for (const [host, inImage] of SSH_BINARIES) {
+    await put(host, inImage);
+    await chmod(join(root, inImage), 0o755);
+    for (const lib of await libraries(host)) libs.add(lib);
+  }
+  for (const lib of libs) await put(lib);
+  // git runs its own subcommands (index-pack, …) from its exec path.
+  await mkdir(join(root, "usr/lib/git-core"), { recursive: true });
+  await symlink("../../bin/git", join(root, "usr/lib/git-core/git"));
+}
 
 async function buildContext(ctx: string, log: (l: string) => void): Promise<void> {
   for (const f of ["Dockerfile", "package.json", "package-lock.json"])
@@ -146,6 +185,8 @@ async function buildContext(ctx: string, log: (l: string) => void): Promise<void
   await copyFile(pinned.kubectl, join(tools, "kubectl"));
   await writeFile(join(tools, "kustomize"), KUSTOMIZE_SHIM);
   for (const t of ["helm", "kubectl", "kustomize"]) await chmod(join(tools, t), 0o755);
+  log("git, ssh and /bin/sh for SSH sources (this machine's, with their libraries)");
+  await sshRootfs(join(ctx, "prebuilt", "ssh"));
 }
 
 /** Sets the containerd image name in an OCI archive's index, so `ctr images import` needs no flags. */
@@ -213,6 +254,8 @@ export async function buildImage(opts: ImageOptions = {}): Promise<BuiltImage> {
       "APP_STAGE=app-prebuilt",
       "--build-arg",
       "TOOLS_STAGE=tools-prebuilt",
+      "--build-arg",
+      "SSH_STAGE=ssh-prebuilt",
       "-t",
       tag,
       "-f",

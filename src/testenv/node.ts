@@ -20,6 +20,7 @@ import {
   type ControlPlane,
   type ControlPlaneOptions,
 } from "./controlplane.js";
+import { acquireNodeLock } from "./node-lock.js";
 import {
   ENV_DIR_PREFIX,
   logTail,
@@ -159,6 +160,13 @@ for t in "$dir"/containerd/state/io.containerd.runtime.v2.task/k8s.io/*; do
   h=$(printf '%s' "$dir/containerd.sock/k8s.io/$(basename "$t")" | sha256sum | cut -d' ' -f1)
   rm -f "/run/containerd/s/$h"
   rm -f /var/lib/cni/results/*-"$(basename "$t")"-*
+done
+# A shim started while the node stopped (a ReplicaSet replacing a deleted pod) can leave a socket
+# whose task dir is gone: remove every one no process listens on any more (one node per machine).
+live=$(ss -xlnH 2>/dev/null | awk '{print $5}')
+for s in /run/containerd/s/*; do
+  [ -S "$s" ] || continue
+  printf '%s\\n' "$live" | grep -qxF "$s" || rm -f "$s"
 done
 rmdir /run/containerd/s /run/containerd 2>/dev/null
 # Mounts under the node's directory (kubelet volumes, container root filesystems), deepest first.
@@ -608,16 +616,28 @@ export async function startNode(cp: ControlPlane, address: string): Promise<Node
   }
 }
 
-/** A control plane set up for a node, and the node. stop() stops both, node first. */
+/**
+ * A control plane set up for a node, and the node. stop() stops both, node first. Holds the
+ * machine's node lock (node-lock.ts) from start to stop.
+ */
 export async function startNodeCluster(opts: ControlPlaneOptions = {}): Promise<NodeCluster> {
+  // One node per machine (fixed bridge and node names): wait for another test file's to stop.
+  const lock = await acquireNodeLock();
   const started = Date.now();
   const address = hostAddress();
-  const cp = await startControlPlane({ ...opts, forNode: { address, nodeName: NODE_NAME } });
+  let cp: ControlPlane;
   let node: Node;
+  try {
+    cp = await startControlPlane({ ...opts, forNode: { address, nodeName: NODE_NAME } });
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
   try {
     node = await startNode(cp, address);
   } catch (err) {
     await cp.stop();
+    await lock.release();
     throw err;
   }
   return {
@@ -625,8 +645,12 @@ export async function startNodeCluster(opts: ControlPlaneOptions = {}): Promise<
     node,
     startSeconds: (Date.now() - started) / 1000,
     stop: async () => {
-      await node.stop();
-      await cp.stop();
+      try {
+        await node.stop();
+        await cp.stop();
+      } finally {
+        await lock.release();
+      }
     },
   };
 }

@@ -39,7 +39,7 @@ export interface KeyPair {
 }
 
 export interface SshServer {
-  /** 127.0.0.1 */
+  /** 127.0.0.1, or the address asked for. */
   host: string;
   port: number;
   /** A 127.x.y.z address where sshd listens on port 22 (for scp-like URLs); undefined if that port was taken. */
@@ -98,8 +98,13 @@ async function portFree(host: string, port: number): Promise<boolean> {
   });
 }
 
+export interface SshServerOptions {
+  /** Address to listen on instead of 127.0.0.1 (pods reach the host at the node's bridge gateway). */
+  host?: string;
+}
+
 /** Starts sshd serving `reposDir` (absolute repository paths) over git-shell. */
-export async function startSshServer(): Promise<SshServer> {
+export async function startSshServer(opts: SshServerOptions = {}): Promise<SshServer> {
   await mkdir(PRIVSEP_DIR, { recursive: true, mode: 0o755 });
   const dir = await mkdtemp(join(tmpdir(), `${ENV_DIR_PREFIX}sshd-`));
   await chmod(dir, 0o700);
@@ -109,7 +114,7 @@ export async function startSshServer(): Promise<SshServer> {
   const clientKey = await generateKey(dir, "client_key");
   const restriction = `restrict,command="${GIT_SHELL} -c \\"$SSH_ORIGINAL_COMMAND\\""`;
   await writeFile(join(dir, "authorized_keys"), `${restriction} ${clientKey.publicKey}\n`, { mode: 0o600 });
-  const host = "127.0.0.1";
+  const host = opts.host ?? "127.0.0.1";
   const port = await freePort();
   let scpHost: string | undefined = `127.${randomInt(1, 255)}.${randomInt(1, 255)}.${randomInt(2, 255)}`;
   if (!(await portFree(scpHost, 22))) scpHost = undefined;
