@@ -14,6 +14,7 @@ import { terminal } from "../../errors.js";
 import type { Logger } from "../../log/logger.js";
 import { publicRepoURL } from "../../manifest/normalize.js";
 import type { HostPolicy } from "../hosts.js";
+import type { ProxySettings } from "../proxy.js";
 import { basicAuth, displayURL, httpGet, statusError, type HttpOptions } from "./http.js";
 import { CHART_NAME, parseIndex, sha256Hex, type ChartVersionEntry } from "./index-file.js";
 import { listTags, ociRef, ociSession, pullChart } from "./oci.js";
@@ -25,6 +26,8 @@ export interface ChartSourceOptions {
   cacheRoot: string;
   logger?: Logger;
   allowedHosts?: readonly string[];
+  /** HTTPS_PROXY / NO_PROXY as Git fetches honour them. */
+  proxy?: ProxySettings;
   /** Largest index.yaml read. Default 32 MiB (large public repositories' indexes are 10–20 MiB). */
   maxIndexBytes?: number;
   /** Largest chart archive, and largest unpacked chart. Default 16 MiB / 64 MiB. */
@@ -81,7 +84,8 @@ function headerValue<K extends string>(key: K, value: unknown): Partial<Record<K
 
 export class ChartSource {
   private readonly indexes = new Map<string, IndexAnswer>();
-  private readonly opts: Required<Omit<ChartSourceOptions, "logger" | "allowedHosts">> & ChartSourceOptions;
+  private readonly opts: Required<Omit<ChartSourceOptions, "logger" | "allowedHosts" | "proxy">> &
+    ChartSourceOptions;
 
   constructor(opts: ChartSourceOptions) {
     this.opts = {
@@ -131,10 +135,11 @@ export class ChartSource {
     return join(this.opts.cacheRoot, key);
   }
 
-  private http(creds: ChartCredentials | undefined): { timeoutMs: number; policy: HostPolicy; ca?: string } {
+  private http(creds: ChartCredentials | undefined): Omit<HttpOptions, "what" | "maxBytes"> {
     return {
       timeoutMs: this.opts.timeoutMs,
       policy: this.policy,
+      ...(this.opts.proxy ? { proxy: this.opts.proxy } : {}),
       ...(creds?.caCert ? { ca: creds.caCert } : {}),
     };
   }

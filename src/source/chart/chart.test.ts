@@ -117,11 +117,19 @@ void describe("chart names and repository URLs", () => {
     assert.equal(indexURL("https://charts.example/index.yaml"), "https://charts.example/index.yaml");
     assert.ok(isOciURL("OCI://ghcr.io/x") && !isOciURL("https://ghcr.io"));
   });
-  const refs: Array<[string, string, { base: string; name: string } | string]> = [
+  const refs: Array<[string, string, { base: string; plainFallback?: string; name: string } | string]> = [
     ["oci://ghcr.io/org/charts", "app", { base: "https://ghcr.io", name: "org/charts/app" }],
     ["oci://registry.example:5000/", "app", { base: "https://registry.example:5000", name: "app" }],
-    ["oci://127.0.0.1:5000/charts", "app", { base: "http://127.0.0.1:5000", name: "charts/app" }],
-    ["oci://localhost:5000/c", "app", { base: "http://localhost:5000", name: "c/app" }],
+    [
+      "oci://127.0.0.1:5000/charts",
+      "app",
+      { base: "https://127.0.0.1:5000", plainFallback: "http://127.0.0.1:5000", name: "charts/app" },
+    ],
+    [
+      "oci://localhost:5000/c",
+      "app",
+      { base: "https://localhost:5000", plainFallback: "http://localhost:5000", name: "c/app" },
+    ],
     ["oci://user:pw@ghcr.io/x", "app", "InvalidRepoURL"],
     ["oci://ghcr.io/x/../y", "app", "InvalidRepoURL"],
     ["oci://ghcr.io/X", "app", "InvalidRepoURL"],
