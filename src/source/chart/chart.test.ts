@@ -3,6 +3,7 @@ import { gzipSync } from "node:zlib";
 import { describe, it } from "node:test";
 import { GitgateError } from "../../errors.js";
 import { gitLocation } from "../../admission/message.js";
+import { valuesLocation } from "../../sync/prepare.js";
 import { indexURL, isOciURL } from "./chart-source.js";
 import { combinedSource } from "./dispatch.js";
 import { CHART_NAME, parseIndex, sha256Hex } from "./index-file.js";
@@ -233,6 +234,62 @@ void describe("the gate's location of a chart object", () => {
       "https://git.example/r app/cm.yaml@0123456",
     );
   });
+
+  const chartAt = {
+    repoURL: "oci://r.example/charts",
+    path: ".",
+    file: "templates/cm.yaml",
+    commit: "1.0.0",
+    chart: "api",
+  };
+  const commit = "89abcdef0123456789abcdef0123456789abcdef";
+  const valuesCases: Array<[string, string[], string]> = [
+    [
+      "one value file in Git",
+      ["prod.yaml"],
+      "oci://r.example/charts api@1.0.0 with values https://git.example/v prod.yaml@89abcde",
+    ],
+    [
+      "two",
+      ["a.yaml", "b/c.yaml"],
+      "oci://r.example/charts api@1.0.0 with values https://git.example/v a.yaml, b/c.yaml@89abcde",
+    ],
+    [
+      "five: three named, the rest counted",
+      ["1", "2", "3", "4", "5"],
+      "oci://r.example/charts api@1.0.0 with values https://git.example/v 1, 2, 3 and 2 more@89abcde",
+    ],
+    ["none", [], "oci://r.example/charts api@1.0.0"],
+  ];
+  for (const [name, files, want] of valuesCases)
+    void it(`a chart with values from Git: ${name}`, () =>
+      assert.equal(
+        gitLocation({ ...chartAt, values: { repoURL: "https://tok@git.example/v", files, commit } }),
+        want,
+      ));
+
+  type SpecPart = Parameters<typeof valuesLocation>[0];
+  const spec = (valueFiles: string[], withValuesFrom = true): SpecPart => ({
+    chart: "api",
+    helm: { valueFiles },
+    ...(withValuesFrom ? { valuesFrom: { repoURL: "https://git.example/v.git", revision: "main" } } : {}),
+  });
+  const locations: Array<
+    [string, ReturnType<typeof spec> | { chart?: string }, string | undefined, unknown]
+  > = [
+    [
+      "$values/ files only",
+      spec(["values.yaml", "$values/env/prod.yaml"]),
+      commit,
+      { repoURL: "https://git.example/v.git", files: ["env/prod.yaml"], commit },
+    ],
+    ["no $values/ file", spec(["values.yaml"]), commit, undefined],
+    ["no valuesFrom", spec(["$values/x.yaml"], false), commit, undefined],
+    ["not rendered from a values commit", spec(["$values/x.yaml"]), undefined, undefined],
+    ["not a chart", {}, commit, undefined],
+  ];
+  for (const [name, s, c, want] of locations)
+    void it(`valuesLocation: ${name}`, () => assert.deepEqual(valuesLocation(s, c), want));
 });
 
 void describe("combinedSource", () => {
