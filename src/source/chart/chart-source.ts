@@ -146,7 +146,11 @@ export class ChartSource {
   /** Deletes what the bound evicts; a directory that cannot be removed now is retried by the next scan. */
   private async evict(): Promise<void> {
     const gone = this.cache.evict(Date.now());
-    for (const key of gone) await rm(join(this.opts.cacheRoot, key), { recursive: true, force: true });
+    for (const key of gone)
+      await rm(join(this.opts.cacheRoot, key), { recursive: true, force: true }).catch((err: unknown) =>
+        // Never fails a sync: the directory is left for the next scan (a later process) to count.
+        this.opts.logger?.warn({ code: (err as { code?: unknown }).code }, "chart cache entry not removed"),
+      );
     if (gone.length > 0) {
       const { entries, bytes } = this.cache.size;
       this.opts.logger?.info({ evicted: gone.length, entries, bytes }, "chart cache pruned");
