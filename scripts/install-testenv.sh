@@ -52,6 +52,8 @@ command -v ip >/dev/null || [[ -x /usr/sbin/ip ]] || need_pkgs+=(iproute2)
 command -v buildah >/dev/null || need_pkgs+=(buildah)
 # Chart sources: a real OCI registry (tests run their own instance on 127.0.0.1, not the system service).
 command -v docker-registry >/dev/null || need_pkgs+=(docker-registry)
+# Its htpasswd auth in tests: bcrypt entries made with `htpasswd -B`.
+command -v htpasswd >/dev/null || need_pkgs+=(apache2-utils)
 # Bump when the build recipe changes, so machines with an older cached build rebuild once.
 BUILD_ID="reflect2-1.0.2+json-iterator-1.1.12+openapi-zero"
 # The node's binaries have their own id: adding them did not rebuild the control plane.

@@ -5,7 +5,7 @@
  * verified and refused.
  */
 import { strict as assert } from "node:assert";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -128,10 +128,32 @@ void describe("chart source against a real Helm repository and a real OCI regist
     assert.equal(plain.requests.length, before);
   });
 
+  void it("the cache is bounded: the least recently used chart no request pins is deleted", async () => {
+    const root = join(cache, `bounded-${++n}`);
+    // Pins lapse at once here, so only the entry limit decides (pinning has its table test).
+    const src = createChartSource({ cacheRoot: root, maxCacheEntries: 2, cachePinTtlMs: 0 });
+    const get = (revision: string): Promise<{ dir: string }> =>
+      src.resolve({ repoURL: plain.url, chart: "hello", revision });
+    const first = await get("1.0.0");
+    await get("1.1.0");
+    assert.equal((await readdir(root)).length, 2);
+    await get("2.0.0-rc.1");
+    assert.equal((await readdir(root)).length, 2, "bounded at 2 entries");
+    await assert.rejects(readFile(join(first.dir, "Chart.yaml")), "1.0.0, the least recently used, evicted");
+    const archives = (): number => plain.requests.filter((r) => r.path === "/charts/hello-1.0.0.tgz").length;
+    const before = archives();
+    assert.match(await readFile(join((await get("1.0.0")).dir, "Chart.yaml"), "utf8"), /1\.0\.0/);
+    assert.equal(archives(), before + 1, "an evicted chart is downloaded again");
+    // A fresh source over the same directory counts what is on disk against its bound.
+    const again = createChartSource({ cacheRoot: root, maxCacheEntries: 1, cachePinTtlMs: 0 });
+    await again.resolve({ repoURL: plain.url, chart: "hello", revision: "1.1.0" });
+    assert.equal((await readdir(root)).length, 1);
+  });
+
   void it("HTTPS with a custom CA and basic auth: refused without them, fetched with them", async () => {
     const src = source();
     const noCa = await refusal(src.resolve({ repoURL: secure.url, chart: "hello", revision: "1.0.0" }));
-    assert.equal(noCa.reason, "TLSVerifyFailed");
+    assert.equal(noCa.reason, "CertificateUntrusted");
     const noAuth = await refusal(
       src.resolve({
         repoURL: secure.url,
@@ -141,7 +163,7 @@ void describe("chart source against a real Helm repository and a real OCI regist
       }),
     );
     assert.equal(noAuth.reason, "AuthenticationFailed");
-    assert.match(noAuth.message, /HTTP 401: it needs credentials/);
+    assert.match(noAuth.message, /HTTP 401: authentication failed: it needs credentials/);
     const wrong = await refusal(
       src.resolve({
         repoURL: secure.url,

@@ -2,7 +2,8 @@
  * GitApps whose source is a Helm chart: from a Helm repository (HTTPS with a private CA and basic
  * auth, both from the credentials Secret) and from an OCI registry (Debian's docker-registry, charts
  * published with `helm push`). The same chart syncs from both; a semver range moves to a newly
- * published version; the admission gate names `<repo> <chart>@<version>` where it names a Git file.
+ * published version; the admission gate names `<repo> <chart>@<version>` where it names a Git file
+ * (and the value files in Git with their commit, for a chart with spec.valuesFrom).
  */
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
@@ -14,6 +15,7 @@ import {
   type ChartSpec,
   type OciRegistry,
 } from "../src/testenv/chart-repo.js";
+import { publicRepoURL } from "../src/manifest/normalize.js";
 import { assertDenied } from "./harness/denied.js";
 import { condition, startEnv, waitFor, waitSynced, type TestEnv } from "./harness/env.js";
 
@@ -205,5 +207,24 @@ describe("Helm charts from a Helm repository and an OCI registry", () => {
     const oci = await env.kubectl("user", ["-n", "charts-oci", "delete", "configmap", "hello"]);
     assertDenied(oci, "validate.gitgate.io", /ConfigMap charts-oci\/hello is managed by Git/);
     assert.ok(oci.stderr.includes(`(${registry.url} hello@1.0.0): deleting it is not allowed`), oci.stderr);
+    // A chart whose value files come from Git: the denial also names them, at the values commit.
+    const valuesCommit = (await env.getGitApp("with-values"))?.status?.source?.valuesRevision ?? "";
+    assert.match(valuesCommit, /^[0-9a-f]{40}$/);
+    const withValues = await env.kubectl("user", [
+      "-n",
+      "with-values",
+      "patch",
+      "configmap",
+      "hello",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ data: { greeting: "by-hand" } }),
+    ]);
+    assertDenied(withValues, "validate.gitgate.io", /^ConfigMap with-values\/hello is managed by Git: /);
+    const where = `${registry.url} hello@1.0.0 with values ${publicRepoURL(env.git.repoURL("values"))} prod/values.yaml@${valuesCommit.slice(0, 7)}`;
+    assert.ok(
+      withValues.stderr.includes(`data.greeting is changed-in-git in ${where}, request has by-hand`),
+      withValues.stderr,
+    );
   });
 });

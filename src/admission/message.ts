@@ -18,10 +18,20 @@ import {
 /** Fields listed in one denial message; the rest are counted. */
 const MAX_FIELDS_IN_MESSAGE = 5;
 const MAX_VALUE_LENGTH = 60;
+/** Value files named in a chart's location; the rest are counted. */
+const MAX_VALUE_FILES = 3;
 
 export function gitLocation(source: GitLocation): string {
-  // A chart has a version where Git has a commit: `<repo> <chart>@<version>`.
-  if (source.chart) return `${publicRepoURL(source.repoURL)} ${source.chart}@${source.commit}`;
+  // A chart has a version where Git has a commit: `<repo> <chart>@<version>`, and its value files
+  // in Git, if any, as Git locations (a template's field may come from them: change them there).
+  if (source.chart) {
+    const chart = `${publicRepoURL(source.repoURL)} ${source.chart}@${source.commit}`;
+    const v = source.values;
+    if (!v || v.files.length === 0) return chart;
+    const shown = v.files.slice(0, MAX_VALUE_FILES).join(", ");
+    const more = v.files.length > MAX_VALUE_FILES ? ` and ${v.files.length - MAX_VALUE_FILES} more` : "";
+    return `${chart} with values ${publicRepoURL(v.repoURL)} ${shown}${more}@${v.commit.slice(0, 7)}`;
+  }
   return `${publicRepoURL(source.repoURL)} ${source.file}@${source.commit.slice(0, 7)}`;
 }
 

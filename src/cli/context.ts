@@ -70,7 +70,7 @@ export async function renderGitApp(client: ClusterClient, app: GitApp): Promise<
         client,
         source: combinedSource(
           createGitSource({ cacheRoot: join(cacheDir, "git"), proxy: readEnvironment().proxy }),
-          createChartSource({ cacheRoot: join(cacheDir, "charts") }),
+          createChartSource({ cacheRoot: join(cacheDir, "charts"), proxy: readEnvironment().proxy }),
         ),
         render: (req) => render(req, { tools }),
         credentials: (ns, name) => readCredentials(client, ns, name),

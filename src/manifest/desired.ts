@@ -27,6 +27,8 @@ export interface GitLocation {
   commit: string;
   /** The chart name when the source is a Helm repository or OCI registry (`file` is then in the chart). */
   chart?: string;
+  /** A chart's value files kept in Git (`$values/<file>` of spec.valuesFrom): where its values are changed. */
+  values?: { repoURL: string; files: string[]; commit: string };
 }
 
 /**

@@ -140,6 +140,7 @@ function createController(
         cacheRoot: join(opts.cacheDir, "charts"),
         logger,
         allowedHosts: config.sync.allowedHosts,
+        proxy: readEnvironment().proxy,
       }),
     ),
     render: (req) =>

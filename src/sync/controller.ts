@@ -28,6 +28,7 @@ import { reconcile, type ReconcileContext, type ReconcileDeps, type Role } from 
 import { PushPace } from "./push-pace.js";
 import { healthUpdate } from "./health-refresh.js";
 import { WorkQueue } from "./queue.js";
+import { readsRepo } from "./reads-repo.js";
 import { GitApps } from "./apps.js";
 
 /** Whether this replica leads now (only the leader writes); it can change at any time. */
@@ -123,11 +124,16 @@ export class Controller {
     return this.opts.leadership.isLeader();
   }
 
+  /** GitApps whose source or values source (`spec.valuesFrom`) is this repository. */
+  private appsReading(repoURL: string): string[] {
+    return [...this.apps.entries()]
+      .filter(([, app]) => readsRepo(app.spec, repoURL, this.opts.sameRepo))
+      .map(([k]) => k);
+  }
+
   /** Sync every GitApp on this repo now (push receiver). Returns how many were queued. */
   triggerRepo(repoURL: string): string[] {
-    const keys = [...this.apps.entries()]
-      .filter(([, app]) => this.opts.sameRepo(app.spec.source.repoURL, repoURL))
-      .map(([k]) => k);
+    const keys = this.appsReading(repoURL);
     for (const key of keys) this.queue.add(key);
     return keys;
   }
@@ -137,9 +143,7 @@ export class Controller {
    * sync.minInterval after its last sync started, so pushes cannot make gitgate fetch faster.
    */
   pushRepo(repoURL: string): string[] {
-    const keys = [...this.apps.entries()]
-      .filter(([, app]) => this.opts.sameRepo(app.spec.source.repoURL, repoURL))
-      .map(([k]) => k);
+    const keys = this.appsReading(repoURL);
     for (const key of keys) {
       if (this.queue.isActive(key)) this.pushPace.pushedWhileRunning(key);
       else this.queue.add(key, this.pushPace.delay(key, Date.now()));

@@ -6,7 +6,7 @@ import { refusedWrites } from "../cluster/access.js";
 import { isGitgateKey } from "../diff/allowed.js";
 import type { ClusterClient } from "../cluster/client.js";
 import { GitgateError, terminal } from "../errors.js";
-import type { DesiredEntry } from "../manifest/desired.js";
+import type { DesiredEntry, GitLocation } from "../manifest/desired.js";
 import { publicRepoURL, stampObject } from "../manifest/normalize.js";
 import { withApplyDefaults } from "../manifest/defaults.js";
 import { describeRef, groupOf, isPlainObject, keyOf, refOf, type KubeObject } from "../manifest/object.js";
@@ -50,8 +50,10 @@ export async function prepareEntries(
   rendered: RenderedObject[],
   spec: EffectiveSpec,
   commit: string,
+  valuesCommit?: string,
 ): Promise<DesiredEntry[]> {
   const crds = crdScopes(rendered);
+  const values = valuesLocation(spec, valuesCommit);
   const entries: DesiredEntry[] = [];
   const seen = new Map<string, string>();
   for (const { object, file, line } of rendered) {
@@ -94,6 +96,7 @@ export async function prepareEntries(
         file,
         commit,
         ...(spec.chart ? { chart: spec.chart } : {}),
+        ...(values ? { values } : {}),
       },
       mode: spec.mode,
       ignore: spec.ignore,
@@ -104,6 +107,19 @@ export async function prepareEntries(
   markAutoscaled(entries);
   if (spec.actAs) await refuseTenantEscapes(client, spec.actAs, entries);
   return entries;
+}
+
+/** The `$values/` files of a chart with spec.valuesFrom, at the commit rendered (none: undefined). */
+export function valuesLocation(
+  spec: Pick<EffectiveSpec, "chart" | "helm" | "valuesFrom">,
+  valuesCommit: string | undefined,
+): GitLocation["values"] {
+  if (!spec.chart || !spec.valuesFrom || !valuesCommit) return undefined;
+  const files = (spec.helm?.valueFiles ?? [])
+    .filter((f) => f.startsWith("$values/"))
+    .map((f) => f.slice("$values/".length));
+  if (files.length === 0) return undefined;
+  return { repoURL: publicRepoURL(spec.valuesFrom.repoURL), files, commit: valuesCommit };
 }
 
 /** A wave or hook annotation that does not parse fails the render, naming the file. */

@@ -215,7 +215,7 @@ const renderStep: RenderStep = async (ctx, deps) => {
     ...(ctx.valuesDir ? { valuesRepoDir: ctx.valuesDir } : {}),
     helm,
   });
-  ctx.desired = await prepareEntries(deps.client, result.objects, spec, commit);
+  ctx.desired = await prepareEntries(deps.client, result.objects, spec, commit, ctx.valuesCommit);
   cache.set(`${spec.app.namespace}/${spec.app.name}`, { id, entries: ctx.desired });
 };
 

@@ -34,7 +34,7 @@ export interface ChartSpec {
 
 /** Runs the pinned helm with private HELM_* dirs, so no user or machine config is read or written. */
 export function helmRunner(helm: string, home: string) {
-  return (args: string[]): Promise<string> =>
+  return (args: string[], stdin?: string): Promise<string> =>
     new Promise((resolve, reject) => {
       const env = {
         PATH: "/usr/bin:/bin",
@@ -44,9 +44,10 @@ export function helmRunner(helm: string, home: string) {
         HELM_DATA_HOME: join(home, "data"),
         HELM_REGISTRY_CONFIG: join(home, "registry.json"),
       };
-      execFile(helm, args, { env, timeout: 60_000 }, (err, stdout, stderr) =>
+      const child = execFile(helm, args, { env, timeout: 60_000 }, (err, stdout, stderr) =>
         err ? reject(new Error(`helm ${args[0]} failed: ${stderr || err.message}`)) : resolve(stdout),
       );
+      child.stdin?.end(stdin ?? "");
     });
 }
 
@@ -167,36 +168,60 @@ export async function startChartRepo(opts: ChartRepoOptions): Promise<ChartRepo>
 }
 
 export interface OciRegistry {
-  /** `oci://127.0.0.1:<port>/charts`, the repoURL of its charts. */
+  /** `oci://127.0.0.1:<port>/charts`, the repoURL of its charts (the TLS listener when tlsCA is set). */
   readonly url: string;
-  /** `helm push` of a packaged chart. */
+  /** `helm push` of a packaged chart (after `helm registry login` when auth is set). */
   publish(spec: ChartSpec): Promise<void>;
   stop(): Promise<void>;
 }
 
+export interface OciRegistryOptions {
+  helm: string;
+  /** htpasswd (bcrypt, `htpasswd -B`) auth on every listener. */
+  auth?: { username: string; password: string };
+  /** Serve the repoURL over TLS with a certificate for 127.0.0.1 signed by this CA. */
+  tlsCA?: PemPair;
+}
+
+/** A bcrypt htpasswd file written by the real `htpasswd -B` (the password on stdin, not in argv). */
+function writeHtpasswd(file: string, auth: { username: string; password: string }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      "htpasswd",
+      ["-c", "-i", "-B", file, auth.username],
+      { env: { PATH: "/usr/bin:/bin" }, timeout: 30_000 },
+      (err, _out, stderr) =>
+        err ? reject(new Error(`htpasswd failed: ${stderr || err.message}`)) : resolve(),
+    );
+    child.stdin?.end(auth.password);
+  });
+}
+
+function registryConfig(dir: string, port: number, extra: string[]): string {
+  return [
+    "version: 0.1",
+    "log: { level: info }",
+    `storage: { filesystem: { rootdirectory: ${join(dir, "data")} }, delete: { enabled: true } }`,
+    ...extra,
+    "",
+  ]
+    .join("\n")
+    .replace("{{addr}}", `127.0.0.1:${port}`);
+}
+
 /**
- * docker-registry (distribution 2.x) on 127.0.0.1, storage in its own temp dir. Plain HTTP: helm (and
- * gitgate, following it) speak plain HTTP to a loopback registry whatever `--ca-file` says.
+ * docker-registry (distribution 2.x) on 127.0.0.1, storage in its own temp dir. helm speaks plain
+ * HTTP to any loopback registry (whatever --ca-file says), so with tlsCA a second docker-registry
+ * serves the same storage over TLS: helm pushes to the plain listener, the repoURL is the TLS one.
  */
-export async function startOciRegistry(opts: { helm: string }): Promise<OciRegistry> {
+export async function startOciRegistry(opts: OciRegistryOptions): Promise<OciRegistry> {
   const dir = await mkdtemp(join(tmpdir(), ENV_DIR_PREFIX));
   await mkdir(join(dir, "logs"));
   await writeOwner(dir);
   const watchdog = startWatchdog(dir);
-  const port = await freePort();
-  const config = [
-    "version: 0.1",
-    "log: { level: info }",
-    `storage: { filesystem: { rootdirectory: ${join(dir, "data")} }, delete: { enabled: true } }`,
-    `http: { addr: "127.0.0.1:${port}" }`,
-  ].join("\n");
-  await writeFile(join(dir, "config.yml"), `${config}\n`);
-  const proc = await startProcess(dir, "docker-registry", "/usr/bin/docker-registry", [
-    "serve",
-    join(dir, "config.yml"),
-  ]);
+  const procs: Array<Awaited<ReturnType<typeof startProcess>>> = [];
   const stop = async (): Promise<void> => {
-    await stopProcess(proc);
+    await Promise.all(procs.map((p) => stopProcess(p)));
     await rm(dir, { recursive: true, force: true });
     if (watchdog.exitCode === null && watchdog.signalCode === null) {
       const gone = new Promise<void>((resolve) => watchdog.once("exit", () => resolve()));
@@ -205,33 +230,74 @@ export async function startOciRegistry(opts: { helm: string }): Promise<OciRegis
       await gone;
     }
   };
+  const serve = async (name: string, extra: string[]): Promise<number> => {
+    const port = await freePort();
+    await writeFile(join(dir, `${name}.yml`), registryConfig(dir, port, extra));
+    const proc = await startProcess(dir, name, "/usr/bin/docker-registry", [
+      "serve",
+      join(dir, `${name}.yml`),
+    ]);
+    procs.push(proc);
+    await waitForRegistry(port, proc, Boolean(opts.tlsCA && name === "registry-tls"));
+    return port;
+  };
+  let pushPort: number;
+  let servePort: number;
   try {
-    await waitForRegistry(port, proc);
+    const auth: string[] = [];
+    if (opts.auth) {
+      await writeHtpasswd(join(dir, "htpasswd"), opts.auth);
+      auth.push(`auth: { htpasswd: { realm: gitgate-test, path: ${join(dir, "htpasswd")} } }`);
+    }
+    pushPort = await serve("docker-registry", ['http: { addr: "{{addr}}" }', ...auth]);
+    servePort = pushPort;
+    if (opts.tlsCA) {
+      const tls = createServingCert(opts.tlsCA, ["localhost"], ["127.0.0.1"], 1);
+      await writeFile(join(dir, "tls.crt"), tls.cert);
+      await writeFile(join(dir, "tls.key"), tls.key, { mode: 0o600 });
+      const tlsConf = `tls: { certificate: ${join(dir, "tls.crt")}, key: ${join(dir, "tls.key")} }`;
+      servePort = await serve("registry-tls", [`http: { addr: "{{addr}}", ${tlsConf} }`, ...auth]);
+    }
   } catch (err) {
     await stop();
     throw err;
   }
-  const url = `oci://127.0.0.1:${port}/charts`;
   const helm = helmRunner(opts.helm, join(dir, "helm-home"));
+  let loggedIn = false;
   return {
-    url,
+    url: `oci://127.0.0.1:${servePort}/charts`,
     publish: async (spec) => {
       const tgz = await packageChart(opts.helm, join(dir, "work"), spec, join(dir, "packages"));
-      await helm(["push", tgz, url]);
+      if (opts.auth && !loggedIn) {
+        await helm(
+          ["registry", "login", `127.0.0.1:${pushPort}`, "-u", opts.auth.username, "--password-stdin"],
+          opts.auth.password,
+        );
+        loggedIn = true;
+      }
+      await helm(["push", tgz, `oci://127.0.0.1:${pushPort}/charts`]);
     },
     stop,
   };
 }
 
-async function waitForRegistry(port: number, proc: Awaited<ReturnType<typeof startProcess>>): Promise<void> {
-  const { request } = await import("node:http");
+async function waitForRegistry(
+  port: number,
+  proc: Awaited<ReturnType<typeof startProcess>>,
+  tls: boolean,
+): Promise<void> {
+  const { request } = tls ? await import("node:https") : await import("node:http");
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     const ok = await new Promise<boolean>((resolve) => {
-      const req = request({ host: "127.0.0.1", port, path: "/v2/", timeout: 1000 }, (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
-      });
+      // Only readiness is checked here (the test CA is the test's to verify): 200, or 401 with auth.
+      const req = request(
+        { host: "127.0.0.1", port, path: "/v2/", timeout: 1000, rejectUnauthorized: false },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode === 200 || res.statusCode === 401);
+        },
+      );
       req.on("error", () => resolve(false));
       req.on("timeout", () => req.destroy());
       req.end();

@@ -8,12 +8,14 @@
  * published match is picked up on the next sync.
  */
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { terminal } from "../../errors.js";
 import type { Logger } from "../../log/logger.js";
 import { publicRepoURL } from "../../manifest/normalize.js";
 import type { HostPolicy } from "../hosts.js";
+import type { ProxySettings } from "../proxy.js";
+import { ChartCacheIndex } from "./cache-bound.js";
 import { basicAuth, displayURL, httpGet, statusError, type HttpOptions } from "./http.js";
 import { CHART_NAME, parseIndex, sha256Hex, type ChartVersionEntry } from "./index-file.js";
 import { listTags, ociRef, ociSession, pullChart } from "./oci.js";
@@ -25,6 +27,8 @@ export interface ChartSourceOptions {
   cacheRoot: string;
   logger?: Logger;
   allowedHosts?: readonly string[];
+  /** HTTPS_PROXY / NO_PROXY as Git fetches honour them. */
+  proxy?: ProxySettings;
   /** Largest index.yaml read. Default 32 MiB (large public repositories' indexes are 10–20 MiB). */
   maxIndexBytes?: number;
   /** Largest chart archive, and largest unpacked chart. Default 16 MiB / 64 MiB. */
@@ -32,6 +36,11 @@ export interface ChartSourceOptions {
   maxUnpackedBytes?: number;
   maxFiles?: number;
   timeoutMs?: number;
+  /** The cache's bound: unpacked charts kept, and their bytes (least recently used evicted). */
+  maxCacheEntries?: number;
+  maxCacheBytes?: number;
+  /** How long a request's last version stays pinned after the request was last seen. Default 24 h. */
+  cachePinTtlMs?: number;
 }
 
 interface Resolved {
@@ -81,7 +90,8 @@ function headerValue<K extends string>(key: K, value: unknown): Partial<Record<K
 
 export class ChartSource {
   private readonly indexes = new Map<string, IndexAnswer>();
-  private readonly opts: Required<Omit<ChartSourceOptions, "logger" | "allowedHosts">> & ChartSourceOptions;
+  private readonly opts: Required<Omit<ChartSourceOptions, "logger" | "allowedHosts" | "proxy">> &
+    ChartSourceOptions;
 
   constructor(opts: ChartSourceOptions) {
     this.opts = {
@@ -90,9 +100,19 @@ export class ChartSource {
       maxUnpackedBytes: 64 * 1024 * 1024,
       maxFiles: 5_000,
       timeoutMs: 60_000,
+      maxCacheEntries: 256,
+      maxCacheBytes: 2 * 1024 * 1024 * 1024,
+      cachePinTtlMs: 24 * 60 * 60 * 1000,
       ...opts,
     };
+    this.cache = new ChartCacheIndex(
+      { maxEntries: this.opts.maxCacheEntries, maxBytes: this.opts.maxCacheBytes },
+      this.opts.cachePinTtlMs,
+    );
   }
+
+  private readonly cache: ChartCacheIndex;
+  private scanned?: Promise<void>;
 
   private get policy(): HostPolicy {
     return this.opts.allowedHosts ? { allowedHosts: this.opts.allowedHosts } : {};
@@ -104,15 +124,49 @@ export class ChartSource {
         "InvalidChartName",
         `chart name ${JSON.stringify(req.chart.slice(0, 200))} is not valid`,
       );
+    this.scanned ??= this.scanCache();
+    await this.scanned;
+    const request = this.keyOf(req, `?${req.revision}`);
     const exact = isExactVersion(req.revision.trim()) ? req.revision.trim() : undefined;
     if (exact) {
       const cached = join(this.dirOf(req, exact), "chart");
-      if (await isDir(cached)) return { commit: exact, dir: cached };
+      if (await isDir(cached)) {
+        this.cache.used(request, this.keyOf(req, exact), Date.now());
+        return { commit: exact, dir: cached };
+      }
     }
     const resolved = isOciURL(req.repoURL) ? await this.resolveOci(req, exact) : await this.resolveHttp(req);
     const dir = join(this.dirOf(req, resolved.version), "chart");
-    if (!(await isDir(dir))) await this.unpack(req, resolved, dir);
+    const bytes = (await isDir(dir)) ? undefined : await this.unpack(req, resolved, dir);
+    this.cache.used(request, this.keyOf(req, resolved.version), Date.now(), bytes);
+    if (bytes !== undefined) await this.evict();
     return { commit: resolved.version, dir };
+  }
+
+  /** Deletes what the bound evicts; a directory that cannot be removed now is retried by the next scan. */
+  private async evict(): Promise<void> {
+    const gone = this.cache.evict(Date.now());
+    for (const key of gone)
+      await rm(join(this.opts.cacheRoot, key), { recursive: true, force: true }).catch((err: unknown) =>
+        // Never fails a sync: the directory is left for the next scan (a later process) to count.
+        this.opts.logger?.warn({ code: (err as { code?: unknown }).code }, "chart cache entry not removed"),
+      );
+    if (gone.length > 0) {
+      const { entries, bytes } = this.cache.size;
+      this.opts.logger?.info({ evicted: gone.length, entries, bytes }, "chart cache pruned");
+    }
+  }
+
+  /** Charts unpacked by an earlier process count against the bound, aged by their mtime. */
+  private async scanCache(): Promise<void> {
+    const names = await readdir(this.opts.cacheRoot).catch(() => [] as string[]);
+    for (const key of names.filter((n) => /^[0-9a-f]{32}$/.test(n)).slice(0, 100_000)) {
+      const chart = join(this.opts.cacheRoot, key, "chart");
+      const info = await stat(chart).catch(() => undefined);
+      if (info?.isDirectory())
+        this.cache.known({ key, bytes: await treeBytes(chart, 10_000), lastUsed: info.mtimeMs });
+    }
+    await this.evict();
   }
 
   /**
@@ -121,20 +175,24 @@ export class ChartSource {
    * wrong ones) must never find a chart another GitApp's credentials fetched.
    */
   private dirOf(req: ChartRequest, version: string): string {
+    return join(this.opts.cacheRoot, this.keyOf(req, version));
+  }
+
+  private keyOf(req: ChartRequest, version: string): string {
     const c = req.credentials;
     const repo = publicRepoURL(req.repoURL).replace(/\/index\.yaml$/, "");
     const secrets = [c?.username ?? "", c?.password ?? "", c?.token ?? "", c?.caCert ?? ""];
-    const key = createHash("sha256")
+    return createHash("sha256")
       .update(JSON.stringify([repo, req.chart, version, secrets]))
       .digest("hex")
       .slice(0, 32);
-    return join(this.opts.cacheRoot, key);
   }
 
-  private http(creds: ChartCredentials | undefined): { timeoutMs: number; policy: HostPolicy; ca?: string } {
+  private http(creds: ChartCredentials | undefined): Omit<HttpOptions, "what" | "maxBytes"> {
     return {
       timeoutMs: this.opts.timeoutMs,
       policy: this.policy,
+      ...(this.opts.proxy ? { proxy: this.opts.proxy } : {}),
       ...(creds?.caCert ? { ca: creds.caCert } : {}),
     };
   }
@@ -224,7 +282,7 @@ export class ChartSource {
   }
 
   /** Unpacks into a fresh directory, then renames it into place: readers never see half a chart. */
-  private async unpack(req: ChartRequest, resolved: Resolved, dir: string): Promise<void> {
+  private async unpack(req: ChartRequest, resolved: Resolved, dir: string): Promise<number> {
     const files = readChartArchive(await resolved.download(), {
       maxBytes: this.opts.maxUnpackedBytes,
       maxFiles: this.opts.maxFiles,
@@ -250,10 +308,27 @@ export class ChartSource {
         if (!(await isDir(dir))) throw err; // another reconcile unpacked the same version first
       });
       this.opts.logger?.info({ chart: req.chart, version: resolved.version }, "chart unpacked");
+      return files.reduce((sum, f) => sum + (f.path.startsWith(top) ? f.data.length : 0), 0);
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
   }
+}
+
+/** Bytes of the files under `dir` (at most `maxFiles` looked at: a bound on the scan, not on the cache). */
+async function treeBytes(dir: string, maxFiles: number): Promise<number> {
+  let total = 0;
+  let seen = 0;
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      if (++seen > maxFiles) return;
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) total += (await stat(p).catch(() => undefined))?.size ?? 0;
+    }
+  };
+  await walk(dir);
+  return total;
 }
 
 async function isDir(path: string): Promise<boolean> {

@@ -3,6 +3,7 @@ import { gzipSync } from "node:zlib";
 import { describe, it } from "node:test";
 import { GitgateError } from "../../errors.js";
 import { gitLocation } from "../../admission/message.js";
+import { valuesLocation } from "../../sync/prepare.js";
 import { indexURL, isOciURL } from "./chart-source.js";
 import { combinedSource } from "./dispatch.js";
 import { CHART_NAME, parseIndex, sha256Hex } from "./index-file.js";
@@ -117,11 +118,19 @@ void describe("chart names and repository URLs", () => {
     assert.equal(indexURL("https://charts.example/index.yaml"), "https://charts.example/index.yaml");
     assert.ok(isOciURL("OCI://ghcr.io/x") && !isOciURL("https://ghcr.io"));
   });
-  const refs: Array<[string, string, { base: string; name: string } | string]> = [
+  const refs: Array<[string, string, { base: string; plainFallback?: string; name: string } | string]> = [
     ["oci://ghcr.io/org/charts", "app", { base: "https://ghcr.io", name: "org/charts/app" }],
     ["oci://registry.example:5000/", "app", { base: "https://registry.example:5000", name: "app" }],
-    ["oci://127.0.0.1:5000/charts", "app", { base: "http://127.0.0.1:5000", name: "charts/app" }],
-    ["oci://localhost:5000/c", "app", { base: "http://localhost:5000", name: "c/app" }],
+    [
+      "oci://127.0.0.1:5000/charts",
+      "app",
+      { base: "https://127.0.0.1:5000", plainFallback: "http://127.0.0.1:5000", name: "charts/app" },
+    ],
+    [
+      "oci://localhost:5000/c",
+      "app",
+      { base: "https://localhost:5000", plainFallback: "http://localhost:5000", name: "c/app" },
+    ],
     ["oci://user:pw@ghcr.io/x", "app", "InvalidRepoURL"],
     ["oci://ghcr.io/x/../y", "app", "InvalidRepoURL"],
     ["oci://ghcr.io/X", "app", "InvalidRepoURL"],
@@ -225,6 +234,62 @@ void describe("the gate's location of a chart object", () => {
       "https://git.example/r app/cm.yaml@0123456",
     );
   });
+
+  const chartAt = {
+    repoURL: "oci://r.example/charts",
+    path: ".",
+    file: "templates/cm.yaml",
+    commit: "1.0.0",
+    chart: "api",
+  };
+  const commit = "89abcdef0123456789abcdef0123456789abcdef";
+  const valuesCases: Array<[string, string[], string]> = [
+    [
+      "one value file in Git",
+      ["prod.yaml"],
+      "oci://r.example/charts api@1.0.0 with values https://git.example/v prod.yaml@89abcde",
+    ],
+    [
+      "two",
+      ["a.yaml", "b/c.yaml"],
+      "oci://r.example/charts api@1.0.0 with values https://git.example/v a.yaml, b/c.yaml@89abcde",
+    ],
+    [
+      "five: three named, the rest counted",
+      ["1", "2", "3", "4", "5"],
+      "oci://r.example/charts api@1.0.0 with values https://git.example/v 1, 2, 3 and 2 more@89abcde",
+    ],
+    ["none", [], "oci://r.example/charts api@1.0.0"],
+  ];
+  for (const [name, files, want] of valuesCases)
+    void it(`a chart with values from Git: ${name}`, () =>
+      assert.equal(
+        gitLocation({ ...chartAt, values: { repoURL: "https://tok@git.example/v", files, commit } }),
+        want,
+      ));
+
+  type SpecPart = Parameters<typeof valuesLocation>[0];
+  const spec = (valueFiles: string[], withValuesFrom = true): SpecPart => ({
+    chart: "api",
+    helm: { valueFiles },
+    ...(withValuesFrom ? { valuesFrom: { repoURL: "https://git.example/v.git", revision: "main" } } : {}),
+  });
+  const locations: Array<
+    [string, ReturnType<typeof spec> | { chart?: string }, string | undefined, unknown]
+  > = [
+    [
+      "$values/ files only",
+      spec(["values.yaml", "$values/env/prod.yaml"]),
+      commit,
+      { repoURL: "https://git.example/v.git", files: ["env/prod.yaml"], commit },
+    ],
+    ["no $values/ file", spec(["values.yaml"]), commit, undefined],
+    ["no valuesFrom", spec(["$values/x.yaml"], false), commit, undefined],
+    ["not rendered from a values commit", spec(["$values/x.yaml"]), undefined, undefined],
+    ["not a chart", {}, commit, undefined],
+  ];
+  for (const [name, s, c, want] of locations)
+    void it(`valuesLocation: ${name}`, () => assert.deepEqual(valuesLocation(s, c), want));
 });
 
 void describe("combinedSource", () => {

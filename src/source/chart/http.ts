@@ -10,6 +10,7 @@ import { request as httpsRequest, Agent as HttpsAgent } from "node:https";
 import { GitgateError, terminal, transient } from "../../errors.js";
 import { rootCertificates } from "node:tls";
 import { guard, type HostPolicy } from "../hosts.js";
+import type { ProxySettings } from "../proxy.js";
 
 export interface HttpOptions {
   /** Sent only to `authOrigin`. */
@@ -21,6 +22,8 @@ export interface HttpOptions {
   /** PEM CA bundle trusted (in addition to nothing else: it replaces the system roots, like `--ca-file`). */
   ca?: string;
   policy: HostPolicy;
+  /** HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as Git fetches use them (CONNECT tunnels, src/source/proxy.ts). */
+  proxy?: ProxySettings;
   /** What the body is, for messages ("index.yaml of https://…"). */
   what: string;
 }
@@ -46,7 +49,9 @@ export function displayURL(url: string): string {
 
 const agents = new Map<string, HttpAgent>();
 function agentFor(url: URL, opts: HttpOptions): HttpAgent {
-  const key = `${url.protocol}|${opts.ca ?? ""}|${(opts.policy.allowedHosts ?? []).join(",")}`;
+  const p = opts.proxy;
+  const proxyKey = p ? [p.httpsProxy, p.httpProxy, p.noProxy].join("|") : "";
+  const key = `${url.protocol}|${opts.ca ?? ""}|${(opts.policy.allowedHosts ?? []).join(",")}|${proxyKey}`;
   let agent = agents.get(key);
   if (!agent) {
     agent =
@@ -54,10 +59,10 @@ function agentFor(url: URL, opts: HttpOptions): HttpAgent {
         ? guard(
             new HttpsAgent({ keepAlive: false, ...(opts.ca ? { ca: [...rootCertificates, opts.ca] } : {}) }),
             opts.policy,
-            undefined,
+            opts.proxy,
             true,
           )
-        : guard(new HttpAgent({ keepAlive: false }), opts.policy, undefined, false);
+        : guard(new HttpAgent({ keepAlive: false }), opts.policy, opts.proxy, false);
     if (agents.size > 64) agents.clear();
     agents.set(key, agent);
   }
@@ -139,10 +144,12 @@ function networkError(err: unknown, what: string): GitgateError {
     if (e instanceof GitgateError) return e;
   const code = (err as { code?: unknown }).code;
   const name = typeof code === "string" && /^[A-Z_]{2,64}$/.test(code) ? code : "network error";
+  // The same reason and advice as a Git fetch's (src/source/classify.ts): one thing to look up.
   if (typeof code === "string" && /CERT|SELF_SIGNED|UNABLE_TO|TLS|SSL/.test(code))
     return terminal(
-      "TLSVerifyFailed",
-      `${what}: TLS verification failed (${name}); set ca.crt in the credentials Secret`,
+      "CertificateUntrusted",
+      `${what}: the TLS certificate is not trusted (${name}): put the CA that signed it in the ` +
+        'credentials secret\'s "ca.crt" key',
       err,
     );
   return transient("ChartRepoUnreachable", `cannot fetch ${what} (${name})`, err);
@@ -152,8 +159,8 @@ function networkError(err: unknown, what: string): GitgateError {
 export function statusError(status: number, what: string, hasCredentials: boolean): GitgateError {
   if (status === 401 || status === 403) {
     const hint = hasCredentials
-      ? "the credentials were rejected; check the credentials secret"
-      : "it needs credentials; set username/password or token in spec.source.credentialsSecret";
+      ? "authentication failed: the credentials were rejected; check the credentials secret"
+      : "authentication failed: it needs credentials; set username/password or token in spec.source.credentialsSecret";
     return terminal("AuthenticationFailed", `${what}: HTTP ${status}: ${hint}`);
   }
   if (status === 404) return terminal("ChartNotFound", `${what}: not found (HTTP 404)`);

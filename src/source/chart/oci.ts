@@ -10,7 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import { terminal } from "../../errors.js";
-import { basicAuth, displayURL, httpGet, statusError, type HttpOptions, type HttpResponse } from "./http.js";
+import { basicAuth, httpGet, statusError, type HttpOptions, type HttpResponse } from "./http.js";
 import type { ChartCredentials } from "./types.js";
 
 export const HELM_CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
@@ -21,6 +21,8 @@ const MAX_JSON_BYTES = 4 * 1024 * 1024;
 export interface OciRef {
   /** `https://host:port` the registry is reached at. */
   base: string;
+  /** `http://host:port` if a loopback registry turns out not to speak TLS (docker's rule for localhost). */
+  plainFallback?: string;
   /** Repository name inside the registry (`charts/mychart`). */
   name: string;
 }
@@ -41,9 +43,15 @@ export function ociRef(repoURL: string, chart: string): OciRef {
       "InvalidRepoURL",
       `OCI repository path ${JSON.stringify(path.slice(0, 200))} is not valid`,
     );
-  // Loopback registries over plain HTTP, as helm and docker treat them (nothing can sit in between).
-  const scheme = isLoopback(host.replace(/:\d+$/, "")) ? "http" : "https";
-  return { base: `${scheme}://${host}`, name: path ? `${path}/${chart}` : chart };
+  // HTTPS always first. A loopback registry may be plain HTTP (helm and docker allow it: nothing can
+  // sit in between), but only when it does not speak TLS at all: a certificate that fails to verify
+  // is an error, never a reason to drop to plain HTTP.
+  const loopback = isLoopback(host.replace(/:\d+$/, ""));
+  return {
+    base: `https://${host}`,
+    ...(loopback ? { plainFallback: `http://${host}` } : {}),
+    name: path ? `${path}/${chart}` : chart,
+  };
 }
 
 function isLoopback(hostname: string): boolean {
@@ -92,6 +100,32 @@ async function authorize(s: Session, challenge: string, what: string): Promise<s
   return typeof token === "string" ? `Bearer ${token}` : undefined;
 }
 
+/** Whether a TLS connect failed because the server answered in plain text (not a certificate error). */
+function notTls(err: unknown): boolean {
+  for (
+    let e = err as { cause?: unknown; code?: unknown } | undefined, d = 0;
+    e && d < 4;
+    e = e.cause as never, d++
+  )
+    if (e.code === "EPROTO" || e.code === "ERR_SSL_WRONG_VERSION_NUMBER") return true;
+  return false;
+}
+
+/** A GET at the session's base; a loopback registry without TLS moves the session to plain HTTP once. */
+async function firstGet(s: Session, path: string, opts: HttpOptions): Promise<HttpResponse> {
+  try {
+    return await httpGet(`${s.ref.base}${path}`, opts);
+  } catch (err) {
+    const fallback = s.ref.plainFallback;
+    if (!fallback || !notTls(err)) throw err;
+    s.ref = { base: fallback, name: s.ref.name };
+    return httpGet(`${s.ref.base}${path}`, {
+      ...opts,
+      ...(opts.authorization ? { authOrigin: s.ref.base } : {}),
+    });
+  }
+}
+
 async function get(
   s: Session,
   path: string,
@@ -99,7 +133,7 @@ async function get(
   maxBytes: number,
   accept?: string,
 ): Promise<HttpResponse> {
-  const url = `${s.ref.base}${path}`;
+  const url = (): string => `${s.ref.base}${path}`;
   const opts = (): HttpOptions => ({
     ...s.http,
     what,
@@ -107,11 +141,11 @@ async function get(
     ...(accept ? { headers: { accept } } : {}),
     ...(s.authorization ? { authorization: s.authorization, authOrigin: s.ref.base } : {}),
   });
-  let res = await httpGet(url, opts());
+  let res = await firstGet(s, path, opts());
   const challenge = res.headers["www-authenticate"];
   if (res.status === 401 && !s.authorization && typeof challenge === "string") {
     s.authorization = await authorize(s, challenge, what);
-    if (s.authorization) res = await httpGet(url, opts());
+    if (s.authorization) res = await httpGet(url(), opts());
   }
   if (res.status !== 200) throw statusError(res.status, what, Boolean(s.creds?.password ?? s.creds?.token));
   return res;
@@ -132,7 +166,7 @@ export async function listTags(s: Session): Promise<string[]> {
   const tags: string[] = [];
   let path: string | undefined = `/v2/${s.ref.name}/tags/list?n=1000`;
   for (let page = 0; path && page < MAX_TAG_PAGES; page++) {
-    const what = `tags of ${displayURL(s.ref.base)}/${s.ref.name}`;
+    const what = `tags of ${s.ref.base}/${s.ref.name}`;
     const res = await get(s, path, what, MAX_JSON_BYTES);
     const list = parseJson(res, what).tags;
     if (Array.isArray(list)) for (const t of list) if (typeof t === "string") tags.push(t.replace(/_/g, "+"));
@@ -145,7 +179,7 @@ export async function listTags(s: Session): Promise<string[]> {
 /** The chart archive of `version`, its digest checked against the manifest's layer. */
 export async function pullChart(s: Session, version: string, maxBytes: number): Promise<Buffer> {
   const tag = version.replace(/\+/g, "_");
-  const where = `${displayURL(s.ref.base)}/${s.ref.name}:${tag}`;
+  const where = `${s.ref.base}/${s.ref.name}:${tag}`;
   const manifest = parseJson(
     await get(
       s,
