@@ -161,6 +161,16 @@ describe("dashboard in a real browser", () => {
     });
     process.stdout.write(`# denial shown in the timeline ${ms} ms after kubectl started\n`);
     assert.ok(ms < 2000, `${ms} ms`);
+    // One denied kubectl change is one row (the validating webhook's answer is the only alert).
+    await new Promise((r) => setTimeout(r, 1000));
+    const api = await fetch(`${url}/api/activity`, {
+      headers: { authorization: `Bearer ${env.cp.tokens.user}` },
+    });
+    const denied = ((await api.json()) as Array<{ event: { type: string } }>).filter(
+      (e) => e.event.type === "change-denied",
+    );
+    assert.equal(denied.length, 1, JSON.stringify(denied, null, 1));
+    assert.equal((await page.$$("#activity tr.change-denied")).length, 1);
     const row = (await page.textContent("#activity tr.change-denied")) ?? "";
     assert.match(row, /alice/);
     assert.match(row, /ConfigMap shop\/settings/);
