@@ -137,6 +137,9 @@ describe("dashboard in a real browser", () => {
     assert.deepEqual(rows, ["default/shop", "team-a/blog"]);
     const rev = await page.textContent('#apps tr[data-app="default/shop"] .rev');
     assert.equal(rev?.trim(), commit.slice(0, 7));
+    // Subject and author of the synced commit (the test Git server's "initial commit" by "Gitgate Test").
+    const line = await page.textContent('#apps tr[data-app="default/shop"] .commit');
+    assert.match(line ?? "", /initial commit — Gitgate Test/);
     assert.match((await page.textContent("header .user")) ?? "", /alice/);
     if (screenshots) await page.screenshot({ path: "docs/dashboard-apps.png", fullPage: true });
     await page.close();
@@ -232,6 +235,7 @@ describe("dashboard in a real browser", () => {
     ])
       assert.ok(!content.includes(leak), `a Secret value is shown: ${leak}`);
     assert.match(content, /shop\/settings\.yaml/);
+    assert.match((await page.textContent("main p .commit")) ?? "", /initial commit — Gitgate Test/);
     assert.ok(content.includes(commit.slice(0, 7)));
     if (screenshots) {
       await page.screenshot({ path: "docs/dashboard-app.png", fullPage: true });

@@ -10,6 +10,7 @@ import type { HealthStatus } from "../health/types.js";
 import type { AppRef, DesiredEntry, GitLocation } from "../manifest/desired.js";
 import type { FieldChange } from "../manifest/event.js";
 import { keyOf, type KubeObject } from "../manifest/object.js";
+import type { CommitInfo } from "../source/commit-info.js";
 
 export interface StateReaders {
   apps(): Iterable<GitApp>;
@@ -17,6 +18,8 @@ export interface StateReaders {
   desired(app: AppRef): DesiredEntry[];
   /** The object as the watch last saw it. */
   live(obj: KubeObject): KubeObject | undefined;
+  /** Subject and author of a synced commit, when this process fetched it. */
+  commit?(sha: string): CommitInfo | undefined;
 }
 
 export interface AppSummary {
@@ -26,6 +29,9 @@ export interface AppSummary {
   health: HealthStatus | "Unknown";
   drifted: number;
   revision: string;
+  /** The synced commit's subject and author ("" when this replica did not fetch it). */
+  subject: string;
+  author: string;
   lastSync: string;
   message: string;
 }
@@ -57,10 +63,12 @@ function conditionOf(app: GitApp, type: string): { status: string; message: stri
   return app.status?.conditions?.find((c) => c.type === type);
 }
 
-export function summarize(app: GitApp): AppSummary {
+export function summarize(app: GitApp, commit?: StateReaders["commit"]): AppSummary {
   const synced = conditionOf(app, "Synced");
   const ready = conditionOf(app, "Ready");
   const message = (ready?.status === "True" ? synced?.message : ready?.message) ?? synced?.message ?? "";
+  const revision = app.status?.revision ?? "";
+  const info = revision ? commit?.(revision) : undefined;
   return {
     namespace: app.metadata.namespace ?? "",
     name: app.metadata.name ?? "",
@@ -68,6 +76,8 @@ export function summarize(app: GitApp): AppSummary {
     health: app.status?.health ?? "Unknown",
     drifted: app.status?.drift?.length ?? 0,
     revision: (app.status?.revision ?? "").slice(0, 7),
+    subject: info?.subject ?? "",
+    author: info?.author ?? "",
     lastSync: app.status?.lastSyncTime ?? "",
     message: message.slice(0, MAX_MESSAGE),
   };
@@ -80,7 +90,7 @@ export function listApps(
   namespace?: string,
 ): AppSummary[] {
   return [...readers.apps()]
-    .map(summarize)
+    .map((app) => summarize(app, readers.commit?.bind(readers)))
     .filter((a) => visible.has(a.namespace) && (!namespace || a.namespace === namespace))
     .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
 }
@@ -125,7 +135,7 @@ export function appDetail(readers: StateReaders, app: GitApp): AppDetail {
   }
   objects.sort((a, b) => a.key.localeCompare(b.key));
   return {
-    summary: summarize(app),
+    summary: summarize(app, readers.commit?.bind(readers)),
     repoURL: app.spec.source.repoURL,
     path: app.spec.source.path ?? "",
     objects,

@@ -27,6 +27,12 @@ function appLink(a: { namespace: string; name: string }): string {
   return `/apps/${encodeURIComponent(a.namespace)}/${encodeURIComponent(a.name)}`;
 }
 
+/** "subject — author", or "—" when this replica did not fetch the commit. */
+function commitLine(a: AppSummary): Html {
+  if (!a.subject && !a.author) return html`—`;
+  return html`<span class="subject">${a.subject}</span> <span class="author">— ${a.author}</span>`;
+}
+
 export function appsView(apps: AppSummary[], namespaces: string[], filter?: string): Html {
   const options = namespaces.map(
     (ns) => html`<option value="${ns}" ${ns === filter ? html`selected` : ""}>${ns}</option>`,
@@ -39,6 +45,7 @@ export function appsView(apps: AppSummary[], namespaces: string[], filter?: stri
         <td>${badge(a.health)}</td>
         <td>${a.drifted > 0 ? badge(`${a.drifted} drifted`) : "—"}</td>
         <td class="rev"><code>${a.revision || "—"}</code></td>
+        <td class="commit">${commitLine(a)}</td>
         <td>${a.lastSync ? html`<time datetime="${a.lastSync}">${a.lastSync}</time>` : "—"}</td>
         <td class="msg">${a.message}</td>
       </tr>`,
@@ -60,6 +67,7 @@ export function appsView(apps: AppSummary[], namespaces: string[], filter?: stri
           <th>Health</th>
           <th>Drift</th>
           <th>Revision</th>
+          <th>Commit</th>
           <th>Last sync</th>
           <th>Message</th>
         </tr>
@@ -69,7 +77,7 @@ export function appsView(apps: AppSummary[], namespaces: string[], filter?: stri
           rows.length > 0
             ? rows
             : html`<tr>
-                <td colspan="7">No apps you may see.</td>
+                <td colspan="8">No apps you may see.</td>
               </tr>`
         }
       </tbody>
@@ -128,8 +136,9 @@ export function appView(d: AppDetail): Html {
   const s = d.summary;
   return html`<h1>${s.namespace}/${s.name}</h1>
     <p>
-      ${badge(s.sync)} ${badge(s.health)} revision <code>${s.revision || "—"}</code> of
-      <code>${d.repoURL}</code> path <code>${d.path || "."}</code>; last sync ${s.lastSync || "—"}
+      ${badge(s.sync)} ${badge(s.health)} revision <code>${s.revision || "—"}</code>
+      <span class="commit">${commitLine(s)}</span> of <code>${d.repoURL}</code> path
+      <code>${d.path || "."}</code>; last sync ${s.lastSync || "—"}
     </p>
     <p class="msg">${s.message}</p>
     <table id="objects">

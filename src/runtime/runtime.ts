@@ -21,6 +21,7 @@ import type { AlertSink } from "../manifest/event.js";
 import { render } from "../render/render.js";
 import type { RenderTools } from "../render/types.js";
 import { unregisterWebhooks } from "../server/webhooks.js";
+import { CommitLog } from "../source/commit-info.js";
 import { createGitSource } from "../source/git-source.js";
 import { createChartSource } from "../source/chart/chart-source.js";
 import { combinedSource } from "../source/chart/dispatch.js";
@@ -121,7 +122,7 @@ async function connect(opts: RuntimeOptions, undo: Undo): Promise<Connection> {
 function createController(
   opts: RuntimeOptions,
   client: ClusterClient,
-  parts: { gate: GateState; apps: GitApps; alerts: AlertSink; leadership: Leadership },
+  parts: { gate: GateState; apps: GitApps; alerts: AlertSink; leadership: Leadership; commits: CommitLog },
 ): Controller {
   const { config, logger } = opts;
   const durations = durationsOf(config);
@@ -135,6 +136,7 @@ function createController(
         maxFetchBytes: config.sync.maxFetchBytes,
         allowedHosts: config.sync.allowedHosts,
         proxy: readEnvironment().proxy,
+        commits: parts.commits,
       }),
       createChartSource({
         cacheRoot: join(opts.cacheDir, "charts"),
@@ -207,7 +209,9 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
     opts.podName ?? `${identity.username}-${process.pid}`,
     logger,
   );
-  const controller = createController(opts, client, { gate, apps, alerts, leadership });
+  // Subject and author of synced commits, for the dashboard (read after each fetch, bounded).
+  const commits = new CommitLog();
+  const controller = createController(opts, client, { gate, apps, alerts, leadership, commits });
   undo.push(() => controller.stop());
 
   let shuttingDown = false;
@@ -224,7 +228,7 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
       : undefined;
   if (!server) await controller.start();
   const dashboard = activity
-    ? await startDashboard(opts, { client, gate, apps, controller, activity }, undo)
+    ? await startDashboard(opts, { client, gate, apps, controller, activity, commits }, undo)
     : undefined;
   leadership.start(() => controller.resyncAll());
 
@@ -310,6 +314,7 @@ async function startDashboard(
     apps: GitApps;
     controller: Controller;
     activity: ActivityRing;
+    commits: CommitLog;
   },
   undo: Undo,
 ): Promise<Dashboard> {
@@ -324,6 +329,7 @@ async function startDashboard(
       apps: () => parts.apps.values(),
       desired: (app) => parts.gate.index.entriesOf(app),
       live: (obj) => parts.controller.liveObject(obj),
+      commit: (sha) => parts.commits.get(sha),
     },
     ring: parts.activity,
     logger,
