@@ -11,6 +11,7 @@ import type { AppRef, DesiredEntry, GitLocation } from "../manifest/desired.js";
 import type { FieldChange } from "../manifest/event.js";
 import { keyOf, type KubeObject } from "../manifest/object.js";
 import type { CommitInfo } from "../source/commit-info.js";
+import { ownedTree, type OwnedView } from "./tree.js";
 
 export interface StateReaders {
   apps(): Iterable<GitApp>;
@@ -48,6 +49,10 @@ export interface ObjectView {
   source?: GitLocation;
   /** Git vs live, Secret values redacted by the diff. */
   changes: FieldChange[];
+  /** The live object's uid (its owned objects name it). */
+  uid?: string;
+  /** What it owns in the cluster (tree.ts), depth first. */
+  owned: OwnedView[];
 }
 
 export interface AppDetail {
@@ -55,7 +60,20 @@ export interface AppDetail {
   repoURL: string;
   path: string;
   objects: ObjectView[];
+  /** Owned objects found but not shown (bounds), and why some could not be listed. */
+  ownedHidden: number;
+  ownedNotes: string[];
 }
+
+/** Kinds whose controllers create objects gitgate does not watch (the tree lists those). */
+export const OWNER_KINDS: ReadonlySet<string> = new Set([
+  "Deployment",
+  "StatefulSet",
+  "DaemonSet",
+  "ReplicaSet",
+  "Job",
+  "CronJob",
+]);
 
 const MAX_MESSAGE = 300;
 
@@ -108,6 +126,8 @@ function objectView(entry: DesiredEntry, live: KubeObject | undefined): ObjectVi
     sync: !live ? "Missing" : changes.length > 0 ? "Drifted" : "Synced",
     source: entry.source,
     changes: changes.map(({ pointer: _pointer, ...change }) => change),
+    ...(typeof live?.metadata?.uid === "string" ? { uid: live.metadata.uid } : {}),
+    owned: [],
   };
 }
 
@@ -121,6 +141,7 @@ function inventoryOnly(item: InventoryEntry): ObjectView {
     healthMessage: "",
     sync: "Not indexed",
     changes: [],
+    owned: [],
   };
 }
 
@@ -139,5 +160,27 @@ export function appDetail(readers: StateReaders, app: GitApp): AppDetail {
     repoURL: app.spec.source.repoURL,
     path: app.spec.source.path ?? "",
     objects,
+    ownedHidden: 0,
+    ownedNotes: [],
+  };
+}
+
+/** The namespaces where the app's live owner objects are (where owned objects are looked for). */
+export function ownerNamespaces(detail: AppDetail): string[] {
+  return [
+    ...new Set(
+      detail.objects.filter((o) => o.uid && OWNER_KINDS.has(o.kind) && o.namespace).map((o) => o.namespace),
+    ),
+  ].sort();
+}
+
+/** The detail with each Git object's owned objects under it. */
+export function withOwned(detail: AppDetail, candidates: readonly KubeObject[], notes: string[]): AppDetail {
+  const tree = ownedTree(detail.objects, candidates);
+  return {
+    ...detail,
+    objects: detail.objects.map((o) => ({ ...o, owned: tree.rows.get(o.key) ?? [] })),
+    ownedHidden: tree.hidden,
+    ownedNotes: notes.slice(0, 10),
   };
 }

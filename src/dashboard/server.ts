@@ -19,7 +19,8 @@ import { bearerToken, KubeAuth, type DashboardUser } from "./auth.js";
 import { clientScript, STYLESHEET } from "./client.js";
 import { page, type Frame, type Html } from "./html.js";
 import { readForm, redirect, sameOrigin, securityHeaders, send, sendJson } from "./http.js";
-import { appDetail, listApps, type StateReaders } from "./model.js";
+import { appDetail, listApps, ownerNamespaces, withOwned, type StateReaders } from "./model.js";
+import { OwnedObjects } from "./owned.js";
 import { cookieValue, OneTimeCodes, SESSION_COOKIE, sessionCookie, SessionStore } from "./sessions.js";
 import { SseHub } from "./sse.js";
 import { activityView, appsView, appView, loginView } from "./views.js";
@@ -49,6 +50,7 @@ export class Dashboard {
   private readonly auth: KubeAuth;
   private readonly sessions = new SessionStore();
   private readonly codes = new OneTimeCodes();
+  private readonly owned: OwnedObjects;
   private readonly sse: SseHub;
   private readonly timer: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
@@ -60,6 +62,7 @@ export class Dashboard {
     readonly port: number,
   ) {
     this.auth = new KubeAuth(opts.client);
+    this.owned = new OwnedObjects(opts.client, opts.logger);
     this.sse = new SseHub(opts.maxLiveClients ?? 64);
     this.unsubscribe = opts.ring.onEntry(() => this.sse.changed());
     this.timer = setInterval(() => this.announceAppChanges(), WATCH_MS);
@@ -173,7 +176,10 @@ export class Dashboard {
     // Not found and not allowed look the same: no probing for apps in other namespaces.
     if (!app || !(await this.auth.canSeeApps(caller.user, namespace)))
       return sendJson(res, 404, { error: "no such app, or not yours to see" });
-    const detail = appDetail(this.opts.state, app);
+    // Owned objects are read with gitgate's identity: only now, after this user's review passed.
+    const base = appDetail(this.opts.state, app);
+    const listing = await this.owned.list(ownerNamespaces(base));
+    const detail = withOwned(base, listing.items, listing.notes);
     if (match[1]) return sendJson(res, 200, detail);
     return this.view(req, res, caller, "apps", `${namespace}/${name}`, appView(detail));
   }

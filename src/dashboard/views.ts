@@ -4,6 +4,7 @@ import { describeRef } from "../manifest/object.js";
 import type { ActivityEntry } from "./activity.js";
 import { html, type Html } from "./html.js";
 import type { AppDetail, AppSummary, ObjectView } from "./model.js";
+import type { OwnedView } from "./tree.js";
 
 export function loginView(error?: string): Html {
   return html`<h1>Log in</h1>
@@ -113,6 +114,21 @@ function changesTable(changes: FieldChange[]): Html {
   </table>`;
 }
 
+/** An owned object under its Git object: indented by depth (a class: the CSP forbids inline style). */
+function ownedRow(o: OwnedView): Html {
+  return html`<tr
+    class="owned depth-${String(Math.min(o.depth, 3))}"
+    data-object="${o.key}"
+    data-owner="${o.owner}"
+  >
+    <td>${o.kind}</td>
+    <td><span class="branch">└</span> ${o.namespace ? `${o.namespace}/` : ""}${o.name}</td>
+    <td>${badge(o.health)} <span class="msg">${o.healthMessage}</span></td>
+    <td>${badge("Owned")}</td>
+    <td>— (created by its owner)</td>
+  </tr>`;
+}
+
 function objectRow(o: ObjectView): Html {
   return html`<tr data-object="${o.key}">
       <td>${o.kind}</td>
@@ -129,7 +145,8 @@ function objectRow(o: ObjectView): Html {
             <td colspan="5">${changesTable(o.changes)}</td>
           </tr>`
         : ""
-    }`;
+    }
+    ${o.owned.map(ownedRow)}`;
 }
 
 export function appView(d: AppDetail): Html {
@@ -154,7 +171,14 @@ export function appView(d: AppDetail): Html {
       <tbody>
         ${d.objects.map(objectRow)}
       </tbody>
-    </table>`;
+    </table>
+    ${
+      d.ownedHidden > 0 || d.ownedNotes.length > 0
+        ? html`<p class="note" id="owned-note">
+            ${d.ownedHidden > 0 ? `${String(d.ownedHidden)} more owned objects not shown. ` : ""}${d.ownedNotes.join("; ")}
+          </p>`
+        : ""
+    }`;
 }
 
 const LABELS: Record<string, string> = {
