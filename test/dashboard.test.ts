@@ -316,6 +316,75 @@ describe("dashboard in a real browser", () => {
     await page.close();
   });
 
+  it("keeps the activity in Events on the GitApp (counted, no Secret values) and shows it again after a restart", async () => {
+    // The same denied change again (past the retry filter's 2 s): the same Event, count 2.
+    await new Promise((r) => setTimeout(r, 2100));
+    const again = await env.kubectl("user", [
+      "-n",
+      "shop",
+      "patch",
+      "configmap",
+      "settings",
+      "--type=merge",
+      "-p",
+      '{"data":{"color":"red"}}',
+    ]);
+    assertDenied(again, "validate.gitgate.io", /data\.color/);
+    type Ev = {
+      reason: string;
+      count: number;
+      message: string;
+      involvedObject: { kind: string; name: string };
+    };
+    let events: Ev[] = [];
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const r = await env.kubectl("admin", [
+        "-n",
+        "default",
+        "get",
+        "events",
+        "-l",
+        "gitgate.io/activity=true",
+        "-o",
+        "json",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      events = (JSON.parse(r.stdout) as { items: Ev[] }).items;
+      if (events.some((e) => e.reason === "ChangeDenied" && e.count === 2)) break;
+      assert.ok(Date.now() < deadline, JSON.stringify(events, null, 1));
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const denial = events.filter((e) => e.reason === "ChangeDenied");
+    assert.equal(denial.length, 1, "one Event for one change, however often it was tried");
+    assert.deepEqual([denial[0]?.involvedObject.kind, denial[0]?.involvedObject.name], ["GitApp", "shop"]);
+    assert.match(denial[0]?.message ?? "", /alice on ConfigMap shop\/settings: data\.color/);
+    assert.ok(events.some((e) => e.reason === "DriftFound"));
+    const all = JSON.stringify(events);
+    for (const leak of [
+      SECRET_VALUE,
+      SECRET_B64,
+      "changed-by-carol",
+      Buffer.from("changed-by-carol").toString("base64"),
+    ])
+      assert.ok(!all.includes(leak), `a Secret value is in an Event: ${leak}`);
+
+    await env.restart();
+    url = env.gitgate.dashboardUrl ?? "";
+    const page = await browser.newPage();
+    await login(page, env.cp.tokens.user ?? "");
+    await page.goto(`${url}/activity`);
+    const rows = await page.$$("#activity tr.change-denied");
+    assert.equal(rows.length, 1, "the denial, read back from its Event");
+    assert.match(
+      (await rows[0]?.textContent()) ?? "",
+      /×2[\s\S]*alice[\s\S]*ConfigMap shop\/settings[\s\S]*data\.color/,
+    );
+    assert.ok((await page.$$("#activity tr.drift-found")).length >= 1);
+    assert.ok(!(await page.content()).includes("changed-by-carol"));
+    await page.close();
+  });
+
   it("shows a user without RBAC on a namespace none of its apps", async () => {
     const page = await browser.newPage();
     await login(page, env.cp.tokens.viewer ?? "");

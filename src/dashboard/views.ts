@@ -195,7 +195,9 @@ function activityRow(entry: ActivityEntry): Html {
   const e = entry.event;
   return html`<tr data-seq="${String(entry.seq)}" class="${e.type}">
     <td><time datetime="${e.time}">${e.time}</time></td>
-    <td>${badge(LABELS[e.type] ?? e.type)}</td>
+    <td>
+      ${badge(LABELS[e.type] ?? e.type)}${entry.count ? html` <span class="count">×${String(entry.count)}</span>` : ""}
+    </td>
     <td>${e.actor?.username ?? "—"}</td>
     <td>${e.object ? describeRef(e.object) : "—"}</td>
     <td><a href="${appLink(e.app)}">${e.app.namespace}/${e.app.name}</a></td>
@@ -208,8 +210,8 @@ function activityRow(entry: ActivityEntry): Html {
 export function activityView(entries: ActivityEntry[]): Html {
   return html`<h1>Gate activity</h1>
     <p class="note">
-      Denials, warnings, drift and break-glass seen by this replica (newest first; kept in memory, the last
-      ${String(entries.length)} shown).
+      Denials, warnings, drift and break-glass seen by this replica (newest first; kept in memory and as
+      Events on the GitApp, read back at startup; the last ${String(entries.length)} shown).
     </p>
     <table id="activity">
       <thead>
