@@ -10,6 +10,7 @@
  *   GET  /static/live.js, /static/dashboard.css
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { GitApp } from "../api/gitapp.js";
 import type { ClusterClient } from "../cluster/client.js";
 import type { Logger } from "../log/logger.js";
@@ -84,7 +85,11 @@ export class Dashboard {
 
   static async listen(opts: DashboardOptions): Promise<Dashboard> {
     const holder: { dashboard?: Dashboard } = {};
-    const server = createServer((req, res) => void holder.dashboard?.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse): void =>
+      void holder.dashboard?.handle(req, res);
+    const server = opts.tls
+      ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: "TLSv1.2" }, handler)
+      : createServer(handler);
     server.headersTimeout = 20_000;
     server.requestTimeout = 30_000;
     await new Promise<void>((resolve, reject) => {
@@ -98,7 +103,7 @@ export class Dashboard {
   }
 
   get url(): string {
-    return `http://${this.opts.host.includes(":") ? `[${this.opts.host}]` : this.opts.host}:${this.port}`;
+    return `${this.opts.tls ? "https" : "http"}://${this.opts.host.includes(":") ? `[${this.opts.host}]` : this.opts.host}:${this.port}`;
   }
 
   async close(): Promise<void> {

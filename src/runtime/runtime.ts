@@ -4,7 +4,6 @@
  * are built in order — connection, webhook TLS, gate state, alerts, controller, webhook server,
  * leadership — and share state only through the gate (see docs/architecture.md).
  */
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import type { WebhookTls } from "../certs/store.js";
@@ -15,8 +14,6 @@ import { durationsOf } from "../config/duration.js";
 import { readEnvironment } from "../config/load.js";
 import type { GitgateConfig } from "../config/schema.js";
 import { ActivityRing, teeAlerts } from "../dashboard/activity.js";
-import { ActivityEventWriter, restoreActivity } from "../dashboard/activity-events.js";
-import { Dashboard } from "../dashboard/server.js";
 import { createGateState, type GateState } from "../gate/gate.js";
 import type { Logger } from "../log/logger.js";
 import type { AlertSink } from "../manifest/event.js";
@@ -24,6 +21,7 @@ import { render } from "../render/render.js";
 import type { RenderTools } from "../render/types.js";
 import { unregisterWebhooks } from "../server/webhooks.js";
 import { CommitLog } from "../source/commit-info.js";
+import { startDashboard } from "./dashboard.js";
 import { createGitSource } from "../source/git-source.js";
 import { createChartSource } from "../source/chart/chart-source.js";
 import { combinedSource } from "../source/chart/dispatch.js";
@@ -211,7 +209,7 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
     opts.podName ?? `${identity.username}-${process.pid}`,
     logger,
   );
-  // Subject and author of synced commits, for the dashboard (read after each fetch, bounded).
+  // Subject and author of synced commits for the dashboard (read after each fetch, bounded).
   const commits = new CommitLog();
   const controller = createController(opts, client, { gate, apps, alerts, leadership, commits });
   undo.push(() => controller.stop());
@@ -230,19 +228,7 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
       : undefined;
   if (!server) await controller.start();
   const dashboard = activity
-    ? await startDashboard(
-        opts,
-        {
-          client,
-          gate,
-          apps,
-          controller,
-          activity,
-          commits,
-          activityKey: tls ? activityKeyOf(tls) : undefined,
-        },
-        undo,
-      )
+    ? await startDashboard(opts, { client, gate, apps, controller, activity, commits, webhookTls: tls }, undo)
     : undefined;
   leadership.start(() => controller.resyncAll());
 
@@ -317,72 +303,6 @@ async function startWebhookServer(
   await server.reportNamespacesOutOfGate();
   logger.info({ url: server.address }, "webhook server listening");
   return server;
-}
-
-/** The read-only dashboard on its own listener (never the webhook port, whose mTLS stays strict). */
-async function startDashboard(
-  opts: RuntimeOptions,
-  parts: {
-    client: ClusterClient;
-    gate: GateState;
-    apps: GitApps;
-    controller: Controller;
-    activity: ActivityRing;
-    commits: CommitLog;
-    activityKey?: string;
-  },
-  undo: Undo,
-): Promise<Dashboard> {
-  const { config, logger } = opts;
-  const stopEvents = await keepActivityInEvents(parts.client, parts.activity, logger, parts.activityKey);
-  const address = opts.dashboardAddress ?? config.dashboard.address;
-  const colon = address.lastIndexOf(":");
-  const dashboard = await Dashboard.listen({
-    host: address.slice(0, colon).replace(/^\[|\]$/g, ""),
-    port: Number(address.slice(colon + 1)),
-    client: parts.client,
-    state: {
-      apps: () => parts.apps.values(),
-      desired: (app) => parts.gate.index.entriesOf(app),
-      live: (obj) => parts.controller.liveObject(obj),
-      commit: (sha) => parts.commits.get(sha),
-    },
-    ring: parts.activity,
-    logger,
-    secureCookie: config.dashboard.secureCookie,
-    onClose: stopEvents,
-  });
-  undo.push(() => dashboard.close());
-  logger.info({ url: dashboard.url }, "dashboard listening");
-  return dashboard;
-}
-
-/** Signs the activity Events (the webhook CA's key persists across restarts; a forged Event is not read back). */
-function activityKeyOf(tls: WebhookTls): string {
-  return createHash("sha256").update("gitgate activity events\n").update(tls.ca.key).digest("hex");
-}
-
-/** The timeline from the activity Events (a failure only leaves it empty), then each new entry written. */
-async function keepActivityInEvents(
-  client: ClusterClient,
-  ring: ActivityRing,
-  logger: Logger,
-  key: string | undefined,
-): Promise<() => Promise<void>> {
-  try {
-    const restored = await restoreActivity(client, ring, logger, key);
-    if (restored > 0) logger.info({ entries: restored }, "gate activity read back from Events");
-  } catch (err) {
-    logger.warn({ err: String(err).slice(0, 300) }, "could not read the gate activity Events");
-  }
-  const writer = new ActivityEventWriter(client, logger, key);
-  const unsubscribe = ring.onEntry((entry) => {
-    if (!entry.restored) writer.record(entry.event);
-  });
-  return async () => {
-    unsubscribe();
-    await writer.close();
-  };
 }
 
 export { unregisterWebhooks };
