@@ -24,6 +24,17 @@ kind: Secret
 metadata: {name: creds}
 data: {password: ${SECRET_B64}}
 `;
+// No kubelet here: kube-controller-manager creates the ReplicaSet and its Pods, which stay Pending.
+const deployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: "registry.invalid/web:1"}]}
+`;
 const screenshots = process.env.GITGATE_SCREENSHOTS === "1";
 
 function chromiumPath(): string {
@@ -73,6 +84,7 @@ describe("dashboard in a real browser", () => {
         "shop/settings.yaml": configMap,
         "shop/creds.yaml": secret,
         "blog/settings.yaml": configMap,
+        "web/deploy.yaml": deployment,
       })
     ).commit;
     const repoURL = env.git.repoURL("dash");
@@ -94,7 +106,16 @@ describe("dashboard in a real browser", () => {
       },
       "team-a",
     );
-    await Promise.all([waitSynced(env, "shop", commit), waitSynced(env, "blog", commit, "team-a")]);
+    await env.applyGitApp("web", {
+      source: { repoURL, revision: "main", path: "web" },
+      destination: { namespace: "web" },
+      sync: { interval: "1h", createNamespace: true },
+    });
+    await Promise.all([
+      waitSynced(env, "shop", commit),
+      waitSynced(env, "blog", commit, "team-a"),
+      waitSynced(env, "web", commit),
+    ]);
     // dave may get GitApps in team-a only.
     await env.kubectl("admin", [
       "-n",
@@ -134,12 +155,64 @@ describe("dashboard in a real browser", () => {
     const rows = await page.$$eval("#apps tbody tr", (trs) =>
       trs.map((tr) => (tr as unknown as { dataset: { app: string } }).dataset.app),
     );
-    assert.deepEqual(rows, ["default/shop", "team-a/blog"]);
+    assert.deepEqual(rows, ["default/shop", "default/web", "team-a/blog"]);
     const rev = await page.textContent('#apps tr[data-app="default/shop"] .rev');
     assert.equal(rev?.trim(), commit.slice(0, 7));
+    // Subject and author of the synced commit (the test Git server's "initial commit" by "Gitgate Test").
+    const line = await page.textContent('#apps tr[data-app="default/shop"] .commit');
+    assert.match(line ?? "", /initial commit — Gitgate Test/);
     assert.match((await page.textContent("header .user")) ?? "", /alice/);
     if (screenshots) await page.screenshot({ path: "docs/dashboard-apps.png", fullPage: true });
     await page.close();
+  });
+
+  it("shows an app's objects as a tree: Deployment → ReplicaSet → Pods, each with health and sync", async () => {
+    const page = await browser.newPage();
+    await login(page, env.cp.tokens.user ?? "");
+    const deploy = "apps/Deployment/web/web";
+    // kube-controller-manager creates the ReplicaSet, then its Pods: look until both Pods are there.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      await page.goto(`${url}/apps/default/web`);
+      if ((await page.$$("#objects tr.owned.depth-2")).length >= 2) break;
+      assert.ok(Date.now() < deadline, await page.content());
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const rows = await page.$$eval("#objects tbody tr[data-object]", (trs) =>
+      trs.map((tr) => {
+        const t = tr as unknown as {
+          dataset: Record<string, string>;
+          className: string;
+          cells: Array<{ textContent: string }>;
+        };
+        return {
+          key: t.dataset.object ?? "",
+          owner: t.dataset.owner ?? "",
+          depth: /depth-(\d)/.exec(t.className)?.[1] ?? "0",
+          kind: t.cells[0]?.textContent.trim() ?? "",
+          health: t.cells[2]?.textContent.trim() ?? "",
+          sync: t.cells[3]?.textContent.trim() ?? "",
+        };
+      }),
+    );
+    // The Git object at the top, then what it owns, depth first, each with health and sync.
+    assert.equal(rows.length, 4, JSON.stringify(rows));
+    const [top, rs, ...pods] = rows;
+    assert.deepEqual([top?.key, top?.depth, top?.sync], [deploy, "0", "Synced"]);
+    assert.match(top?.health ?? "", /Progressing/);
+    assert.deepEqual([rs?.kind, rs?.depth, rs?.owner, rs?.sync], ["ReplicaSet", "1", deploy, "Owned"]);
+    assert.match(rs?.key ?? "", /^apps\/ReplicaSet\/web\/web-[a-z0-9]+$/);
+    for (const pod of pods) {
+      assert.deepEqual([pod.kind, pod.depth, pod.owner, pod.sync], ["Pod", "2", rs?.key, "Owned"]);
+      assert.match(pod.health, /Progressing/, "a Pending Pod (no node here) is Progressing");
+    }
+    if (screenshots) await page.screenshot({ path: "docs/dashboard-tree.png", fullPage: true });
+    await page.close();
+    // A user who may not see the app gets neither it nor its Pods.
+    const other = await fetch(`${url}/api/apps/default/web`, {
+      headers: { authorization: `Bearer ${env.cp.tokens.viewer}` },
+    });
+    assert.equal(other.status, 404);
   });
 
   it("shows a denied kubectl change in the activity timeline within 2 s, without reload", async () => {
@@ -161,6 +234,16 @@ describe("dashboard in a real browser", () => {
     });
     process.stdout.write(`# denial shown in the timeline ${ms} ms after kubectl started\n`);
     assert.ok(ms < 2000, `${ms} ms`);
+    // One denied kubectl change is one row (the validating webhook's answer is the only alert).
+    await new Promise((r) => setTimeout(r, 1000));
+    const api = await fetch(`${url}/api/activity`, {
+      headers: { authorization: `Bearer ${env.cp.tokens.user}` },
+    });
+    const denied = ((await api.json()) as Array<{ event: { type: string } }>).filter(
+      (e) => e.event.type === "change-denied",
+    );
+    assert.equal(denied.length, 1, JSON.stringify(denied, null, 1));
+    assert.equal((await page.$$("#activity tr.change-denied")).length, 1);
     const row = (await page.textContent("#activity tr.change-denied")) ?? "";
     assert.match(row, /alice/);
     assert.match(row, /ConfigMap shop\/settings/);
@@ -222,6 +305,7 @@ describe("dashboard in a real browser", () => {
     ])
       assert.ok(!content.includes(leak), `a Secret value is shown: ${leak}`);
     assert.match(content, /shop\/settings\.yaml/);
+    assert.match((await page.textContent("main p .commit")) ?? "", /initial commit — Gitgate Test/);
     assert.ok(content.includes(commit.slice(0, 7)));
     if (screenshots) {
       await page.screenshot({ path: "docs/dashboard-app.png", fullPage: true });
@@ -229,6 +313,75 @@ describe("dashboard in a real browser", () => {
       await page.emulateMedia({ colorScheme: "dark" });
       await page.screenshot({ path: "docs/dashboard-activity-dark.png", fullPage: true });
     }
+    await page.close();
+  });
+
+  it("keeps the activity in Events on the GitApp (counted, no Secret values) and shows it again after a restart", async () => {
+    // The same denied change again (past the retry filter's 2 s): the same Event, count 2.
+    await new Promise((r) => setTimeout(r, 2100));
+    const again = await env.kubectl("user", [
+      "-n",
+      "shop",
+      "patch",
+      "configmap",
+      "settings",
+      "--type=merge",
+      "-p",
+      '{"data":{"color":"red"}}',
+    ]);
+    assertDenied(again, "validate.gitgate.io", /data\.color/);
+    type Ev = {
+      reason: string;
+      count: number;
+      message: string;
+      involvedObject: { kind: string; name: string };
+    };
+    let events: Ev[] = [];
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const r = await env.kubectl("admin", [
+        "-n",
+        "default",
+        "get",
+        "events",
+        "-l",
+        "gitgate.io/activity=true",
+        "-o",
+        "json",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      events = (JSON.parse(r.stdout) as { items: Ev[] }).items;
+      if (events.some((e) => e.reason === "ChangeDenied" && e.count === 2)) break;
+      assert.ok(Date.now() < deadline, JSON.stringify(events, null, 1));
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const denial = events.filter((e) => e.reason === "ChangeDenied");
+    assert.equal(denial.length, 1, "one Event for one change, however often it was tried");
+    assert.deepEqual([denial[0]?.involvedObject.kind, denial[0]?.involvedObject.name], ["GitApp", "shop"]);
+    assert.match(denial[0]?.message ?? "", /alice on ConfigMap shop\/settings: data\.color/);
+    assert.ok(events.some((e) => e.reason === "DriftFound"));
+    const all = JSON.stringify(events);
+    for (const leak of [
+      SECRET_VALUE,
+      SECRET_B64,
+      "changed-by-carol",
+      Buffer.from("changed-by-carol").toString("base64"),
+    ])
+      assert.ok(!all.includes(leak), `a Secret value is in an Event: ${leak}`);
+
+    await env.restart();
+    url = env.gitgate.dashboardUrl ?? "";
+    const page = await browser.newPage();
+    await login(page, env.cp.tokens.user ?? "");
+    await page.goto(`${url}/activity`);
+    const rows = await page.$$("#activity tr.change-denied");
+    assert.equal(rows.length, 1, "the denial, read back from its Event");
+    assert.match(
+      (await rows[0]?.textContent()) ?? "",
+      /×2[\s\S]*alice[\s\S]*ConfigMap shop\/settings[\s\S]*data\.color/,
+    );
+    assert.ok((await page.$$("#activity tr.drift-found")).length >= 1);
+    assert.ok(!(await page.content()).includes("changed-by-carol"));
     await page.close();
   });
 

@@ -346,6 +346,8 @@ describe("chart, rendered without a cluster", () => {
       address: "0.0.0.0:8080",
       secureCookie: true,
       activityEntries: 500,
+      streamsPerUser: 4,
+      failedLoginsPerMinute: 10,
     });
     assert.deepEqual(container(find(on, "Deployment")).ports, [
       { name: "https", containerPort: 9443, protocol: "TCP" },
@@ -357,6 +359,19 @@ describe("chart, rendered without a cluster", () => {
     ]);
     const policy = find(on, "NetworkPolicy").spec as { ingress: unknown[] };
     assert.deepEqual(policy.ingress[1], { ports: [{ port: "dashboard", protocol: "TCP" }] });
+    // The object tree lists Pods, ReplicaSets and Jobs; the activity is read back from Events.
+    const listRules = (objects: typeof on): string[] =>
+      (
+        (
+          objects.find((o) => o.kind === "ClusterRole" && o.metadata.name === "gitgate") as unknown as {
+            rules: Array<{ apiGroups?: string[]; resources?: string[]; verbs: string[] }>;
+          }
+        ).rules ?? []
+      )
+        .filter((r) => r.verbs.length === 1 && r.verbs[0] === "list")
+        .flatMap((r) => (r.resources ?? []).map((res) => `${r.apiGroups?.[0] ?? ""}/${res}`));
+    assert.deepEqual(listRules(on), ["/pods", "/events", "apps/replicasets", "batch/jobs"]);
+    assert.deepEqual(listRules(off), []);
   });
 
   it("wires the Deployment: probes, ports, downward API, cache dir, security context", async () => {

@@ -10,6 +10,7 @@ import type { DesiredEntry } from "../manifest/desired.js";
 import type { AlertSink } from "../manifest/event.js";
 import type { KubeObject } from "../manifest/object.js";
 import { noMetrics, type AdmissionMetrics, type MetricVerdict, type WebhookKind } from "./metrics.js";
+import { RepeatFilter } from "./repeat.js";
 import { parentToRead, parseReview, review, type ReviewOutcome } from "./review.js";
 import type { AdmissionPolicy, AdmissionRequest, Decision, JsonPatchOp } from "./types.js";
 
@@ -33,10 +34,15 @@ export type Send = (status: number, payload: unknown) => void;
 export type AdmissionReviewer = (webhook: WebhookKind, body: unknown, send: Send) => void;
 
 export function createReviewer(deps: AdmissionDeps): AdmissionReviewer {
-  return (webhook, body, send) => reviewRequest(deps, webhook, body, send);
+  // One filter per reviewer: kube-apiserver's re-run of one request reaches the same process.
+  const repeats = new RepeatFilter();
+  const withRepeats = { ...deps, repeats };
+  return (webhook, body, send) => reviewRequest(withRepeats, webhook, body, send);
 }
 
-function reviewRequest(deps: AdmissionDeps, webhook: WebhookKind, body: unknown, send: Send): void {
+type PipelineDeps = AdmissionDeps & { repeats: RepeatFilter };
+
+function reviewRequest(deps: PipelineDeps, webhook: WebhookKind, body: unknown, send: Send): void {
   const started = process.hrtime.bigint();
   const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9;
   const observe = (verdict: MetricVerdict): void =>
@@ -80,7 +86,7 @@ function reviewRequest(deps: AdmissionDeps, webhook: WebhookKind, body: unknown,
 
 /** Metrics, the log line and the hand-off, once the answer is sent. */
 function afterAnswer(
-  deps: AdmissionDeps,
+  deps: PipelineDeps,
   webhook: WebhookKind,
   outcome: ReviewOutcome,
   observe: (verdict: MetricVerdict) => void,
@@ -106,7 +112,7 @@ function afterAnswer(
  * here grants anything: a break-glass window opens when the watch sees gitgate's signed record on
  * the stored object, and an admitted change is a claim the live object must confirm (gate.ts).
  */
-function handOff(deps: AdmissionDeps, decision: Decision): void {
+function handOff(deps: PipelineDeps, decision: Decision): void {
   const { event, claimed } = decision;
   if (!event && !claimed) return;
   setImmediate(() => {
@@ -118,7 +124,8 @@ function handOff(deps: AdmissionDeps, decision: Decision): void {
       deps.logger.error({ err: String(err), key: decision.key }, "recording an admitted change failed");
     }
     try {
-      if (event) deps.alerts.emit(event);
+      // kube-apiserver's retry of the same request (repeat.ts) is not a second change.
+      if (event && deps.repeats.first(event)) deps.alerts.emit(event);
     } catch (err) {
       deps.logger.error({ err: String(err), key: decision.key }, "alert emit failed");
     }

@@ -34,7 +34,14 @@ const DOCUMENTED_DEFAULTS = {
   hooks: { maxBodyBytes: 1048576, allowUnsigned: false },
   alerts: { channels: [], dedupWindow: "10m", ratePerMinute: 20 },
   leaderElection: { enabled: true, leaseName: "gitgate-leader" },
-  dashboard: { enabled: false, address: "127.0.0.1:8080", secureCookie: false, activityEntries: 500 },
+  dashboard: {
+    enabled: false,
+    address: "127.0.0.1:8080",
+    secureCookie: false,
+    activityEntries: 500,
+    streamsPerUser: 4,
+    failedLoginsPerMinute: 10,
+  },
 };
 
 describe("parseConfig", () => {

@@ -46,7 +46,14 @@ export const DEFAULT_CONFIG: GitgateConfig = {
   hooks: { allowUnsigned: false, maxBodyBytes: 1024 * 1024 },
   alerts: { channels: [], dedupWindow: "10m", ratePerMinute: 20 },
   leaderElection: { enabled: true, leaseName: "gitgate-leader" },
-  dashboard: { enabled: false, address: "127.0.0.1:8080", secureCookie: false, activityEntries: 500 },
+  dashboard: {
+    enabled: false,
+    address: "127.0.0.1:8080",
+    secureCookie: false,
+    activityEntries: 500,
+    streamsPerUser: 4,
+    failedLoginsPerMinute: 10,
+  },
 };
 
 function merge<T>(base: T, override: unknown): T {

@@ -106,6 +106,15 @@ export interface GitgateConfig {
     secureCookie: boolean;
     /** Entries of the gate-activity ring (per replica). */
     activityEntries: number;
+    /**
+     * HTTPS on the dashboard's port: PEM files (read at start), or the webhook's serving
+     * certificate (`servingCert`, needs the webhook). Unset: plain HTTP (`gitgate dev` on loopback).
+     */
+    tls?: { certFile?: string; keyFile?: string; servingCert?: boolean };
+    /** Open live streams one user may have at a time (more get 429). */
+    streamsPerUser: number;
+    /** Failed logins one client address may make per minute (more get 429, and no TokenReview). */
+    failedLoginsPerMinute: number;
   };
 }
 
@@ -255,6 +264,17 @@ export const configSchema = {
         address: { type: "string", pattern: "^[^:]+:[0-9]+$" },
         secureCookie: { type: "boolean" },
         activityEntries: { type: "integer", minimum: 1, maximum: 100000 },
+        tls: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            certFile: { type: "string", minLength: 1 },
+            keyFile: { type: "string", minLength: 1 },
+            servingCert: { type: "boolean" },
+          },
+        },
+        streamsPerUser: { type: "integer", minimum: 1, maximum: 1000 },
+        failedLoginsPerMinute: { type: "integer", minimum: 1, maximum: 100000 },
       },
     },
     tenancy: {

@@ -1,7 +1,8 @@
 /**
  * The gate-activity ring: the last N alert events of interest (denials, warnings, reverted drift,
  * break-glass), fed from the same AlertEvent stream the alert dispatcher gets. In memory and per
- * replica: each replica sees the admissions it answered itself, and a restart empties it.
+ * replica: each replica sees the admissions it answered itself. Each entry is also written as an
+ * Event on the GitApp (activity-events.ts), from which the ring is filled again at startup.
  */
 import type { AlertEvent, AlertEventType, AlertSink } from "../manifest/event.js";
 import { isSecretValuePath, REDACTED, redactDeep } from "../manifest/redact.js";
@@ -26,6 +27,10 @@ export interface ActivityEntry {
   /** Increasing per process: the client asks for what is newer than what it has. */
   seq: number;
   event: AlertEvent;
+  /** Read back from a Kubernetes Event at startup (not written again). */
+  restored?: boolean;
+  /** How often this change happened, as the Event's count says (restored entries). */
+  count?: number;
 }
 
 export class ActivityRing {
@@ -38,7 +43,21 @@ export class ActivityRing {
   /** Redacted, bounded copy of the event; the oldest entry goes when full. */
   push(event: AlertEvent): void {
     if (!ACTIVITY_TYPES.has(event.type)) return;
-    const entry: ActivityEntry = { seq: ++this.seq, event: boundedEvent(event) };
+    this.add({ seq: ++this.seq, event: boundedEvent(event) });
+  }
+
+  /** An entry read back from its Event at startup. */
+  restore(event: AlertEvent, count: number): void {
+    if (!ACTIVITY_TYPES.has(event.type)) return;
+    this.add({
+      seq: ++this.seq,
+      event: boundedEvent(event),
+      restored: true,
+      ...(count > 1 ? { count } : {}),
+    });
+  }
+
+  private add(entry: ActivityEntry): void {
     this.entries.push(entry);
     if (this.entries.length > this.capacity) this.entries.splice(0, this.entries.length - this.capacity);
     for (const listener of this.listeners) listener(entry);

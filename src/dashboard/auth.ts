@@ -44,6 +44,11 @@ export class KubeAuth {
 
   constructor(private readonly client: ClusterClient) {}
 
+  /** The cached answer for this token (a user, or null: refused), undefined when a review is needed. */
+  known(token: string): DashboardUser | null | undefined {
+    return validTokenShape(token) ? this.users.get(hashOf(token)) : null;
+  }
+
   /** The user the token authenticates as, or undefined (refused, or not a token at all). */
   async authenticate(token: string): Promise<DashboardUser | undefined> {
     if (!validTokenShape(token)) return undefined;

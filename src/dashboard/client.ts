@@ -79,7 +79,8 @@ nav{display:flex;gap:1rem;align-items:center;flex:1}nav form{margin-left:auto}
 nav a[aria-current]{font-weight:600}a{color:inherit}
 main{padding:1rem}table{border-collapse:collapse;width:100%}
 th,td{border-bottom:1px solid var(--line);padding:.3rem .5rem;text-align:left;vertical-align:top}
-.msg,.note,.user{color:var(--muted)}.error{color:var(--bad)}
+.msg,.note,.user,.author{color:var(--muted)}
+tr.owned td:nth-child(2){padding-left:1.5em}tr.owned.depth-2 td:nth-child(2){padding-left:3em}tr.owned.depth-3 td:nth-child(2){padding-left:4.5em}.branch{color:var(--muted)}.error{color:var(--bad)}
 .badge{border:1px solid currentColor;border-radius:1em;padding:0 .5em;font-size:12px;white-space:nowrap}
 .synced,.healthy{color:var(--ok)}.outofsync,.drifted,.progressing,.warned,.driftfound,.breakglass{color:var(--warn)}
 .degraded,.missing,.denied,.driftreverted{color:var(--bad)}

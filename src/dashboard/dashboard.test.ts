@@ -235,6 +235,8 @@ describe("dashboard: views", () => {
           },
         ],
       }),
+      (sha) =>
+        sha === "0123456789abcdef" ? { subject: "Raise the limit", author: "Ada", time: "" } : undefined,
     );
     assert.deepEqual(s, {
       namespace: "default",
@@ -243,6 +245,8 @@ describe("dashboard: views", () => {
       health: "Degraded",
       drifted: 1,
       revision: "0123456",
+      subject: "Raise the limit",
+      author: "Ada",
       lastSync: "2026-11-30T00:00:00Z",
       message: "Degraded: pod",
     });

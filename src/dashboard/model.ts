@@ -10,6 +10,8 @@ import type { HealthStatus } from "../health/types.js";
 import type { AppRef, DesiredEntry, GitLocation } from "../manifest/desired.js";
 import type { FieldChange } from "../manifest/event.js";
 import { keyOf, type KubeObject } from "../manifest/object.js";
+import type { CommitInfo } from "../source/commit-info.js";
+import { ownedTree, type OwnedView } from "./tree.js";
 
 export interface StateReaders {
   apps(): Iterable<GitApp>;
@@ -17,6 +19,8 @@ export interface StateReaders {
   desired(app: AppRef): DesiredEntry[];
   /** The object as the watch last saw it. */
   live(obj: KubeObject): KubeObject | undefined;
+  /** Subject and author of a synced commit, when this process fetched it. */
+  commit?(sha: string): CommitInfo | undefined;
 }
 
 export interface AppSummary {
@@ -26,6 +30,9 @@ export interface AppSummary {
   health: HealthStatus | "Unknown";
   drifted: number;
   revision: string;
+  /** The synced commit's subject and author ("" when this replica did not fetch it). */
+  subject: string;
+  author: string;
   lastSync: string;
   message: string;
 }
@@ -42,6 +49,10 @@ export interface ObjectView {
   source?: GitLocation;
   /** Git vs live, Secret values redacted by the diff. */
   changes: FieldChange[];
+  /** The live object's uid (its owned objects name it). */
+  uid?: string;
+  /** What it owns in the cluster (tree.ts), depth first. */
+  owned: OwnedView[];
 }
 
 export interface AppDetail {
@@ -49,7 +60,20 @@ export interface AppDetail {
   repoURL: string;
   path: string;
   objects: ObjectView[];
+  /** Owned objects found but not shown (bounds), and why some could not be listed. */
+  ownedHidden: number;
+  ownedNotes: string[];
 }
+
+/** Kinds whose controllers create objects gitgate does not watch (the tree lists those). */
+export const OWNER_KINDS: ReadonlySet<string> = new Set([
+  "Deployment",
+  "StatefulSet",
+  "DaemonSet",
+  "ReplicaSet",
+  "Job",
+  "CronJob",
+]);
 
 const MAX_MESSAGE = 300;
 
@@ -57,10 +81,12 @@ function conditionOf(app: GitApp, type: string): { status: string; message: stri
   return app.status?.conditions?.find((c) => c.type === type);
 }
 
-export function summarize(app: GitApp): AppSummary {
+export function summarize(app: GitApp, commit?: StateReaders["commit"]): AppSummary {
   const synced = conditionOf(app, "Synced");
   const ready = conditionOf(app, "Ready");
   const message = (ready?.status === "True" ? synced?.message : ready?.message) ?? synced?.message ?? "";
+  const revision = app.status?.revision ?? "";
+  const info = revision ? commit?.(revision) : undefined;
   return {
     namespace: app.metadata.namespace ?? "",
     name: app.metadata.name ?? "",
@@ -68,6 +94,8 @@ export function summarize(app: GitApp): AppSummary {
     health: app.status?.health ?? "Unknown",
     drifted: app.status?.drift?.length ?? 0,
     revision: (app.status?.revision ?? "").slice(0, 7),
+    subject: info?.subject ?? "",
+    author: info?.author ?? "",
     lastSync: app.status?.lastSyncTime ?? "",
     message: message.slice(0, MAX_MESSAGE),
   };
@@ -80,7 +108,7 @@ export function listApps(
   namespace?: string,
 ): AppSummary[] {
   return [...readers.apps()]
-    .map(summarize)
+    .map((app) => summarize(app, readers.commit?.bind(readers)))
     .filter((a) => visible.has(a.namespace) && (!namespace || a.namespace === namespace))
     .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
 }
@@ -98,6 +126,8 @@ function objectView(entry: DesiredEntry, live: KubeObject | undefined): ObjectVi
     sync: !live ? "Missing" : changes.length > 0 ? "Drifted" : "Synced",
     source: entry.source,
     changes: changes.map(({ pointer: _pointer, ...change }) => change),
+    ...(typeof live?.metadata?.uid === "string" ? { uid: live.metadata.uid } : {}),
+    owned: [],
   };
 }
 
@@ -111,6 +141,7 @@ function inventoryOnly(item: InventoryEntry): ObjectView {
     healthMessage: "",
     sync: "Not indexed",
     changes: [],
+    owned: [],
   };
 }
 
@@ -125,9 +156,31 @@ export function appDetail(readers: StateReaders, app: GitApp): AppDetail {
   }
   objects.sort((a, b) => a.key.localeCompare(b.key));
   return {
-    summary: summarize(app),
+    summary: summarize(app, readers.commit?.bind(readers)),
     repoURL: app.spec.source.repoURL,
     path: app.spec.source.path ?? "",
     objects,
+    ownedHidden: 0,
+    ownedNotes: [],
+  };
+}
+
+/** The namespaces where the app's live owner objects are (where owned objects are looked for). */
+export function ownerNamespaces(detail: AppDetail): string[] {
+  return [
+    ...new Set(
+      detail.objects.filter((o) => o.uid && OWNER_KINDS.has(o.kind) && o.namespace).map((o) => o.namespace),
+    ),
+  ].sort();
+}
+
+/** The detail with each Git object's owned objects under it. */
+export function withOwned(detail: AppDetail, candidates: readonly KubeObject[], notes: string[]): AppDetail {
+  const tree = ownedTree(detail.objects, candidates);
+  return {
+    ...detail,
+    objects: detail.objects.map((o) => ({ ...o, owned: tree.rows.get(o.key) ?? [] })),
+    ownedHidden: tree.hidden,
+    ownedNotes: notes.slice(0, 10),
   };
 }

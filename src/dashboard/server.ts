@@ -10,6 +10,7 @@
  *   GET  /static/live.js, /static/dashboard.css
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { GitApp } from "../api/gitapp.js";
 import type { ClusterClient } from "../cluster/client.js";
 import type { Logger } from "../log/logger.js";
@@ -19,7 +20,9 @@ import { bearerToken, KubeAuth, type DashboardUser } from "./auth.js";
 import { clientScript, STYLESHEET } from "./client.js";
 import { page, type Frame, type Html } from "./html.js";
 import { readForm, redirect, sameOrigin, securityHeaders, send, sendJson } from "./http.js";
-import { appDetail, listApps, type StateReaders } from "./model.js";
+import { appDetail, listApps, ownerNamespaces, withOwned, type StateReaders } from "./model.js";
+import { DEFAULT_LOGIN_LIMIT, FailedLogins, StreamsPerUser, type LoginLimit } from "./limits.js";
+import { OwnedObjects } from "./owned.js";
 import { cookieValue, OneTimeCodes, SESSION_COOKIE, sessionCookie, SessionStore } from "./sessions.js";
 import { SseHub } from "./sse.js";
 import { activityView, appsView, appView, loginView } from "./views.js";
@@ -33,6 +36,14 @@ export interface DashboardOptions {
   logger: Logger;
   secureCookie: boolean;
   maxLiveClients?: number;
+  /** Open live streams one user may have (default 4). */
+  maxStreamsPerUser?: number;
+  /** Failed logins per client address before it gets 429 (each new token costs a TokenReview). */
+  loginLimit?: LoginLimit;
+  /** Serve HTTPS with this certificate and key (PEM). */
+  tls?: { cert: string; key: string };
+  /** Run when the dashboard closes (the activity Event writer stops). */
+  onClose?: () => Promise<void>;
 }
 
 interface Caller {
@@ -49,6 +60,9 @@ export class Dashboard {
   private readonly auth: KubeAuth;
   private readonly sessions = new SessionStore();
   private readonly codes = new OneTimeCodes();
+  private readonly owned: OwnedObjects;
+  private readonly failedLogins: FailedLogins;
+  private readonly streams: StreamsPerUser;
   private readonly sse: SseHub;
   private readonly timer: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
@@ -60,6 +74,9 @@ export class Dashboard {
     readonly port: number,
   ) {
     this.auth = new KubeAuth(opts.client);
+    this.owned = new OwnedObjects(opts.client, opts.logger);
+    this.failedLogins = new FailedLogins(opts.loginLimit ?? DEFAULT_LOGIN_LIMIT);
+    this.streams = new StreamsPerUser(opts.maxStreamsPerUser ?? 4);
     this.sse = new SseHub(opts.maxLiveClients ?? 64);
     this.unsubscribe = opts.ring.onEntry(() => this.sse.changed());
     this.timer = setInterval(() => this.announceAppChanges(), WATCH_MS);
@@ -68,7 +85,11 @@ export class Dashboard {
 
   static async listen(opts: DashboardOptions): Promise<Dashboard> {
     const holder: { dashboard?: Dashboard } = {};
-    const server = createServer((req, res) => void holder.dashboard?.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse): void =>
+      void holder.dashboard?.handle(req, res);
+    const server = opts.tls
+      ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: "TLSv1.2" }, handler)
+      : createServer(handler);
     server.headersTimeout = 20_000;
     server.requestTimeout = 30_000;
     await new Promise<void>((resolve, reject) => {
@@ -82,13 +103,14 @@ export class Dashboard {
   }
 
   get url(): string {
-    return `http://${this.opts.host.includes(":") ? `[${this.opts.host}]` : this.opts.host}:${this.port}`;
+    return `${this.opts.tls ? "https" : "http"}://${this.opts.host.includes(":") ? `[${this.opts.host}]` : this.opts.host}:${this.port}`;
   }
 
   async close(): Promise<void> {
     clearInterval(this.timer);
     this.unsubscribe();
     this.sse.close();
+    await this.opts.onClose?.();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -137,12 +159,13 @@ export class Dashboard {
     if (req.method !== "GET") return sendJson(res, 405, { error: "method not allowed" });
     const api = path.startsWith("/api/") || path === "/events";
     const caller = await this.caller(req);
+    if (typeof caller === "number") return tooManyFailures(res, caller);
     if (!caller) {
       if (api || req.headers["x-gitgate-fragment"])
         return sendJson(res, 401, { error: "a valid bearer token is required" });
       return redirect(res, "/login");
     }
-    if (path === "/events") return void this.sse.add(res);
+    if (path === "/events") return this.liveStream(caller, res);
     if (path === "/api/apps") return sendJson(res, 200, await this.apps(caller, url));
     if (path === "/api/activity") return sendJson(res, 200, await this.activity(caller));
     const appPath = /^\/(api\/)?apps\/([^/]+)\/([^/]+)$/.exec(path);
@@ -173,7 +196,10 @@ export class Dashboard {
     // Not found and not allowed look the same: no probing for apps in other namespaces.
     if (!app || !(await this.auth.canSeeApps(caller.user, namespace)))
       return sendJson(res, 404, { error: "no such app, or not yours to see" });
-    const detail = appDetail(this.opts.state, app);
+    // Owned objects are read with gitgate's identity: only now, after this user's review passed.
+    const base = appDetail(this.opts.state, app);
+    const listing = await this.owned.list(ownerNamespaces(base));
+    const detail = withOwned(base, listing.items, listing.notes);
     if (match[1]) return sendJson(res, 200, detail);
     return this.view(req, res, caller, "apps", `${namespace}/${name}`, appView(detail));
   }
@@ -221,13 +247,41 @@ export class Dashboard {
     send(res, 200, "text/html; charset=utf-8", page({ title, section, main, user: caller.user.username }));
   }
 
+  /** One user's streams are limited (429), so that one user cannot take every live slot. */
+  private liveStream(caller: Caller, res: ServerResponse): void {
+    const username = caller.user.username;
+    if (!this.streams.take(username))
+      return sendJson(res, 429, {
+        error: `too many live streams for ${username}: at most ${this.streams.max} at a time; close a tab`,
+      });
+    if (!this.sse.add(res)) return this.streams.release(username);
+    res.once("close", () => this.streams.release(username));
+  }
+
+  /**
+   * The user a token reviewed as, with its answer counted per client address: an address past the
+   * failed-login limit gets no new review (a number: seconds to wait) until its window passed.
+   */
+  private async review(req: IncomingMessage, token: string): Promise<DashboardUser | undefined | number> {
+    const address = req.socket.remoteAddress ?? "";
+    const known = this.auth.known(token);
+    if (known === undefined) {
+      const wait = this.failedLogins.retryAfter(address);
+      if (wait > 0) return wait;
+    }
+    const user = known ?? (known === null ? undefined : await this.auth.authenticate(token));
+    if (!user) this.failedLogins.failed(address);
+    return user;
+  }
+
   /** The bearer header wins over the cookie; either way the token is reviewed (cached briefly). */
-  private async caller(req: IncomingMessage): Promise<Caller | undefined> {
+  private async caller(req: IncomingMessage): Promise<Caller | undefined | number> {
     const header = bearerToken(req.headers.authorization);
     const session = header ? undefined : cookieValue(req.headers.cookie, SESSION_COOKIE);
     const token = header ?? this.sessions.token(session);
     if (!token) return undefined;
-    const user = await this.auth.authenticate(token);
+    const user = await this.review(req, token);
+    if (typeof user === "number") return user;
     if (!user) {
       this.sessions.end(session);
       return undefined;
@@ -249,7 +303,8 @@ export class Dashboard {
       return this.loginPage(res, 403, "Refused: the form was not posted from this dashboard.");
     const form = await readForm(req);
     const token = form?.get("token")?.trim() ?? "";
-    const user = token ? await this.auth.authenticate(token) : undefined;
+    const user = token ? await this.review(req, token) : undefined;
+    if (typeof user === "number") return tooManyFailures(res, user);
     if (!user) {
       this.opts.logger.info({}, "dashboard login refused");
       return this.loginPage(res, 401, "That token was refused by the Kubernetes API.");
@@ -277,6 +332,13 @@ export class Dashboard {
     this.sessions.end(cookieValue(req.headers.cookie, SESSION_COOKIE));
     redirect(res, "/login", { "set-cookie": sessionCookie("", this.opts.secureCookie, 0) });
   }
+}
+
+function tooManyFailures(res: ServerResponse, seconds: number): void {
+  res.setHeader("retry-after", String(seconds));
+  sendJson(res, 429, {
+    error: `too many failed logins from this address: try again in ${seconds} s (each token is checked with the Kubernetes API)`,
+  });
 }
 
 function pathOf(req: IncomingMessage): string {

@@ -4,6 +4,7 @@ import { describeRef } from "../manifest/object.js";
 import type { ActivityEntry } from "./activity.js";
 import { html, type Html } from "./html.js";
 import type { AppDetail, AppSummary, ObjectView } from "./model.js";
+import type { OwnedView } from "./tree.js";
 
 export function loginView(error?: string): Html {
   return html`<h1>Log in</h1>
@@ -27,6 +28,12 @@ function appLink(a: { namespace: string; name: string }): string {
   return `/apps/${encodeURIComponent(a.namespace)}/${encodeURIComponent(a.name)}`;
 }
 
+/** "subject — author", or "—" when this replica did not fetch the commit. */
+function commitLine(a: AppSummary): Html {
+  if (!a.subject && !a.author) return html`—`;
+  return html`<span class="subject">${a.subject}</span> <span class="author">— ${a.author}</span>`;
+}
+
 export function appsView(apps: AppSummary[], namespaces: string[], filter?: string): Html {
   const options = namespaces.map(
     (ns) => html`<option value="${ns}" ${ns === filter ? html`selected` : ""}>${ns}</option>`,
@@ -39,6 +46,7 @@ export function appsView(apps: AppSummary[], namespaces: string[], filter?: stri
         <td>${badge(a.health)}</td>
         <td>${a.drifted > 0 ? badge(`${a.drifted} drifted`) : "—"}</td>
         <td class="rev"><code>${a.revision || "—"}</code></td>
+        <td class="commit">${commitLine(a)}</td>
         <td>${a.lastSync ? html`<time datetime="${a.lastSync}">${a.lastSync}</time>` : "—"}</td>
         <td class="msg">${a.message}</td>
       </tr>`,
@@ -60,6 +68,7 @@ export function appsView(apps: AppSummary[], namespaces: string[], filter?: stri
           <th>Health</th>
           <th>Drift</th>
           <th>Revision</th>
+          <th>Commit</th>
           <th>Last sync</th>
           <th>Message</th>
         </tr>
@@ -69,7 +78,7 @@ export function appsView(apps: AppSummary[], namespaces: string[], filter?: stri
           rows.length > 0
             ? rows
             : html`<tr>
-                <td colspan="7">No apps you may see.</td>
+                <td colspan="8">No apps you may see.</td>
               </tr>`
         }
       </tbody>
@@ -105,6 +114,21 @@ function changesTable(changes: FieldChange[]): Html {
   </table>`;
 }
 
+/** An owned object under its Git object: indented by depth (a class: the CSP forbids inline style). */
+function ownedRow(o: OwnedView): Html {
+  return html`<tr
+    class="owned depth-${String(Math.min(o.depth, 3))}"
+    data-object="${o.key}"
+    data-owner="${o.owner}"
+  >
+    <td>${o.kind}</td>
+    <td><span class="branch">└</span> ${o.namespace ? `${o.namespace}/` : ""}${o.name}</td>
+    <td>${badge(o.health)} <span class="msg">${o.healthMessage}</span></td>
+    <td>${badge("Owned")}</td>
+    <td>— (created by its owner)</td>
+  </tr>`;
+}
+
 function objectRow(o: ObjectView): Html {
   return html`<tr data-object="${o.key}">
       <td>${o.kind}</td>
@@ -121,15 +145,17 @@ function objectRow(o: ObjectView): Html {
             <td colspan="5">${changesTable(o.changes)}</td>
           </tr>`
         : ""
-    }`;
+    }
+    ${o.owned.map(ownedRow)}`;
 }
 
 export function appView(d: AppDetail): Html {
   const s = d.summary;
   return html`<h1>${s.namespace}/${s.name}</h1>
     <p>
-      ${badge(s.sync)} ${badge(s.health)} revision <code>${s.revision || "—"}</code> of
-      <code>${d.repoURL}</code> path <code>${d.path || "."}</code>; last sync ${s.lastSync || "—"}
+      ${badge(s.sync)} ${badge(s.health)} revision <code>${s.revision || "—"}</code>
+      <span class="commit">${commitLine(s)}</span> of <code>${d.repoURL}</code> path
+      <code>${d.path || "."}</code>; last sync ${s.lastSync || "—"}
     </p>
     <p class="msg">${s.message}</p>
     <table id="objects">
@@ -145,7 +171,14 @@ export function appView(d: AppDetail): Html {
       <tbody>
         ${d.objects.map(objectRow)}
       </tbody>
-    </table>`;
+    </table>
+    ${
+      d.ownedHidden > 0 || d.ownedNotes.length > 0
+        ? html`<p class="note" id="owned-note">
+            ${d.ownedHidden > 0 ? `${String(d.ownedHidden)} more owned objects not shown. ` : ""}${d.ownedNotes.join("; ")}
+          </p>`
+        : ""
+    }`;
 }
 
 const LABELS: Record<string, string> = {
@@ -162,7 +195,9 @@ function activityRow(entry: ActivityEntry): Html {
   const e = entry.event;
   return html`<tr data-seq="${String(entry.seq)}" class="${e.type}">
     <td><time datetime="${e.time}">${e.time}</time></td>
-    <td>${badge(LABELS[e.type] ?? e.type)}</td>
+    <td>
+      ${badge(LABELS[e.type] ?? e.type)}${entry.count ? html` <span class="count">×${String(entry.count)}</span>` : ""}
+    </td>
     <td>${e.actor?.username ?? "—"}</td>
     <td>${e.object ? describeRef(e.object) : "—"}</td>
     <td><a href="${appLink(e.app)}">${e.app.namespace}/${e.app.name}</a></td>
@@ -175,8 +210,8 @@ function activityRow(entry: ActivityEntry): Html {
 export function activityView(entries: ActivityEntry[]): Html {
   return html`<h1>Gate activity</h1>
     <p class="note">
-      Denials, warnings, drift and break-glass seen by this replica (newest first; kept in memory, the last
-      ${String(entries.length)} shown).
+      Denials, warnings, drift and break-glass seen by this replica (newest first; kept in memory and as
+      Events on the GitApp, read back at startup; the last ${String(entries.length)} shown).
     </p>
     <table id="activity">
       <thead>

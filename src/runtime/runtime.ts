@@ -14,13 +14,14 @@ import { durationsOf } from "../config/duration.js";
 import { readEnvironment } from "../config/load.js";
 import type { GitgateConfig } from "../config/schema.js";
 import { ActivityRing, teeAlerts } from "../dashboard/activity.js";
-import { Dashboard } from "../dashboard/server.js";
 import { createGateState, type GateState } from "../gate/gate.js";
 import type { Logger } from "../log/logger.js";
 import type { AlertSink } from "../manifest/event.js";
 import { render } from "../render/render.js";
 import type { RenderTools } from "../render/types.js";
 import { unregisterWebhooks } from "../server/webhooks.js";
+import { CommitLog } from "../source/commit-info.js";
+import { startDashboard } from "./dashboard.js";
 import { createGitSource } from "../source/git-source.js";
 import { createChartSource } from "../source/chart/chart-source.js";
 import { combinedSource } from "../source/chart/dispatch.js";
@@ -121,7 +122,7 @@ async function connect(opts: RuntimeOptions, undo: Undo): Promise<Connection> {
 function createController(
   opts: RuntimeOptions,
   client: ClusterClient,
-  parts: { gate: GateState; apps: GitApps; alerts: AlertSink; leadership: Leadership },
+  parts: { gate: GateState; apps: GitApps; alerts: AlertSink; leadership: Leadership; commits: CommitLog },
 ): Controller {
   const { config, logger } = opts;
   const durations = durationsOf(config);
@@ -135,6 +136,7 @@ function createController(
         maxFetchBytes: config.sync.maxFetchBytes,
         allowedHosts: config.sync.allowedHosts,
         proxy: readEnvironment().proxy,
+        commits: parts.commits,
       }),
       createChartSource({
         cacheRoot: join(opts.cacheDir, "charts"),
@@ -208,7 +210,9 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
     opts.podName ?? `${identity.username}-${process.pid}`,
     logger,
   );
-  const controller = createController(opts, client, { gate, apps, alerts, leadership });
+  // Subject and author of synced commits for the dashboard (read after each fetch, bounded).
+  const commits = new CommitLog();
+  const controller = createController(opts, client, { gate, apps, alerts, leadership, commits });
   undo.push(() => controller.stop());
 
   let shuttingDown = false;
@@ -225,7 +229,7 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
       : undefined;
   if (!server) await controller.start();
   const dashboard = activity
-    ? await startDashboard(opts, { client, gate, apps, controller, activity }, undo)
+    ? await startDashboard(opts, { client, gate, apps, controller, activity, commits, webhookTls: tls }, undo)
     : undefined;
   leadership.start(() => controller.resyncAll());
 
@@ -300,39 +304,6 @@ async function startWebhookServer(
   await server.reportNamespacesOutOfGate();
   logger.info({ url: server.address }, "webhook server listening");
   return server;
-}
-
-/** The read-only dashboard on its own listener (never the webhook port, whose mTLS stays strict). */
-async function startDashboard(
-  opts: RuntimeOptions,
-  parts: {
-    client: ClusterClient;
-    gate: GateState;
-    apps: GitApps;
-    controller: Controller;
-    activity: ActivityRing;
-  },
-  undo: Undo,
-): Promise<Dashboard> {
-  const { config, logger } = opts;
-  const address = opts.dashboardAddress ?? config.dashboard.address;
-  const colon = address.lastIndexOf(":");
-  const dashboard = await Dashboard.listen({
-    host: address.slice(0, colon).replace(/^\[|\]$/g, ""),
-    port: Number(address.slice(colon + 1)),
-    client: parts.client,
-    state: {
-      apps: () => parts.apps.values(),
-      desired: (app) => parts.gate.index.entriesOf(app),
-      live: (obj) => parts.controller.liveObject(obj),
-    },
-    ring: parts.activity,
-    logger,
-    secureCookie: config.dashboard.secureCookie,
-  });
-  undo.push(() => dashboard.close());
-  logger.info({ url: dashboard.url }, "dashboard listening");
-  return dashboard;
 }
 
 export { unregisterWebhooks };

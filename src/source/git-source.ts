@@ -13,6 +13,7 @@ import { join, resolve as resolvePath } from "node:path";
 import git, { type HttpClient } from "isomorphic-git";
 import { GitgateError, terminal } from "../errors.js";
 import { silentLogger, type Logger } from "../log/logger.js";
+import { commitInfoOf, type CommitLog } from "./commit-info.js";
 import { classifyGitError, fetchTimedOut, revisionNotFound, type GitContext } from "./classify.js";
 import { AgentPool, hostRefusal, type HostPolicy } from "./hosts.js";
 import { repoLocks } from "./mutex.js";
@@ -49,6 +50,8 @@ export interface GitSourceOptions {
   /** HTTP(S) proxy (from HTTPS_PROXY, HTTP_PROXY and NO_PROXY, read in config/). */
   proxy?: ProxySettings;
   logger?: Logger;
+  /** Where the subject and author of each resolved commit are kept (the dashboard reads them). */
+  commits?: CommitLog;
 }
 
 /**
@@ -90,8 +93,10 @@ export class IsomorphicGitSource implements GitSource {
   private readonly log: Logger;
   private readonly hosts: HostPolicy;
   private readonly agents: AgentPool;
+  private readonly commits: CommitLog | undefined;
 
   constructor(opts: GitSourceOptions) {
+    this.commits = opts.commits;
     this.hosts = { allowedHosts: opts.allowedHosts ?? [] };
     this.agents = new AgentPool(this.hosts, opts.proxy);
     this.cacheRoot = resolvePath(opts.cacheRoot);
@@ -163,6 +168,7 @@ export class IsomorphicGitSource implements GitSource {
         const dir = await ensureWorktree(target.gitdir, target.worktreesDir, commit, this.maxFileBytes);
         const pruned = await pruneWorktrees(target.worktreesDir, this.keep, this.graceMs, commit);
         if (pruned.length > 0) this.log.debug({ repo: target.repo.url, pruned }, "pruned worktrees");
+        await this.noteCommit(target, commit);
         return { commit, dir, ref: head?.ref ?? commit };
       } catch (err) {
         // Remote failures arrive classified. Anything else came from the local cache (a missing
@@ -261,6 +267,21 @@ export class IsomorphicGitSource implements GitSource {
       gitdir: join(cacheDir, "repo.git"),
       worktreesDir: join(cacheDir, "worktrees"),
     };
+  }
+
+  /** Reads the commit's subject and author from the local object store, once per commit. */
+  private async noteCommit(target: RepoTarget, commit: string): Promise<void> {
+    if (!this.commits || this.commits.has(commit)) return;
+    try {
+      const { commit: read } = await git.readCommit({ fs, gitdir: target.gitdir, oid: commit });
+      this.commits.set(commit, commitInfoOf(read));
+    } catch (err) {
+      // Only the dashboard's revision column misses it: never a reason to fail the sync.
+      this.log.debug(
+        { repo: target.repo.url, commit, err: String(err) },
+        "reading the commit's subject failed",
+      );
+    }
   }
 
   /** Fetches the ref only when the commit it points at is not cached yet. */

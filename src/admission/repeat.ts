@@ -1,0 +1,59 @@
+/**
+ * One client request, one alert. kube-apiserver runs validating admission again for one update or
+ * delete when the object it started from came from its watch cache and turned out stale (the
+ * store's GuaranteedUpdate retries with the object read from etcd, kubernetes/kubernetes#104182):
+ * gitgate then gets two AdmissionReviews, with different uids, for one `kubectl patch`, and would
+ * emit two identical `change-denied` events. An event identical to one emitted within the last
+ * moment (same type, actor, object, operation and fields) is that retry and is dropped. A user who
+ * repeats the very same refused change within the window is shown once: the alert dispatcher's
+ * dedup window already folds such repeats.
+ */
+import { createHash } from "node:crypto";
+import type { AlertEvent } from "../manifest/event.js";
+
+/** kube-apiserver retries at once (one etcd read): two seconds covers a slow webhook answer. */
+export const REPEAT_WINDOW_MS = 2000;
+const MAX_REMEMBERED = 2000;
+
+/** What makes two admission events the same change (not the time, not the review's uid). */
+export function repeatKey(event: AlertEvent): string {
+  const identity = [
+    event.type,
+    event.app.namespace,
+    event.app.name,
+    event.object ? [event.object.group, event.object.kind, event.object.namespace, event.object.name] : null,
+    event.actor?.username ?? null,
+    event.operation ?? null,
+    (event.changes ?? []).map((c) => [c.path, c.gitValue ?? null, c.liveValue ?? null]),
+  ];
+  return createHash("sha256").update(JSON.stringify(identity)).digest("base64url");
+}
+
+export class RepeatFilter {
+  private readonly seen = new Map<string, number>();
+
+  constructor(
+    private readonly windowMs = REPEAT_WINDOW_MS,
+    private readonly max = MAX_REMEMBERED,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** True for the first event of a change; false for its repeat within the window. */
+  first(event: AlertEvent): boolean {
+    const now = this.now();
+    const key = repeatKey(event);
+    const last = this.seen.get(key);
+    this.seen.delete(key);
+    this.seen.set(key, now);
+    this.evict(now);
+    return last === undefined || now - last > this.windowMs;
+  }
+
+  private evict(now: number): void {
+    // Oldest first (insertion order): drop expired ones and anything past the bound.
+    for (const [key, at] of this.seen) {
+      if (this.seen.size <= this.max && now - at <= this.windowMs) break;
+      this.seen.delete(key);
+    }
+  }
+}
