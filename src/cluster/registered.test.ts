@@ -17,8 +17,13 @@ function kubeconfig(cluster: Record<string, unknown>, user: Record<string, unkno
   });
 }
 
-function secret(name: string | undefined, config: string | undefined): KubeObject {
+function secret(
+  name: string | undefined,
+  config: string | undefined,
+  extra: Record<string, string> = {},
+): KubeObject {
   const data: Record<string, string> = {};
+  for (const [k, v] of Object.entries(extra)) data[k] = b64(v);
   if (name !== undefined) data.name = b64(name);
   if (config !== undefined) data.kubeconfig = b64(config);
   return {
@@ -47,6 +52,15 @@ describe("parseClusterSecret", () => {
         "dev",
         `clusters:\n- name: c\n  cluster:\n    server: https://h:6443\n    certificate-authority-data: ${b64(CA)}\nusers:\n- name: u\n  user:\n    token: abc\n`,
       ),
+    },
+    {
+      what: "failurePolicy Ignore",
+      secret: secret("dev", kubeconfig(goodCluster, { token: "t" }), { failurePolicy: "Ignore" }),
+    },
+    {
+      what: "failurePolicy not Fail or Ignore",
+      secret: secret("dev", kubeconfig(goodCluster, { token: "t" }), { failurePolicy: "Maybe" }),
+      error: /failurePolicy/,
     },
     {
       what: "missing name",

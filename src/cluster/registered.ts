@@ -24,6 +24,8 @@ export interface ClusterCredentials {
   token?: string;
   certData?: string;
   keyData?: string;
+  /** The validating webhook's failurePolicy on that cluster (Secret key `failurePolicy`); absent: the config's. */
+  failurePolicy?: "Fail" | "Ignore";
 }
 
 export type ParsedClusterSecret =
@@ -154,7 +156,11 @@ export function parseClusterSecret(secret: KubeObject): ParsedClusterSecret {
   if (typeof user === "string") return invalid(where, `kubeconfig: ${user}`);
   const creds = credentialsOf(name, cluster, user);
   if (typeof creds === "string") return invalid(where, `kubeconfig: ${creds}`);
-  return { ok: true, cluster: creds };
+  const failurePolicy = decoded(data, "failurePolicy");
+  if (failurePolicy === undefined) return { ok: true, cluster: creds };
+  if (failurePolicy !== "Fail" && failurePolicy !== "Ignore")
+    return invalid(where, "`failurePolicy` must be Fail or Ignore");
+  return { ok: true, cluster: { ...creds, failurePolicy } };
 }
 
 /** The kubeconfig client-node loads (loadFromOptions): exactly the validated fields, nothing else. */
