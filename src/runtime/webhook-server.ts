@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import { isIP } from "node:net";
 import type { Registry } from "prom-client";
 import { createAdmissionMetrics } from "../admission/metrics.js";
 import type { ExpectedNames } from "../certs/certs.js";
@@ -65,10 +66,22 @@ export function webhookSite(
   return {
     host,
     port: Number(portText ?? 0),
-    names,
+    names: withUrlHost(names, config.webhook.url),
     service,
     secretRef: { namespace: config.namespace, name: config.webhook.certSecret },
   };
+}
+
+/** webhook.url's host goes into the serving certificate: registered clusters call that name. */
+function withUrlHost(names: ExpectedNames, url: string | undefined): ExpectedNames {
+  if (!url) return names;
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
+  const isIp = isIP(host) !== 0;
+  const list = isIp ? names.ipAddresses : names.dnsNames;
+  if (list.includes(host)) return names;
+  return isIp
+    ? { ...names, ipAddresses: [...names.ipAddresses, host] }
+    : { ...names, dnsNames: [...names.dnsNames, host] };
 }
 
 export async function loadWebhookTls(client: ClusterClient, site: WebhookSite): Promise<WebhookTls> {
