@@ -167,7 +167,7 @@ function controllerFactory(
         }),
       gate,
       // A registered cluster's controller keeps its own copy: alert routing reads the hub's.
-      apps: extra ? undefined : parts.apps,
+      apps: extra?.hub ? undefined : parts.apps,
       alerts: { emit: (e) => parts.alerts.emit(e) },
       logger,
       settings: {
