@@ -353,6 +353,13 @@ export class Controller {
     // Followers, and deletions without the finalizer (orphan), only look again in a while.
     if (!this.isLeader() || !(app.metadata.finalizers ?? []).includes(CASCADE_FINALIZER)) return 30_000;
     const spec = effectiveSpec(app, this.opts.settings.defaultMode, 0, this.opts.settings.enforcement);
+    // Its objects are on a cluster this controller cannot reach or does not know: delete nothing
+    // anywhere (the finalizer stays) until it can.
+    const refused = this.opts.refuseDestination?.(app, spec);
+    if (refused) {
+      this.opts.logger.warn({ app: key, reason: refused.reason }, `cascade delete waits: ${refused.message}`);
+      return 30_000;
+    }
     const writer = spec.actAs ? this.opts.client.as(spec.actAs) : this.opts.client;
     try {
       const result = await cascadeDelete(app, {
