@@ -245,6 +245,10 @@ describe("one gitgate, several clusters", () => {
     // A Kustomize render is located by its overlay directory, at the commit gitgate synced.
     assert.ok(r.stderr.includes(`${repoURL} overlays/dev@${commit.slice(0, 7)}, request has 5`), r.stderr);
     assert.equal(await replicasOn(remote.dev, "dev"), "1");
+    // The alert names the cluster it happened on.
+    await waitFor("a denial alert naming dev", () =>
+      alerts.find((a) => a.type === "change-denied" && a.cluster === "dev" && a.object?.name === "dev-web"),
+    );
     // staging is judged by staging's overlay (2 replicas), not dev's.
     const s = await k(remote.staging, ["-n", "web", "scale", "deployment", "staging-web", "--replicas=5"]);
     assertDenied(

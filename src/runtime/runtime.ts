@@ -125,8 +125,9 @@ async function connect(opts: RuntimeOptions, undo: Undo): Promise<Connection> {
 }
 
 /** What a controller adds for a destination other than the hub (a registered cluster). */
-type ControllerExtra = Pick<ControllerOptions, "hub" | "serves" | "connection" | "refuseDestination"> &
-  Partial<Pick<ControllerOptions, "logger">>;
+type ControllerExtra = Partial<
+  Pick<ControllerOptions, "hub" | "serves" | "connection" | "refuseDestination" | "logger">
+> & { cluster?: string };
 
 /**
  * Builds controllers sharing one Git and chart source (one cache) and renderer: the hub's, and one
@@ -154,8 +155,9 @@ function controllerFactory(
       allowedHosts: config.sync.allowedHosts,
     }),
   );
-  return (client, gate, extra) =>
-    new SyncController({
+  return (client, gate, extra = {}) => {
+    const { cluster, ...options } = extra;
+    return new SyncController({
       client,
       source,
       render: (req) =>
@@ -167,8 +169,9 @@ function controllerFactory(
         }),
       gate,
       // A registered cluster's controller keeps its own copy: alert routing reads the hub's.
-      apps: extra?.hub ? undefined : parts.apps,
-      alerts: { emit: (e) => parts.alerts.emit(e) },
+      apps: options.hub ? undefined : parts.apps,
+      // A registered cluster's events name it (the channels' "cluster" is otherwise gitgate's own).
+      alerts: { emit: (e) => parts.alerts.emit(cluster ? { ...e, cluster } : e) },
       logger,
       settings: {
         concurrency: config.sync.concurrency,
@@ -187,8 +190,9 @@ function controllerFactory(
       leadership: parts.leadership,
       sameRepo,
       workers: config.sync.workers,
-      ...extra,
+      ...options,
     });
+  };
 }
 
 async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
@@ -328,6 +332,7 @@ async function startClusters(
       controller: (name, remote, gate, connection) =>
         newController(remote, gate, {
           hub: client,
+          cluster: name,
           serves: (app) => app.spec.destination?.cluster === name,
           connection,
           refuseDestination,

@@ -322,7 +322,7 @@ function clusterDeps(
       found = {
         gate: cluster.gate,
         policy: () => policy,
-        alerts: deps.alerts,
+        alerts: { emit: (event) => deps.alerts.emit({ ...event, cluster: name }) },
         logger,
         metrics,
         liveParent: async (entry) =>
