@@ -17,6 +17,7 @@ import { DEFAULT_CONFIG } from "../src/config/load.js";
 import { createLogger, type LogLevel } from "../src/log/logger.js";
 import type { AlertEvent } from "../src/manifest/event.js";
 import { startRuntime, type Runtime } from "../src/runtime/runtime.js";
+import { fleetRows } from "../src/cli/cmd-status.js";
 import { admissionReview, postReview } from "../src/testenv/admission-client.js";
 import { kubeconfigYaml, startControlPlane, type ControlPlane } from "../src/testenv/controlplane.js";
 import { startGitServer, type GitServer } from "../src/testenv/git-server.js";
@@ -348,5 +349,22 @@ describe("one gitgate, several clusters", () => {
       /^Deployment web\/dev-web is managed by Git: spec\.replicas is 3 in /,
     );
     assert.ok(r.stderr.includes(`${repoURL} overlays/dev@${next.slice(0, 7)}`), r.stderr);
+
+    // `gitgate status --fleet`'s rows: what each environment runs, and which cluster is down.
+    const listed = await admin.list({
+      apiVersion: "gitgate.io/v1alpha1",
+      kind: "GitApp",
+      namespace: "default",
+    });
+    const rows = fleetRows(listed.items as GitApp[]).filter(
+      (row) => row.name.startsWith("web-") && row.name !== "web-qa",
+    );
+    assert.deepEqual(
+      rows.map((row) => [row.cluster, row.name, row.reachable, row.revision, row.synced.split(" ")[0]]),
+      [
+        ["dev", "web-dev", "yes", next.slice(0, 7), "True"],
+        ["staging", "web-staging", "no", commit.slice(0, 7), "False"],
+      ],
+    );
   });
 });
