@@ -87,6 +87,9 @@ certificate Secret and the Lease.
 {{- else if .Values.webhook.clientNames -}}
 {{- fail "webhook.clientNames needs webhook.clientCA.secretName or webhook.clientCA.configMapName" -}}
 {{- end -}}
+{{- with .Values.webhook.url -}}
+{{- $_ = set $webhook "url" . -}}
+{{- end -}}
 {{- $_ = set $config "webhook" $webhook -}}
 {{- $_ = set $config "leaderElection" (dict "enabled" .Values.leaderElection.enabled "leaseName" (include "gitgate.leaseName" .)) -}}
 {{- $_ = set $config "hooks" (dict "maxBodyBytes" .Values.hooks.maxBodyBytes "allowUnsigned" (.Values.hooks.allowUnsigned | default false)) -}}

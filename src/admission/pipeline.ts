@@ -10,6 +10,7 @@ import type { DesiredEntry } from "../manifest/desired.js";
 import type { AlertSink } from "../manifest/event.js";
 import type { KubeObject } from "../manifest/object.js";
 import { noMetrics, type AdmissionMetrics, type MetricVerdict, type WebhookKind } from "./metrics.js";
+import { encodeResponse } from "./codec.js";
 import { RepeatFilter } from "./repeat.js";
 import { parentToRead, parseReview, review, type ReviewOutcome } from "./review.js";
 import type { AdmissionPolicy, AdmissionRequest, Decision, JsonPatchOp } from "./types.js";
@@ -38,6 +39,26 @@ export function createReviewer(deps: AdmissionDeps): AdmissionReviewer {
   const repeats = new RepeatFilter();
   const withRepeats = { ...deps, repeats };
   return (webhook, body, send) => reviewRequest(withRepeats, webhook, body, send);
+}
+
+/**
+ * The answer to a review on the path of a cluster gitgate does not manage (`/validate/<name>` with
+ * no registered cluster of that name): denied, by gitgate, saying so; never judged by another index.
+ */
+export function unknownClusterReviewer(cluster: string, logger: Logger): AdmissionReviewer {
+  return (webhook, body, send) => {
+    const parsed = parseReview(body);
+    if (!parsed.ok) return send(400, { error: parsed.error });
+    const message = `gitgate does not manage cluster "${cluster}" (no registered cluster of that name): request refused`;
+    logger.warn({ webhook, cluster, uid: parsed.request.uid }, message);
+    send(
+      200,
+      encodeResponse(parsed.request.uid, {
+        allowed: false,
+        status: { code: 403, reason: "Forbidden", message },
+      }),
+    );
+  };
 }
 
 type PipelineDeps = AdmissionDeps & { repeats: RepeatFilter };

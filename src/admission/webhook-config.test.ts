@@ -108,4 +108,18 @@ void describe("webhook configurations", () => {
       ["Fail", "Fail", "Ignore"],
     );
   });
+
+  void it("a registered cluster's configurations name it in every path", () => {
+    const opts = { ...base, clientConfig: { url: "https://gitgate.example.com:8443" }, cluster: "prod-1" };
+    const urls = [
+      ...(validatingWebhookConfiguration(opts).webhooks as Webhook[]),
+      ...(mutatingWebhookConfiguration(opts).webhooks as Webhook[]),
+    ].map((h) => (h.clientConfig as { url: string }).url);
+    assert.deepEqual(urls, [
+      "https://gitgate.example.com:8443/validate/prod-1",
+      "https://gitgate.example.com:8443/validate/prod-1",
+      "https://gitgate.example.com:8443/validate/prod-1",
+      "https://gitgate.example.com:8443/mutate/prod-1",
+    ]);
+  });
 });

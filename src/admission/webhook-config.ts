@@ -74,6 +74,8 @@ export interface WebhookConfigOptions {
   timeoutSeconds?: number;
   /** Overrides the rules of the main validating webhook (the scale webhook keeps its own rule). */
   rules?: RuleWithOperations[];
+  /** A registered cluster's configurations: paths `/validate/<cluster>`, `/mutate/<cluster>`. */
+  cluster?: string;
 }
 
 export function excludedNamespaces(ownNamespace: string): string[] {
@@ -117,7 +119,7 @@ function clientConfigFor(opts: WebhookConfigOptions, path: string): Record<strin
 
 function common(opts: WebhookConfigOptions, path: string): Record<string, unknown> {
   return {
-    clientConfig: clientConfigFor(opts, path),
+    clientConfig: clientConfigFor(opts, opts.cluster ? `${path}/${opts.cluster}` : path),
     namespaceSelector: {
       matchExpressions: [
         {

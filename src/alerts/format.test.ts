@@ -71,6 +71,15 @@ describe("alert formatters", () => {
     assert.deepEqual(doc.changes?.[0], { path: "spec.replicas", gitValue: 2, liveValue: 5 });
   });
 
+  it("name the registered cluster an event happened on, instead of gitgate's own", () => {
+    const event = { ...deniedEvent(), cluster: "staging" };
+    for (const text of all(event)) {
+      assert.ok(text.includes("staging"), "the event's cluster");
+      assert.ok(!text.includes("prod-eu-1"), "not gitgate's own cluster");
+    }
+    assert.equal(webhookPayload(event, ctx).cluster, "staging");
+  });
+
   it("links GitLab hosts with /-/blob/ and leaves other hosts unlinked", () => {
     const gitlab = deniedEvent({
       source: { repoURL: "https://gitlab.example.com/g/p.git", file: "a/b c.yaml", commit: SHA },

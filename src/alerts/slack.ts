@@ -127,7 +127,7 @@ function contextBlock(event: AlertEvent): SlackBlock {
 export function slackPayload(event: AlertEvent, ctx: FormatContext): SlackMessage {
   const info = TITLES[event.type];
   const fields: SlackMrkdwn[] = [
-    field("Cluster", escapeMrkdwn(ctx.clusterName)),
+    field("Cluster", escapeMrkdwn(event.cluster ?? ctx.clusterName)),
     field("GitApp", escapeMrkdwn(describeApp(event))),
   ];
   const object = describeObject(event);

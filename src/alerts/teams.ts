@@ -138,7 +138,7 @@ function diffElements(event: AlertEvent): CardElement[] {
 
 function facts(event: AlertEvent, ctx: FormatContext): FactSet {
   const list: FactSet["facts"] = [
-    { title: "Cluster", value: ctx.clusterName },
+    { title: "Cluster", value: event.cluster ?? ctx.clusterName },
     { title: "GitApp", value: describeApp(event) },
   ];
   const object = describeObject(event);

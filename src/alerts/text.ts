@@ -230,7 +230,7 @@ export function headline(event: AlertEvent, ctx: FormatContext): string {
   const object = describeObject(event);
   const subject = object ? `${object} (GitApp ${describeApp(event)})` : `GitApp ${describeApp(event)}`;
   const who = event.actor ? ` by ${describeActor(event.actor)}` : "";
-  return `[${ctx.clusterName}] ${TITLES[event.type].title}: ${subject}${who}`;
+  return `[${event.cluster ?? ctx.clusterName}] ${TITLES[event.type].title}: ${subject}${who}`;
 }
 
 export function safeDetail(event: AlertEvent): string | undefined {

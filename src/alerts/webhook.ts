@@ -71,7 +71,7 @@ export function webhookPayload(event: AlertEvent, ctx: FormatContext): WebhookDo
     ...(source ? { source } : {}),
     ...(changes ? { changes } : {}),
     ...(detail ? { detail } : {}),
-    cluster: ctx.clusterName,
+    cluster: event.cluster ?? ctx.clusterName,
     title: TITLES[event.type].title,
     summary: headline(event, ctx),
     ...(url ? { sourceURL: url } : {}),

@@ -40,7 +40,8 @@ export interface GitAppSpec {
    * multi-source `ref: values`, in one field): a chart from a Helm repository with its values in Git.
    */
   valuesFrom?: ValuesSource;
-  destination?: { namespace?: string };
+  /** `cluster`: a registered cluster's name (a cluster Secret); absent, the cluster gitgate runs in. */
+  destination?: { namespace?: string; cluster?: string };
   /**
    * For a GitApp outside gitgate's namespace (a tenant's): the ServiceAccount of its namespace whose
    * identity applies its objects, so that RBAC decides what it may create. Default: `default`.
@@ -144,6 +145,8 @@ export interface GitAppStatus {
   degradedSince?: string | null;
   /** The current or last sync operation (waves, hooks). */
   operation?: SyncOperation;
+  /** The destination cluster's connection, for a GitApp that names a registered cluster. */
+  cluster?: ClusterConnection;
   drift?: Array<{
     object: string;
     fields: string[];
@@ -151,6 +154,21 @@ export interface GitAppStatus {
     /** Fields Git does not declare, with the field manager that added each. */
     undeclared?: Array<{ field: string; manager?: string }>;
   }>;
+}
+
+/** What gitgate last learned about a registered cluster's API server. */
+export interface ClusterConnection {
+  name: string;
+  reachable: boolean;
+  serverVersion?: string;
+  lastError?: string;
+  /** When it was last asked (RFC 3339). */
+  checkedAt?: string;
+}
+
+/** The registered cluster a GitApp names; undefined for the cluster gitgate runs in. */
+export function destinationCluster(app: GitApp): string | undefined {
+  return app.spec.destination?.cluster || undefined;
 }
 
 export interface GitApp extends KubeObject {

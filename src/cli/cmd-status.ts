@@ -8,6 +8,8 @@ export interface StatusFlags {
   kubeconfig?: string;
   namespace?: string;
   allNamespaces?: boolean;
+  /** One row per GitApp with its destination cluster (the hub: "in-cluster") and whether it answers. */
+  fleet?: boolean;
   output: "table" | "json";
 }
 
@@ -44,9 +46,37 @@ export function statusRow(app: GitApp): AppStatusRow {
   };
 }
 
-export function formatTable(rows: AppStatusRow[]): string {
-  const header = ["NAMESPACE", "NAME", "REVISION", "SYNCED", "DRIFTED", "HEALTH", "MESSAGE"];
+/** A row of `status --fleet`: the app's row with where it goes and whether that cluster answers. */
+export interface FleetRow extends AppStatusRow {
+  cluster: string;
+  /** "yes", "no", or "-" for the cluster gitgate runs in. */
+  reachable: string;
+}
+
+export function fleetRow(app: GitApp): FleetRow {
+  const cluster = app.spec.destination?.cluster;
+  const connection = app.status?.cluster;
+  return {
+    ...statusRow(app),
+    cluster: cluster ?? "in-cluster",
+    reachable: !cluster ? "-" : connection ? (connection.reachable ? "yes" : "no") : "unknown",
+  };
+}
+
+/** Sorted by cluster, then namespace and name: what each environment runs, side by side. */
+export function fleetRows(apps: GitApp[]): FleetRow[] {
+  const key = (r: FleetRow): string => `${r.cluster}\u0000${r.namespace}\u0000${r.name}`;
+  return apps.map(fleetRow).sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+const TABLE_HEADER = ["NAMESPACE", "NAME", "REVISION", "SYNCED", "DRIFTED", "HEALTH", "MESSAGE"];
+const FLEET_HEADER = ["CLUSTER", "REACHABLE", ...TABLE_HEADER];
+
+export function formatTable(rows: AppStatusRow[] | FleetRow[], fleet = false): string {
+  const header = fleet ? FLEET_HEADER : TABLE_HEADER;
+  const offset = fleet ? 2 : 0;
   const cells = rows.map((r) => [
+    ...(fleet ? [(r as FleetRow).cluster, (r as FleetRow).reachable] : []),
     r.namespace,
     r.name,
     r.revision,
@@ -62,7 +92,11 @@ export function formatTable(rows: AppStatusRow[]): string {
       .join("  ")
       .trimEnd();
   const colour = (row: string[], text: string): string =>
-    row[3]?.startsWith("False") ? paint.red(text) : row[4] === "True" ? paint.yellow(text) : text;
+    row[3 + offset]?.startsWith("False")
+      ? paint.red(text)
+      : row[4 + offset] === "True"
+        ? paint.yellow(text)
+        : text;
   return [paint.bold(line(header)), ...cells.map((c) => colour(c, line(c)))].join("\n");
 }
 
@@ -70,9 +104,9 @@ export async function statusCommand(flags: StatusFlags): Promise<void> {
   const client = connect(flags.kubeconfig);
   try {
     const apps = await listGitApps(client, flags.allNamespaces ? undefined : flags.namespace);
-    const rows = apps.map(statusRow);
+    const rows = flags.fleet ? fleetRows(apps) : apps.map(statusRow);
     if (flags.output === "json") process.stdout.write(JSON.stringify(rows, null, 2) + "\n");
-    else process.stdout.write((rows.length ? formatTable(rows) : "No GitApps found.") + "\n");
+    else process.stdout.write((rows.length ? formatTable(rows, flags.fleet) : "No GitApps found.") + "\n");
   } finally {
     client.transport.close();
   }

@@ -39,7 +39,11 @@ export class Transport {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
   private base?: { options: RequestOptions; at: number };
 
-  constructor(private readonly kc: KubeConfig) {
+  /** `timeoutMs`: a request's limit unless it names one (a registered cluster's is shorter). */
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly opts: { timeoutMs?: number } = {},
+  ) {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error("kubeconfig has no current cluster");
     this.server = cluster.server.replace(/\/$/, "");
@@ -77,15 +81,14 @@ export class Transport {
       headers["content-type"] = spec.contentType ?? "application/json";
       headers["content-length"] = payload.length;
     }
+    const timeout = spec.timeoutMs ?? this.opts.timeoutMs ?? 30_000;
     return new Promise((resolve, reject) => {
       const req = httpsRequest(
         url,
-        { ...base, method: spec.method, headers, agent: this.agent, timeout: spec.timeoutMs ?? 30_000 },
+        { ...base, method: spec.method, headers, agent: this.agent, timeout },
         resolve,
       );
-      req.on("timeout", () =>
-        req.destroy(new Error(`request timed out after ${spec.timeoutMs ?? 30_000} ms`)),
-      );
+      req.on("timeout", () => req.destroy(new Error(`request timed out after ${timeout} ms`)));
       req.on("error", (err) =>
         reject(transient("APIUnreachable", `${spec.method} ${url.pathname}: ${err.message}`, err)),
       );

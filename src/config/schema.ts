@@ -78,6 +78,11 @@ export interface GitgateConfig {
     clientCA?: string;
     /** With clientCA: the subject CN or a DNS SAN of the client certificate must be one of these. */
     clientNames?: string[];
+    /**
+     * gitgate's externally reachable base URL (https://host:port): registered clusters' API servers
+     * call `<url>/validate/<cluster>` and `<url>/mutate/<cluster>`. Unset: no webhooks on them.
+     */
+    url?: string;
     /** How often each replica re-reads the certificate Secret and renews what is due (default 1h). */
     certCheckInterval?: string;
   };
@@ -211,6 +216,7 @@ export const configSchema = {
         namePrefix: { type: "string", pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$" },
         clientCA: { type: "string", minLength: 1 },
         clientNames: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
+        url: { type: "string", pattern: "^https://[^/?#@\\s]+(/[^?#\\s]*)?$", maxLength: 2048 },
         certCheckInterval: duration,
       },
       dependencies: { clientNames: ["clientCA"] },

@@ -56,6 +56,8 @@ export interface AlertEvent {
   detail?: string;
   /** Operation on the object when it came from admission. */
   operation?: "CREATE" | "UPDATE" | "DELETE" | "CONNECT";
+  /** The registered cluster it happened on (spec.destination.cluster); absent: gitgate's own. */
+  cluster?: string;
 }
 
 export interface AlertSink {

@@ -27,7 +27,11 @@ import { createChartSource } from "../source/chart/chart-source.js";
 import { combinedSource } from "../source/chart/dispatch.js";
 import { sameRepo } from "../source/url.js";
 import { GitApps } from "../sync/apps.js";
-import { Controller, type Leadership } from "../sync/controller.js";
+import type { Controller, ControllerOptions, Leadership } from "../sync/controller.js";
+import { Controller as SyncController } from "../sync/controller.js";
+import { destinationRefusal } from "../sync/destination.js";
+import { ClusterRegistry, type ClusterParts } from "./clusters.js";
+import { messageOf } from "../errors.js";
 import { createAlerts } from "./alerts.js";
 import { ensureCrds, ensureNamespace } from "./bootstrap.js";
 import { readCredentials } from "./credentials.js";
@@ -65,6 +69,8 @@ export interface Runtime {
   controller: Controller;
   /** The state the controller and the webhook share: desired index, holds, admitted changes. */
   gate: GateState;
+  /** Registered clusters (cluster Secrets): each with its own controller, gate state and connection. */
+  clusters: ClusterRegistry;
   client: ClusterClient;
   identity: SelfIdentity;
   registry: Registry;
@@ -119,60 +125,77 @@ async function connect(opts: RuntimeOptions, undo: Undo): Promise<Connection> {
   return { transport, client, identity };
 }
 
-function createController(
+/** What a controller adds for a destination other than the hub (a registered cluster). */
+type ControllerExtra = Partial<
+  Pick<ControllerOptions, "hub" | "serves" | "connection" | "refuseDestination" | "logger">
+> & { cluster?: string };
+
+/**
+ * Builds controllers sharing one Git and chart source (one cache) and renderer: the hub's, and one
+ * per registered cluster (`extra`: where GitApps live, which it serves, its connection).
+ */
+function controllerFactory(
   opts: RuntimeOptions,
-  client: ClusterClient,
-  parts: { gate: GateState; apps: GitApps; alerts: AlertSink; leadership: Leadership; commits: CommitLog },
-): Controller {
+  hub: ClusterClient,
+  parts: { apps: GitApps; alerts: AlertSink; leadership: Leadership; commits: CommitLog },
+): (client: ClusterClient, gate: GateState, extra?: ControllerExtra) => Controller {
   const { config, logger } = opts;
   const durations = durationsOf(config);
-  return new Controller({
-    client,
-    source: combinedSource(
-      createGitSource({
-        cacheRoot: join(opts.cacheDir, "git"),
-        logger,
-        maxFileBytes: config.render.maxRepoFileBytes,
-        maxFetchBytes: config.sync.maxFetchBytes,
-        allowedHosts: config.sync.allowedHosts,
-        proxy: readEnvironment().proxy,
-        commits: parts.commits,
-      }),
-      createChartSource({
-        cacheRoot: join(opts.cacheDir, "charts"),
-        logger,
-        allowedHosts: config.sync.allowedHosts,
-        proxy: readEnvironment().proxy,
-      }),
-    ),
-    render: (req) =>
-      render(req, {
-        tools: opts.tools,
-        maxFileBytes: config.render.maxFileBytes,
-        maxObjects: config.render.maxObjects,
-        timeoutMs: durations.renderTimeoutMs,
-      }),
-    gate: parts.gate,
-    apps: parts.apps,
-    alerts: { emit: (e) => parts.alerts.emit(e) },
-    logger,
-    settings: {
-      concurrency: config.sync.concurrency,
-      maxPruneShare: config.sync.maxPruneShare,
-      defaultMode: config.enforcement.defaultMode,
-      minIntervalMs: durations.minSyncIntervalMs,
-      enforcement: {
-        undeclaredFields: config.enforcement.undeclaredFields,
-        allowedChanges: config.enforcement.allowedChanges,
-        platformNamespaces: [config.namespace, ...(config.tenancy?.platformNamespaces ?? [])],
-        defaultServiceAccount: config.tenancy?.defaultServiceAccount,
+  const source = combinedSource(
+    createGitSource({
+      cacheRoot: join(opts.cacheDir, "git"),
+      logger,
+      maxFileBytes: config.render.maxRepoFileBytes,
+      maxFetchBytes: config.sync.maxFetchBytes,
+      allowedHosts: config.sync.allowedHosts,
+      proxy: readEnvironment().proxy,
+      commits: parts.commits,
+    }),
+    createChartSource({
+      cacheRoot: join(opts.cacheDir, "charts"),
+      logger,
+      allowedHosts: config.sync.allowedHosts,
+      proxy: readEnvironment().proxy,
+    }),
+  );
+  return (client, gate, extra = {}) => {
+    const { cluster, ...options } = extra;
+    return new SyncController({
+      client,
+      source,
+      render: (req) =>
+        render(req, {
+          tools: opts.tools,
+          maxFileBytes: config.render.maxFileBytes,
+          maxObjects: config.render.maxObjects,
+          timeoutMs: durations.renderTimeoutMs,
+        }),
+      gate,
+      // A registered cluster's controller keeps its own copy: alert routing reads the hub's.
+      apps: options.hub ? undefined : parts.apps,
+      // A registered cluster's events name it (the channels' "cluster" is otherwise gitgate's own).
+      alerts: { emit: (e) => parts.alerts.emit(cluster ? { ...e, cluster } : e) },
+      logger,
+      settings: {
+        concurrency: config.sync.concurrency,
+        maxPruneShare: config.sync.maxPruneShare,
+        defaultMode: config.enforcement.defaultMode,
+        minIntervalMs: durations.minSyncIntervalMs,
+        enforcement: {
+          undeclaredFields: config.enforcement.undeclaredFields,
+          allowedChanges: config.enforcement.allowedChanges,
+          platformNamespaces: [config.namespace, ...(config.tenancy?.platformNamespaces ?? [])],
+          defaultServiceAccount: config.tenancy?.defaultServiceAccount,
+        },
       },
-    },
-    credentials: (namespace, name) => readCredentials(client, namespace, name),
-    leadership: parts.leadership,
-    sameRepo,
-    workers: config.sync.workers,
-  });
+      // Git credentials are Secrets next to the GitApp, on the hub.
+      credentials: (namespace, name) => readCredentials(hub, namespace, name),
+      leadership: parts.leadership,
+      sameRepo,
+      workers: config.sync.workers,
+      ...options,
+    });
+  };
 }
 
 async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
@@ -212,8 +235,17 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
   );
   // Subject and author of synced commits for the dashboard (read after each fetch, bounded).
   const commits = new CommitLog();
-  const controller = createController(opts, client, { gate, apps, alerts, leadership, commits });
-  undo.push(() => controller.stop());
+  const newController = controllerFactory(opts, client, { apps, alerts, leadership, commits });
+  const webhook: { server?: WebhookServer } = {};
+  const { controller, clusters } = await startClusters(opts, {
+    client,
+    gate,
+    registry,
+    holdSecret: tls ? holdSecretOf(tls) : undefined,
+    newController,
+    webhookServer: () => webhook.server,
+    undo,
+  });
 
   let shuttingDown = false;
   const isReady = (): boolean => !shuttingDown && gate.index.isComplete();
@@ -221,17 +253,18 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
     site && tls
       ? await startWebhookServer(
           opts,
-          { client, identity, registry, alerts, gate, controller, isReady },
+          { client, identity, registry, alerts, gate, controller, isReady, clusters },
           site,
           tls,
           undo,
         )
       : undefined;
+  webhook.server = server;
   if (!server) await controller.start();
   const dashboard = activity
     ? await startDashboard(opts, { client, gate, apps, controller, activity, commits, webhookTls: tls }, undo)
     : undefined;
-  leadership.start(() => controller.resyncAll());
+  leadership.start(() => [controller, clusters].forEach((c) => c.resyncAll()));
 
   return {
     controller,
@@ -239,6 +272,7 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
     client,
     identity,
     registry,
+    clusters,
     url: server ? `https://127.0.0.1:${server.port}` : undefined,
     caPem: server?.caPem,
     dashboardUrl: dashboard?.url,
@@ -256,12 +290,82 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
       controller.stop();
       // A reconcile still running finishes against a live API server, not one closed under it.
       await controller.drained(3_000);
+      await clusters.stop();
       gate.clear();
       await leadership.stop();
       await dashboard?.close();
       await closeAlerts();
       transport.close();
     },
+  };
+}
+
+/**
+ * The hub's controller (GitApps naming no cluster; those naming an unknown one are refused) and the
+ * registered clusters, each with its own controller: GitApps move between them as Secrets come and go.
+ */
+async function startClusters(
+  opts: RuntimeOptions,
+  parts: {
+    client: ClusterClient;
+    gate: GateState;
+    registry: Registry;
+    holdSecret?: string;
+    newController: ReturnType<typeof controllerFactory>;
+    webhookServer: () => WebhookServer | undefined;
+    undo: Undo;
+  },
+): Promise<{ controller: Controller; clusters: ClusterRegistry }> {
+  const { config, logger } = opts;
+  const { client, newController } = parts;
+  const holder: { clusters?: ClusterRegistry } = {};
+  const refuseDestination: ControllerOptions["refuseDestination"] = (app, spec) =>
+    destinationRefusal(app, spec, (name) => holder.clusters?.view(name));
+  const controller = newController(client, parts.gate, {
+    serves: (app) => holder.clusters?.hubServes(app) ?? !app.spec.destination?.cluster,
+    refuseDestination,
+  });
+  parts.undo.push(() => controller.stop());
+  const clusters = new ClusterRegistry({
+    hub: client,
+    namespace: config.namespace,
+    logger,
+    registry: parts.registry,
+    holdSecret: parts.holdSecret,
+    onChange: () => controller.reconsider(),
+    parts: {
+      controller: (name, remote, gate, connection) =>
+        newController(remote, gate, {
+          hub: client,
+          cluster: name,
+          serves: (app) => app.spec.destination?.cluster === name,
+          connection,
+          refuseDestination,
+          logger: logger.child({ cluster: name }),
+        }),
+      ...remoteWebhooks(config, parts.webhookServer),
+    },
+  });
+  holder.clusters = clusters;
+  parts.undo.push(() => clusters.stop());
+  // Without list/watch on Secrets (an older chart's RBAC) the hub still runs; the watch retries.
+  await clusters
+    .start()
+    .catch((err: unknown) =>
+      logger.warn({ err: messageOf(err) }, "registered clusters: listing cluster Secrets failed; retrying"),
+    );
+  return { controller, clusters };
+}
+
+/** With webhook.url: the webhook configurations go onto each registered cluster, per-cluster paths. */
+function remoteWebhooks(
+  config: GitgateConfig,
+  server: () => WebhookServer | undefined,
+): Pick<ClusterParts, "registerWebhooks" | "caPem"> {
+  if (!config.webhook.enabled || !config.webhook.register || !config.webhook.url) return {};
+  return {
+    caPem: () => server()?.caPem,
+    registerWebhooks: async (client, cluster) => server()?.registerOn(client, cluster),
   };
 }
 
@@ -276,6 +380,7 @@ async function startWebhookServer(
     gate: GateState;
     controller: Controller;
     isReady: () => boolean;
+    clusters: ClusterRegistry;
   },
   site: WebhookSite,
   tls: WebhookTls,
@@ -297,6 +402,7 @@ async function startWebhookServer(
     liveObject: (obj) => controller.liveObject(obj),
     onPush: (urls) => urls.flatMap((u) => controller.pushRepo(u)),
     isReady: parts.isReady,
+    clusterAdmission: (name) => parts.clusters.admission(name),
   });
   undo.push(() => server.close());
   await controller.start();

@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import { isIP } from "node:net";
 import type { Registry } from "prom-client";
 import { createAdmissionMetrics } from "../admission/metrics.js";
 import type { ExpectedNames } from "../certs/certs.js";
@@ -25,6 +26,9 @@ import { parseCaBundle, refuseClient, type ClientPolicy } from "../server/client
 import { listenHttps, type HttpsListener } from "../server/https.js";
 import { namespacesOutOfGate, registerWebhooks } from "../server/webhooks.js";
 import { admissionPolicy } from "./policy.js";
+import type { ClusterCredentials } from "../cluster/registered.js";
+import type { ClusterAdmission } from "./clusters.js";
+import type { AdmissionDeps } from "../admission/pipeline.js";
 
 /** How often webhook.clientCA is re-read (a mounted Secret or ConfigMap changes in place). */
 const CLIENT_CA_CHECK_MS = 60_000;
@@ -62,10 +66,22 @@ export function webhookSite(
   return {
     host,
     port: Number(portText ?? 0),
-    names,
+    names: withUrlHost(names, config.webhook.url),
     service,
     secretRef: { namespace: config.namespace, name: config.webhook.certSecret },
   };
+}
+
+/** webhook.url's host goes into the serving certificate: registered clusters call that name. */
+function withUrlHost(names: ExpectedNames, url: string | undefined): ExpectedNames {
+  if (!url) return names;
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
+  const isIp = isIP(host) !== 0;
+  const list = isIp ? names.ipAddresses : names.dnsNames;
+  if (list.includes(host)) return names;
+  return isIp
+    ? { ...names, ipAddresses: [...names.ipAddresses, host] }
+    : { ...names, dnsNames: [...names.dnsNames, host] };
 }
 
 export async function loadWebhookTls(client: ClusterClient, site: WebhookSite): Promise<WebhookTls> {
@@ -94,6 +110,8 @@ export interface WebhookServerDeps {
   /** Queues a sync of every GitApp on one of these repos (push receiver); returns the apps queued. */
   onPush: (repoURLs: string[]) => string[];
   isReady: () => boolean;
+  /** A registered cluster's state for `/validate/<cluster>`; undefined: not managed (refused). */
+  clusterAdmission?: (name: string) => ClusterAdmission | undefined;
 }
 
 export class WebhookServer {
@@ -169,6 +187,26 @@ export class WebhookServer {
       failurePolicy: config.webhook.failurePolicy,
       timeoutSeconds: config.webhook.timeoutSeconds,
     });
+  }
+
+  /**
+   * Registers the webhook configurations on a registered cluster, pointing at webhook.url with the
+   * cluster's name in the path; returns the CA bundle they carry (a rotation registers again).
+   */
+  async registerOn(client: ClusterClient, cluster: ClusterCredentials): Promise<string | undefined> {
+    const { config } = this.deps;
+    if (!config.webhook.url) return undefined;
+    const tls = this.tls;
+    await registerWebhooks(client, {
+      namePrefix: this.deps.webhookName,
+      caBundle: caBundleBase64(tls),
+      clientConfig: { url: config.webhook.url },
+      ownNamespace: config.namespace,
+      failurePolicy: cluster.failurePolicy ?? config.webhook.failurePolicy,
+      timeoutSeconds: config.webhook.timeoutSeconds,
+      cluster: cluster.name,
+    });
+    return tls.caBundlePem;
   }
 
   /** Warns about namespaces a label takes out of the gate (set while gitgate did not run). */
@@ -258,6 +296,51 @@ function logClientAuth(config: GitgateConfig, logger: Logger, clientCA?: { count
   );
 }
 
+/**
+ * A registered cluster's review deps: its own index, policy (gitgate's name there, that cluster's
+ * kinds) and API server for a scaled object's parent. Built once per registration.
+ */
+function clusterDeps(
+  deps: WebhookServerDeps,
+  metrics: AdmissionDeps["metrics"],
+): ((name: string) => AdmissionDeps | undefined) | undefined {
+  const lookup = deps.clusterAdmission;
+  if (!lookup) return undefined;
+  const built = new WeakMap<ClusterAdmission, AdmissionDeps>();
+  return (name) => {
+    const cluster = lookup(name);
+    if (!cluster) return undefined;
+    let found = built.get(cluster);
+    if (!found) {
+      const policy = admissionPolicy(
+        deps.config,
+        cluster.selfUsername,
+        cluster.client.discovery.resourceKinds,
+        holdSecretOf(deps.tls),
+      );
+      const logger = deps.logger.child({ cluster: name });
+      found = {
+        gate: cluster.gate,
+        policy: () => policy,
+        alerts: { emit: (event) => deps.alerts.emit({ ...event, cluster: name }) },
+        logger,
+        metrics,
+        liveParent: async (entry) =>
+          (await cluster.client
+            .get({
+              apiVersion: entry.object.apiVersion,
+              kind: entry.object.kind,
+              namespace: entry.ref.namespace || undefined,
+              name: entry.ref.name,
+            })
+            .catch(() => undefined)) ?? cluster.liveObject(entry.object),
+      };
+      built.set(cluster, found);
+    }
+    return found;
+  };
+}
+
 function admissionTransport(deps: WebhookServerDeps, clients?: ClientPolicy): AdmissionTransport {
   const { config, client, logger, gate } = deps;
   // Built once: the config does not change while running, and resourceKinds is discovery's own
@@ -286,16 +369,11 @@ function admissionTransport(deps: WebhookServerDeps, clients?: ClientPolicy): Ad
         );
         return undefined;
       })) ?? deps.liveObject(entry.object);
+  const metrics = createAdmissionMetrics(deps.registry);
   return createAdmissionTransport(
+    { gate, policy: () => policy, alerts: deps.alerts, logger, metrics, liveParent },
     {
-      gate,
-      policy: () => policy,
-      alerts: deps.alerts,
-      logger,
-      metrics: createAdmissionMetrics(deps.registry),
-      liveParent,
-    },
-    {
+      cluster: clusterDeps(deps, metrics),
       refuse: clients
         ? (req) => {
             const refusal = refuseClient(req, clients);

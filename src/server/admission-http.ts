@@ -9,7 +9,12 @@ import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import type { Readable } from "node:stream";
 import { parseReviewJson } from "../admission/decode.js";
 import type { WebhookKind } from "../admission/metrics.js";
-import { createReviewer, type AdmissionDeps } from "../admission/pipeline.js";
+import {
+  createReviewer,
+  unknownClusterReviewer,
+  type AdmissionDeps,
+  type AdmissionReviewer,
+} from "../admission/pipeline.js";
 import { MUTATE_PATH, VALIDATE_PATH } from "../admission/webhook-config.js";
 
 /** kube-apiserver caps request bodies at 3 MiB; an AdmissionReview with object and oldObject fits. */
@@ -31,6 +36,11 @@ export interface TransportOptions {
    * the review (webhook.clientCA: only kube-apiserver's client certificate counts).
    */
   refuse?: (req: IncomingMessage) => string | undefined;
+  /**
+   * `/validate/<cluster>` and `/mutate/<cluster>`: the review of a registered cluster, decided from
+   * its own index. Absent, or undefined for that name: the request is refused as not managed.
+   */
+  cluster?: (name: string) => AdmissionDeps | undefined;
 }
 
 export function createAdmissionTransport(
@@ -38,6 +48,16 @@ export function createAdmissionTransport(
   options: TransportOptions = {},
 ): AdmissionTransport {
   const reviewer = createReviewer(deps);
+  // One reviewer per registered cluster's deps (a re-registered cluster brings new ones).
+  const clusterReviewers = new WeakMap<AdmissionDeps, AdmissionReviewer>();
+  const reviewerOf = (cluster: string | undefined): AdmissionReviewer => {
+    if (cluster === undefined) return reviewer;
+    const clusterDeps = options.cluster?.(cluster);
+    if (!clusterDeps) return unknownClusterReviewer(cluster, deps.logger);
+    let found = clusterReviewers.get(clusterDeps);
+    if (!found) clusterReviewers.set(clusterDeps, (found = createReviewer(clusterDeps)));
+    return found;
+  };
   const reject = (res: ServerResponse, status: number, error: string): void => {
     // A request that never reached the review (refused client, unreadable body): logged, answered, not counted.
     deps.logger.warn({ status, error }, "admission request rejected");
@@ -45,8 +65,9 @@ export function createAdmissionTransport(
   };
   return {
     serve(req, res) {
-      const webhook = webhookOf(req);
-      if (webhook === undefined) return false;
+      const route = routeOf(req);
+      if (route === undefined) return false;
+      const { webhook, cluster } = route;
       const refused = options.refuse?.(req);
       if (refused !== undefined) {
         req.resume();
@@ -56,7 +77,7 @@ export function createAdmissionTransport(
       readBody(req, (result) => {
         if (!result.ok) return reject(res, result.status, result.error);
         try {
-          reviewer(webhook, result.body, (status, payload) => sendJson(res, status, payload));
+          reviewerOf(cluster)(webhook, result.body, (status, payload) => sendJson(res, status, payload));
         } catch (err) {
           // Where express would have caught a throw: a 500, never an uncaught exception.
           reject(res, 500, err instanceof Error ? err.message : String(err));
@@ -67,15 +88,30 @@ export function createAdmissionTransport(
   };
 }
 
-/** Which webhook a request is for, matched as express matched the routes (any case, one optional trailing slash, query ignored). */
-function webhookOf(req: IncomingMessage): WebhookKind | undefined {
+/** A registered cluster's name in a webhook path: a DNS label, as cluster Secrets require. */
+const CLUSTER_SEGMENT = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * Which webhook a request is for, matched as express matched the routes (any case, one optional
+ * trailing slash, query ignored), and for which registered cluster (`/validate/<cluster>`).
+ */
+export function routeOf(
+  req: Pick<IncomingMessage, "method" | "url">,
+): { webhook: WebhookKind; cluster?: string } | undefined {
   if (req.method !== "POST") return undefined;
   const url = req.url ?? "";
   const query = url.indexOf("?");
   let path = query === -1 ? url : url.slice(0, query);
   if (path.length > 1 && path.endsWith("/")) path = path.slice(0, -1);
   path = path.toLowerCase();
-  return path === VALIDATE_PATH ? "validate" : path === MUTATE_PATH ? "mutate" : undefined;
+  const slash = path.indexOf("/", 1);
+  const base = slash === -1 ? path : path.slice(0, slash);
+  const webhook: WebhookKind | undefined =
+    base === VALIDATE_PATH ? "validate" : base === MUTATE_PATH ? "mutate" : undefined;
+  if (webhook === undefined) return undefined;
+  if (slash === -1) return { webhook };
+  const cluster = path.slice(slash + 1);
+  return CLUSTER_SEGMENT.test(cluster) ? { webhook, cluster } : undefined;
 }
 
 type BodyResult = { ok: true; body: unknown } | { ok: false; status: number; error: string };

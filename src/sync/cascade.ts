@@ -21,6 +21,8 @@ export async function cascadeDelete(
   target: {
     client: ClusterClient;
     writer: ClusterClient;
+    /** Where the GitApp lives, when not on the destination cluster (a registered cluster's app). */
+    hub?: ClusterClient;
     index: Pick<DesiredIndex, "isComplete" | "findOther" | "removeApp">;
     app: AppRef;
   },
@@ -36,7 +38,7 @@ export async function cascadeDelete(
       kept: progress.kept ?? [],
       refused: progress.refused ?? "objects remain",
     };
-  await setFinalizer(target.client, app, false);
+  await setFinalizer(target.hub ?? target.client, app, false);
   return { deleted: progress.pruned, kept: progress.kept ?? [] };
 }
 

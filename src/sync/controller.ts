@@ -15,6 +15,8 @@ import type { AppRef } from "../manifest/desired.js";
 import {
   appKey,
   CASCADE_FINALIZER,
+  destinationCluster,
+  type ClusterConnection,
   effectiveSpec,
   GITAPP_API_VERSION,
   GITAPP_KIND,
@@ -30,6 +32,7 @@ import { healthUpdate } from "./health-refresh.js";
 import { WorkQueue } from "./queue.js";
 import { readsRepo } from "./reads-repo.js";
 import { GitApps } from "./apps.js";
+import type { ClusterClient } from "../cluster/client.js";
 
 /** Whether this replica leads now (only the leader writes); it can change at any time. */
 /** At most one health write per app this often when only the Ready message changes. */
@@ -46,6 +49,15 @@ export interface ControllerOptions extends Omit<ReconcileDeps, "live" | "appExis
   /** Sameness of repo URLs for push triggers. */
   sameRepo: (a: string, b: string) => boolean;
   workers?: number;
+  /**
+   * Where GitApps, their status and Events live (the cluster gitgate runs in); `client` is the
+   * destination the objects go to. Absent: the same cluster.
+   */
+  hub?: ClusterClient;
+  /** Which GitApps this controller syncs (a registered cluster's own controller); absent: those naming none. */
+  serves?: (app: GitApp) => boolean;
+  /** The destination's connection, written into each status this controller publishes. */
+  connection?: () => ClusterConnection | undefined;
 }
 
 export class Controller {
@@ -61,11 +73,16 @@ export class Controller {
   private stopping = false;
   private informer?: Informer;
   private readonly deps: ReconcileDeps;
+  /** Where GitApps, status and Events are read and written. */
+  private readonly hub: ClusterClient;
+  private readonly serves: (app: GitApp) => boolean;
   /** Last reconcile per app, for tests and `gitgate status`. */
   readonly lastResult = new Map<string, ReconcileContext>();
 
   constructor(private readonly opts: ControllerOptions) {
     this.apps = opts.apps ?? new GitApps();
+    this.hub = opts.hub ?? opts.client;
+    this.serves = opts.serves ?? ((app) => destinationCluster(app) === undefined);
     opts.gate.onHoldExpired((hold) => this.onHoldExpired(hold));
     this.live = new LiveState(opts.client, opts.logger, (type, obj) => this.onLiveChange(type, obj));
     this.deps = {
@@ -80,7 +97,7 @@ export class Controller {
 
   async start(): Promise<void> {
     this.informer = new Informer(
-      this.opts.client,
+      this.hub,
       { apiVersion: GITAPP_API_VERSION, kind: GITAPP_KIND },
       (type, obj) => this.onGitApp(type, obj as GitApp),
       this.opts.logger,
@@ -170,8 +187,18 @@ export class Controller {
     return this.queue.whenIdle();
   }
 
+  /** The set of registered clusters changed: take up the GitApps now served here, drop the others. */
+  reconsider(): void {
+    for (const app of this.informer?.cache.values() ?? []) this.onGitApp("MODIFIED", app as GitApp);
+  }
+
   private onGitApp(type: WatchEventType, app: GitApp): void {
     const key = appKey({ namespace: app.metadata.namespace ?? "", name: app.metadata.name ?? "" });
+    // Another cluster's controller syncs it: out of this one's view, as if deleted.
+    if (type !== "DELETED" && !this.serves(app)) {
+      if (this.apps.has(key)) this.onGitApp("DELETED", app);
+      return;
+    }
     if (type === "DELETED") {
       this.apps.delete(key);
       this.index.removeApp({ namespace: app.metadata.namespace ?? "", name: app.metadata.name ?? "" });
@@ -315,7 +342,7 @@ export class Controller {
   private async keepFinalizer(key: string, app: GitApp): Promise<void> {
     const wanted = finalizerWanted(app);
     if (wanted === undefined) return;
-    await setFinalizer(this.opts.client, app, wanted).catch((err: unknown) =>
+    await setFinalizer(this.hub, app, wanted).catch((err: unknown) =>
       this.opts.logger.warn(
         { app: key, err: messageOf(err) },
         "cascade finalizer not updated; retried next sync",
@@ -330,11 +357,19 @@ export class Controller {
     // Followers, and deletions without the finalizer (orphan), only look again in a while.
     if (!this.isLeader() || !(app.metadata.finalizers ?? []).includes(CASCADE_FINALIZER)) return 30_000;
     const spec = effectiveSpec(app, this.opts.settings.defaultMode, 0, this.opts.settings.enforcement);
+    // Its objects are on a cluster this controller cannot reach or does not know: delete nothing
+    // anywhere (the finalizer stays) until it can.
+    const refused = this.opts.refuseDestination?.(app, spec);
+    if (refused) {
+      this.opts.logger.warn({ app: key, reason: refused.reason }, `cascade delete waits: ${refused.message}`);
+      return 30_000;
+    }
     const writer = spec.actAs ? this.opts.client.as(spec.actAs) : this.opts.client;
     try {
       const result = await cascadeDelete(app, {
         client: this.opts.client,
         writer,
+        hub: this.hub,
         index: this.index,
         app: ref,
       });
@@ -361,13 +396,18 @@ export class Controller {
       namespace: app.metadata.namespace,
       name: app.metadata.name ?? "",
     };
-    return (await this.opts.client.patch(target, { status }, "merge", { subresource: "status" })) as GitApp;
+    return (await this.hub.patch(target, { status }, "merge", { subresource: "status" })) as GitApp;
   }
 
   private async publish(app: GitApp, ctx: ReconcileContext): Promise<void> {
     const outcome = composeOutcome(ctx, new Date());
     try {
-      const status = { ...outcome.status, operation: operationPatch(outcome.status.operation) };
+      const connection = this.opts.connection?.();
+      const status = {
+        ...outcome.status,
+        operation: operationPatch(outcome.status.operation),
+        ...(connection ? { cluster: connection } : {}),
+      };
       const updated = await this.patchStatus(app, status);
       // Keep our copy current so the next run's transitions compare against what we wrote.
       this.apps.set(appKey(ctx.spec.app), { ...app, status: updated.status ?? outcome.status });
@@ -381,7 +421,7 @@ export class Controller {
   private async recordEvent(app: GitApp, event: KubeEventSpec): Promise<void> {
     const now = new Date().toISOString();
     const name = `${app.metadata.name ?? "gitapp"}.${Date.now().toString(16)}${Math.random().toString(16).slice(2, 6)}`;
-    await this.opts.client
+    await this.hub
       .create({
         apiVersion: "v1",
         kind: "Event",

@@ -85,6 +85,11 @@ export interface ReconcileDeps {
   appExists?: (app: AppRef) => boolean;
   /** Leadership now (it can move during a reconcile); absent: the role given at the start holds. */
   stillLeading?: () => boolean;
+  /**
+   * Why this app's destination cannot be synced here (an unknown cluster, a tenant naming a remote
+   * one): the reconcile then fetches, indexes, applies and prunes nothing.
+   */
+  refuseDestination?: (app: GitApp, spec: EffectiveSpec) => GitgateError | undefined;
 }
 
 export type Role = "leader" | "follower";
@@ -130,7 +135,7 @@ export interface ReconcileContext {
   completed: StepName[];
 }
 
-export type StepName = "fetch" | "render" | "index" | "apply" | "prune" | "health";
+export type StepName = "destination" | "fetch" | "render" | "index" | "apply" | "prune" | "health";
 type Step = (ctx: ReconcileContext, deps: ReconcileDeps) => Promise<void>;
 /** What fetching and rendering need: no cluster writes, no gate. */
 export type RenderDeps = Pick<ReconcileDeps, "client" | "source" | "render" | "credentials">;
@@ -493,6 +498,13 @@ export async function reconcile(app: GitApp, role: Role, deps: ReconcileDeps): P
     deps.settings.enforcement,
   );
   const ctx = newContext(app, role, spec);
+  const refused = deps.refuseDestination?.(app, spec);
+  if (refused) {
+    ctx.error = refused;
+    ctx.failedStep = "destination";
+    deps.gate.index.markAttempted(spec.app);
+    return ctx;
+  }
   // Suspended apps and followers still render: the admission gate needs the index either way.
   const steps = role === "follower" || spec.suspend ? LEADER_STEPS.slice(0, 3) : LEADER_STEPS;
   for (const [name, step] of steps) {

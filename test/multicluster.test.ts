@@ -1,0 +1,370 @@
+/**
+ * One gitgate, three real control planes: the hub (where gitgate, its GitApps and the cluster
+ * Secrets live) and two registered clusters, dev and staging. One Kustomize overlay per environment
+ * from one Git repository; each GitApp names its cluster. gitgate's webhooks on each remote cluster
+ * call back with the cluster in the path, and answer from that cluster's index only.
+ */
+import { strict as assert } from "node:assert";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { GitApp } from "../src/api/gitapp.js";
+import { ClusterClient } from "../src/cluster/client.js";
+import { loadKubeConfig, Transport } from "../src/cluster/transport.js";
+import { DEFAULT_CONFIG } from "../src/config/load.js";
+import { createLogger, type LogLevel } from "../src/log/logger.js";
+import type { AlertEvent } from "../src/manifest/event.js";
+import { startRuntime, type Runtime } from "../src/runtime/runtime.js";
+import { fleetRows } from "../src/cli/cmd-status.js";
+import { admissionReview, postReview } from "../src/testenv/admission-client.js";
+import { kubeconfigYaml, startControlPlane, type ControlPlane } from "../src/testenv/controlplane.js";
+import { startGitServer, type GitServer } from "../src/testenv/git-server.js";
+import { kubectl } from "../src/testenv/kubectl.js";
+import { pinnedTools } from "../src/testenv/tools.js";
+import { condition, waitFor } from "./harness/env.js";
+import { assertDenied } from "./harness/denied.js";
+
+const NS = "gitgate-system";
+const REMOTES = ["dev", "staging"] as const;
+type Remote = (typeof REMOTES)[number];
+
+const deployment = [
+  "apiVersion: apps/v1",
+  "kind: Deployment",
+  "metadata: {name: web}",
+  "spec:",
+  "  replicas: 1",
+  "  selector: {matchLabels: {app: web}}",
+  "  template:",
+  "    metadata: {labels: {app: web}}",
+  "    spec: {containers: [{name: web, image: registry.k8s.io/pause:3.9}]}",
+  "",
+].join("\n");
+
+function overlay(env: Remote, replicas: number): Record<string, string> {
+  return {
+    [`overlays/${env}/kustomization.yaml`]: [
+      "apiVersion: kustomize.config.k8s.io/v1beta1",
+      "kind: Kustomization",
+      "resources: [../../base]",
+      `namePrefix: ${env}-`,
+      "patches: [{path: replicas.yaml}]",
+      "",
+    ].join("\n"),
+    [`overlays/${env}/replicas.yaml`]: `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: ${replicas}}\n`,
+  };
+}
+
+let hub: ControlPlane;
+const remote = {} as Record<Remote, ControlPlane>;
+const stopped = new Set<ControlPlane>();
+let git: GitServer;
+let gitgate: Runtime;
+let admin: ClusterClient;
+let cacheDir: string;
+let repoURL: string;
+let commit: string;
+let webhookUrl: string;
+const alerts: AlertEvent[] = [];
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const k = (cp: ControlPlane, args: string[], identity = "user"): ReturnType<typeof kubectl> =>
+  kubectl(cp.binaries.kubectl, cp.kubeconfigs[identity] ?? "", args);
+
+async function getApp(name: string, namespace = "default"): Promise<GitApp | undefined> {
+  return (await admin.get({ apiVersion: "gitgate.io/v1alpha1", kind: "GitApp", namespace, name })) as
+    GitApp | undefined;
+}
+
+async function applyApp(name: string, spec: GitApp["spec"], namespace = "default"): Promise<void> {
+  await admin.apply(
+    { apiVersion: "gitgate.io/v1alpha1", kind: "GitApp", metadata: { name, namespace }, spec },
+    { fieldManager: "test", force: true },
+  );
+}
+
+function synced(name: string, at?: string, timeoutMs = 60_000): Promise<GitApp> {
+  return waitFor(
+    `GitApp ${name} synced${at ? ` at ${at.slice(0, 7)}` : ""}`,
+    async () => {
+      const app = await getApp(name);
+      return condition(app, "Synced")?.status === "True" && (!at || app?.status?.revision === at)
+        ? app
+        : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+async function replicasOn(cp: ControlPlane, env: Remote): Promise<string> {
+  const r = await k(cp, ["-n", "web", "get", "deployment", `${env}-web`, "-o", "jsonpath={.spec.replicas}"]);
+  return r.code === 0 ? r.stdout.trim() : `error: ${r.stderr}`;
+}
+
+/** The Secret that registers a remote cluster: gitgate's token there, its CA as data. */
+async function register(name: Remote, cp: ControlPlane): Promise<void> {
+  const kubeconfig = kubeconfigYaml(cp.server, cp.caPem, "gitgate", cp.tokens.gitgate ?? "");
+  await admin.apply(
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: `cluster-${name}`, namespace: NS, labels: { "gitgate.io/secret-type": "cluster" } },
+      stringData: { name, kubeconfig },
+    },
+    { fieldManager: "test", force: true },
+  );
+}
+
+describe("one gitgate, several clusters", () => {
+  before(async () => {
+    const [h, dev, staging, g, tools] = await Promise.all([
+      startControlPlane(),
+      startControlPlane(),
+      startControlPlane(),
+      startGitServer(),
+      pinnedTools(),
+    ]);
+    hub = h;
+    remote.dev = dev;
+    remote.staging = staging;
+    git = g;
+    cacheDir = await mkdtemp(join(tmpdir(), "gitgate-multi-"));
+    admin = new ClusterClient(new Transport(loadKubeConfig({ kubeconfig: hub.kubeconfigs.admin })));
+    // mTLS as in production: every API server's webhook client certificate, one bundle.
+    const clientCA = join(cacheDir, "webhook-clients.pem");
+    const bundle = await Promise.all(
+      [hub, dev, staging].map((cp) => readFile(cp.webhookClient.caPath, "utf8")),
+    );
+    await writeFile(clientCA, bundle.join(""));
+    const port = await freePort();
+    webhookUrl = `https://127.0.0.1:${port}`;
+    const config = structuredClone(DEFAULT_CONFIG);
+    config.clusterName = "hub";
+    config.webhook.enabled = true;
+    config.webhook.url = webhookUrl;
+    config.webhook.clientCA = clientCA;
+    config.leaderElection.enabled = false;
+    config.tenancy = { platformNamespaces: ["default"] };
+    config.sync.minInterval = "1s";
+    config.enforcement.exemptGroups = ["system:masters"];
+    gitgate = await startRuntime({
+      config,
+      logger: createLogger((process.env.GITGATE_TEST_LOG as LogLevel | undefined) ?? "silent"),
+      kubeconfig: hub.kubeconfigs.gitgate,
+      webhookAddress: `127.0.0.1:${port}`,
+      tools,
+      cacheDir,
+      alerts: { emit: (e) => alerts.push(e) },
+      installCrds: true,
+    });
+    ({ commit } = await git.createRepo("fleet", {
+      "base/kustomization.yaml": "resources: [deployment.yaml]\n",
+      "base/deployment.yaml": deployment,
+      ...overlay("dev", 1),
+      ...overlay("staging", 2),
+    }));
+    repoURL = git.repoURL("fleet");
+    await Promise.all(REMOTES.map((name) => register(name, remote[name])));
+    for (const name of REMOTES)
+      await applyApp(`web-${name}`, {
+        source: { repoURL, revision: "main", path: `overlays/${name}` },
+        destination: { namespace: "web", cluster: name },
+        sync: { interval: "1h", createNamespace: true },
+      });
+  });
+
+  after(async () => {
+    await gitgate?.stop().catch(() => undefined);
+    admin?.transport.close();
+    await Promise.all(
+      [hub, ...Object.values(remote)].filter((cp) => cp && !stopped.has(cp)).map((cp) => cp.stop()),
+    );
+    await git?.stop();
+    if (cacheDir) await rm(cacheDir, { recursive: true, force: true });
+  });
+
+  it("syncs each environment's overlay to its own cluster, and only there", async () => {
+    for (const name of REMOTES) {
+      const app = await synced(`web-${name}`, commit);
+      assert.equal(app.status?.cluster?.name, name);
+      assert.equal(app.status?.cluster?.reachable, true);
+      assert.match(app.status?.cluster?.serverVersion ?? "", /^v1\./);
+    }
+    assert.equal(await replicasOn(remote.dev, "dev"), "1");
+    assert.equal(await replicasOn(remote.staging, "staging"), "2");
+    // Not on the hub, and each cluster has only its own overlay.
+    assert.equal(
+      await admin.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: "web", name: "dev-web" }),
+      undefined,
+    );
+    assert.match(await replicasOn(remote.dev, "staging"), /not found/);
+    const metrics = await gitgate.registry.metrics();
+    assert.match(metrics, /gitgate_cluster_reachable\{cluster="dev"\} 1/);
+    assert.match(metrics, /gitgate_cluster_reachable\{cluster="staging"\} 1/);
+  });
+
+  it("registers its webhooks on each cluster with that cluster's path", async () => {
+    for (const name of REMOTES) {
+      const r = await k(
+        remote[name],
+        ["get", "validatingwebhookconfiguration", "gitgate-validate", "-o", "json"],
+        "admin",
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const urls = (
+        JSON.parse(r.stdout) as { webhooks: Array<{ clientConfig: { url: string } }> }
+      ).webhooks.map((w) => w.clientConfig.url);
+      assert.deepEqual(new Set(urls), new Set([`${webhookUrl}/validate/${name}`]));
+    }
+  });
+
+  it("denies a developer's kubectl scale on a remote cluster, naming that overlay's file and commit", async () => {
+    await waitFor(
+      "dev's webhook registered",
+      async () =>
+        (await k(remote.dev, ["get", "validatingwebhookconfiguration", "gitgate-validate"], "admin")).code ===
+        0,
+    );
+    const r = await k(remote.dev, ["-n", "web", "scale", "deployment", "dev-web", "--replicas=5"]);
+    assertDenied(
+      r,
+      "scale.gitgate.io",
+      /^Deployment web\/dev-web is managed by Git: spec\.replicas is 1 in /,
+    );
+    // A Kustomize render is located by its overlay directory, at the commit gitgate synced.
+    assert.ok(r.stderr.includes(`${repoURL} overlays/dev@${commit.slice(0, 7)}, request has 5`), r.stderr);
+    assert.equal(await replicasOn(remote.dev, "dev"), "1");
+    // The alert names the cluster it happened on.
+    await waitFor("a denial alert naming dev", () =>
+      alerts.find((a) => a.type === "change-denied" && a.cluster === "dev" && a.object?.name === "dev-web"),
+    );
+    // staging is judged by staging's overlay (2 replicas), not dev's.
+    const s = await k(remote.staging, ["-n", "web", "scale", "deployment", "staging-web", "--replicas=5"]);
+    assertDenied(
+      s,
+      "scale.gitgate.io",
+      /^Deployment web\/staging-web is managed by Git: spec\.replicas is 2 in /,
+    );
+    assert.ok(s.stderr.includes(`${repoURL} overlays/staging@${commit.slice(0, 7)}`), s.stderr);
+  });
+
+  it("refuses a review on the path of a cluster it does not manage", async () => {
+    const review = admissionReview({
+      userInfo: { username: "alice" },
+      operation: "DELETE",
+      oldObject: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x", namespace: "web" } },
+    });
+    const client = remote.dev.webhookClient;
+    const answer = await postReview(`${webhookUrl}/validate/qa`, review, {
+      ca: gitgate.caPem,
+      cert: client.cert,
+      key: client.key,
+    });
+    assert.equal(answer.status, 200, answer.body);
+    const body = JSON.parse(answer.body) as { response: { allowed: boolean; status?: { message?: string } } };
+    assert.equal(body.response.allowed, false);
+    assert.match(body.response.status?.message ?? "", /gitgate does not manage cluster "qa"/);
+  });
+
+  it("a GitApp naming an unknown cluster, or a tenant's naming a remote one, syncs nothing and says why", async () => {
+    await applyApp("web-qa", {
+      source: { repoURL, revision: "main", path: "overlays/dev" },
+      destination: { namespace: "web", cluster: "qa" },
+    });
+    const qa = await waitFor("web-qa refused", async () => {
+      const c = condition(await getApp("web-qa"), "Synced");
+      return c?.reason === "ClusterUnknown" ? c : undefined;
+    });
+    assert.equal(qa.status, "False");
+    assert.match(qa.message, /destination cluster "qa" is not registered/);
+    // Nothing went to the hub in its place.
+    assert.equal(
+      await admin.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: "web", name: "dev-web" }),
+      undefined,
+    );
+
+    await admin.apply(
+      { apiVersion: "v1", kind: "Namespace", metadata: { name: "team-a" } },
+      { fieldManager: "test" },
+    );
+    await applyApp(
+      "tenant",
+      {
+        source: { repoURL, revision: "main", path: "overlays/dev" },
+        destination: { namespace: "web", cluster: "dev" },
+      },
+      "team-a",
+    );
+    const tenant = await waitFor("tenant refused", async () => {
+      const c = condition(await getApp("tenant", "team-a"), "Synced");
+      return c?.reason === "RemoteClusterRefused" ? c : undefined;
+    });
+    assert.match(tenant.message, /only GitApps in a platform namespace may name a registered cluster/);
+  });
+
+  it("with staging down, dev keeps syncing and gated, and staging's GitApp says why", async () => {
+    await remote.staging.stop();
+    stopped.add(remote.staging);
+    const down = await waitFor(
+      "web-staging reports its cluster unreachable",
+      async () => {
+        const app = await getApp("web-staging");
+        const c = condition(app, "Synced");
+        return c?.reason === "ClusterUnreachable" && app?.status?.cluster?.reachable === false
+          ? app
+          : undefined;
+      },
+      60_000,
+    );
+    assert.match(condition(down, "Synced")?.message ?? "", /destination cluster "staging" is unreachable/);
+    assert.ok(down.status?.cluster?.lastError, "the last error is recorded");
+    assert.match(await gitgate.registry.metrics(), /gitgate_cluster_reachable\{cluster="staging"\} 0/);
+    // Its last inventory stays: an unreachable cluster is never pruned against.
+    assert.ok((down.status?.inventory ?? []).length > 0);
+
+    const next = await git.commit("fleet", overlay("dev", 3), "dev: 3 replicas");
+    await applyApp("web-dev", {
+      source: { repoURL, revision: next, path: "overlays/dev" },
+      destination: { namespace: "web", cluster: "dev" },
+      sync: { interval: "1h", createNamespace: true },
+    });
+    await synced("web-dev", next, 30_000);
+    assert.equal(await replicasOn(remote.dev, "dev"), "3");
+    const r = await k(remote.dev, ["-n", "web", "scale", "deployment", "dev-web", "--replicas=7"]);
+    assertDenied(
+      r,
+      "scale.gitgate.io",
+      /^Deployment web\/dev-web is managed by Git: spec\.replicas is 3 in /,
+    );
+    assert.ok(r.stderr.includes(`${repoURL} overlays/dev@${next.slice(0, 7)}`), r.stderr);
+
+    // `gitgate status --fleet`'s rows: what each environment runs, and which cluster is down.
+    const listed = await admin.list({
+      apiVersion: "gitgate.io/v1alpha1",
+      kind: "GitApp",
+      namespace: "default",
+    });
+    const rows = fleetRows(listed.items as GitApp[]).filter(
+      (row) => row.name.startsWith("web-") && row.name !== "web-qa",
+    );
+    assert.deepEqual(
+      rows.map((row) => [row.cluster, row.name, row.reachable, row.revision, row.synced.split(" ")[0]]),
+      [
+        ["dev", "web-dev", "yes", next.slice(0, 7), "True"],
+        ["staging", "web-staging", "no", commit.slice(0, 7), "False"],
+      ],
+    );
+  });
+});
