@@ -69,6 +69,19 @@ async function appearsLive(page: Page, selector: string, change: () => Promise<v
   return ms;
 }
 
+/** The developer's out-of-band change the gate refuses (Git says another color). */
+const patchColorRed = (): ReturnType<TestEnv["kubectl"]> =>
+  env.kubectl("user", [
+    "-n",
+    "shop",
+    "patch",
+    "configmap",
+    "settings",
+    "--type=merge",
+    "-p",
+    '{"data":{"color":"red"}}',
+  ]);
+
 describe("dashboard in a real browser", () => {
   before(async () => {
     env = await startEnv({
@@ -220,16 +233,7 @@ describe("dashboard in a real browser", () => {
     await login(page, env.cp.tokens.user ?? "");
     await page.goto(`${url}/activity`);
     const ms = await appearsLive(page, "#activity tr.change-denied", async () => {
-      const r = await env.kubectl("user", [
-        "-n",
-        "shop",
-        "patch",
-        "configmap",
-        "settings",
-        "--type=merge",
-        "-p",
-        '{"data":{"color":"red"}}',
-      ]);
+      const r = await patchColorRed();
       assertDenied(r, "validate.gitgate.io", /ConfigMap shop\/settings is managed by Git: data\.color/);
     });
     process.stdout.write(`# denial shown in the timeline ${ms} ms after kubectl started\n`);
@@ -319,16 +323,7 @@ describe("dashboard in a real browser", () => {
   it("keeps the activity in Events on the GitApp (counted, no Secret values) and shows it again after a restart", async () => {
     // The same denied change again (past the retry filter's 2 s): the same Event, count 2.
     await new Promise((r) => setTimeout(r, 2100));
-    const again = await env.kubectl("user", [
-      "-n",
-      "shop",
-      "patch",
-      "configmap",
-      "settings",
-      "--type=merge",
-      "-p",
-      '{"data":{"color":"red"}}',
-    ]);
+    const again = await patchColorRed();
     assertDenied(again, "validate.gitgate.io", /data\.color/);
     type Ev = {
       reason: string;

@@ -13,7 +13,7 @@ import { createCA, createServingCert } from "../src/certs/certs.js";
 import { createLogger } from "../src/log/logger.js";
 import { startConnectProxy, type ConnectProxy } from "../src/testenv/connect-proxy.js";
 import { startGitServer, type GitServer } from "../src/testenv/git-server.js";
-import { condition, startEnv, waitFor, waitSynced, type TestEnv } from "./harness/env.js";
+import { applySecret, condition, startEnv, waitFor, waitSynced, type TestEnv } from "./harness/env.js";
 
 let env: TestEnv;
 let https: GitServer;
@@ -25,15 +25,7 @@ const savedEnv = Object.fromEntries(PROXY_VARS.map((k) => [k, process.env[k]]));
 const cm = (name: string, value: string): string =>
   `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
 
-async function secret(name: string, data: Record<string, string>): Promise<void> {
-  const encoded = Object.fromEntries(
-    Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString("base64")]),
-  );
-  await env.admin.apply(
-    { apiVersion: "v1", kind: "Secret", metadata: { name, namespace: "default" }, data: encoded },
-    { fieldManager: "test", force: true },
-  );
-}
+const secret = (name: string, data: Record<string, string>): Promise<void> => applySecret(env, name, data);
 
 async function liveValue(ns: string, name: string): Promise<string | undefined> {
   const obj = await env.get("v1", "ConfigMap", ns, name);

@@ -8,7 +8,7 @@ import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
 import type { GitApp } from "../src/api/gitapp.js";
 import { startSshServer, type SshServer } from "../src/testenv/sshd.js";
-import { condition, startEnv, waitFor, waitSynced, type TestEnv } from "./harness/env.js";
+import { applySecret, condition, startEnv, waitFor, waitSynced, type TestEnv } from "./harness/env.js";
 
 let env: TestEnv;
 let sshd: SshServer;
@@ -16,15 +16,7 @@ let sshd: SshServer;
 const cm = (name: string, value: string): string =>
   `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
 
-async function secret(name: string, data: Record<string, string>): Promise<void> {
-  const encoded = Object.fromEntries(
-    Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString("base64")]),
-  );
-  await env.admin.apply(
-    { apiVersion: "v1", kind: "Secret", metadata: { name, namespace: "default" }, data: encoded },
-    { fieldManager: "test", force: true },
-  );
-}
+const secret = (name: string, data: Record<string, string>): Promise<void> => applySecret(env, name, data);
 
 async function liveValue(ns: string, name: string): Promise<string | undefined> {
   const obj = await env.get("v1", "ConfigMap", ns, name);

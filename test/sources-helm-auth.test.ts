@@ -20,7 +20,7 @@ import {
   type OciRegistry,
 } from "../src/testenv/chart-repo.js";
 import { startConnectProxy, type ConnectProxy } from "../src/testenv/connect-proxy.js";
-import { condition, startEnv, waitFor, waitSynced, type TestEnv } from "./harness/env.js";
+import { applySecret, condition, startEnv, waitFor, waitSynced, type TestEnv } from "./harness/env.js";
 
 let env: TestEnv;
 let ca: PemPair;
@@ -41,15 +41,7 @@ const chart = (version: string): ChartSpec => ({
   },
 });
 
-async function secret(name: string, data: Record<string, string>): Promise<void> {
-  const encoded = Object.fromEntries(
-    Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString("base64")]),
-  );
-  await env.admin.apply(
-    { apiVersion: "v1", kind: "Secret", metadata: { name, namespace: "default" }, data: encoded },
-    { fieldManager: "test", force: true },
-  );
-}
+const secret = (name: string, data: Record<string, string>): Promise<void> => applySecret(env, name, data);
 
 function chartApp(
   name: string,

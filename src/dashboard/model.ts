@@ -11,7 +11,7 @@ import type { AppRef, DesiredEntry, GitLocation } from "../manifest/desired.js";
 import type { FieldChange } from "../manifest/event.js";
 import { keyOf, type KubeObject } from "../manifest/object.js";
 import type { CommitInfo } from "../source/commit-info.js";
-import { ownedTree, type OwnedView } from "./tree.js";
+import { ownedTree, type ObjectRow, type OwnedView } from "./tree.js";
 
 export interface StateReaders {
   apps(): Iterable<GitApp>;
@@ -37,13 +37,7 @@ export interface AppSummary {
   message: string;
 }
 
-export interface ObjectView {
-  key: string;
-  kind: string;
-  namespace: string;
-  name: string;
-  health: HealthStatus;
-  healthMessage: string;
+export interface ObjectView extends ObjectRow {
   /** "Synced", "Drifted", "Missing", or "Not indexed" (in the inventory, not in the index yet). */
   sync: string;
   source?: GitLocation;

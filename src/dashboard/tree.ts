@@ -7,13 +7,17 @@ import { healthOf } from "../health/index.js";
 import type { HealthStatus } from "../health/types.js";
 import { isPlainObject, objectKey, type KubeObject } from "../manifest/object.js";
 
-export interface OwnedView {
+/** One object's row, from Git or owned by one: what it is and its health. */
+export interface ObjectRow {
   key: string;
   kind: string;
   namespace: string;
   name: string;
   health: HealthStatus;
   healthMessage: string;
+}
+
+export interface OwnedView extends ObjectRow {
   /** 1: owned by the Git object; 2: by one of its owned objects; … */
   depth: number;
   /** Key of the owner shown above it. */

@@ -198,6 +198,30 @@ function controllerFactory(
   };
 }
 
+/** The alert dispatcher (per-GitApp channels from `apps`), teed into the dashboard's activity ring. */
+async function startAlerts(
+  opts: RuntimeOptions,
+  parts: { client: ClusterClient; registry: Registry; apps: GitApps },
+  undo: Undo,
+): Promise<{ alerts: AlertSink; activity?: ActivityRing; closeAlerts: () => Promise<void> | undefined }> {
+  const { config, logger } = opts;
+  const dispatcher =
+    opts.alerts ??
+    (await createAlerts(
+      config,
+      parts.client,
+      logger,
+      parts.registry,
+      (event) => parts.apps.byRef(event.app)?.spec.alerts?.channels,
+    ));
+  // The dashboard's activity timeline gets every event the alert dispatcher gets.
+  const activity = config.dashboard.enabled ? new ActivityRing(config.dashboard.activityEntries) : undefined;
+  const alerts = activity ? teeAlerts(dispatcher, activity) : dispatcher;
+  const closeAlerts = (): Promise<void> | undefined => (alerts as { close?: () => Promise<void> }).close?.();
+  undo.push(closeAlerts);
+  return { alerts, activity, closeAlerts };
+}
+
 async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
   const { config, logger } = opts;
   const { transport, client, identity } = await connect(opts, undo);
@@ -213,20 +237,7 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
   undo.push(() => gate.clear());
   // Per-GitApp channels (spec.alerts.channels), looked up in the controller's GitApps.
   const apps = new GitApps();
-  const dispatcher =
-    opts.alerts ??
-    (await createAlerts(
-      config,
-      client,
-      logger,
-      registry,
-      (event) => apps.byRef(event.app)?.spec.alerts?.channels,
-    ));
-  // The dashboard's activity timeline gets every event the alert dispatcher gets.
-  const activity = config.dashboard.enabled ? new ActivityRing(config.dashboard.activityEntries) : undefined;
-  const alerts = activity ? teeAlerts(dispatcher, activity) : dispatcher;
-  const closeAlerts = (): Promise<void> | undefined => (alerts as { close?: () => Promise<void> }).close?.();
-  undo.push(closeAlerts);
+  const { alerts, activity, closeAlerts } = await startAlerts(opts, { client, registry, apps }, undo);
   const leadership = createLeadership(
     config,
     client,

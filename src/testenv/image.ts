@@ -90,15 +90,26 @@ async function libraries(binary: string): Promise<string[]> {
   return [...out.matchAll(/(\/\S+)\s+\(0x/g)].map((m) => m[1] ?? "").filter(Boolean);
 }
 
-/** A root filesystem for the base image: node, its libraries, CA bundle, users, /tmp. */
-async function baseRootfs(rootfs: string): Promise<void> {
-  const put = async (host: string, inImage = host): Promise<void> => {
+/** Copies a file of this machine into a root filesystem, at its own path or `inImage`. */
+export function rootfsCopier(rootfs: string): (host: string, inImage?: string) => Promise<void> {
+  return async (host, inImage = host) => {
     await mkdir(dirname(join(rootfs, inImage)), { recursive: true });
     await copyFile(host, join(rootfs, inImage));
   };
+}
+
+/** This machine's node as /usr/local/bin/node, with the libraries it needs. */
+export async function putNode(rootfs: string): Promise<void> {
+  const put = rootfsCopier(rootfs);
   await put(process.execPath, "/usr/local/bin/node");
   await chmod(join(rootfs, "usr/local/bin/node"), 0o755);
   for (const lib of await libraries(process.execPath)) await put(lib);
+}
+
+/** A root filesystem for the base image: node, its libraries, CA bundle, users, /tmp. */
+async function baseRootfs(rootfs: string): Promise<void> {
+  const put = rootfsCopier(rootfs);
+  await putNode(rootfs);
   await put("/etc/ssl/certs/ca-certificates.crt");
   await writeFile(
     join(rootfs, "etc/passwd"),
@@ -130,10 +141,7 @@ const SSH_BINARIES: ReadonlyArray<[host: string, inImage: string]> = [
 
 /** prebuilt/ssh/: git, ssh, /bin/sh and their libraries, laid out as in the image. */
 async function sshRootfs(root: string): Promise<void> {
-  const put = async (host: string, inImage = host): Promise<void> => {
-    await mkdir(dirname(join(root, inImage)), { recursive: true });
-    await copyFile(host, join(root, inImage));
-  };
+  const put = rootfsCopier(root);
   const libs = new Set<string>();
   for (const [host, inImage] of SSH_BINARIES) {
     await put(host, inImage);

@@ -9,11 +9,11 @@
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
-import { normalizedReference } from "./image.js";
+import { normalizedReference, putNode } from "./image.js";
 
 const run = promisify(execFile);
 
@@ -64,19 +64,8 @@ for (const sig of ["SIGTERM", "SIGINT"]) process.on(sig, () => process.exit(0));
 
 const digestOf = (data: Buffer): string => `sha256:${createHash("sha256").update(data).digest("hex")}`;
 
-async function libraries(binary: string): Promise<string[]> {
-  const { stdout } = await run("ldd", [binary]);
-  return [...stdout.matchAll(/(\/\S+)\s+\(0x/g)].map((m) => m[1] ?? "").filter(Boolean);
-}
-
 async function layerRootfs(rootfs: string): Promise<void> {
-  const put = async (host: string, inImage = host): Promise<void> => {
-    await mkdir(dirname(join(rootfs, inImage)), { recursive: true });
-    await copyFile(host, join(rootfs, inImage));
-  };
-  await put(process.execPath, "/usr/local/bin/node");
-  await chmod(join(rootfs, "usr/local/bin/node"), 0o755);
-  for (const lib of await libraries(process.execPath)) await put(lib);
+  await putNode(rootfs);
   for (const path of SCRIPT_PATHS) {
     await mkdir(dirname(join(rootfs, path)), { recursive: true });
     await writeFile(join(rootfs, path), STAND_IN_SERVER, { mode: 0o755 });

@@ -90,6 +90,17 @@ export async function waitFor<T>(
   );
 }
 
+/** A Secret in `default` with these string values (base64-encoded here), applied as admin. */
+export async function applySecret(env: TestEnv, name: string, data: Record<string, string>): Promise<void> {
+  const encoded = Object.fromEntries(
+    Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString("base64")]),
+  );
+  await env.admin.apply(
+    { apiVersion: "v1", kind: "Secret", metadata: { name, namespace: "default" }, data: encoded },
+    { fieldManager: "test", force: true },
+  );
+}
+
 export function condition(
   app: GitApp | undefined,
   type: string,
