@@ -32,6 +32,12 @@ export class LiveState {
     if (!informer) {
       // Fail fast on kinds the server does not serve, instead of an informer retrying forever.
       await this.client.discovery.resource(apiVersion, kind);
+      // stop() may have come while discovery answered (seen: a Deployment informer retrying for
+      // a minute after its control plane was gone), and another call may have started it meanwhile.
+      if (this.stopped) throw transient("Stopping", "gitgate is stopping");
+      informer = this.informers.get(id);
+    }
+    if (!informer) {
       informer = new Informer(this.client, { apiVersion, kind }, this.onChange, this.logger, {
         labelSelector: APP_LABEL,
       });

@@ -230,8 +230,11 @@ function reportIfStillAlive(): void {
       };
       return [s.constructor?.name, s.remoteAddress, s.remotePort ?? s.localPort].filter(Boolean).join(" ");
     });
+    // Timers and requests are not handles; node names every kind of resource still alive.
+    const resources = process.getActiveResourcesInfo().filter((r) => r !== "TTYWrap");
     process.stderr.write(
-      `test process still alive 60 s after its environment stopped; handles: ${what.join(", ")}\n`,
+      `test process still alive 60 s after its environment stopped; handles: ${what.join(", ")}; ` +
+        `resources: ${resources.join(", ")}\n`,
     );
     process.exit();
   }, 60_000).unref();
