@@ -1,19 +1,10 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
+import { configMapDenied } from "../../test/fixtures/alerts/events.js";
 import type { AlertEvent } from "../manifest/event.js";
 import { RepeatFilter } from "./repeat.js";
 
-const denied = (over: Partial<AlertEvent> = {}): AlertEvent => ({
-  type: "change-denied",
-  time: "2026-12-01T00:00:00.000Z",
-  app: { namespace: "default", name: "shop" },
-  object: { group: "", kind: "ConfigMap", namespace: "shop", name: "settings" },
-  actor: { username: "alice", via: "admission" },
-  changes: [{ path: "data.color", gitValue: "blue", liveValue: "red" }],
-  action: "Denied the request.",
-  operation: "UPDATE",
-  ...over,
-});
+const denied = configMapDenied;
 
 describe("admission: one alert per client request (kube-apiserver's stale-cache retry)", () => {
   const cases: Array<{ name: string; second: AlertEvent; afterMs: number; first: boolean }> = [

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
-import type { AlertEvent } from "../manifest/event.js";
+import { configMapDenied } from "../../test/fixtures/alerts/events.js";
 import type { KubeObject } from "../manifest/object.js";
 import {
   ACTIVITY_ANNOTATION,
@@ -10,17 +10,7 @@ import {
   entryOfEvent,
 } from "./activity-events.js";
 
-const denied = (over: Partial<AlertEvent> = {}): AlertEvent => ({
-  type: "change-denied",
-  time: "2026-12-01T00:00:00.000Z",
-  app: { namespace: "default", name: "shop" },
-  object: { group: "", kind: "ConfigMap", namespace: "shop", name: "settings" },
-  actor: { username: "alice", via: "admission" },
-  changes: [{ path: "data.color", gitValue: "blue", liveValue: "red" }],
-  action: "Denied the request.",
-  operation: "UPDATE",
-  ...over,
-});
+const denied = configMapDenied;
 const KEY = "k".repeat(64);
 const NOW = "2026-12-01T01:00:00.000Z";
 
