@@ -69,9 +69,9 @@ async function appearsLive(page: Page, selector: string, change: () => Promise<v
   return ms;
 }
 
-/** The developer's out-of-band change the gate refuses (Git says another color). */
-const patchColorRed = (): ReturnType<TestEnv["kubectl"]> =>
-  env.kubectl("user", [
+/** An out-of-band change of shop/settings' color (Git says another): the developer's is refused. */
+const patchColor = (identity: string, color: string): ReturnType<TestEnv["kubectl"]> =>
+  env.kubectl(identity, [
     "-n",
     "shop",
     "patch",
@@ -79,7 +79,7 @@ const patchColorRed = (): ReturnType<TestEnv["kubectl"]> =>
     "settings",
     "--type=merge",
     "-p",
-    '{"data":{"color":"red"}}',
+    JSON.stringify({ data: { color } }),
   ]);
 
 describe("dashboard in a real browser", () => {
@@ -233,7 +233,7 @@ describe("dashboard in a real browser", () => {
     await login(page, env.cp.tokens.user ?? "");
     await page.goto(`${url}/activity`);
     const ms = await appearsLive(page, "#activity tr.change-denied", async () => {
-      const r = await patchColorRed();
+      const r = await patchColor("user", "red");
       assertDenied(r, "validate.gitgate.io", /ConfigMap shop\/settings is managed by Git: data\.color/);
     });
     process.stdout.write(`# denial shown in the timeline ${ms} ms after kubectl started\n`);
@@ -262,16 +262,7 @@ describe("dashboard in a real browser", () => {
     await login(page, env.cp.tokens.user ?? "");
     await page.goto(`${url}/activity`);
     const ms = await appearsLive(page, "#activity tr.drift-found", async () => {
-      const r = await env.kubectl("platform", [
-        "-n",
-        "shop",
-        "patch",
-        "configmap",
-        "settings",
-        "--type=merge",
-        "-p",
-        '{"data":{"color":"green"}}',
-      ]);
+      const r = await patchColor("platform", "green");
       assert.equal(r.code, 0, r.stderr);
     });
     process.stdout.write(`# drift shown in the timeline ${ms} ms after kubectl started\n`);
@@ -323,7 +314,7 @@ describe("dashboard in a real browser", () => {
   it("keeps the activity in Events on the GitApp (counted, no Secret values) and shows it again after a restart", async () => {
     // The same denied change again (past the retry filter's 2 s): the same Event, count 2.
     await new Promise((r) => setTimeout(r, 2100));
-    const again = await patchColorRed();
+    const again = await patchColor("user", "red");
     assertDenied(again, "validate.gitgate.io", /data\.color/);
     type Ev = {
       reason: string;
