@@ -9,7 +9,7 @@
  * dedup window already folds such repeats.
  */
 import { createHash } from "node:crypto";
-import type { AlertEvent } from "../manifest/event.js";
+import { changeIdentity, type AlertEvent } from "../manifest/event.js";
 
 /** kube-apiserver retries at once (one etcd read): two seconds covers a slow webhook answer. */
 export const REPEAT_WINDOW_MS = 2000;
@@ -17,16 +17,7 @@ const MAX_REMEMBERED = 2000;
 
 /** What makes two admission events the same change (not the time, not the review's uid). */
 export function repeatKey(event: AlertEvent): string {
-  const identity = [
-    event.type,
-    event.app.namespace,
-    event.app.name,
-    event.object ? [event.object.group, event.object.kind, event.object.namespace, event.object.name] : null,
-    event.actor?.username ?? null,
-    event.operation ?? null,
-    (event.changes ?? []).map((c) => [c.path, c.gitValue ?? null, c.liveValue ?? null]),
-  ];
-  return createHash("sha256").update(JSON.stringify(identity)).digest("base64url");
+  return createHash("sha256").update(changeIdentity(event)).digest("base64url");
 }
 
 export class RepeatFilter {

@@ -13,7 +13,7 @@ import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { GITAPP_API_VERSION, GITAPP_KIND } from "../api/gitapp.js";
 import type { ClusterClient } from "../cluster/client.js";
 import type { Logger } from "../log/logger.js";
-import type { AlertEvent } from "../manifest/event.js";
+import { changeIdentity, type AlertEvent } from "../manifest/event.js";
 import { isPlainObject, type KubeObject } from "../manifest/object.js";
 import { redactText } from "../manifest/redact.js";
 import { ACTIVITY_TYPES, boundedEvent, type ActivityRing } from "./activity.js";
@@ -40,15 +40,7 @@ const REASONS: Record<string, string> = {
 
 /** Same change, same Event: the name hashes what makes two entries one (not their time). */
 export function activityEventName(event: AlertEvent): string {
-  const identity = JSON.stringify([
-    event.type,
-    event.app,
-    event.object ?? null,
-    event.actor?.username ?? null,
-    event.operation ?? null,
-    (event.changes ?? []).map((c) => [c.path, c.gitValue ?? null, c.liveValue ?? null]),
-  ]);
-  const hash = createHash("sha256").update(identity).digest("hex").slice(0, 24);
+  const hash = createHash("sha256").update(changeIdentity(event)).digest("hex").slice(0, 24);
   return `gitgate-activity.${hash}`;
 }
 

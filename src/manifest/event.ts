@@ -60,6 +60,23 @@ export interface AlertEvent {
   cluster?: string;
 }
 
+/**
+ * What makes two alert events one change, as JSON: type, app, object, actor, operation and the
+ * fields with both values — not the time. The admission repeat filter and the activity Events'
+ * names both key on it.
+ */
+export function changeIdentity(event: AlertEvent): string {
+  return JSON.stringify([
+    event.type,
+    event.app.namespace,
+    event.app.name,
+    event.object ? [event.object.group, event.object.kind, event.object.namespace, event.object.name] : null,
+    event.actor?.username ?? null,
+    event.operation ?? null,
+    (event.changes ?? []).map((c) => [c.path, c.gitValue ?? null, c.liveValue ?? null]),
+  ]);
+}
+
 export interface AlertSink {
   emit(event: AlertEvent): void;
 }
