@@ -35,6 +35,8 @@ describe("admission: one alert per client request (kube-apiserver's stale-cache 
     },
     { name: "another operation", second: denied({ operation: "DELETE" }), afterMs: 30, first: true },
     { name: "another type", second: denied({ type: "change-warned" }), afterMs: 30, first: true },
+    // The same GitApp on two registered clusters: two changes, not a retry.
+    { name: "another cluster", second: denied({ cluster: "staging" }), afterMs: 30, first: true },
   ];
   for (const c of cases)
     it(c.name, () => {

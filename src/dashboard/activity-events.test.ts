@@ -33,6 +33,7 @@ describe("dashboard: activity kept in Events", () => {
       denied({ changes: [{ path: "data.color", gitValue: "blue", liveValue: "green" }] }),
       denied({ type: "change-warned" }),
       denied({ app: { namespace: "default", name: "blog" } }),
+      denied({ cluster: "staging" }),
     ])
       assert.notEqual(activityEventName(other), name);
   });

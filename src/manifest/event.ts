@@ -61,8 +61,8 @@ export interface AlertEvent {
 }
 
 /**
- * What makes two alert events one change, as JSON: type, app, object, actor, operation and the
- * fields with both values — not the time. The admission repeat filter and the activity Events'
+ * What makes two alert events one change, as JSON: type, app, object, actor, operation, the
+ * fields with both values and the cluster — not the time. The admission repeat filter and the activity Events'
  * names both key on it.
  */
 export function changeIdentity(event: AlertEvent): string {
@@ -74,6 +74,7 @@ export function changeIdentity(event: AlertEvent): string {
     event.actor?.username ?? null,
     event.operation ?? null,
     (event.changes ?? []).map((c) => [c.path, c.gitValue ?? null, c.liveValue ?? null]),
+    event.cluster ?? null,
   ]);
 }
 
