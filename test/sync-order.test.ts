@@ -186,6 +186,43 @@ describe("sync order, hooks and options", () => {
     );
   });
 
+  it("a hook Job whose record in status was lost (gitgate stopped before writing it) is followed, not run again", async () => {
+    const hook = { "gitgate.io/hook": "PreSync", "gitgate.io/hook-delete-policy": "BeforeHookCreation" };
+    const { commit } = await env.git.createRepo("lost-record", {
+      "migrate.yaml": job("migrate", hook),
+      "app.yaml": cm("app-config"),
+    });
+    await app("lost-record", "lost-record", { interval: "2s" });
+    await waitCondition("lost-record", "Synced", "Unknown", "Progressing");
+    const created = await get("lost-record", "Job", "migrate", "batch/v1");
+    assert.equal(created?.metadata.annotations?.["gitgate.io/hook-operation"], `${commit}/1`);
+    // What a leader that died between creating the Job and writing status leaves behind.
+    await env.admin.patch(
+      { apiVersion: "gitgate.io/v1alpha1", kind: "GitApp", namespace: "default", name: "lost-record" },
+      { status: { operation: null } },
+      "merge",
+      { subresource: "status" },
+    );
+    const again = await waitFor("the operation recorded again", async () => {
+      const got = await env.getGitApp("lost-record");
+      return got?.status?.operation?.hooks?.length ? got : undefined;
+    });
+    assert.deepEqual(
+      again.status?.operation?.hooks?.map((h) => `${h.name} ${h.status}`),
+      ["migrate Running"],
+    );
+    await pause(3_000); // a few requeues (2 s) while the Job runs
+    const still = await get("lost-record", "Job", "migrate", "batch/v1");
+    assert.equal(
+      still?.metadata.uid,
+      created?.metadata.uid,
+      "the running migration was not deleted and rerun",
+    );
+    await finishJob("lost-record", "migrate", "Complete");
+    await waitSynced(env, "lost-record", commit);
+    assert.ok(await get("lost-record", "ConfigMap", "app-config"));
+  });
+
   it("a PreSync Job that fails stops the sync (condition, alert, later waves not applied); a fixed commit runs it again", async () => {
     const hook = {
       "gitgate.io/hook": "PreSync",

@@ -31,7 +31,7 @@ import { PushPace } from "./push-pace.js";
 import { healthUpdate } from "./health-refresh.js";
 import { WorkQueue } from "./queue.js";
 import { readsRepo } from "./reads-repo.js";
-import { GitApps } from "./apps.js";
+import { afterStatusWrite, afterWatchEvent, GitApps } from "./apps.js";
 import type { ClusterClient } from "../cluster/client.js";
 
 /** Whether this replica leads now (only the leader writes); it can change at any time. */
@@ -208,7 +208,7 @@ export class Controller {
       return;
     }
     const previous = this.apps.get(key);
-    this.apps.set(key, app);
+    this.apps.set(key, afterWatchEvent(previous, app));
     this.index.expect({ namespace: app.metadata.namespace ?? "", name: app.metadata.name ?? "" });
     const specChanged =
       previous?.metadata.generation !== app.metadata.generation ||
@@ -261,8 +261,8 @@ export class Controller {
     this.healthWrites.set(key, Date.now());
     try {
       const updated = await this.patchStatus(app, update.status);
-      if (this.apps.get(key)?.metadata.uid === app.metadata.uid)
-        this.apps.set(key, { ...app, status: updated.status });
+      const held = this.apps.get(key);
+      if (held && held.metadata.uid === app.metadata.uid) this.apps.set(key, afterStatusWrite(held, updated));
     } catch (err) {
       // Nothing else would write it until the next status event: try again shortly.
       this.opts.logger.warn({ app: key, err: messageOf(err) }, "health status update failed; retrying");
@@ -410,7 +410,10 @@ export class Controller {
       };
       const updated = await this.patchStatus(app, status);
       // Keep our copy current so the next run's transitions compare against what we wrote.
-      this.apps.set(appKey(ctx.spec.app), { ...app, status: updated.status ?? outcome.status });
+      const key = appKey(ctx.spec.app);
+      const held = this.apps.get(key);
+      if (held && held.metadata.uid === app.metadata.uid)
+        this.apps.set(key, afterStatusWrite(held, { ...updated, status: updated.status ?? outcome.status }));
     } catch (err) {
       this.opts.logger.warn({ app: appKey(ctx.spec.app), err: String(err) }, "status update failed");
     }

@@ -53,14 +53,33 @@ export function findHook(op: SyncOperation, key: string, phase: HookPhase): Hook
   return op.hooks?.find((h) => h.key === key && h.phase === phase);
 }
 
+/** The annotation naming the operation (commit and generation) a hook's object was created for. */
+export const HOOK_OPERATION_ANNOTATION = "gitgate.io/hook-operation";
+
+/** An operation's identity: its commit and spec generation (a failed one is never run again). */
+export function operationId(op: Pick<SyncOperation, "revision" | "generation">): string {
+  return `${op.revision}/${op.generation ?? 0}`;
+}
+
 /**
- * The object created for a hook: a hook named by `generateName` gets its name from the API
- * server, so the name is left out and the server's answer is recorded.
+ * The object created for a hook, marked with its operation: a hook named by `generateName` gets
+ * its name from the API server, so the name is left out and the server's answer is recorded.
  */
-export function hookObject(obj: KubeObject): KubeObject {
+export function hookObject(obj: KubeObject, op: SyncOperation): KubeObject {
   const copy = structuredClone(obj);
   if (copy.metadata.generateName && !copy.metadata.name) delete copy.metadata.name;
+  copy.metadata.annotations = { ...copy.metadata.annotations, [HOOK_OPERATION_ANNOTATION]: operationId(op) };
   return copy;
+}
+
+/**
+ * Whether a hook's existing object was created by this very operation. The operation's record
+ * of it can be lost (gitgate stopped, or a stale copy of the GitApp read) between creating it and
+ * writing status; such an object is followed, never deleted and created again: a migration Job
+ * must not be killed and rerun.
+ */
+export function createdBy(existing: KubeObject, op: SyncOperation): boolean {
+  return existing.metadata.annotations?.[HOOK_OPERATION_ANNOTATION] === operationId(op);
 }
 
 /** Whether `now` is past the wait budget of the step the operation waits at. */

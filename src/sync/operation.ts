@@ -14,6 +14,7 @@ import { applyEntries, planApply } from "./apply.js";
 import { findCondition } from "./conditions.js";
 import { healthOf } from "../health/index.js";
 import {
+  createdBy,
   currentOperation,
   deleteWhenDone,
   findHook,
@@ -220,12 +221,14 @@ async function createHook(
   phase: HookPhase,
   spec: HookSpec,
 ): Promise<HookRecord> {
-  const obj = hookObject(entry.object);
+  const obj = hookObject(entry.object, io.op);
   const name = obj.metadata.name;
-  if (name) await clearHookName(io, obj, name, spec);
-  const created = name
-    ? await io.writer.apply(obj, { fieldManager: FIELD_MANAGER, force: true })
-    : await io.writer.create(obj, { fieldManager: FIELD_MANAGER });
+  const adopted = name ? await clearHookName(io, obj, name, spec) : undefined;
+  const created =
+    adopted ??
+    (name
+      ? await io.writer.apply(obj, { fieldManager: FIELD_MANAGER, force: true })
+      : await io.writer.create(obj, { fieldManager: FIELD_MANAGER }));
   return {
     key: entry.key,
     phase,
@@ -239,20 +242,28 @@ async function createHook(
 
 /**
  * BeforeHookCreation: the previous run's object goes before the new one is created. Only this
- * app's own object is deleted; one of the same name that is not this app's fails the hook.
+ * app's own object is deleted; one of the same name that is not this app's fails the hook. One
+ * this operation created already is returned, to be followed instead.
  */
-async function clearHookName(io: Io, obj: KubeObject, name: string, spec: HookSpec): Promise<void> {
+async function clearHookName(
+  io: Io,
+  obj: KubeObject,
+  name: string,
+  spec: HookSpec,
+): Promise<KubeObject | undefined> {
   const target = { apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace, name };
   const existing = await io.deps.client.get(target);
-  if (!existing) return;
+  if (!existing) return undefined;
   if (existing.metadata.labels?.[APP_LABEL] !== appLabelValue(io.ctx.spec.app))
     throw terminal(
       "HookConflict",
       `hook ${obj.kind} ${name} exists and is not this GitApp's; nothing was created`,
     );
-  if (!spec.deletePolicies.includes("BeforeHookCreation")) return;
+  if (createdBy(existing, io.op) && !existing.metadata.deletionTimestamp) return existing;
+  if (!spec.deletePolicies.includes("BeforeHookCreation")) return undefined;
   await io.writer.delete(target);
   const deadline = Date.now() + 30_000;
   while ((await io.deps.client.get(target)) && Date.now() < deadline)
     await new Promise((r) => setTimeout(r, 200));
+  return undefined;
 }

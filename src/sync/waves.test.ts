@@ -7,6 +7,8 @@ import {
   currentOperation,
   deleteWhenDone,
   finish,
+  createdBy,
+  HOOK_OPERATION_ANNOTATION,
   hookObject,
   hookState,
   operationPatch,
@@ -216,13 +218,27 @@ describe("sync operation", () => {
     assert.equal(operationPatch(undefined), undefined);
   });
   it("a generateName hook is created without a name", () => {
-    const hook = hookObject({
-      apiVersion: "batch/v1",
-      kind: "Job",
-      metadata: { name: "", generateName: "m-" },
-    });
+    const op: SyncOperation = { revision: "a", phase: "Running", startedAt: "t", hooks: [] };
+    const hook = hookObject(
+      { apiVersion: "batch/v1", kind: "Job", metadata: { name: "", generateName: "m-" } },
+      op,
+    );
     assert.equal(hook.metadata.name, undefined);
-    assert.equal(hookObject(obj("Job", {}, "fixed")).metadata.name, "fixed");
+    assert.equal(hookObject(obj("Job", {}, "fixed"), op).metadata.name, "fixed");
+  });
+  it("a hook's object names its operation; only that operation's object is followed again", () => {
+    const op: SyncOperation = { revision: "c0ffee", generation: 3, phase: "Running", startedAt: "t" };
+    const made = hookObject(obj("Job", { keep: "yes" }, "migrate"), op);
+    assert.equal(made.metadata.annotations?.[HOOK_OPERATION_ANNOTATION], "c0ffee/3");
+    assert.equal(made.metadata.annotations?.keep, "yes", "the hook's own annotations stay");
+    const cases: Array<[string, Pick<SyncOperation, "revision" | "generation">, boolean]> = [
+      ["the same operation (its status record lost)", { revision: "c0ffee", generation: 3 }, true],
+      ["a new commit", { revision: "beef", generation: 3 }, false],
+      ["a new spec generation", { revision: "c0ffee", generation: 4 }, false],
+    ];
+    for (const [name, other, expected] of cases)
+      assert.equal(createdBy(made, { ...op, ...other }), expected, name);
+    assert.equal(createdBy(obj("Job", {}, "migrate"), op), false, "an unmarked object (older gitgate)");
   });
 });
 
