@@ -9,6 +9,7 @@
  * dedup window already folds such repeats.
  */
 import { createHash } from "node:crypto";
+import { Deduplicator } from "../bounded/seen.js";
 import { changeIdentity, type AlertEvent } from "../manifest/event.js";
 
 /** kube-apiserver retries at once (one etcd read): two seconds covers a slow webhook answer. */
@@ -21,30 +22,14 @@ export function repeatKey(event: AlertEvent): string {
 }
 
 export class RepeatFilter {
-  private readonly seen = new Map<string, number>();
+  private readonly seen: Deduplicator;
 
-  constructor(
-    private readonly windowMs = REPEAT_WINDOW_MS,
-    private readonly max = MAX_REMEMBERED,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(windowMs = REPEAT_WINDOW_MS, max = MAX_REMEMBERED, now: () => number = Date.now) {
+    this.seen = new Deduplicator(windowMs, now, max);
+  }
 
   /** True for the first event of a change; false for its repeat within the window. */
   first(event: AlertEvent): boolean {
-    const now = this.now();
-    const key = repeatKey(event);
-    const last = this.seen.get(key);
-    this.seen.delete(key);
-    this.seen.set(key, now);
-    this.evict(now);
-    return last === undefined || now - last > this.windowMs;
-  }
-
-  private evict(now: number): void {
-    // Oldest first (insertion order): drop expired ones and anything past the bound.
-    for (const [key, at] of this.seen) {
-      if (this.seen.size <= this.max && now - at <= this.windowMs) break;
-      this.seen.delete(key);
-    }
+    return !this.seen.isDuplicate(repeatKey(event));
   }
 }

@@ -6,7 +6,8 @@
 import type { Logger } from "../log/logger.js";
 import { OPT_IN_EVENTS, type AlertEvent, type AlertEventType } from "../manifest/event.js";
 import { backoffDelay, errorCode, postOnce, sleep, type PostOutcome } from "./http.js";
-import { Deduplicator, TokenBucket, dedupKey, type Clock, type RateLimit } from "./limits.js";
+import { Deduplicator } from "../bounded/seen.js";
+import { TokenBucket, dedupKey, type Clock, type RateLimit } from "./limits.js";
 import type { AlertCounterName, AlertCounters } from "./metrics.js";
 import { buildRequest, typeOf, type QueueItem } from "./request.js";
 import { HeldBack } from "./summary.js";

@@ -5,7 +5,8 @@ import type { AlertEvent } from "../manifest/event.js";
 import { resolveChannelURL, resolveChannels, type SecretKeyRef } from "./channel-url.js";
 import { validateChannels } from "./dispatcher.js";
 import { backoffDelay, parseRetryAfter } from "./http.js";
-import { Deduplicator, TokenBucket, dedupKey } from "./limits.js";
+import { Deduplicator } from "../bounded/seen.js";
+import { TokenBucket, dedupKey } from "./limits.js";
 
 describe("alert limits", () => {
   it("parses Retry-After as seconds or an HTTP date", () => {

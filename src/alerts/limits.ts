@@ -2,8 +2,9 @@
 import { keyOf } from "../manifest/object.js";
 import { digestOf } from "../manifest/digest.js";
 import type { AlertEvent } from "../manifest/event.js";
+import type { Clock } from "../bounded/seen.js";
 
-export type Clock = () => number;
+export type { Clock };
 
 /**
  * What makes two alerts "the same": type, app, object, actor and the set of differing field paths (not
@@ -28,37 +29,6 @@ export function dedupKey(event: AlertEvent): string {
     paths,
     event.source?.commit ?? "",
   ]);
-}
-
-/** Remembers keys for `windowMs`; bounded so a storm of distinct events cannot grow it without limit. */
-export class Deduplicator {
-  private readonly seen = new Map<string, number>();
-
-  constructor(
-    private readonly windowMs: number,
-    private readonly clock: Clock,
-    private readonly maxKeys = 10_000,
-  ) {}
-
-  /** True when the key was seen within the window (the event should be suppressed). */
-  isDuplicate(key: string): boolean {
-    if (this.windowMs <= 0) return false;
-    const now = this.clock();
-    const expires = this.seen.get(key);
-    if (expires !== undefined && expires > now) return true;
-    // Re-insert so Map order stays oldest-first for eviction.
-    this.seen.delete(key);
-    this.seen.set(key, now + this.windowMs);
-    if (this.seen.size > this.maxKeys) this.evict(now);
-    return false;
-  }
-
-  private evict(now: number): void {
-    for (const [key, expires] of this.seen) {
-      if (this.seen.size <= this.maxKeys && expires > now) break;
-      this.seen.delete(key);
-    }
-  }
 }
 
 export interface RateLimit {

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import type { ClusterClient } from "../cluster/client.js";
 import { apiErrorFrom } from "../cluster/api-error.js";
 import { isPlainObject } from "../manifest/object.js";
-import { TtlCache } from "./cache.js";
+import { TtlCache } from "../bounded/ttl-cache.js";
 
 export interface DashboardUser {
   username: string;

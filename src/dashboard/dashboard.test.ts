@@ -5,7 +5,7 @@ import type { GitApp } from "../api/gitapp.js";
 import type { AlertEvent } from "../manifest/event.js";
 import { ActivityRing, boundedEvent, teeAlerts } from "./activity.js";
 import { bearerToken, reviewedUser, validTokenShape } from "./auth.js";
-import { TtlCache } from "./cache.js";
+import { TtlCache } from "../bounded/ttl-cache.js";
 import { esc, html } from "./html.js";
 import { sameOrigin } from "./http.js";
 import { listApps, summarize, type StateReaders } from "./model.js";

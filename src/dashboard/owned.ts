@@ -7,7 +7,7 @@
 import type { ClusterClient } from "../cluster/client.js";
 import type { Logger } from "../log/logger.js";
 import { isPlainObject, type KubeObject } from "../manifest/object.js";
-import { TtlCache } from "./cache.js";
+import { TtlCache } from "../bounded/ttl-cache.js";
 
 /** The kinds that Git objects usually own (Deployment → ReplicaSet → Pod, CronJob → Job → Pod, …). */
 export const OWNED_KINDS: ReadonlyArray<{ apiVersion: string; kind: string; resource: string }> = [

@@ -3,7 +3,7 @@
  * this process (never in a URL, a log or the browser's script-readable storage). Bounded, expiring.
  */
 import { randomBytes } from "node:crypto";
-import { TtlCache } from "./cache.js";
+import { TtlCache } from "../bounded/ttl-cache.js";
 
 export const SESSION_COOKIE = "gitgate_session";
 const MAX_SESSIONS = 1000;

@@ -2,6 +2,8 @@
  * Subject and author of the commits gitgate synced, read from the local object store right after
  * the fetch (never an extra fetch), kept in memory and bounded, for the dashboard's revision column.
  */
+import { TtlCache } from "../bounded/ttl-cache.js";
+
 export interface CommitInfo {
   /** First line of the message, capped. */
   subject: string;
@@ -37,26 +39,8 @@ export function commitInfoOf(commit: {
 }
 
 /** sha → CommitInfo, the least recently stored going first when full. */
-export class CommitLog {
-  private readonly commits = new Map<string, CommitInfo>();
-
-  constructor(private readonly max = MAX_COMMITS) {}
-
-  has(sha: string): boolean {
-    return this.commits.has(sha);
-  }
-
-  get(sha: string): CommitInfo | undefined {
-    return this.commits.get(sha);
-  }
-
-  set(sha: string, info: CommitInfo): void {
-    this.commits.delete(sha);
-    this.commits.set(sha, info);
-    while (this.commits.size > this.max) {
-      const oldest = this.commits.keys().next().value;
-      if (oldest === undefined) break;
-      this.commits.delete(oldest);
-    }
+export class CommitLog extends TtlCache<CommitInfo> {
+  constructor(max = MAX_COMMITS) {
+    super(max, Number.POSITIVE_INFINITY);
   }
 }

@@ -1,4 +1,7 @@
-/** A small map with expiry and a size bound: the oldest entry goes first when full. */
+/**
+ * A map with expiry and a size bound: the oldest entry (by last set) goes first when full. With
+ * `ttlMs` Infinity it is a bounded map (the commit log).
+ */
 export class TtlCache<V> {
   private readonly entries = new Map<string, { value: V; expires: number }>();
 
@@ -26,6 +29,10 @@ export class TtlCache<V> {
       this.entries.delete(oldest);
     }
     this.entries.set(key, { value, expires: this.now() + ttlMs });
+  }
+
+  has(key: string): boolean {
+    return this.get(key) !== undefined;
   }
 
   delete(key: string): void {
