@@ -113,15 +113,19 @@ async function replicasOn(cp: ControlPlane, env: Remote): Promise<string> {
   return r.code === 0 ? r.stdout.trim() : `error: ${r.stderr}`;
 }
 
-/** The Secret that registers a remote cluster: gitgate's token there, its CA as data. */
+/**
+ * The Secret that registers a remote cluster: gitgate's token there, its CA as data, and the name
+ * of the client certificate its kube-apiserver presents, bound to its webhook path.
+ */
 async function register(name: Remote, cp: ControlPlane): Promise<void> {
   const kubeconfig = kubeconfigYaml(cp.server, cp.caPem, "gitgate", cp.tokens.gitgate ?? "");
+  const webhookClientNames = cp.webhookClient.commonName;
   await admin.apply(
     {
       apiVersion: "v1",
       kind: "Secret",
       metadata: { name: `cluster-${name}`, namespace: NS, labels: { "gitgate.io/secret-type": "cluster" } },
-      stringData: { name, kubeconfig },
+      stringData: { name, kubeconfig, webhookClientNames },
     },
     { fieldManager: "test", force: true },
   );
@@ -131,8 +135,8 @@ describe("one gitgate, several clusters", () => {
   before(async () => {
     const [h, dev, staging, g, tools] = await Promise.all([
       startControlPlane(),
-      startControlPlane(),
-      startControlPlane(),
+      startControlPlane({ webhookClientName: "dev-apiserver" }),
+      startControlPlane({ webhookClientName: "staging-apiserver" }),
       startGitServer(),
       pinnedTools(),
     ]);
@@ -266,7 +270,7 @@ describe("one gitgate, several clusters", () => {
       operation: "DELETE",
       oldObject: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x", namespace: "web" } },
     });
-    const client = remote.dev.webhookClient;
+    const client = hub.webhookClient;
     const answer = await postReview(`${webhookUrl}/validate/qa`, review, {
       ca: gitgate.caPem,
       cert: client.cert,
@@ -276,6 +280,52 @@ describe("one gitgate, several clusters", () => {
     const body = JSON.parse(answer.body) as { response: { allowed: boolean; status?: { message?: string } } };
     assert.equal(body.response.allowed, false);
     assert.match(body.response.status?.message ?? "", /gitgate does not manage cluster "qa"/);
+  });
+
+  it("a cluster's kube-apiserver certificate is served on its own path only (webhookClientNames)", async () => {
+    const review = admissionReview({
+      userInfo: { username: "alice" },
+      operation: "DELETE",
+      oldObject: {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "staging-web", namespace: "web" },
+      },
+    });
+    const as = (cp: ControlPlane): { ca: string | undefined; cert: string; key: string } => ({
+      ca: gitgate.caPem,
+      cert: cp.webhookClient.cert,
+      key: cp.webhookClient.key,
+    });
+    const cases: Array<[string, string, ControlPlane, RegExp]> = [
+      [
+        "dev's certificate on staging's path",
+        "/validate/staging",
+        remote.dev,
+        /not one bound to cluster "staging"/,
+      ],
+      [
+        "dev's certificate on the hub's path",
+        "/validate",
+        remote.dev,
+        /bound to cluster "dev"; it may post only/,
+      ],
+      ["the hub's certificate on dev's path", "/validate/dev", hub, /not one bound to cluster "dev"/],
+    ];
+    for (const [name, path, cp, reason] of cases) {
+      const answer = await postReview(`${webhookUrl}${path}`, review, as(cp));
+      // Refused by gitgate before the review: 403 with the binding named, no AdmissionReview answer.
+      assert.equal(answer.status, 403, `${name}: ${answer.body}`);
+      const { error } = JSON.parse(answer.body) as { error: string };
+      assert.match(error, /^client refused \(binding\): /, name);
+      assert.match(error, reason, name);
+    }
+    // Each on its own path is judged (the review of a managed object: gitgate denies the delete).
+    const own = await postReview(`${webhookUrl}/validate/staging`, review, as(remote.staging));
+    assert.equal(own.status, 200, own.body);
+    const body = JSON.parse(own.body) as { response: { allowed: boolean; status?: { message?: string } } };
+    assert.equal(body.response.allowed, false);
+    assert.match(body.response.status?.message ?? "", /staging-web is managed by Git/);
   });
 
   it("a GitApp naming an unknown cluster, or a tenant's naming a remote one, syncs nothing and says why", async () => {

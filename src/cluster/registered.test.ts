@@ -58,6 +58,29 @@ describe("parseClusterSecret", () => {
       secret: secret("dev", kubeconfig(goodCluster, { token: "t" }), { failurePolicy: "Ignore" }),
     },
     {
+      what: "webhookClientNames",
+      secret: secret("dev", kubeconfig(goodCluster, { token: "t" }), {
+        webhookClientNames: "dev-apiserver, dev-apiserver.example.com\n",
+      }),
+    },
+    {
+      what: "webhookClientNames empty",
+      secret: secret("dev", kubeconfig(goodCluster, { token: "t" }), { webhookClientNames: " , " }),
+      error: /webhookClientNames` is empty/,
+    },
+    {
+      what: "webhookClientNames with a name no certificate carries",
+      secret: secret("dev", kubeconfig(goodCluster, { token: "t" }), { webhookClientNames: "a/b" }),
+      error: /"a\/b" is not a certificate name/,
+    },
+    {
+      what: "webhookClientNames too many",
+      secret: secret("dev", kubeconfig(goodCluster, { token: "t" }), {
+        webhookClientNames: Array.from({ length: 17 }, (_, i) => `n${i}`).join(","),
+      }),
+      error: /more than 16/,
+    },
+    {
       what: "failurePolicy not Fail or Ignore",
       secret: secret("dev", kubeconfig(goodCluster, { token: "t" }), { failurePolicy: "Maybe" }),
       error: /failurePolicy/,
@@ -167,6 +190,14 @@ describe("parseClusterSecret", () => {
       // A credential is never echoed back.
       assert.doesNotMatch(parsed.error.message, /t0k|\/bin\/sh/);
     });
+
+  it("webhookClientNames: split on commas and whitespace", () => {
+    const parsed = parseClusterSecret(
+      secret("dev", kubeconfig(goodCluster, { token: "t" }), { webhookClientNames: "a, b.example.com\nc" }),
+    );
+    assert.ok(parsed.ok);
+    assert.deepEqual(parsed.cluster.webhookClientNames, ["a", "b.example.com", "c"]);
+  });
 
   it("passes only the validated fields to client-node", () => {
     const parsed = parseClusterSecret(secret("dev", kubeconfig(goodCluster, { token: "t0k" })));

@@ -26,6 +26,12 @@ export interface ClusterCredentials {
   keyData?: string;
   /** The validating webhook's failurePolicy on that cluster (Secret key `failurePolicy`); absent: the config's. */
   failurePolicy?: "Fail" | "Ignore";
+  /**
+   * The names (CN or DNS SAN) of the client certificate this cluster's kube-apiserver presents to
+   * gitgate (Secret key `webhookClientNames`): only such a certificate may post on this cluster's
+   * webhook path, and such a certificate only there.
+   */
+  webhookClientNames?: string[];
 }
 
 export type ParsedClusterSecret =
@@ -157,10 +163,36 @@ export function parseClusterSecret(secret: KubeObject): ParsedClusterSecret {
   const creds = credentialsOf(name, cluster, user);
   if (typeof creds === "string") return invalid(where, `kubeconfig: ${creds}`);
   const failurePolicy = decoded(data, "failurePolicy");
-  if (failurePolicy === undefined) return { ok: true, cluster: creds };
-  if (failurePolicy !== "Fail" && failurePolicy !== "Ignore")
+  if (failurePolicy !== undefined && failurePolicy !== "Fail" && failurePolicy !== "Ignore")
     return invalid(where, "`failurePolicy` must be Fail or Ignore");
-  return { ok: true, cluster: { ...creds, failurePolicy } };
+  const clientNames = webhookClientNamesOf(decoded(data, "webhookClientNames"));
+  if (typeof clientNames === "string") return invalid(where, clientNames);
+  return {
+    ok: true,
+    cluster: {
+      ...creds,
+      ...(failurePolicy ? { failurePolicy } : {}),
+      ...(clientNames ? { webhookClientNames: clientNames } : {}),
+    },
+  };
+}
+
+const MAX_CLIENT_NAMES = 16;
+/** A certificate CN or DNS name: no spaces, commas or control characters, at most 253. */
+const CLIENT_NAME = /^[A-Za-z0-9*][A-Za-z0-9.:_@*-]{0,252}$/;
+
+/** `webhookClientNames`: names separated by commas or whitespace; an error says which is wrong. */
+export function webhookClientNamesOf(raw: string | undefined): string[] | undefined | string {
+  if (raw === undefined) return undefined;
+  if (raw.length > MAX_CLIENT_NAMES * 254) return "`webhookClientNames` is too long";
+  const names = raw.split(/[\s,]+/).filter((n) => n !== "");
+  if (names.length === 0) return "`webhookClientNames` is empty (leave the key out instead)";
+  if (names.length > MAX_CLIENT_NAMES)
+    return `\`webhookClientNames\` has more than ${MAX_CLIENT_NAMES} names`;
+  const bad = names.find((n) => !CLIENT_NAME.test(n));
+  if (bad !== undefined)
+    return `\`webhookClientNames\`: ${JSON.stringify(bad.slice(0, 64))} is not a certificate name`;
+  return names;
 }
 
 /** The kubeconfig client-node loads (loadFromOptions): exactly the validated fields, nothing else. */

@@ -183,6 +183,7 @@ export class ClusterRegistry {
   /** Secret events are applied one at a time (starting and stopping a cluster is async). */
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
+  private bound?: Map<string, readonly string[]>;
 
   constructor(private readonly opts: ClusterRegistryOptions) {
     this.reachable = new Gauge({
@@ -226,6 +227,17 @@ export class ClusterRegistry {
     return this.clusters.get(name)?.admission();
   }
 
+  /** Cluster → the client certificate names bound to its webhook path (those that set any). */
+  bindings(): ReadonlyMap<string, readonly string[]> {
+    // Asked on every admission request: built once per change of the registered set.
+    if (!this.bound) {
+      this.bound = new Map();
+      for (const [name, c] of this.clusters)
+        if (c.creds.webhookClientNames) this.bound.set(name, c.creds.webhookClientNames);
+    }
+    return this.bound;
+  }
+
   connections(): ClusterConnection[] {
     return [...this.clusters.values()].map((c) => c.state);
   }
@@ -240,6 +252,7 @@ export class ClusterRegistry {
     await this.chain;
     await Promise.all([...this.clusters.values()].map((c) => c.stop()));
     this.clusters.clear();
+    this.bound = undefined;
   }
 
   private enqueue(type: WatchEventType, secret: KubeObject): void {
@@ -264,6 +277,7 @@ export class ClusterRegistry {
       return;
     }
     if (current) {
+      this.bound = undefined;
       this.clusters.delete(current.name);
       await current.stop();
       this.opts.logger.info({ cluster: current.name, secret: key }, "registered cluster removed");
@@ -279,6 +293,7 @@ export class ClusterRegistry {
       holdSecret: this.opts.holdSecret,
       reachable: this.reachable,
     });
+    this.bound = undefined;
     this.clusters.set(creds.name, cluster);
     try {
       await cluster.start();
@@ -287,6 +302,7 @@ export class ClusterRegistry {
         "registered cluster added",
       );
     } catch (err) {
+      this.bound = undefined;
       this.clusters.delete(creds.name);
       await cluster.stop();
       throw err;

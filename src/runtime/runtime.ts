@@ -414,6 +414,7 @@ async function startWebhookServer(
     onPush: (urls) => urls.flatMap((u) => controller.pushRepo(u)),
     isReady: parts.isReady,
     clusterAdmission: (name) => parts.clusters.admission(name),
+    clusterBindings: () => parts.clusters.bindings(),
   });
   undo.push(() => server.close());
   await controller.start();

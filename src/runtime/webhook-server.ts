@@ -20,9 +20,20 @@ import type { Logger } from "../log/logger.js";
 import type { AlertSink } from "../manifest/event.js";
 import type { DesiredEntry } from "../manifest/desired.js";
 import type { KubeObject } from "../manifest/object.js";
-import { createAdmissionTransport, type AdmissionTransport } from "../server/admission-http.js";
+import {
+  createAdmissionTransport,
+  type AdmissionTransport,
+  type TransportOptions,
+} from "../server/admission-http.js";
 import { createApp } from "../server/app.js";
-import { parseCaBundle, refuseClient, type ClientPolicy } from "../server/client-auth.js";
+import {
+  parseCaBundle,
+  refuseBinding,
+  refuseClient,
+  verifiedPeer,
+  type ClientPolicy,
+  type ClusterBindings,
+} from "../server/client-auth.js";
 import { listenHttps, type HttpsListener } from "../server/https.js";
 import { namespacesOutOfGate, registerWebhooks } from "../server/webhooks.js";
 import { admissionPolicy } from "./policy.js";
@@ -112,6 +123,8 @@ export interface WebhookServerDeps {
   isReady: () => boolean;
   /** A registered cluster's state for `/validate/<cluster>`; undefined: not managed (refused). */
   clusterAdmission?: (name: string) => ClusterAdmission | undefined;
+  /** Registered clusters' bound client certificate names (cluster Secrets' webhookClientNames). */
+  clusterBindings?: () => ClusterBindings;
 }
 
 export class WebhookServer {
@@ -374,12 +387,32 @@ function admissionTransport(deps: WebhookServerDeps, clients?: ClientPolicy): Ad
     { gate, policy: () => policy, alerts: deps.alerts, logger, metrics, liveParent },
     {
       cluster: clusterDeps(deps, metrics),
-      refuse: clients
-        ? (req) => {
-            const refusal = refuseClient(req, clients);
-            return refusal && `client refused (${refusal.reason}): ${refusal.detail}`;
-          }
-        : undefined,
+      refuse: refuseRequest(deps.clusterBindings, clients),
     },
   );
+}
+
+/**
+ * Who may post on a webhook path: webhook.clientCA and clientNames for every path, then the
+ * registered clusters' bindings. A cluster with bound names and no client CA to check them
+ * against is refused outright: its path must not fall back to trusting any caller.
+ */
+function refuseRequest(
+  bindingsOf: (() => ClusterBindings) | undefined,
+  clients: ClientPolicy | undefined,
+): TransportOptions["refuse"] {
+  if (!clients && !bindingsOf) return undefined;
+  return (req, cluster) => {
+    const bindings = bindingsOf?.() ?? new Map<string, readonly string[]>();
+    if (!clients)
+      return cluster !== undefined && bindings.has(cluster)
+        ? `client refused (binding): cluster "${cluster}" has webhookClientNames but webhook.clientCA is not set`
+        : undefined;
+    const refusal = refuseClient(req, clients);
+    if (refusal) return `client refused (${refusal.reason}): ${refusal.detail}`;
+    if (bindings.size === 0) return undefined;
+    const peer = verifiedPeer(req);
+    const wrong = peer ? refuseBinding(peer, cluster, bindings) : "no verified client certificate";
+    return wrong && `client refused (binding): ${wrong}`;
+  };
 }

@@ -35,7 +35,7 @@ export interface TransportOptions {
    * Checked before the body is read: a reason refuses the request with 403, so it never reaches
    * the review (webhook.clientCA: only kube-apiserver's client certificate counts).
    */
-  refuse?: (req: IncomingMessage) => string | undefined;
+  refuse?: (req: IncomingMessage, cluster: string | undefined) => string | undefined;
   /**
    * `/validate/<cluster>` and `/mutate/<cluster>`: the review of a registered cluster, decided from
    * its own index. Absent, or undefined for that name: the request is refused as not managed.
@@ -68,7 +68,7 @@ export function createAdmissionTransport(
       const route = routeOf(req);
       if (route === undefined) return false;
       const { webhook, cluster } = route;
-      const refused = options.refuse?.(req);
+      const refused = options.refuse?.(req, cluster);
       if (refused !== undefined) {
         req.resume();
         reject(res, 403, refused);

@@ -3,7 +3,14 @@ import { X509Certificate } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { describe, it } from "node:test";
 import { createClientCA, createClientCert } from "../testenv/client-certs.js";
-import { parseCaBundle, peerNameAllowed, peerNamesOf, refuseClient, type PeerNames } from "./client-auth.js";
+import {
+  parseCaBundle,
+  peerNameAllowed,
+  peerNamesOf,
+  refuseBinding,
+  refuseClient,
+  type PeerNames,
+} from "./client-auth.js";
 
 describe("peerNameAllowed", () => {
   const cases: Array<[string, PeerNames, string[], boolean]> = [
@@ -99,4 +106,40 @@ describe("certificates", () => {
       'client certificate names ["kube-apiserver-webhook-client","apiserver.example.com"] are not in webhook.clientNames',
     );
   });
+});
+
+describe("refuseBinding: a cluster's bound certificate posts on that cluster's path only", () => {
+  const cn = (name: string): PeerNames => ({ commonNames: [name], dnsNames: [] });
+  const bindings = new Map<string, readonly string[]>([
+    ["dev", ["dev-apiserver"]],
+    ["prod", ["prod-apiserver", "prod.example.com"]],
+  ]);
+  const cases: Array<[string, PeerNames, string | undefined, RegExp | undefined]> = [
+    ["dev's certificate on dev's path", cn("dev-apiserver"), "dev", undefined],
+    [
+      "prod's certificate by its DNS SAN",
+      { commonNames: [], dnsNames: ["prod.example.com"] },
+      "prod",
+      undefined,
+    ],
+    ["dev's certificate on prod's path", cn("dev-apiserver"), "prod", /not one bound to cluster "prod"/],
+    ["dev's certificate on the hub's path", cn("dev-apiserver"), undefined, /bound to cluster "dev"/],
+    ["the hub's certificate on dev's path", cn("kube-apiserver"), "dev", /not one bound to cluster "dev"/],
+    ["the hub's certificate on the hub's path", cn("kube-apiserver"), undefined, undefined],
+    ["an unbound cluster's path, unbound certificate", cn("kube-apiserver"), "staging", undefined],
+    [
+      "an unbound cluster's path, dev's certificate",
+      cn("dev-apiserver"),
+      "staging",
+      /bound to cluster "dev"/,
+    ],
+  ];
+  for (const [name, peer, cluster, refused] of cases)
+    it(name, () => {
+      const got = refuseBinding(peer, cluster, bindings);
+      if (refused) assert.match(got ?? "", refused);
+      else assert.equal(got, undefined);
+    });
+  it("no bindings: nothing refused", () =>
+    assert.equal(refuseBinding(cn("anyone"), "dev", new Map()), undefined));
 });

@@ -82,6 +82,39 @@ export function refuseClient(req: IncomingMessage, policy: ClientPolicy): Client
   };
 }
 
+/** Registered cluster → the client certificate names bound to its webhook path. */
+export type ClusterBindings = ReadonlyMap<string, readonly string[]>;
+
+/**
+ * Whether a certificate may post on a webhook path (`cluster` undefined: the hub's own). A path's
+ * cluster is a claim the caller makes: a cluster with bound names is served only to a certificate
+ * carrying one of them, and a certificate carrying a cluster's bound name is served only on that
+ * cluster's path — so one cluster's kube-apiserver cannot have its reviews judged by another
+ * cluster's index (allowed where Git says otherwise for its own objects) or by the hub's.
+ */
+export function refuseBinding(
+  peer: PeerNames,
+  cluster: string | undefined,
+  bindings: ClusterBindings,
+): string | undefined {
+  const bound = cluster === undefined ? undefined : bindings.get(cluster);
+  if (bound && !peerNameAllowed(peer, bound))
+    return `client certificate is not one bound to cluster "${cluster}" (its webhookClientNames)`;
+  for (const [other, names] of bindings) {
+    if (other === cluster || !peerNameAllowed(peer, names)) continue;
+    return `client certificate is bound to cluster "${other}"; it may post only on that cluster's path`;
+  }
+  return undefined;
+}
+
+/** The names of the connection's verified client certificate; undefined without one. */
+export function verifiedPeer(req: IncomingMessage): PeerNames | undefined {
+  const socket = req.socket as Partial<TLSSocket>;
+  if (typeof socket.getPeerCertificate !== "function" || !socket.authorized) return undefined;
+  const peer = socket.getPeerCertificate();
+  return peer?.raw ? peerNamesOf(peer.raw) : undefined;
+}
+
 /**
  * The certificates of a PEM bundle (webhook.clientCA), each parsed; throws naming what is wrong
  * (no certificate, an unparsable one, one that is not a CA) so a bad file fails the start.

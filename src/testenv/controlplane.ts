@@ -52,6 +52,8 @@ export const DEFAULT_IDENTITIES: Identity[] = [
 
 export interface ControlPlaneOptions extends AssetOptions {
   identities?: Identity[];
+  /** The CN of kube-apiserver's webhook client certificate (default WEBHOOK_CLIENT_NAME). */
+  webhookClientName?: string;
   /** Start kube-controller-manager when available (default true). */
   controllerManager?: boolean;
   binaries?: ControlPlaneBinaries;
@@ -77,7 +79,7 @@ export interface WebhookClient {
   /** PEM file of the CA that signed kube-apiserver's client certificate (gitgate's webhook.clientCA). */
   caPath: string;
   ca: CertKey;
-  /** kube-apiserver's client certificate (CN WEBHOOK_CLIENT_NAME), for tests that post as it. */
+  /** kube-apiserver's client certificate (CN `commonName`), for tests that post as it. */
   cert: string;
   key: string;
   commonName: string;
@@ -130,9 +132,12 @@ export function kubeconfigYaml(server: string, caPem: string, user: string, toke
  * kube-apiserver's admission config (Kubernetes 1.20, apiserver.config.k8s.io/v1): both webhook
  * plugins read one kubeconfig whose user `*` (any webhook host) is a client certificate.
  */
-async function writeWebhookClientConfig(dir: string): Promise<{ client: WebhookClient; configFile: string }> {
+async function writeWebhookClientConfig(
+  dir: string,
+  commonName: string,
+): Promise<{ client: WebhookClient; configFile: string }> {
   const ca = createClientCA("gitgate-testenv-webhook-client-ca");
-  const leaf = createClientCert(ca, WEBHOOK_CLIENT_NAME);
+  const leaf = createClientCert(ca, commonName);
   const caPath = join(dir, "webhook-client-ca.crt");
   await writeFile(caPath, ca.cert);
   const b64 = (pem: string): string => Buffer.from(pem).toString("base64");
@@ -166,7 +171,7 @@ async function writeWebhookClientConfig(dir: string): Promise<{ client: WebhookC
     }),
   );
   return {
-    client: { caPath, ca, cert: leaf.cert, key: leaf.key, commonName: WEBHOOK_CLIENT_NAME },
+    client: { caPath, ca, cert: leaf.cert, key: leaf.key, commonName },
     configFile,
   };
 }
@@ -267,7 +272,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     );
     await writeFile(join(dir, "tokens.csv"), tokenFile.join("\n") + "\n", { mode: 0o600 });
 
-    const webhookClient = await writeWebhookClientConfig(dir);
+    const webhookClient = await writeWebhookClientConfig(dir, opts.webhookClientName ?? WEBHOOK_CLIENT_NAME);
     const certDir = join(dir, "certs");
     const apiserver = await startProcess(dir, "kube-apiserver", binaries.kubeApiserver, [
       `--etcd-servers=http://127.0.0.1:${etcdPort}`,
