@@ -108,6 +108,15 @@ function synced(name: string, at?: string, timeoutMs = 60_000): Promise<GitApp> 
   );
 }
 
+/** A dashboard API answer, as the hub's user alice (a bearer token, checked by TokenReview on the hub). */
+async function dashboard<T>(path: string): Promise<T> {
+  const res = await fetch(`${gitgate.dashboardUrl}${path}`, {
+    headers: { authorization: `Bearer ${hub.tokens.user}` },
+  });
+  assert.equal(res.status, 200, `${path}: ${res.status}`);
+  return (await res.json()) as T;
+}
+
 async function replicasOn(cp: ControlPlane, env: Remote): Promise<string> {
   const r = await k(cp, ["-n", "web", "get", "deployment", `${env}-web`, "-o", "jsonpath={.spec.replicas}"]);
   return r.code === 0 ? r.stdout.trim() : `error: ${r.stderr}`;
@@ -163,11 +172,13 @@ describe("one gitgate, several clusters", () => {
     config.tenancy = { platformNamespaces: ["default"] };
     config.sync.minInterval = "1s";
     config.enforcement.exemptGroups = ["system:masters"];
+    config.dashboard.enabled = true;
     gitgate = await startRuntime({
       config,
       logger: createLogger((process.env.GITGATE_TEST_LOG as LogLevel | undefined) ?? "silent"),
       kubeconfig: hub.kubeconfigs.gitgate,
       webhookAddress: `127.0.0.1:${port}`,
+      dashboardAddress: "127.0.0.1:0",
       tools,
       cacheDir,
       alerts: { emit: (e) => alerts.push(e) },
@@ -364,6 +375,53 @@ describe("one gitgate, several clusters", () => {
     assert.match(tenant.message, /only GitApps in a platform namespace may name a registered cluster/);
   });
 
+  it("the dashboard lists every cluster's GitApps with their cluster, and shows a remote app's objects from that cluster", async () => {
+    const apps = await dashboard<Array<{ name: string; cluster: string; sync: string }>>("/api/apps");
+    const rows = apps.filter((a) => a.name.startsWith("web-dev") || a.name.startsWith("web-staging"));
+    assert.deepEqual(rows.map((a) => `${a.name} ${a.cluster} ${a.sync}`).sort(), [
+      "web-dev dev Synced",
+      "web-staging staging Synced",
+    ]);
+    const clusters =
+      await dashboard<Array<{ name: string; reachable: boolean; lastError?: string }>>("/api/clusters");
+    assert.deepEqual(
+      clusters.map((c) => `${c.name} ${c.reachable}`),
+      ["dev true", "staging true"],
+    );
+    // The Deployment as dev's watch has it (its uid is dev's), and the ReplicaSet dev's
+    // kube-controller-manager made for it, listed on dev (the hub has neither).
+    const uid = await k(remote.dev, [
+      "-n",
+      "web",
+      "get",
+      "deployment",
+      "dev-web",
+      "-o",
+      "jsonpath={.metadata.uid}",
+    ]);
+    const detail = await waitFor("dev's ReplicaSet in the app's tree", async () => {
+      const d = await dashboard<{
+        objects: Array<{
+          kind: string;
+          name: string;
+          uid?: string;
+          sync: string;
+          owned: Array<{ kind: string }>;
+        }>;
+      }>("/api/apps/default/web-dev");
+      const deploy = d.objects.find((o) => o.kind === "Deployment");
+      return deploy?.owned.some((o) => o.kind === "ReplicaSet") ? deploy : undefined;
+    });
+    assert.equal(detail.uid, uid.stdout.trim());
+    assert.equal(detail.sync, "Synced");
+    const page = await fetch(`${gitgate.dashboardUrl}/`, {
+      headers: { authorization: `Bearer ${hub.tokens.user}` },
+    });
+    const body = await page.text();
+    assert.match(body, /<th>Cluster<\/th>/);
+    assert.match(body, /<tr data-cluster="staging">/);
+  });
+
   it("with staging down, dev keeps syncing and gated, and staging's GitApp says why", async () => {
     await remote.staging.stop();
     stopped.add(remote.staging);
@@ -383,6 +441,13 @@ describe("one gitgate, several clusters", () => {
     assert.match(await gitgate.registry.metrics(), /gitgate_cluster_reachable\{cluster="staging"\} 0/);
     // Its last inventory stays: an unreachable cluster is never pruned against.
     assert.ok((down.status?.inventory ?? []).length > 0);
+    const clusters =
+      await dashboard<Array<{ name: string; reachable: boolean; lastError?: string }>>("/api/clusters");
+    assert.deepEqual(
+      clusters.map((c) => `${c.name} ${c.reachable} ${c.lastError ?? "-"}`),
+      ["dev true -", "staging false -"],
+      "the dashboard shows it down; why is in its GitApps' status, for those who may see them",
+    );
 
     const next = await git.commit("fleet", overlay("dev", 3), "dev: 3 replicas");
     await applyApp("web-dev", {

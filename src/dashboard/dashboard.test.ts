@@ -8,7 +8,7 @@ import { bearerToken, reviewedUser, validTokenShape } from "./auth.js";
 import { TtlCache } from "../bounded/ttl-cache.js";
 import { esc, html } from "./html.js";
 import { sameOrigin } from "./http.js";
-import { listApps, summarize, type StateReaders } from "./model.js";
+import { listApps, summarize, type AppSummary, type StateReaders } from "./model.js";
 import { cookieValue, sessionCookie, SessionStore } from "./sessions.js";
 import { activityView, appsView } from "./views.js";
 
@@ -241,6 +241,7 @@ describe("dashboard: views", () => {
     assert.deepEqual(s, {
       namespace: "default",
       name: "shop",
+      cluster: "",
       sync: "Synced",
       health: "Degraded",
       drifted: 1,
@@ -264,5 +265,36 @@ describe("dashboard: views", () => {
     assert.deepEqual(names("b"), ["b/z"]);
     assert.deepEqual(names("c"), []);
     assert.match(appsView([], []).text, /No apps you may see/);
+  });
+
+  it("a Cluster column and a Clusters table only once a cluster is registered", () => {
+    const row = (name: string, cluster: string): AppSummary => ({
+      namespace: "default",
+      name,
+      cluster,
+      sync: "Synced",
+      health: "Healthy",
+      drifted: 0,
+      revision: "abc1234",
+      subject: "",
+      author: "",
+      lastSync: "",
+      message: "",
+    });
+    const single = appsView([row("web", "")], ["default"]).text;
+    assert.doesNotMatch(single, /<th>Cluster<\/th>|id="clusters"/);
+    const fleet = appsView([row("web", ""), row("web-dev", "dev")], ["default"], undefined, [
+      { name: "dev", reachable: false },
+      { name: "prod<script>", reachable: true, serverVersion: "v1.20.2" },
+    ]).text;
+    assert.match(fleet, /<th>Cluster<\/th>/);
+    assert.match(fleet, /<td class="cluster">in-cluster<\/td>/);
+    assert.match(fleet, /<td class="cluster">dev<\/td>/);
+    assert.match(
+      fleet,
+      /<tr data-cluster="dev">\s*<td>dev<\/td>\s*<td><span class="badge unreachable">Unreachable/,
+    );
+    assert.match(fleet, /prod&lt;script&gt;/, "names are escaped");
+    assert.doesNotMatch(fleet, /prod<script>/);
   });
 });

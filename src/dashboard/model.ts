@@ -3,7 +3,7 @@
  * index (what Git says, per object) and the live cache (what the cluster has). Pure given those
  * readers; no API calls.
  */
-import type { GitApp, InventoryEntry } from "../api/gitapp.js";
+import { destinationCluster, type GitApp, type InventoryEntry } from "../api/gitapp.js";
 import { diffDeclared } from "../diff/index.js";
 import { healthOf } from "../health/index.js";
 import type { HealthStatus } from "../health/types.js";
@@ -17,15 +17,27 @@ export interface StateReaders {
   apps(): Iterable<GitApp>;
   /** The app's entries in the desired index. */
   desired(app: AppRef): DesiredEntry[];
-  /** The object as the watch last saw it. */
-  live(obj: KubeObject): KubeObject | undefined;
+  /** The object as the watch of the app's cluster last saw it. */
+  live(app: AppRef, obj: KubeObject): KubeObject | undefined;
   /** Subject and author of a synced commit, when this process fetched it. */
   commit?(sha: string): CommitInfo | undefined;
+  /** The registered clusters (none: gitgate manages only the cluster it runs in). */
+  clusters?(): ClusterRow[];
+}
+
+/** A registered cluster: whether it answers (its GitApps sync only while it does). */
+export interface ClusterRow {
+  name: string;
+  reachable: boolean;
+  serverVersion?: string;
+  lastError?: string;
 }
 
 export interface AppSummary {
   namespace: string;
   name: string;
+  /** The registered cluster it syncs to; "" for the cluster gitgate runs in. */
+  cluster: string;
   sync: string;
   health: HealthStatus | "Unknown";
   drifted: number;
@@ -84,6 +96,7 @@ export function summarize(app: GitApp, commit?: StateReaders["commit"]): AppSumm
   return {
     namespace: app.metadata.namespace ?? "",
     name: app.metadata.name ?? "",
+    cluster: destinationCluster(app) ?? "",
     sync: synced ? (synced.status === "True" ? "Synced" : "OutOfSync") : "Unknown",
     health: app.status?.health ?? "Unknown",
     drifted: app.status?.drift?.length ?? 0,
@@ -142,7 +155,7 @@ function inventoryOnly(item: InventoryEntry): ObjectView {
 export function appDetail(readers: StateReaders, app: GitApp): AppDetail {
   const ref = { namespace: app.metadata.namespace ?? "", name: app.metadata.name ?? "" };
   const entries = readers.desired(ref);
-  const objects = entries.map((e) => objectView(e, readers.live(e.object)));
+  const objects = entries.map((e) => objectView(e, readers.live(ref, e.object)));
   const known = new Set(objects.map((o) => o.key));
   for (const item of app.status?.inventory ?? []) {
     const view = inventoryOnly(item);

@@ -5,13 +5,14 @@
  *   GET  /login, POST /login, POST /logout       the session (Origin-checked POSTs)
  *   GET  /login/once?code=…                      a one-time link (`gitgate dev`)
  *   GET  /, /apps/:ns/:name, /activity          HTML (with `x-gitgate-fragment: 1`: the `<main>` only)
- *   GET  /api/apps, /api/apps/:ns/:name, /api/activity   JSON
+ *   GET  /api/apps, /api/apps/:ns/:name, /api/activity, /api/clusters   JSON
  *   GET  /events                                 server-sent `changed` events
  *   GET  /static/live.js, /static/dashboard.css
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { GitApp } from "../api/gitapp.js";
+import type { AppRef } from "../manifest/desired.js";
 import type { ClusterClient } from "../cluster/client.js";
 import type { Logger } from "../log/logger.js";
 import { redactText } from "../manifest/redact.js";
@@ -20,9 +21,16 @@ import { bearerToken, KubeAuth, type DashboardUser } from "./auth.js";
 import { clientScript, STYLESHEET } from "./client.js";
 import { page, type Frame, type Html } from "./html.js";
 import { readForm, redirect, sameOrigin, securityHeaders, send, sendJson } from "./http.js";
-import { appDetail, listApps, ownerNamespaces, withOwned, type StateReaders } from "./model.js";
+import {
+  appDetail,
+  listApps,
+  ownerNamespaces,
+  withOwned,
+  type ClusterRow,
+  type StateReaders,
+} from "./model.js";
 import { DEFAULT_LOGIN_LIMIT, FailedLogins, StreamsPerUser, type LoginLimit } from "./limits.js";
-import { OwnedObjects } from "./owned.js";
+import { OwnedObjects, type OwnedListing } from "./owned.js";
 import { cookieValue, OneTimeCodes, SESSION_COOKIE, sessionCookie, SessionStore } from "./sessions.js";
 import { SseHub } from "./sse.js";
 import { activityView, appsView, appView, loginView } from "./views.js";
@@ -30,8 +38,14 @@ import { activityView, appsView, appView, loginView } from "./views.js";
 export interface DashboardOptions {
   host: string;
   port: number;
+  /** The hub: users are authenticated and authorized here, where the GitApps live. */
   client: ClusterClient;
   state: StateReaders;
+  /**
+   * The API client of the cluster an app's objects are on (its owned Pods are listed there);
+   * undefined while that cluster is not registered. Absent: every app is on `client`'s cluster.
+   */
+  clientOf?: (app: AppRef) => ClusterClient | undefined;
   ring: ActivityRing;
   logger: Logger;
   secureCookie: boolean;
@@ -60,7 +74,8 @@ export class Dashboard {
   private readonly auth: KubeAuth;
   private readonly sessions = new SessionStore();
   private readonly codes = new OneTimeCodes();
-  private readonly owned: OwnedObjects;
+  /** One lister (with its short cache) per cluster client. */
+  private readonly owned = new WeakMap<ClusterClient, OwnedObjects>();
   private readonly failedLogins: FailedLogins;
   private readonly streams: StreamsPerUser;
   private readonly sse: SseHub;
@@ -74,7 +89,6 @@ export class Dashboard {
     readonly port: number,
   ) {
     this.auth = new KubeAuth(opts.client);
-    this.owned = new OwnedObjects(opts.client, opts.logger);
     this.failedLogins = new FailedLogins(opts.loginLimit ?? DEFAULT_LOGIN_LIMIT);
     this.streams = new StreamsPerUser(opts.maxStreamsPerUser ?? 4);
     this.sse = new SseHub(opts.maxLiveClients ?? 64);
@@ -168,6 +182,7 @@ export class Dashboard {
     if (path === "/events") return this.liveStream(caller, res);
     if (path === "/api/apps") return sendJson(res, 200, await this.apps(caller, url));
     if (path === "/api/activity") return sendJson(res, 200, await this.activity(caller));
+    if (path === "/api/clusters") return sendJson(res, 200, this.clusters());
     const appPath = /^\/(api\/)?apps\/([^/]+)\/([^/]+)$/.exec(path);
     if (appPath) return this.app(caller, res, appPath, req);
     if (path === "/")
@@ -198,10 +213,19 @@ export class Dashboard {
       return sendJson(res, 404, { error: "no such app, or not yours to see" });
     // Owned objects are read with gitgate's identity: only now, after this user's review passed.
     const base = appDetail(this.opts.state, app);
-    const listing = await this.owned.list(ownerNamespaces(base));
+    const listing = await this.ownedOf({ namespace, name }, base.summary.cluster, ownerNamespaces(base));
     const detail = withOwned(base, listing.items, listing.notes);
     if (match[1]) return sendJson(res, 200, detail);
     return this.view(req, res, caller, "apps", `${namespace}/${name}`, appView(detail));
+  }
+
+  /** The objects the app's objects own, listed on the cluster the app syncs to. */
+  private async ownedOf(ref: AppRef, cluster: string, namespaces: string[]): Promise<OwnedListing> {
+    const client = this.opts.clientOf ? this.opts.clientOf(ref) : this.opts.client;
+    if (!client) return { items: [], notes: [`cluster "${cluster}" is not registered: nothing listed`] };
+    let lister = this.owned.get(client);
+    if (!lister) this.owned.set(client, (lister = new OwnedObjects(client, this.opts.logger)));
+    return lister.list(namespaces);
   }
 
   private findApp(namespace: string, name: string): GitApp | undefined {
@@ -218,7 +242,16 @@ export class Dashboard {
   private async appsModel(caller: Caller, url: URL): Promise<Parameters<typeof appsView>> {
     const visible = await this.visible(caller);
     const filter = url.searchParams.get("namespace") || undefined;
-    return [listApps(this.opts.state, visible, filter), [...visible].sort(), filter];
+    return [listApps(this.opts.state, visible, filter), [...visible].sort(), filter, this.clusters()];
+  }
+
+  /** Names, connection and version only: why a cluster fails is in its GitApps' status, for those who may see them. */
+  private clusters(): ClusterRow[] {
+    return (this.opts.state.clusters?.() ?? []).map(({ name, reachable, serverVersion }) => ({
+      name,
+      reachable,
+      ...(serverVersion ? { serverVersion } : {}),
+    }));
   }
 
   private async apps(caller: Caller, url: URL): Promise<ReturnType<typeof listApps>> {

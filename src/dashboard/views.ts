@@ -3,7 +3,7 @@ import type { FieldChange } from "../manifest/event.js";
 import { describeRef } from "../manifest/object.js";
 import type { ActivityEntry } from "./activity.js";
 import { html, type Html } from "./html.js";
-import type { AppDetail, AppSummary, ObjectView } from "./model.js";
+import type { AppDetail, AppSummary, ClusterRow, ObjectView } from "./model.js";
 import type { OwnedView } from "./tree.js";
 
 export function loginView(error?: string): Html {
@@ -34,14 +34,55 @@ function commitLine(a: AppSummary): Html {
   return html`<span class="subject">${a.subject}</span> <span class="author">— ${a.author}</span>`;
 }
 
-export function appsView(apps: AppSummary[], namespaces: string[], filter?: string): Html {
+/** The registered clusters: whether each answers, and how many of the listed apps go there. */
+function clustersTable(clusters: ClusterRow[], apps: AppSummary[]): Html {
+  if (clusters.length === 0) return html``;
+  const rows = clusters.map(
+    (c) =>
+      html`<tr data-cluster="${c.name}">
+        <td>${c.name}</td>
+        <td>${badge(c.reachable ? "Reachable" : "Unreachable")}</td>
+        <td><code>${c.serverVersion ?? "—"}</code></td>
+        <td>${apps.filter((a) => a.cluster === c.name).length}</td>
+      </tr>`,
+  );
+  return html`<h2>Clusters</h2>
+    <table id="clusters">
+      <thead>
+        <tr>
+          <th>Cluster</th>
+          <th>Connection</th>
+          <th>Version</th>
+          <th>Apps</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${rows}
+      </tbody>
+    </table>`;
+}
+
+/** The cluster column: the registered cluster's name, or "in-cluster" for gitgate's own. */
+function clusterCell(a: AppSummary): Html {
+  return html`<td class="cluster">${a.cluster || "in-cluster"}</td>`;
+}
+
+export function appsView(
+  apps: AppSummary[],
+  namespaces: string[],
+  filter?: string,
+  clusters: ClusterRow[] = [],
+): Html {
   const options = namespaces.map(
     (ns) => html`<option value="${ns}" ${ns === filter ? html`selected` : ""}>${ns}</option>`,
   );
+  // With no cluster registered every app is on gitgate's own: no column for that.
+  const several = clusters.length > 0 || apps.some((a) => a.cluster);
   const rows = apps.map(
     (a) =>
       html`<tr data-app="${a.namespace}/${a.name}">
         <td><a href="${appLink(a)}">${a.namespace}/${a.name}</a></td>
+        ${several ? clusterCell(a) : ""}
         <td>${badge(a.sync)}</td>
         <td>${badge(a.health)}</td>
         <td>${a.drifted > 0 ? badge(`${a.drifted} drifted`) : "—"}</td>
@@ -64,6 +105,7 @@ export function appsView(apps: AppSummary[], namespaces: string[], filter?: stri
       <thead>
         <tr>
           <th>App</th>
+          ${several ? html`<th>Cluster</th>` : ""}
           <th>Sync</th>
           <th>Health</th>
           <th>Drift</th>
@@ -78,11 +120,12 @@ export function appsView(apps: AppSummary[], namespaces: string[], filter?: stri
           rows.length > 0
             ? rows
             : html`<tr>
-                <td colspan="8">No apps you may see.</td>
+                <td colspan="${several ? "9" : "8"}">No apps you may see.</td>
               </tr>`
         }
       </tbody>
-    </table>`;
+    </table>
+    ${clustersTable(clusters, apps)}`;
 }
 
 function value(v: unknown): Html {
@@ -153,9 +196,10 @@ export function appView(d: AppDetail): Html {
   const s = d.summary;
   return html`<h1>${s.namespace}/${s.name}</h1>
     <p>
-      ${badge(s.sync)} ${badge(s.health)} revision <code>${s.revision || "—"}</code>
-      <span class="commit">${commitLine(s)}</span> of <code>${d.repoURL}</code> path
-      <code>${d.path || "."}</code>; last sync ${s.lastSync || "—"}
+      ${badge(s.sync)} ${badge(s.health)}
+      ${s.cluster ? html`on cluster <strong class="cluster">${s.cluster}</strong>, ` : ""}revision
+      <code>${s.revision || "—"}</code> <span class="commit">${commitLine(s)}</span> of
+      <code>${d.repoURL}</code> path <code>${d.path || "."}</code>; last sync ${s.lastSync || "—"}
     </p>
     <p class="msg">${s.message}</p>
     <table id="objects">

@@ -227,6 +227,11 @@ export class ClusterRegistry {
     return this.clusters.get(name)?.admission();
   }
 
+  /** A registered cluster's parts: its client, gate state and controller. */
+  member(name: string): Pick<RegisteredCluster, "client" | "gate" | "controller"> | undefined {
+    return this.clusters.get(name);
+  }
+
   /** Cluster → the client certificate names bound to its webhook path (those that set any). */
   bindings(): ReadonlyMap<string, readonly string[]> {
     // Asked on every admission request: built once per change of the registered set.

@@ -8,11 +8,9 @@ import { ActivityEventWriter, restoreActivity } from "../dashboard/activity-even
 import type { ActivityRing } from "../dashboard/activity.js";
 import { Dashboard } from "../dashboard/server.js";
 import { terminal } from "../errors.js";
-import type { GateState } from "../gate/gate.js";
 import type { Logger } from "../log/logger.js";
 import type { CommitLog } from "../source/commit-info.js";
-import type { Controller } from "../sync/controller.js";
-import type { GitApps } from "../sync/apps.js";
+import type { Fleet } from "./fleet.js";
 import type { RuntimeOptions } from "./runtime.js";
 
 type Undo = Array<() => unknown>;
@@ -22,9 +20,7 @@ export async function startDashboard(
   opts: RuntimeOptions,
   parts: {
     client: ClusterClient;
-    gate: GateState;
-    apps: GitApps;
-    controller: Controller;
+    fleet: Fleet;
     activity: ActivityRing;
     commits: CommitLog;
     /** The webhook's TLS: its CA key signs the activity Events; its serving pair may serve HTTPS here. */
@@ -43,11 +39,13 @@ export async function startDashboard(
     port: Number(address.slice(colon + 1)),
     client: parts.client,
     state: {
-      apps: () => parts.apps.values(),
-      desired: (app) => parts.gate.index.entriesOf(app),
-      live: (obj) => parts.controller.liveObject(obj),
+      apps: () => parts.fleet.apps(),
+      desired: (app) => parts.fleet.desired(app),
+      live: (app, obj) => parts.fleet.live(app, obj),
       commit: (sha) => parts.commits.get(sha),
+      clusters: () => parts.fleet.clusterRows(),
     },
+    clientOf: (app) => parts.fleet.clientOf(app),
     ring: parts.activity,
     logger,
     // Behind its own TLS the cookie is always Secure.

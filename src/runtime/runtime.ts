@@ -27,6 +27,7 @@ import { createChartSource } from "../source/chart/chart-source.js";
 import { combinedSource } from "../source/chart/dispatch.js";
 import { sameRepo } from "../source/url.js";
 import { GitApps } from "../sync/apps.js";
+import { Fleet } from "./fleet.js";
 import type { Controller, ControllerOptions, Leadership } from "../sync/controller.js";
 import { Controller as SyncController } from "../sync/controller.js";
 import { destinationRefusal } from "../sync/destination.js";
@@ -198,10 +199,10 @@ function controllerFactory(
   };
 }
 
-/** The alert dispatcher (per-GitApp channels from `apps`), teed into the dashboard's activity ring. */
+/** The alert dispatcher (per-GitApp channels from `fleet`), teed into the dashboard's activity ring. */
 async function startAlerts(
   opts: RuntimeOptions,
-  parts: { client: ClusterClient; registry: Registry; apps: GitApps },
+  parts: { client: ClusterClient; registry: Registry; fleet: Fleet },
   undo: Undo,
 ): Promise<{ alerts: AlertSink; activity?: ActivityRing; closeAlerts: () => Promise<void> | undefined }> {
   const { config, logger } = opts;
@@ -212,7 +213,7 @@ async function startAlerts(
       parts.client,
       logger,
       parts.registry,
-      (event) => parts.apps.byRef(event.app)?.spec.alerts?.channels,
+      (event) => parts.fleet.app(event.app)?.spec.alerts?.channels,
     ));
   // The dashboard's activity timeline gets every event the alert dispatcher gets.
   const activity = config.dashboard.enabled ? new ActivityRing(config.dashboard.activityEntries) : undefined;
@@ -235,9 +236,10 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
   const tls = site ? await loadWebhookTls(client, site) : undefined;
   const gate = createGateState({ holdSecret: tls ? holdSecretOf(tls) : undefined });
   undo.push(() => gate.clear());
-  // Per-GitApp channels (spec.alerts.channels), looked up in the controller's GitApps.
+  // Per-GitApp channels (spec.alerts.channels), looked up in every controller's GitApps.
   const apps = new GitApps();
-  const { alerts, activity, closeAlerts } = await startAlerts(opts, { client, registry, apps }, undo);
+  const fleet = new Fleet(apps);
+  const { alerts, activity, closeAlerts } = await startAlerts(opts, { client, registry, fleet }, undo);
   const leadership = createLeadership(
     config,
     client,
@@ -257,6 +259,8 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
     webhookServer: () => webhook.server,
     undo,
   });
+  fleet.clusters = clusters;
+  fleet.hub = { client, gate, controller };
 
   let shuttingDown = false;
   const isReady = (): boolean => !shuttingDown && gate.index.isComplete();
@@ -273,7 +277,7 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
   webhook.server = server;
   if (!server) await controller.start();
   const dashboard = activity
-    ? await startDashboard(opts, { client, gate, apps, controller, activity, commits, webhookTls: tls }, undo)
+    ? await startDashboard(opts, { client, fleet, activity, commits, webhookTls: tls }, undo)
     : undefined;
   leadership.start(() => [controller, clusters].forEach((c) => c.resyncAll()));
 

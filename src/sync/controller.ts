@@ -183,6 +183,11 @@ export class Controller {
     return this.apps.get(appKey(ref));
   }
 
+  /** The GitApps this controller serves, as last seen by the watch. */
+  appsSeen(): IterableIterator<GitApp> {
+    return this.apps.values();
+  }
+
   whenIdle(): Promise<void> {
     return this.queue.whenIdle();
   }
