@@ -4,7 +4,8 @@
  * against a real control plane, a real Git server and the pinned helm.
  *
  * There is no kubelet: the test acts as the Job controller would, writing a hook Job's Complete
- * condition with the admin client, and as a cloud controller, writing a LoadBalancer Service's
+ * condition with the admin client (kube-controller-manager does not run: its Job controller would
+ * overwrite that status), and as a cloud controller, writing a LoadBalancer Service's
  * address, so that health moves when the test says.
  */
 import { strict as assert } from "node:assert";
@@ -92,7 +93,7 @@ spec:
 
 describe("sync options and Helm hooks", () => {
   before(async () => {
-    env = await startEnv({ webhook: true });
+    env = await startEnv({ webhook: true, controllerManager: false });
   });
   after(async () => env?.stop());
 

@@ -5,7 +5,8 @@
  *
  * The test control plane has no kubelet: Pods never run, Jobs never finish by themselves. Where a
  * hook's completion matters the test acts as the Job controller would, writing the Job's status
- * (a Complete or Failed condition) with the admin client; where a wave must wait, it waits on a
+ * (a Complete or Failed condition) with the admin client, so the real one does not run here
+ * (under load it overwrote that status with what it had computed before, and the hook never ended); where a wave must wait, it waits on a
  * LoadBalancer Service, which is healthy once the test (acting as a cloud controller) writes its
  * load balancer address.
  */
@@ -117,7 +118,7 @@ const rv = (o: KubeObject | undefined): number => Number(o?.metadata.resourceVer
 
 describe("sync order, hooks and options", () => {
   before(async () => {
-    env = await startEnv({ webhook: true });
+    env = await startEnv({ webhook: true, controllerManager: false });
   });
   after(async () => env?.stop());
 

@@ -42,6 +42,12 @@ export interface EnvOptions {
   dashboard?: boolean;
   /** Token identities beyond DEFAULT_IDENTITIES (no RBAC unless the test binds some). */
   extraIdentities?: Identity[];
+  /**
+   * Run kube-controller-manager (default true). A test that writes Job status itself, acting as
+   * the Job controller, turns it off: the real one would overwrite that status (1.20's Job
+   * controller GETs the Job and replaces its whole status with what it computed before).
+   */
+  controllerManager?: boolean;
 }
 
 export interface TestEnv {
@@ -113,9 +119,10 @@ export async function startEnv(opts: EnvOptions = {}): Promise<TestEnv> {
   const [cluster, git, tools] = await Promise.all([
     opts.node
       ? startNodeCluster()
-      : startControlPlane(
-          opts.extraIdentities ? { identities: [...DEFAULT_IDENTITIES, ...opts.extraIdentities] } : {},
-        ).then((cp) => ({ cp, node: undefined, stop: () => cp.stop() })),
+      : startControlPlane({
+          ...(opts.extraIdentities ? { identities: [...DEFAULT_IDENTITIES, ...opts.extraIdentities] } : {}),
+          ...(opts.controllerManager === false ? { controllerManager: false } : {}),
+        }).then((cp) => ({ cp, node: undefined, stop: () => cp.stop() })),
     startGitServer(),
     pinnedTools(),
   ]);
