@@ -13,6 +13,11 @@ function app(rv: string, generation: number, revision: string): GitApp {
   };
 }
 
+/** What the controller's copy says: which version, which spec generation, which status. */
+function seen(got: GitApp): { rv?: string; gen?: number; rev?: string } {
+  return { rv: got.metadata.resourceVersion, gen: got.metadata.generation, rev: got.status?.revision };
+}
+
 describe("the controller's copy of a GitApp", () => {
   it("a watch event older than gitgate's own status write keeps that status, takes the spec", () => {
     const cases: Array<[string, GitApp | undefined, GitApp, { rv: string; gen: number; rev: string }]> = [
@@ -40,11 +45,7 @@ describe("the controller's copy of a GitApp", () => {
     ];
     for (const [name, held, incoming, want] of cases) {
       const got = afterWatchEvent(held, incoming);
-      assert.deepEqual(
-        { rv: got.metadata.resourceVersion, gen: got.metadata.generation, rev: got.status?.revision },
-        want,
-        name,
-      );
+      assert.deepEqual(seen(got), want, name);
       assert.equal(got.spec.source.path, incoming.spec.source.path, `${name}: spec from the event`);
     }
   });
@@ -60,12 +61,7 @@ describe("the controller's copy of a GitApp", () => {
       ["the watch is ahead", app("8", 2, "later"), app("6", 1, "written"), { rv: "8", gen: 2, rev: "later" }],
     ];
     for (const [name, held, written, want] of cases) {
-      const got = afterStatusWrite(held, written);
-      assert.deepEqual(
-        { rv: got.metadata.resourceVersion, gen: got.metadata.generation, rev: got.status?.revision },
-        want,
-        name,
-      );
+      assert.deepEqual(seen(afterStatusWrite(held, written)), want, name);
     }
   });
 });
