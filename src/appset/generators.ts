@@ -143,6 +143,13 @@ export function generate(spec: Pick<GitAppSetSpec, "generators">, inputs: Genera
   }
 }
 
+/** Whether any generator (matrices included) is a clusters generator. */
+export function usesClusters(generators: readonly Generator[]): boolean {
+  return generators.some(
+    (g) => g.clusters !== undefined || (g.matrix ? usesClusters(g.matrix.generators) : false),
+  );
+}
+
 /** Every gitDirectories generator of the spec, matrices included: what the caller lists first. */
 export function directoryGenerators(generators: readonly Generator[]): GitDirectoriesGenerator[] {
   return generators.flatMap((g) => [
