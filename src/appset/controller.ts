@@ -16,7 +16,7 @@ import {
 } from "../api/gitappset.js";
 import type { ClusterClient } from "../cluster/client.js";
 import { CLUSTER_SECRET_LABEL, CLUSTER_SECRET_VALUE, parseClusterSecret } from "../cluster/registered.js";
-import { Informer } from "../cluster/watch.js";
+import { Informer, type WatchEventType } from "../cluster/watch.js";
 import { parseDuration } from "../config/duration.js";
 import { classOf, messageOf, terminal, transient, GitgateError } from "../errors.js";
 import type { Logger } from "../log/logger.js";
@@ -72,13 +72,15 @@ export class AppSetController {
   private readonly apps: Informer;
   private readonly secrets: Informer;
   private readonly queue: WorkQueue;
+  /** The generation each set was last run for. */
+  private readonly generations = new Map<string, number | undefined>();
 
   constructor(private readonly opts: AppSetControllerOptions) {
     const { client, logger } = opts;
     this.sets = new Informer(
       client,
       { apiVersion: API, kind: GITAPPSET_KIND },
-      (_, set) => this.queue.add(keyOf(set)),
+      (type, set) => this.onSet(type, set),
       logger,
     );
     this.apps = new Informer(
@@ -140,6 +142,15 @@ export class AppSetController {
       .map(keyOf);
     for (const key of keys) this.queue.add(key);
     return keys;
+  }
+
+  /** A new spec runs the set; its own status writes (same generation) do not. */
+  private onSet(type: WatchEventType, set: KubeObject): void {
+    const key = keyOf(set);
+    if (type === "DELETED") this.generations.delete(key);
+    else if (type === "MODIFIED" && this.generations.get(key) === set.metadata.generation) return;
+    else this.generations.set(key, set.metadata.generation);
+    this.queue.add(key);
   }
 
   private onApp(app: KubeObject): void {
