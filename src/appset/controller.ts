@@ -32,7 +32,7 @@ import {
   type ClusterInfo,
   type GitDirectoriesGenerator,
 } from "./generators.js";
-import { ownedBy, planSet, type SetPlan } from "./plan.js";
+import { ownedBy, planSet, upToDate, type SetPlan } from "./plan.js";
 import { applicationStatus, setStatus, type SetOutcome } from "./status.js";
 
 const API = GITAPP_API_VERSION;
@@ -281,15 +281,16 @@ export class AppSetController {
         name: app.metadata.name ?? "",
       };
       // Not in the watch yet: read it, so that a GitApp just created by someone else is not taken.
-      const known = this.appsIn(app.metadata.namespace ?? "").some(
+      const known = this.appsIn(app.metadata.namespace ?? "").find(
         (a) => a.metadata.name === app.metadata.name,
       );
-      const current = known ? undefined : ((await this.opts.client.get(target)) as GitApp | undefined);
+      const current = known ?? ((await this.opts.client.get(target)) as GitApp | undefined);
       if (current && !ownedBy(current, set)) {
         notOwned.push(app.metadata.name ?? "");
         continue;
       }
-      await this.opts.client.apply(app, { fieldManager: APPSET_FIELD_MANAGER, force: true });
+      if (!current || !upToDate(current, app))
+        await this.opts.client.apply(app, { fieldManager: APPSET_FIELD_MANAGER, force: true });
       applied.push(app);
     }
     return { ...plan, apply: applied, notOwned: notOwned.sort() };

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { GitApp } from "../api/gitapp.js";
 import type { GitAppSet, GitAppSetSpec } from "../api/gitappset.js";
-import { planSet, type PlanContext } from "./plan.js";
+import { planSet, upToDate, type PlanContext } from "./plan.js";
 import { setStatus } from "./status.js";
 
 const set: GitAppSet = {
@@ -213,4 +213,67 @@ describe("setStatus", () => {
     assert.equal(byType.get("ParametersGenerated")?.status, "False");
     assert.deepEqual(failed.orphaned, ["web-staging"]); // kept: nothing was decided
   });
+});
+
+describe("upToDate", () => {
+  const got = planSet(set, spec, [{ "cluster.name": "dev" }], [], platform);
+  assert.ok(got.ok);
+  const desired = got.plan.apply[0] as GitApp;
+  const live = (change: (a: GitApp) => void): GitApp => {
+    const copy = structuredClone(desired);
+    copy.metadata.labels = { ...copy.metadata.labels, extra: "kept" };
+    copy.metadata.resourceVersion = "7";
+    change(copy);
+    return copy;
+  };
+  const cases: Array<[name: string, change: (a: GitApp) => void, same: boolean]> = [
+    ["as applied, with other labels and metadata", () => undefined, true],
+    [
+      "spec keys in another order",
+      (a) =>
+        (a.spec = {
+          destination: a.spec.destination,
+          source: { path: a.spec.source.path, repoURL: a.spec.source.repoURL },
+        }),
+      true,
+    ],
+    ["a spec field changed", (a) => (a.spec.source.path = "elsewhere"), false],
+    ["a spec field added by hand", (a) => (a.spec.sync = { prune: false }), false],
+    ["the set's label gone", (a) => delete a.metadata.labels?.["gitgate.io/appset"], false],
+    ["a template label differs", (a) => ((a.metadata.labels ?? {}).team = "b"), false],
+    ["the owner reference gone", (a) => delete a.metadata.ownerReferences, false],
+    [
+      "a label the last apply set is no longer in the template",
+      (a) =>
+        (a.metadata.managedFields = [
+          {
+            manager: "gitgate-appset",
+            operation: "Apply",
+            fieldsV1: {
+              "f:metadata": { "f:labels": { "f:team": {}, "f:old": {}, "f:gitgate.io/appset": {} } },
+            },
+          },
+        ]),
+      false,
+    ],
+    [
+      "another manager's label",
+      (a) =>
+        (a.metadata.managedFields = [
+          {
+            manager: "kubectl",
+            operation: "Update",
+            fieldsV1: { "f:metadata": { "f:labels": { "f:extra": {} } } },
+          },
+          {
+            manager: "gitgate-appset",
+            operation: "Apply",
+            fieldsV1: { "f:metadata": { "f:labels": { "f:team": {}, "f:gitgate.io/appset": {} } } },
+          },
+        ]),
+      true,
+    ],
+  ];
+  for (const [name, change, same] of cases)
+    it(name, () => assert.equal(upToDate(live(change), desired), same));
 });

@@ -5,6 +5,7 @@
  */
 import { GITAPP_API_VERSION, GITAPP_KIND, type GitApp } from "../api/gitapp.js";
 import {
+  APPSET_FIELD_MANAGER,
   APPSET_LABEL,
   GITAPPSET_KIND,
   MAX_TEMPLATE_BYTES,
@@ -13,6 +14,7 @@ import {
   type GitAppTemplate,
 } from "../api/gitappset.js";
 import { terminal, type GitgateError } from "../errors.js";
+import { isPlainObject } from "../manifest/object.js";
 import { HUB_CLUSTER } from "./generators.js";
 import { renderTemplate, type Params } from "./template.js";
 
@@ -141,4 +143,55 @@ export function planSet(
     .map((a) => a.metadata.name ?? "")
     .sort();
   return { ok: true, plan: { apply, notOwned: notOwned.sort(), orphans } };
+}
+
+/** Deep equality of JSON values, key order aside. */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) || Array.isArray(b))
+    return (
+      Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => sameJson(v, b[i]))
+    );
+  if (isPlainObject(a) && isPlainObject(b)) {
+    const keys = Object.keys(a);
+    return (
+      keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && sameJson(a[k], b[k]))
+    );
+  }
+  return a === b;
+}
+
+/** The label or annotation keys the set's last apply owns on `live` (its managedFields entry). */
+function appliedKeys(live: GitApp, field: "f:labels" | "f:annotations"): string[] {
+  const entry = (live.metadata.managedFields ?? []).find(
+    (m) => m.manager === APPSET_FIELD_MANAGER && m.operation === "Apply",
+  );
+  const fields = isPlainObject(entry?.fieldsV1) ? entry.fieldsV1["f:metadata"] : undefined;
+  const keys = isPlainObject(fields) ? fields[field] : undefined;
+  return isPlainObject(keys)
+    ? Object.keys(keys)
+        .filter((k) => k.startsWith("f:"))
+        .map((k) => k.slice(2))
+    : [];
+}
+
+/**
+ * Whether the live GitApp already is what the set would apply (its spec, and the set's labels,
+ * annotations and ownerReference on it): then no write, so that a set of many GitApps costs no
+ * requests on each run.
+ */
+export function upToDate(live: GitApp, desired: GitApp): boolean {
+  const has = (want: Record<string, string> | undefined, got: Record<string, string> | undefined): boolean =>
+    Object.entries(want ?? {}).every(([k, v]) => got?.[k] === v);
+  const owner = desired.metadata.ownerReferences?.[0];
+  // A key the last apply set and the template no longer has: the apply removes it.
+  const dropped = (field: "f:labels" | "f:annotations", want: Record<string, string> | undefined): boolean =>
+    appliedKeys(live, field).some((k) => !Object.hasOwn(want ?? {}, k));
+  return (
+    sameJson(live.spec, desired.spec) &&
+    has(desired.metadata.labels, live.metadata.labels) &&
+    has(desired.metadata.annotations, live.metadata.annotations) &&
+    !dropped("f:labels", desired.metadata.labels) &&
+    !dropped("f:annotations", desired.metadata.annotations) &&
+    (live.metadata.ownerReferences ?? []).some((r) => r.uid === owner?.uid && r.controller === true)
+  );
 }
