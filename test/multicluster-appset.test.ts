@@ -318,7 +318,7 @@ function onTheHub(): void {
     });
   });
 
-  it("a matrix of gitDirectories (with an exclude) and a list makes one GitApp per directory and environment; a new directory in Git adds one", async () => {
+  it("a matrix of gitDirectories (with an exclude) and a list makes one GitApp per directory and environment; a new directory pushed to Git adds one", async () => {
     await applySet("svc", {
       generators: [
         {
@@ -344,7 +344,7 @@ function onTheHub(): void {
           sync: { interval: "1h" },
         },
       },
-      interval: "2s",
+      interval: "1h",
     });
     for (const name of ["api-dev", "api-prod", "web-dev"]) await fleet.synced(name);
     for (const [ns, name] of [
@@ -373,9 +373,22 @@ function onTheHub(): void {
     assert.equal(theirs?.metadata.labels?.["gitgate.io/appset"], undefined);
     assert.equal(theirs?.metadata.ownerReferences, undefined);
 
-    await fleet.git.commit("apps", { "apps/batch/cm.yaml": configMap("batch") }, "add batch");
-    await fleet.synced("batch-dev", undefined, 60_000);
-    await fleet.synced("batch-prod", undefined, 60_000);
+    // The set runs hourly: the push to /hooks/git is what runs it again.
+    const added = await fleet.git.commit("apps", { "apps/batch/cm.yaml": configMap("batch") }, "add batch");
+    assert.equal(await fleet.push(appsURL, added), 202);
+    await fleet.synced("batch-dev", added, 30_000);
+    await fleet.synced("batch-prod", added, 30_000);
+  });
+
+  it("deleting a set deletes the GitApps it owns (garbage collection), never another's", async () => {
+    await fleet.admin.delete({ apiVersion: API, kind: "GitAppSet", namespace: "default", name: "svc" });
+    for (const name of ["api-dev", "api-prod", "web-dev", "batch-dev", "batch-prod"])
+      await waitFor(
+        `${name} deleted with its set`,
+        async () => (await fleet.getApp(name)) === undefined,
+        60_000,
+      );
+    assert.ok(await fleet.getApp("web-prod"), "someone else's GitApp stays");
   });
 
   it("a tenant's set may not use a clusters generator nor name a remote cluster; a bad template is the set's error", async () => {

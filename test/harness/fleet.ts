@@ -5,6 +5,7 @@
  * remote API server calls back with its cluster in the path), with every API server's webhook client
  * CA in one bundle (mutual TLS as in production). Used by test/multicluster*.test.ts.
  */
+import { createHmac } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -17,6 +18,7 @@ import type { GitgateConfig } from "../../src/config/schema.js";
 import { createLogger, type LogLevel } from "../../src/log/logger.js";
 import type { AlertEvent } from "../../src/manifest/event.js";
 import { startRuntime, type Runtime } from "../../src/runtime/runtime.js";
+import { call } from "../../src/testenv/admission-client.js";
 import { kubeconfigYaml, startControlPlane, type ControlPlane } from "../../src/testenv/controlplane.js";
 import { startGitServer, type GitServer } from "../../src/testenv/git-server.js";
 import { kubectl } from "../../src/testenv/kubectl.js";
@@ -26,6 +28,8 @@ import { condition, waitFor } from "./env.js";
 export const NS = "gitgate-system";
 export const REMOTES = ["dev", "staging"] as const;
 export type Remote = (typeof REMOTES)[number];
+/** The GitHub push webhook secret gitgate is configured with. */
+const PUSH_SECRET = "fleet-push-secret";
 
 export interface Fleet {
   hub: ControlPlane;
@@ -44,6 +48,8 @@ export interface Fleet {
   applyApp(name: string, spec: GitApp["spec"], namespace?: string): Promise<void>;
   /** Waits for Synced=True (at `at` when given). */
   synced(name: string, at?: string, timeoutMs?: number): Promise<GitApp>;
+  /** A signed GitHub push event for `repoURL`'s main branch to gitgate's `/hooks/git`: its HTTP status. */
+  push(repoURL: string, commit: string): Promise<number>;
   /** Stops one remote control plane now (the rest stop in `stop`). */
   stopRemote(name: Remote): Promise<void>;
   stop(): Promise<void>;
@@ -70,6 +76,7 @@ function fleetConfig(webhookUrl: string, clientCA: string): GitgateConfig {
   config.tenancy = { platformNamespaces: ["default"] };
   config.sync.minInterval = "1s";
   config.enforcement.exemptGroups = ["system:masters"];
+  config.hooks.githubSecret = PUSH_SECRET;
   return config;
 }
 
@@ -164,6 +171,21 @@ export async function startFleet(): Promise<Fleet> {
         },
         timeoutMs,
       ),
+    push: async (url, commit) => {
+      const body = JSON.stringify({ ref: "refs/heads/main", after: commit, repository: { clone_url: url } });
+      const signature = `sha256=${createHmac("sha256", PUSH_SECRET).update(body).digest("hex")}`;
+      const answer = await call(`${webhookUrl}/hooks/git`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-github-event": "push",
+          "x-hub-signature-256": signature,
+        },
+        ca: gitgate.caPem ?? "",
+        body,
+      });
+      return answer.status;
+    },
     stopRemote: async (name) => {
       running.delete(remote[name]);
       await remote[name].stop();
