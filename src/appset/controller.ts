@@ -40,6 +40,8 @@ const DEFAULT_INTERVAL_MS = 3 * 60_000;
 /** A generated GitApp's status change reaches the set's status after this (changes batch up). */
 const STATUS_DELAY_MS = 500;
 const STATUS_PREFIX = "status:";
+const APPS_NOT_LISTED = transient("GitAppsNotListed", "the GitApps are not listed yet; retrying");
+const NOT_LISTED = transient("ClustersNotListed", "the cluster Secrets are not listed yet; retrying");
 const TENANT_CLUSTERS = terminal(
   "RemoteClusterRefused",
   "a clusters generator is for GitAppSets in a platform namespace only (registered clusters are the platform's)",
@@ -72,6 +74,10 @@ export class AppSetController {
   private readonly apps: Informer;
   private readonly secrets: Informer;
   private readonly queue: WorkQueue;
+  /** Until the cluster Secrets are listed, a clusters generator would see none (and prune). */
+  private secretsListed = false;
+  /** Until the GitApps are listed, a set would not see its own (orphans, names others hold). */
+  private appsListed = false;
   /** The generation each set was last run for. */
   private readonly generations = new Map<string, number | undefined>();
 
@@ -88,18 +94,31 @@ export class AppSetController {
       { apiVersion: API, kind: GITAPP_KIND },
       (_, app) => this.onApp(app),
       logger,
+      { onSync: () => (this.appsListed = true) },
     );
     this.secrets = new Informer(
       client,
       { apiVersion: "v1", kind: "Secret", namespace: opts.namespace },
       () => this.resyncAll(),
       logger,
-      { labelSelector: `${CLUSTER_SECRET_LABEL}=${CLUSTER_SECRET_VALUE}` },
+      {
+        labelSelector: `${CLUSTER_SECRET_LABEL}=${CLUSTER_SECRET_VALUE}`,
+        // Every list (the first may come late: a 403 until RBAC is fixed) lets clusters generators run.
+        onSync: () => {
+          if (this.secretsListed) return;
+          this.secretsListed = true;
+          this.resyncAll();
+        },
+      },
     );
     this.queue = new WorkQueue((key) => this.process(key), 2, logger);
   }
 
-  /** Resolves once GitAppSets and GitApps are listed; the cluster Secrets' watch retries on its own. */
+  /**
+   * Resolves once GitApps and GitAppSets are listed, or rejects with why not (403, no CRD); the
+   * watches go on retrying, and no set runs before the GitApps and (for a clusters generator) the
+   * cluster Secrets are listed.
+   */
   async start(): Promise<void> {
     for (const informer of [this.apps, this.secrets, this.sets]) informer.start();
     await Promise.all([this.apps.hasSynced(), this.sets.hasSynced()]);
@@ -208,6 +227,9 @@ export class AppSetController {
     // A tenant learns nothing of the registered clusters (names, servers, labels).
     if (tenant && usesClusters(spec.generators))
       return { kind: "failed", stage: "generate", error: TENANT_CLUSTERS };
+    if (!this.appsListed) return { kind: "failed", stage: "generate", error: APPS_NOT_LISTED };
+    if (!this.secretsListed && usesClusters(spec.generators))
+      return { kind: "failed", stage: "generate", error: NOT_LISTED };
     let directories: Map<GitDirectoriesGenerator, string[]>;
     try {
       directories = await this.listAll(set, spec);
