@@ -52,6 +52,8 @@ let fleet: Fleet;
 let repoURL: string;
 /** The first commit; then dev's promotion, then staging's. */
 let first: string;
+/** The hub-only sets' repository: one directory per service. */
+let appsURL: string;
 
 async function applySet(name: string, spec: GitAppSetSpec, namespace = "default"): Promise<void> {
   await fleet.admin.apply(
@@ -293,10 +295,41 @@ function acrossClusters(): void {
   });
 }
 
+/** gitDirectories (apps/* but apps/legacy) × a list of two environments, on the hub. */
+function svcSet(revision: string, prune: boolean): GitAppSetSpec {
+  return {
+    generators: [
+      {
+        matrix: {
+          generators: [
+            {
+              gitDirectories: {
+                repoURL: appsURL,
+                revision,
+                directories: [{ path: "apps/*" }, { path: "apps/legacy", exclude: true }],
+              },
+            },
+            { list: { elements: [{ env: "dev" }, { env: "prod" }] } },
+          ],
+        },
+      },
+    ],
+    template: {
+      metadata: { name: "{{path.basenameNormalized}}-{{env}}" },
+      spec: {
+        source: { repoURL: appsURL, revision: "main", path: "{{path}}" },
+        destination: { namespace: "svc-{{env}}" },
+        sync: { interval: "1h" },
+      },
+    },
+    interval: "1h",
+    syncPolicy: { prune },
+  };
+}
+
 function onTheHub(): void {
   const configMap = (name: string): string =>
     `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${name}}\ndata: {app: ${name}}\n`;
-  let appsURL: string;
 
   before(async () => {
     await fleet.git.createRepo("apps", {
@@ -319,33 +352,7 @@ function onTheHub(): void {
   });
 
   it("a matrix of gitDirectories (with an exclude) and a list makes one GitApp per directory and environment; a new directory pushed to Git adds one", async () => {
-    await applySet("svc", {
-      generators: [
-        {
-          matrix: {
-            generators: [
-              {
-                gitDirectories: {
-                  repoURL: appsURL,
-                  revision: "main",
-                  directories: [{ path: "apps/*" }, { path: "apps/legacy", exclude: true }],
-                },
-              },
-              { list: { elements: [{ env: "dev" }, { env: "prod" }] } },
-            ],
-          },
-        },
-      ],
-      template: {
-        metadata: { name: "{{path.basenameNormalized}}-{{env}}" },
-        spec: {
-          source: { repoURL: appsURL, revision: "main", path: "{{path}}" },
-          destination: { namespace: "svc-{{env}}" },
-          sync: { interval: "1h" },
-        },
-      },
-      interval: "1h",
-    });
+    await applySet("svc", svcSet("main", false));
     for (const name of ["api-dev", "api-prod", "web-dev"]) await fleet.synced(name);
     for (const [ns, name] of [
       ["svc-dev", "api"],
@@ -378,6 +385,19 @@ function onTheHub(): void {
     assert.equal(await fleet.push(appsURL, added), 202);
     await fleet.synced("batch-dev", added, 30_000);
     await fleet.synced("batch-prod", added, 30_000);
+  });
+
+  it("a revision that cannot be fetched is the set's error: nothing is pruned, even with prune: true", async () => {
+    await applySet("svc", svcSet("no-such-branch", true));
+    const c = await waitFor("svc reports the fetch failure", async () => {
+      const cond = setCondition(await getSet("svc"), "ParametersGenerated");
+      return cond?.status === "False" ? cond : undefined;
+    });
+    assert.match(c.message, /no-such-branch/);
+    const errored = setCondition(await getSet("svc"), "ErrorOccurred");
+    assert.equal(errored?.status, "True");
+    for (const name of ["api-dev", "api-prod", "web-dev", "batch-dev", "batch-prod"])
+      assert.ok(await fleet.getApp(name), `${name} stays`);
   });
 
   it("deleting a set deletes the GitApps it owns (garbage collection), never another's", async () => {
