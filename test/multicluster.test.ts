@@ -5,30 +5,14 @@
  * call back with the cluster in the path, and answer from that cluster's index only.
  */
 import { strict as assert } from "node:assert";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { GitApp } from "../src/api/gitapp.js";
-import { ClusterClient } from "../src/cluster/client.js";
-import { loadKubeConfig, Transport } from "../src/cluster/transport.js";
-import { DEFAULT_CONFIG } from "../src/config/load.js";
-import { createLogger, type LogLevel } from "../src/log/logger.js";
-import type { AlertEvent } from "../src/manifest/event.js";
-import { startRuntime, type Runtime } from "../src/runtime/runtime.js";
 import { fleetRows } from "../src/cli/cmd-status.js";
 import { admissionReview, postReview } from "../src/testenv/admission-client.js";
-import { kubeconfigYaml, startControlPlane, type ControlPlane } from "../src/testenv/controlplane.js";
-import { startGitServer, type GitServer } from "../src/testenv/git-server.js";
-import { kubectl } from "../src/testenv/kubectl.js";
-import { pinnedTools } from "../src/testenv/tools.js";
+import type { ControlPlane } from "../src/testenv/controlplane.js";
 import { condition, waitFor } from "./harness/env.js";
 import { assertDenied } from "./harness/denied.js";
-
-const NS = "gitgate-system";
-const REMOTES = ["dev", "staging"] as const;
-type Remote = (typeof REMOTES)[number];
+import { REMOTES, startFleet, type Fleet, type Remote } from "./harness/fleet.js";
 
 const deployment = [
   "apiVersion: apps/v1",
@@ -57,141 +41,35 @@ function overlay(env: Remote, replicas: number): Record<string, string> {
   };
 }
 
-let hub: ControlPlane;
-const remote = {} as Record<Remote, ControlPlane>;
-const stopped = new Set<ControlPlane>();
-let git: GitServer;
-let gitgate: Runtime;
-let admin: ClusterClient;
-let cacheDir: string;
+let fleet: Fleet;
 let repoURL: string;
 let commit: string;
-let webhookUrl: string;
-const alerts: AlertEvent[] = [];
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const k = (cp: ControlPlane, args: string[], identity = "user"): ReturnType<typeof kubectl> =>
-  kubectl(cp.binaries.kubectl, cp.kubeconfigs[identity] ?? "", args);
-
-async function getApp(name: string, namespace = "default"): Promise<GitApp | undefined> {
-  return (await admin.get({ apiVersion: "gitgate.io/v1alpha1", kind: "GitApp", namespace, name })) as
-    GitApp | undefined;
-}
-
-async function applyApp(name: string, spec: GitApp["spec"], namespace = "default"): Promise<void> {
-  await admin.apply(
-    { apiVersion: "gitgate.io/v1alpha1", kind: "GitApp", metadata: { name, namespace }, spec },
-    { fieldManager: "test", force: true },
-  );
-}
-
-function synced(name: string, at?: string, timeoutMs = 60_000): Promise<GitApp> {
-  return waitFor(
-    `GitApp ${name} synced${at ? ` at ${at.slice(0, 7)}` : ""}`,
-    async () => {
-      const app = await getApp(name);
-      return condition(app, "Synced")?.status === "True" && (!at || app?.status?.revision === at)
-        ? app
-        : undefined;
-    },
-    timeoutMs,
-  );
-}
-
-/** A dashboard API answer, as the hub's user alice (a bearer token, checked by TokenReview on the hub). */
-async function dashboard<T>(path: string): Promise<T> {
-  const res = await fetch(`${gitgate.dashboardUrl}${path}`, {
-    headers: { authorization: `Bearer ${hub.tokens.user}` },
-  });
-  assert.equal(res.status, 200, `${path}: ${res.status}`);
-  return (await res.json()) as T;
-}
+const k = (cp: ControlPlane, args: string[], identity = "user"): ReturnType<Fleet["k"]> =>
+  fleet.k(cp, args, identity);
+const getApp = (name: string, namespace = "default"): Promise<GitApp | undefined> =>
+  fleet.getApp(name, namespace);
+const applyApp = (name: string, spec: GitApp["spec"], namespace = "default"): Promise<void> =>
+  fleet.applyApp(name, spec, namespace);
+const synced = (name: string, at?: string, timeoutMs = 60_000): Promise<GitApp> =>
+  fleet.synced(name, at, timeoutMs);
 
 async function replicasOn(cp: ControlPlane, env: Remote): Promise<string> {
   const r = await k(cp, ["-n", "web", "get", "deployment", `${env}-web`, "-o", "jsonpath={.spec.replicas}"]);
   return r.code === 0 ? r.stdout.trim() : `error: ${r.stderr}`;
 }
 
-/**
- * The Secret that registers a remote cluster: gitgate's token there, its CA as data, and the name
- * of the client certificate its kube-apiserver presents, bound to its webhook path.
- */
-async function register(name: Remote, cp: ControlPlane): Promise<void> {
-  const kubeconfig = kubeconfigYaml(cp.server, cp.caPem, "gitgate", cp.tokens.gitgate ?? "");
-  const webhookClientNames = cp.webhookClient.commonName;
-  await admin.apply(
-    {
-      apiVersion: "v1",
-      kind: "Secret",
-      metadata: { name: `cluster-${name}`, namespace: NS, labels: { "gitgate.io/secret-type": "cluster" } },
-      stringData: { name, kubeconfig, webhookClientNames },
-    },
-    { fieldManager: "test", force: true },
-  );
-}
-
 describe("one gitgate, several clusters", () => {
   before(async () => {
-    const [h, dev, staging, g, tools] = await Promise.all([
-      startControlPlane(),
-      startControlPlane({ webhookClientName: "dev-apiserver" }),
-      startControlPlane({ webhookClientName: "staging-apiserver" }),
-      startGitServer(),
-      pinnedTools(),
-    ]);
-    hub = h;
-    remote.dev = dev;
-    remote.staging = staging;
-    git = g;
-    cacheDir = await mkdtemp(join(tmpdir(), "gitgate-multi-"));
-    admin = new ClusterClient(new Transport(loadKubeConfig({ kubeconfig: hub.kubeconfigs.admin })));
-    // mTLS as in production: every API server's webhook client certificate, one bundle.
-    const clientCA = join(cacheDir, "webhook-clients.pem");
-    const bundle = await Promise.all(
-      [hub, dev, staging].map((cp) => readFile(cp.webhookClient.caPath, "utf8")),
-    );
-    await writeFile(clientCA, bundle.join(""));
-    const port = await freePort();
-    webhookUrl = `https://127.0.0.1:${port}`;
-    const config = structuredClone(DEFAULT_CONFIG);
-    config.clusterName = "hub";
-    config.webhook.enabled = true;
-    config.webhook.url = webhookUrl;
-    config.webhook.clientCA = clientCA;
-    config.leaderElection.enabled = false;
-    config.tenancy = { platformNamespaces: ["default"] };
-    config.sync.minInterval = "1s";
-    config.enforcement.exemptGroups = ["system:masters"];
-    config.dashboard.enabled = true;
-    gitgate = await startRuntime({
-      config,
-      logger: createLogger((process.env.GITGATE_TEST_LOG as LogLevel | undefined) ?? "silent"),
-      kubeconfig: hub.kubeconfigs.gitgate,
-      webhookAddress: `127.0.0.1:${port}`,
-      dashboardAddress: "127.0.0.1:0",
-      tools,
-      cacheDir,
-      alerts: { emit: (e) => alerts.push(e) },
-      installCrds: true,
-    });
-    ({ commit } = await git.createRepo("fleet", {
+    fleet = await startFleet();
+    ({ commit } = await fleet.git.createRepo("fleet", {
       "base/kustomization.yaml": "resources: [deployment.yaml]\n",
       "base/deployment.yaml": deployment,
       ...overlay("dev", 1),
       ...overlay("staging", 2),
     }));
-    repoURL = git.repoURL("fleet");
-    await Promise.all(REMOTES.map((name) => register(name, remote[name])));
+    repoURL = fleet.git.repoURL("fleet");
+    await Promise.all(REMOTES.map((name) => fleet.register(name)));
     for (const name of REMOTES)
       await applyApp(`web-${name}`, {
         source: { repoURL, revision: "main", path: `overlays/${name}` },
@@ -201,13 +79,7 @@ describe("one gitgate, several clusters", () => {
   });
 
   after(async () => {
-    await gitgate?.stop().catch(() => undefined);
-    admin?.transport.close();
-    await Promise.all(
-      [hub, ...Object.values(remote)].filter((cp) => cp && !stopped.has(cp)).map((cp) => cp.stop()),
-    );
-    await git?.stop();
-    if (cacheDir) await rm(cacheDir, { recursive: true, force: true });
+    await fleet?.stop();
   });
 
   it("syncs each environment's overlay to its own cluster, and only there", async () => {
@@ -217,15 +89,15 @@ describe("one gitgate, several clusters", () => {
       assert.equal(app.status?.cluster?.reachable, true);
       assert.match(app.status?.cluster?.serverVersion ?? "", /^v1\./);
     }
-    assert.equal(await replicasOn(remote.dev, "dev"), "1");
-    assert.equal(await replicasOn(remote.staging, "staging"), "2");
+    assert.equal(await replicasOn(fleet.remote.dev, "dev"), "1");
+    assert.equal(await replicasOn(fleet.remote.staging, "staging"), "2");
     // Not on the hub, and each cluster has only its own overlay.
     assert.equal(
-      await admin.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: "web", name: "dev-web" }),
+      await fleet.admin.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: "web", name: "dev-web" }),
       undefined,
     );
-    assert.match(await replicasOn(remote.dev, "staging"), /not found/);
-    const metrics = await gitgate.registry.metrics();
+    assert.match(await replicasOn(fleet.remote.dev, "staging"), /not found/);
+    const metrics = await fleet.gitgate.registry.metrics();
     assert.match(metrics, /gitgate_cluster_reachable\{cluster="dev"\} 1/);
     assert.match(metrics, /gitgate_cluster_reachable\{cluster="staging"\} 1/);
   });
@@ -233,7 +105,7 @@ describe("one gitgate, several clusters", () => {
   it("registers its webhooks on each cluster with that cluster's path", async () => {
     for (const name of REMOTES) {
       const r = await k(
-        remote[name],
+        fleet.remote[name],
         ["get", "validatingwebhookconfiguration", "gitgate-validate", "-o", "json"],
         "admin",
       );
@@ -241,7 +113,7 @@ describe("one gitgate, several clusters", () => {
       const urls = (
         JSON.parse(r.stdout) as { webhooks: Array<{ clientConfig: { url: string } }> }
       ).webhooks.map((w) => w.clientConfig.url);
-      assert.deepEqual(new Set(urls), new Set([`${webhookUrl}/validate/${name}`]));
+      assert.deepEqual(new Set(urls), new Set([`${fleet.webhookUrl}/validate/${name}`]));
     }
   });
 
@@ -249,10 +121,10 @@ describe("one gitgate, several clusters", () => {
     await waitFor(
       "dev's webhook registered",
       async () =>
-        (await k(remote.dev, ["get", "validatingwebhookconfiguration", "gitgate-validate"], "admin")).code ===
-        0,
+        (await k(fleet.remote.dev, ["get", "validatingwebhookconfiguration", "gitgate-validate"], "admin"))
+          .code === 0,
     );
-    const r = await k(remote.dev, ["-n", "web", "scale", "deployment", "dev-web", "--replicas=5"]);
+    const r = await k(fleet.remote.dev, ["-n", "web", "scale", "deployment", "dev-web", "--replicas=5"]);
     assertDenied(
       r,
       "scale.gitgate.io",
@@ -260,13 +132,22 @@ describe("one gitgate, several clusters", () => {
     );
     // A Kustomize render is located by its overlay directory, at the commit gitgate synced.
     assert.ok(r.stderr.includes(`${repoURL} overlays/dev@${commit.slice(0, 7)}, request has 5`), r.stderr);
-    assert.equal(await replicasOn(remote.dev, "dev"), "1");
+    assert.equal(await replicasOn(fleet.remote.dev, "dev"), "1");
     // The alert names the cluster it happened on.
     await waitFor("a denial alert naming dev", () =>
-      alerts.find((a) => a.type === "change-denied" && a.cluster === "dev" && a.object?.name === "dev-web"),
+      fleet.alerts.find(
+        (a) => a.type === "change-denied" && a.cluster === "dev" && a.object?.name === "dev-web",
+      ),
     );
     // staging is judged by staging's overlay (2 replicas), not dev's.
-    const s = await k(remote.staging, ["-n", "web", "scale", "deployment", "staging-web", "--replicas=5"]);
+    const s = await k(fleet.remote.staging, [
+      "-n",
+      "web",
+      "scale",
+      "deployment",
+      "staging-web",
+      "--replicas=5",
+    ]);
     assertDenied(
       s,
       "scale.gitgate.io",
@@ -281,9 +162,10 @@ describe("one gitgate, several clusters", () => {
       operation: "DELETE",
       oldObject: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x", namespace: "web" } },
     });
-    const client = hub.webhookClient;
-    const answer = await postReview(`${webhookUrl}/validate/qa`, review, {
-      ca: gitgate.caPem,
+    // The hub's certificate: dev's is bound to dev's path (webhookClientNames).
+    const client = fleet.hub.webhookClient;
+    const answer = await postReview(`${fleet.webhookUrl}/validate/qa`, review, {
+      ca: fleet.gitgate.caPem,
       cert: client.cert,
       key: client.key,
     });
@@ -304,7 +186,7 @@ describe("one gitgate, several clusters", () => {
       },
     });
     const as = (cp: ControlPlane): { ca: string | undefined; cert: string; key: string } => ({
-      ca: gitgate.caPem,
+      ca: fleet.gitgate.caPem,
       cert: cp.webhookClient.cert,
       key: cp.webhookClient.key,
     });
@@ -312,19 +194,19 @@ describe("one gitgate, several clusters", () => {
       [
         "dev's certificate on staging's path",
         "/validate/staging",
-        remote.dev,
+        fleet.remote.dev,
         /not one bound to cluster "staging"/,
       ],
       [
         "dev's certificate on the hub's path",
         "/validate",
-        remote.dev,
+        fleet.remote.dev,
         /bound to cluster "dev"; it may post only/,
       ],
-      ["the hub's certificate on dev's path", "/validate/dev", hub, /not one bound to cluster "dev"/],
+      ["the hub's certificate on dev's path", "/validate/dev", fleet.hub, /not one bound to cluster "dev"/],
     ];
     for (const [name, path, cp, reason] of cases) {
-      const answer = await postReview(`${webhookUrl}${path}`, review, as(cp));
+      const answer = await postReview(`${fleet.webhookUrl}${path}`, review, as(cp));
       // Refused by gitgate before the review: 403 with the binding named, no AdmissionReview answer.
       assert.equal(answer.status, 403, `${name}: ${answer.body}`);
       const { error } = JSON.parse(answer.body) as { error: string };
@@ -332,7 +214,7 @@ describe("one gitgate, several clusters", () => {
       assert.match(error, reason, name);
     }
     // Each on its own path is judged (the review of a managed object: gitgate denies the delete).
-    const own = await postReview(`${webhookUrl}/validate/staging`, review, as(remote.staging));
+    const own = await postReview(`${fleet.webhookUrl}/validate/staging`, review, as(fleet.remote.staging));
     assert.equal(own.status, 200, own.body);
     const body = JSON.parse(own.body) as { response: { allowed: boolean; status?: { message?: string } } };
     assert.equal(body.response.allowed, false);
@@ -352,11 +234,11 @@ describe("one gitgate, several clusters", () => {
     assert.match(qa.message, /destination cluster "qa" is not registered/);
     // Nothing went to the hub in its place.
     assert.equal(
-      await admin.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: "web", name: "dev-web" }),
+      await fleet.admin.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: "web", name: "dev-web" }),
       undefined,
     );
 
-    await admin.apply(
+    await fleet.admin.apply(
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "team-a" } },
       { fieldManager: "test" },
     );
@@ -376,21 +258,21 @@ describe("one gitgate, several clusters", () => {
   });
 
   it("the dashboard lists every cluster's GitApps with their cluster, and shows a remote app's objects from that cluster", async () => {
-    const apps = await dashboard<Array<{ name: string; cluster: string; sync: string }>>("/api/apps");
+    const apps = await fleet.dashboard<Array<{ name: string; cluster: string; sync: string }>>("/api/apps");
     const rows = apps.filter((a) => a.name.startsWith("web-dev") || a.name.startsWith("web-staging"));
     assert.deepEqual(rows.map((a) => `${a.name} ${a.cluster} ${a.sync}`).sort(), [
       "web-dev dev Synced",
       "web-staging staging Synced",
     ]);
     const clusters =
-      await dashboard<Array<{ name: string; reachable: boolean; lastError?: string }>>("/api/clusters");
+      await fleet.dashboard<Array<{ name: string; reachable: boolean; lastError?: string }>>("/api/clusters");
     assert.deepEqual(
       clusters.map((c) => `${c.name} ${c.reachable}`),
       ["dev true", "staging true"],
     );
     // The Deployment as dev's watch has it (its uid is dev's), and the ReplicaSet dev's
     // kube-controller-manager made for it, listed on dev (the hub has neither).
-    const uid = await k(remote.dev, [
+    const uid = await k(fleet.remote.dev, [
       "-n",
       "web",
       "get",
@@ -400,7 +282,7 @@ describe("one gitgate, several clusters", () => {
       "jsonpath={.metadata.uid}",
     ]);
     const detail = await waitFor("dev's ReplicaSet in the app's tree", async () => {
-      const d = await dashboard<{
+      const d = await fleet.dashboard<{
         objects: Array<{
           kind: string;
           name: string;
@@ -414,8 +296,8 @@ describe("one gitgate, several clusters", () => {
     });
     assert.equal(detail.uid, uid.stdout.trim());
     assert.equal(detail.sync, "Synced");
-    const page = await fetch(`${gitgate.dashboardUrl}/`, {
-      headers: { authorization: `Bearer ${hub.tokens.user}` },
+    const page = await fetch(`${fleet.gitgate.dashboardUrl}/`, {
+      headers: { authorization: `Bearer ${fleet.hub.tokens.user}` },
     });
     const body = await page.text();
     assert.match(body, /<th>Cluster<\/th>/);
@@ -423,8 +305,7 @@ describe("one gitgate, several clusters", () => {
   });
 
   it("with staging down, dev keeps syncing and gated, and staging's GitApp says why", async () => {
-    await remote.staging.stop();
-    stopped.add(remote.staging);
+    await fleet.stopRemote("staging");
     const down = await waitFor(
       "web-staging reports its cluster unreachable",
       async () => {
@@ -438,26 +319,26 @@ describe("one gitgate, several clusters", () => {
     );
     assert.match(condition(down, "Synced")?.message ?? "", /destination cluster "staging" is unreachable/);
     assert.ok(down.status?.cluster?.lastError, "the last error is recorded");
-    assert.match(await gitgate.registry.metrics(), /gitgate_cluster_reachable\{cluster="staging"\} 0/);
+    assert.match(await fleet.gitgate.registry.metrics(), /gitgate_cluster_reachable\{cluster="staging"\} 0/);
     // Its last inventory stays: an unreachable cluster is never pruned against.
     assert.ok((down.status?.inventory ?? []).length > 0);
     const clusters =
-      await dashboard<Array<{ name: string; reachable: boolean; lastError?: string }>>("/api/clusters");
+      await fleet.dashboard<Array<{ name: string; reachable: boolean; lastError?: string }>>("/api/clusters");
     assert.deepEqual(
       clusters.map((c) => `${c.name} ${c.reachable} ${c.lastError ?? "-"}`),
       ["dev true -", "staging false -"],
       "the dashboard shows it down; why is in its GitApps' status, for those who may see them",
     );
 
-    const next = await git.commit("fleet", overlay("dev", 3), "dev: 3 replicas");
+    const next = await fleet.git.commit("fleet", overlay("dev", 3), "dev: 3 replicas");
     await applyApp("web-dev", {
       source: { repoURL, revision: next, path: "overlays/dev" },
       destination: { namespace: "web", cluster: "dev" },
       sync: { interval: "1h", createNamespace: true },
     });
     await synced("web-dev", next, 30_000);
-    assert.equal(await replicasOn(remote.dev, "dev"), "3");
-    const r = await k(remote.dev, ["-n", "web", "scale", "deployment", "dev-web", "--replicas=7"]);
+    assert.equal(await replicasOn(fleet.remote.dev, "dev"), "3");
+    const r = await k(fleet.remote.dev, ["-n", "web", "scale", "deployment", "dev-web", "--replicas=7"]);
     assertDenied(
       r,
       "scale.gitgate.io",
@@ -466,7 +347,7 @@ describe("one gitgate, several clusters", () => {
     assert.ok(r.stderr.includes(`${repoURL} overlays/dev@${next.slice(0, 7)}`), r.stderr);
 
     // `gitgate status --fleet`'s rows: what each environment runs, and which cluster is down.
-    const listed = await admin.list({
+    const listed = await fleet.admin.list({
       apiVersion: "gitgate.io/v1alpha1",
       kind: "GitApp",
       namespace: "default",

@@ -3,11 +3,11 @@ import { describe, it } from "node:test";
 import type { Condition, GitApp } from "../api/gitapp.js";
 import { fleetRows, formatTable } from "./cmd-status.js";
 
-function app(name: string, cluster: string | undefined, status: GitApp["status"]): GitApp {
+function app(name: string, cluster: string | undefined, status: GitApp["status"], set?: string): GitApp {
   return {
     apiVersion: "gitgate.io/v1alpha1",
     kind: "GitApp",
-    metadata: { name, namespace: "default" },
+    metadata: { name, namespace: "default", ...(set ? { labels: { "gitgate.io/appset": set } } : {}) },
     spec: { source: { repoURL: "https://git/r" }, destination: cluster ? { cluster } : {} },
     status,
   };
@@ -46,23 +46,37 @@ describe("status --fleet", () => {
     }),
     app("web", undefined, { revision: "c".repeat(40), conditions: [synced] }),
     app("web-qa", "qa", {}),
+    app(
+      "shop-staging",
+      "staging",
+      { revision: "e".repeat(40), health: "Degraded", conditions: [synced] },
+      "shop",
+    ),
+    app("shop-in-cluster", undefined, { revision: "d".repeat(40), conditions: [synced] }, "shop"),
+    app("api-dev", "dev", { revision: "f".repeat(40), conditions: [synced] }, "api"),
   ];
-  const cases: Array<[name: string, cluster: string, reachable: string, revision: string, synced: string]> = [
-    ["web-dev", "dev", "yes", "aaaaaaa", "True (Synced)"],
-    ["web", "in-cluster", "-", "ccccccc", "True (Synced)"],
-    ["web-qa", "qa", "unknown", "", "Unknown"],
-    ["web-staging", "staging", "no", "bbbbbbb", "False (ClusterUnreachable)"],
+  const cases: Array<
+    [name: string, set: string, cluster: string, reachable: string, revision: string, synced: string]
+  > = [
+    ["api-dev", "api", "dev", "unknown", "fffffff", "True (Synced)"],
+    ["shop-in-cluster", "shop", "in-cluster", "-", "ddddddd", "True (Synced)"],
+    ["shop-staging", "shop", "staging", "unknown", "eeeeeee", "True (Synced)"],
+    ["web-dev", "-", "dev", "yes", "aaaaaaa", "True (Synced)"],
+    ["web", "-", "in-cluster", "-", "ccccccc", "True (Synced)"],
+    ["web-qa", "-", "qa", "unknown", "", "Unknown"],
+    ["web-staging", "-", "staging", "no", "bbbbbbb", "False (ClusterUnreachable)"],
   ];
   const rows = fleetRows(apps);
-  it("one row per GitApp, sorted by cluster", () =>
+  it("one row per GitApp, grouped by set (GitApps of no set last), then sorted by cluster", () =>
     assert.deepEqual(
-      rows.map((r) => [r.name, r.cluster, r.reachable, r.revision, r.synced]),
+      rows.map((r) => [r.name, r.set, r.cluster, r.reachable, r.revision, r.synced]),
       cases,
     ));
-  it("the table leads with CLUSTER and REACHABLE", () => {
+  it("the table leads with SET, CLUSTER and REACHABLE", () => {
     // No TTY under the test runner: no colour codes.
     const [header, first] = formatTable(rows, true).split("\n");
     assert.deepEqual(header?.split(/\s+/), [
+      "SET",
       "CLUSTER",
       "REACHABLE",
       "NAMESPACE",
@@ -73,6 +87,6 @@ describe("status --fleet", () => {
       "HEALTH",
       "MESSAGE",
     ]);
-    assert.match(first ?? "", /^dev\s+yes\s+default\s+web-dev\s+aaaaaaa/);
+    assert.match(first ?? "", /^api\s+dev\s+unknown\s+default\s+api-dev\s+fffffff/);
   });
 });

@@ -1,6 +1,7 @@
 /** `gitgate status`: GitApps with revision, sync, drift and health state. */
 import { findCondition } from "../sync/conditions.js";
 import type { GitApp } from "../api/gitapp.js";
+import { APPSET_LABEL } from "../api/gitappset.js";
 import { connect, listGitApps } from "./context.js";
 import { paint } from "./style.js";
 
@@ -46,8 +47,10 @@ export function statusRow(app: GitApp): AppStatusRow {
   };
 }
 
-/** A row of `status --fleet`: the app's row with where it goes and whether that cluster answers. */
+/** A row of `status --fleet`: the app's row with its set, where it goes and whether that cluster answers. */
 export interface FleetRow extends AppStatusRow {
+  /** The GitAppSet that generated it (its label), or "-". */
+  set: string;
   cluster: string;
   /** "yes", "no", or "-" for the cluster gitgate runs in. */
   reachable: string;
@@ -58,25 +61,30 @@ export function fleetRow(app: GitApp): FleetRow {
   const connection = app.status?.cluster;
   return {
     ...statusRow(app),
+    set: app.metadata.labels?.[APPSET_LABEL] || "-",
     cluster: cluster ?? "in-cluster",
     reachable: !cluster ? "-" : connection ? (connection.reachable ? "yes" : "no") : "unknown",
   };
 }
 
-/** Sorted by cluster, then namespace and name: what each environment runs, side by side. */
+/**
+ * Grouped by set (namespace, then set name; GitApps of no set last), then by cluster: what each
+ * environment of a set runs, side by side.
+ */
 export function fleetRows(apps: GitApp[]): FleetRow[] {
-  const key = (r: FleetRow): string => `${r.cluster}\u0000${r.namespace}\u0000${r.name}`;
+  const group = (r: FleetRow): string => (r.set === "-" ? "\u0001" : `\u0000${r.namespace}\u0000${r.set}`);
+  const key = (r: FleetRow): string => `${group(r)}\u0000${r.cluster}\u0000${r.namespace}\u0000${r.name}`;
   return apps.map(fleetRow).sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
 const TABLE_HEADER = ["NAMESPACE", "NAME", "REVISION", "SYNCED", "DRIFTED", "HEALTH", "MESSAGE"];
-const FLEET_HEADER = ["CLUSTER", "REACHABLE", ...TABLE_HEADER];
+const FLEET_HEADER = ["SET", "CLUSTER", "REACHABLE", ...TABLE_HEADER];
 
 export function formatTable(rows: AppStatusRow[] | FleetRow[], fleet = false): string {
   const header = fleet ? FLEET_HEADER : TABLE_HEADER;
-  const offset = fleet ? 2 : 0;
+  const offset = fleet ? 3 : 0;
   const cells = rows.map((r) => [
-    ...(fleet ? [(r as FleetRow).cluster, (r as FleetRow).reachable] : []),
+    ...(fleet ? [(r as FleetRow).set, (r as FleetRow).cluster, (r as FleetRow).reachable] : []),
     r.namespace,
     r.name,
     r.revision,

@@ -105,7 +105,10 @@ program
   .option("--kubeconfig <file>", "kubeconfig to use")
   .option("-n, --namespace <ns>", "namespace", "default")
   .option("-A, --all-namespaces", "GitApps in every namespace")
-  .option("--fleet", "one row per GitApp with its destination cluster and that cluster's connection")
+  .option(
+    "--fleet",
+    "one row per GitApp, grouped by GitAppSet, with its destination cluster and that cluster's connection",
+  )
   .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"))
   .action(statusCommand);
 

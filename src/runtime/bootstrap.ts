@@ -1,4 +1,4 @@
-/** Out-of-cluster conveniences: the GitApp CRD and gitgate's namespace, created when missing. */
+/** Out-of-cluster conveniences: the GitApp and GitAppSet CRDs and gitgate's namespace, created when missing. */
 import { readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,12 +32,13 @@ export async function ensureCrds(client: ClusterClient, logger: Logger): Promise
     await client.apply(crd, { fieldManager: FIELD_MANAGER, force: true });
     logger.info({ crd: crd.metadata.name }, "installed CRD");
   }
-  // Wait until the GitApp kind is served before the controller lists it.
+  // Wait until the GitApp and GitAppSet kinds are served before the controllers list them.
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
       client.discovery.invalidate();
       await client.discovery.resource("gitgate.io/v1alpha1", "GitApp");
+      await client.discovery.resource("gitgate.io/v1alpha1", "GitAppSet");
       return;
     } catch (err) {
       if (Date.now() > deadline) throw err;

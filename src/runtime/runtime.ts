@@ -13,6 +13,7 @@ import { loadKubeConfig, Transport } from "../cluster/transport.js";
 import { durationsOf } from "../config/duration.js";
 import { readEnvironment } from "../config/load.js";
 import type { GitgateConfig } from "../config/schema.js";
+import { AppSetController } from "../appset/controller.js";
 import { ActivityRing, teeAlerts } from "../dashboard/activity.js";
 import { createGateState, type GateState } from "../gate/gate.js";
 import type { Logger } from "../log/logger.js";
@@ -24,7 +25,7 @@ import { CommitLog } from "../source/commit-info.js";
 import { startDashboard } from "./dashboard.js";
 import { createGitSource } from "../source/git-source.js";
 import { createChartSource } from "../source/chart/chart-source.js";
-import { combinedSource } from "../source/chart/dispatch.js";
+import { combinedSource, type CombinedSource } from "../source/chart/dispatch.js";
 import { sameRepo } from "../source/url.js";
 import { GitApps } from "../sync/apps.js";
 import { Fleet } from "./fleet.js";
@@ -72,6 +73,8 @@ export interface Runtime {
   gate: GateState;
   /** Registered clusters (cluster Secrets): each with its own controller, gate state and connection. */
   clusters: ClusterRegistry;
+  /** GitAppSets: the GitApps their generators and template make. */
+  appsets: AppSetController;
   client: ClusterClient;
   identity: SelfIdentity;
   registry: Registry;
@@ -131,18 +134,10 @@ type ControllerExtra = Partial<
   Pick<ControllerOptions, "hub" | "serves" | "connection" | "refuseDestination" | "logger">
 > & { cluster?: string };
 
-/**
- * Builds controllers sharing one Git and chart source (one cache) and renderer: the hub's, and one
- * per registered cluster (`extra`: where GitApps live, which it serves, its connection).
- */
-function controllerFactory(
-  opts: RuntimeOptions,
-  hub: ClusterClient,
-  parts: { apps: GitApps; alerts: AlertSink; leadership: Leadership; commits: CommitLog },
-): (client: ClusterClient, gate: GateState, extra?: ControllerExtra) => Controller {
+/** The one Git and chart source (one cache per repository) every controller and GitAppSet reads through. */
+function createSource(opts: RuntimeOptions, commits: CommitLog): CombinedSource {
   const { config, logger } = opts;
-  const durations = durationsOf(config);
-  const source = combinedSource(
+  return combinedSource(
     createGitSource({
       cacheRoot: join(opts.cacheDir, "git"),
       logger,
@@ -150,7 +145,7 @@ function controllerFactory(
       maxFetchBytes: config.sync.maxFetchBytes,
       allowedHosts: config.sync.allowedHosts,
       proxy: readEnvironment().proxy,
-      commits: parts.commits,
+      commits,
     }),
     createChartSource({
       cacheRoot: join(opts.cacheDir, "charts"),
@@ -159,6 +154,20 @@ function controllerFactory(
       proxy: readEnvironment().proxy,
     }),
   );
+}
+
+/**
+ * Builds controllers sharing one source (one cache) and renderer: the hub's, and one per
+ * registered cluster (`extra`: where GitApps live, which it serves, its connection).
+ */
+function controllerFactory(
+  opts: RuntimeOptions,
+  hub: ClusterClient,
+  parts: { apps: GitApps; alerts: AlertSink; leadership: Leadership; source: CombinedSource },
+): (client: ClusterClient, gate: GateState, extra?: ControllerExtra) => Controller {
+  const { config, logger } = opts;
+  const durations = durationsOf(config);
+  const { source } = parts;
   return (client, gate, extra = {}) => {
     const { cluster, ...options } = extra;
     return new SyncController({
@@ -248,7 +257,8 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
   );
   // Subject and author of synced commits for the dashboard (read after each fetch, bounded).
   const commits = new CommitLog();
-  const newController = controllerFactory(opts, client, { apps, alerts, leadership, commits });
+  const source = createSource(opts, commits);
+  const newController = controllerFactory(opts, client, { apps, alerts, leadership, source });
   const webhook: { server?: WebhookServer } = {};
   const { controller, clusters } = await startClusters(opts, {
     client,
@@ -262,13 +272,15 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
   fleet.clusters = clusters;
   fleet.hub = { client, gate, controller };
 
+  const appsets = await startAppSets(opts, { client, leadership, source }, undo);
+
   let shuttingDown = false;
   const isReady = (): boolean => !shuttingDown && gate.index.isComplete();
   const server =
     site && tls
       ? await startWebhookServer(
           opts,
-          { client, identity, registry, alerts, gate, controller, isReady, clusters },
+          { client, identity, registry, alerts, gate, controller, isReady, clusters, appsets },
           site,
           tls,
           undo,
@@ -279,7 +291,7 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
   const dashboard = activity
     ? await startDashboard(opts, { client, fleet, activity, commits, webhookTls: tls }, undo)
     : undefined;
-  leadership.start(() => [controller, clusters].forEach((c) => c.resyncAll()));
+  leadership.start(() => [controller, clusters, appsets].forEach((c) => c.resyncAll()));
 
   return {
     controller,
@@ -288,6 +300,7 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
     identity,
     registry,
     clusters,
+    appsets,
     url: server ? `https://127.0.0.1:${server.port}` : undefined,
     caPem: server?.caPem,
     dashboardUrl: dashboard?.url,
@@ -305,6 +318,8 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
       controller.stop();
       // A reconcile still running finishes against a live API server, not one closed under it.
       await controller.drained(3_000);
+      appsets.stop();
+      await appsets.drained(3_000);
       await clusters.stop();
       gate.clear();
       await leadership.stop();
@@ -372,6 +387,36 @@ async function startClusters(
   return { controller, clusters };
 }
 
+/**
+ * The GitAppSet controller on the hub, reading Git through the reconciler's source. Without the
+ * GitAppSet CRD or RBAC for it (an upgraded chart: Helm installs crds/ only on install) the rest runs;
+ * its watches retry.
+ */
+async function startAppSets(
+  opts: RuntimeOptions,
+  parts: { client: ClusterClient; leadership: Leadership; source: CombinedSource },
+  undo: Undo,
+): Promise<AppSetController> {
+  const { config, logger } = opts;
+  const { client } = parts;
+  const appsets = new AppSetController({
+    client,
+    namespace: config.namespace,
+    source: parts.source,
+    credentials: (namespace, name) => readCredentials(client, namespace, name),
+    leadership: parts.leadership,
+    logger: logger.child({ controller: "appset" }),
+    platformNamespaces: [config.namespace, ...(config.tenancy?.platformNamespaces ?? [])],
+    minIntervalMs: durationsOf(config).minSyncIntervalMs,
+    sameRepo,
+  });
+  undo.push(() => appsets.stop());
+  await appsets
+    .start()
+    .catch((err: unknown) => logger.warn({ err: messageOf(err) }, "GitAppSets: listing failed; retrying"));
+  return appsets;
+}
+
 /** With webhook.url: the webhook configurations go onto each registered cluster, per-cluster paths. */
 function remoteWebhooks(
   config: GitgateConfig,
@@ -396,6 +441,7 @@ async function startWebhookServer(
     controller: Controller;
     isReady: () => boolean;
     clusters: ClusterRegistry;
+    appsets: AppSetController;
   },
   site: WebhookSite,
   tls: WebhookTls,
@@ -415,7 +461,7 @@ async function startWebhookServer(
     selfUsername: parts.identity.username,
     webhookName: opts.webhookName ?? config.webhook.namePrefix,
     liveObject: (obj) => controller.liveObject(obj),
-    onPush: (urls) => urls.flatMap((u) => controller.pushRepo(u)),
+    onPush: (urls) => urls.flatMap((u) => [...controller.pushRepo(u), ...parts.appsets.pushRepo(u)]),
     isReady: parts.isReady,
     clusterAdmission: (name) => parts.clusters.admission(name),
     clusterBindings: () => parts.clusters.bindings(),
