@@ -32,11 +32,15 @@ import { healthUpdate } from "./health-refresh.js";
 import { WorkQueue } from "./queue.js";
 import { readsRepo } from "./reads-repo.js";
 import { GitApps } from "./apps.js";
+import { StartupReadiness } from "./startup-readiness.js";
+import { primeDepsOf, primeIndex } from "./prime.js";
 import type { ClusterClient } from "../cluster/client.js";
 
 /** Whether this replica leads now (only the leader writes); it can change at any time. */
 /** At most one health write per app this often when only the Ready message changes. */
 const HEALTH_MESSAGE_PACE_MS = 5_000;
+/** Renders at once while priming the index at start: reading a cached worktree is I/O, parsing is CPU. */
+const PRIME_CONCURRENCY = 8;
 
 export interface Leadership {
   isLeader(): boolean;
@@ -76,6 +80,7 @@ export class Controller {
   /** Where GitApps, status and Events are read and written. */
   private readonly hub: ClusterClient;
   private readonly serves: (app: GitApp) => boolean;
+  private readonly readiness = new StartupReadiness();
   /** Last reconcile per app, for tests and `gitgate status`. */
   readonly lastResult = new Map<string, ReconcileContext>();
 
@@ -107,7 +112,10 @@ export class Controller {
     // to list GitApps is a start-up error worth stopping for.
     for (;;) {
       try {
-        return await this.informer.hasSynced();
+        await this.informer.hasSynced();
+        this.readiness.listed(this.apps.keys());
+        void this.prime();
+        return;
       } catch (err) {
         if (classOf(err) === "terminal") throw err;
         this.opts.logger.warn({ err: messageOf(err) }, "listing GitApps failed; retrying");
@@ -130,6 +138,30 @@ export class Controller {
    */
   drained(timeoutMs: number): Promise<void> {
     return this.queue.drained(timeoutMs);
+  }
+
+  /** Indexes every listed app at its recorded revision ahead of the queue (prime.ts). */
+  private async prime(): Promise<void> {
+    const apps = [...this.apps.values()];
+    const result = await primeIndex(
+      apps,
+      primeDepsOf(this.deps, this.index, {
+        wanted: (key) => !this.stopping && this.apps.has(key),
+        concurrency: PRIME_CONCURRENCY,
+      }),
+    );
+    if (!this.stopping) this.opts.logger.info({ apps: apps.length, ...result }, "index primed");
+  }
+
+  /**
+   * Whether every GitApp listed at start has been rendered (or attempted) since: the admission
+   * webhook's readiness (startup-readiness.ts). False until start() has listed the GitApps.
+   */
+  isReady(): boolean {
+    return this.readiness.isReady(
+      (key) => this.index.wasRendered(key),
+      (key) => this.apps.has(key),
+    );
   }
 
   /** The desired index this controller writes (shared with the webhook through the gate state). */

@@ -478,8 +478,11 @@ export async function renderDesired(
   app: GitApp,
   deps: RenderDeps,
   defaultMode: EffectiveSpec["mode"],
+  enforcement?: EnforcementDefaults,
 ): Promise<DesiredEntry[]> {
-  const ctx = newContext(app, "follower", effectiveSpec(app, defaultMode, 0));
+  // With the config's enforcement defaults the entries (and the render cache's key) are the
+  // reconcile's own: the index primed at start (prime.ts) judges as the reconcile's would.
+  const ctx = newContext(app, "follower", effectiveSpec(app, defaultMode, 0, enforcement));
   try {
     await fetchStep(ctx, deps);
     await renderStep(ctx, deps);
