@@ -18,14 +18,22 @@ import type { GitApp } from "../src/api/gitapp.js";
 import { ClusterClient } from "../src/cluster/client.js";
 import { loadKubeConfig, Transport } from "../src/cluster/transport.js";
 import type { DesiredEntry } from "../src/manifest/desired.js";
-import { APP_LABEL, appLabelValue } from "../src/manifest/labels.js";
-import { keyOf, refOf, type KubeObject } from "../src/manifest/object.js";
+import { DesiredIndex } from "../src/gate/desired-index.js";
+import {
+  APP_LABEL,
+  COMMIT_ANNOTATION,
+  FILE_ANNOTATION,
+  REPO_ANNOTATION,
+  appLabelValue,
+} from "../src/manifest/labels.js";
+import { keyOf, objectKey, refOf, type KubeObject } from "../src/manifest/object.js";
 import type { ControlPlane } from "../src/testenv/controlplane.js";
 import { startGitServer, type GitServer } from "../src/testenv/git-server.js";
 import { kubectl } from "../src/testenv/kubectl.js";
 import { pinnedTools, type Tools } from "../src/testenv/tools.js";
 import { admissionWithIndex } from "./admission.js";
 import { startGitMeter, type GitMeter } from "./lib/git-meter.js";
+import { retainedBytes } from "./lib/heap.js";
 import { spawnGitgate, type GitgateProcess, type LogLine } from "./lib/gitgate-process.js";
 import { othersCpuPct, sampleCpu } from "./lib/noise.js";
 import {
@@ -57,6 +65,8 @@ import { startControlPlaneWithRetry } from "./lib/world.js";
 const QUICK = process.env.GITGATE_BENCH_SCALE_QUICK === "1";
 const MAIN =
   process.env.GITGATE_BENCH_GITGATE_MAIN ?? new URL("../src/cli/main.js", import.meta.url).pathname;
+/** GITGATE_BENCH_GITGATE_NODE_ARGS: node flags for the gitgate process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`. */
+const NODE_ARGS = (process.env.GITGATE_BENCH_GITGATE_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
 const REPOS = scaleRepos(QUICK ? 0.2 : 1);
 const TOTAL_APPS = REPOS.reduce((n, r) => n + r.apps.length, 0);
 const TOTAL_OBJECTS = TOTAL_APPS * OBJECTS_PER_APP;
@@ -226,6 +236,7 @@ async function startGitgate(scene: Scene, tap: LogTap): Promise<GitgateProcess> 
     kubeconfig: scene.cp.kubeconfigs.gitgate ?? "",
     config: scene.config,
     onLog: tap.onLog,
+    nodeArgs: NODE_ARGS,
   });
   await Promise.race([
     poll("gitgate listening", () => (Number.isNaN(tap.listeningAt) ? undefined : true), 20, 120_000),
@@ -487,6 +498,12 @@ function scaleEntries(): DesiredEntry[] {
         const object = load(configMapFile(app, i)) as KubeObject;
         object.metadata.namespace = namespaceOf(repo);
         object.metadata.labels = { ...(object.metadata.labels ?? {}), [APP_LABEL]: appLabelValue(ref) };
+        object.metadata.annotations = {
+          ...(object.metadata.annotations ?? {}),
+          [REPO_ANNOTATION]: `https://git.example.com/${repo.name}.git`,
+          [FILE_ANNOTATION]: `${appPath(app)}/cm-${i}.yaml`,
+          [COMMIT_ANNOTATION]: "0".repeat(40),
+        };
         const r = refOf(object);
         entries.push({
           key: keyOf(r),
@@ -505,6 +522,41 @@ function scaleEntries(): DesiredEntry[] {
       }
     }
   return entries;
+}
+
+/**
+ * What each part keeps per object at this size, measured on this process's heap (full GC before
+ * and after): the live objects as the informer's cache holds them (listed from the cluster, with
+ * and without managedFields), the desired index, and the render cache (app → the index's entries).
+ */
+async function memoryPerObject(scene: Scene): Promise<void> {
+  const { items } = await scene.admin.list(
+    { apiVersion: "v1", kind: "ConfigMap" },
+    { labelSelector: APP_LABEL },
+  );
+  const json = JSON.stringify(items);
+  const n = items.length;
+  const perObject = (bytes: number): string =>
+    `${fmt(bytes / n / 1024, 2)} KiB/object (${fmt(bytes / 2 ** 20, 1)} MiB for ${n})`;
+  const live = retainedBytes(() => new Map((JSON.parse(json) as KubeObject[]).map((o) => [objectKey(o), o])));
+  row("memory: live cache (informer Map of listed ConfigMaps)", perObject(live.bytes));
+  const managedFields = items.reduce((s, o) => s + JSON.stringify(o.metadata.managedFields ?? []).length, 0);
+  row(
+    "  of which managedFields, as JSON text",
+    `${fmt(managedFields / n, 0)} B/object of ${fmt(json.length / n, 0)} B`,
+  );
+  const index = retainedBytes(() => {
+    const idx = new DesiredIndex();
+    const byApp = new Map<string, DesiredEntry[]>();
+    for (const e of scaleEntries()) byApp.set(e.app.name, [...(byApp.get(e.app.name) ?? []), e]);
+    for (const list of byApp.values()) idx.replaceApp((list[0] as DesiredEntry).app, list);
+    return { idx, byApp };
+  });
+  row("memory: desired index (entries with their objects)", perObject(index.bytes));
+  const render = retainedBytes(
+    () => new Map([...index.value.byApp].map(([app, entries]) => [app, { id: "x".repeat(300), entries }])),
+  );
+  row("memory: render cache (app → the index's own entry arrays)", perObject(render.bytes));
 }
 
 async function tearDown(scene: Scene | undefined, procs: GitgateProcess[]): Promise<void> {
@@ -533,6 +585,7 @@ export async function benchScale(): Promise<void> {
     await noopResync(scene, first, taps[0]);
     await oneAppCommit(scene, first, taps[0]);
     procs.push(await restart(scene, first, taps[1]));
+    await memoryPerObject(scene);
   } finally {
     const problems = [...taps[0].problems, ...taps[1].problems];
     if (problems.length > 0)

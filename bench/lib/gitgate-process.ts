@@ -60,12 +60,15 @@ export async function spawnGitgate(opts: {
   kubeconfig: string;
   config: string;
   onLog: (line: LogLine) => void;
+  /** Node flags before the script (e.g. `--cpu-prof`). */
+  nodeArgs?: string[];
 }): Promise<GitgateProcess> {
   const port = await freePort();
   const startedAt = performance.now();
   const child: ChildProcess = spawn(
     process.execPath,
     [
+      ...(opts.nodeArgs ?? []),
       opts.main,
       "run",
       "--kubeconfig",
