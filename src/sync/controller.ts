@@ -26,7 +26,13 @@ import { cascadeDelete, finalizerWanted, setFinalizer } from "./cascade.js";
 import { operationPatch } from "./hooks.js";
 import { LiveState } from "./live.js";
 import { composeOutcome, type KubeEventSpec } from "./outcome.js";
-import { reconcile, type ReconcileContext, type ReconcileDeps, type Role } from "./reconcile.js";
+import {
+  forgetRender,
+  reconcile,
+  type ReconcileContext,
+  type ReconcileDeps,
+  type Role,
+} from "./reconcile.js";
 import { PushPace } from "./push-pace.js";
 import { healthUpdate } from "./health-refresh.js";
 import { WorkQueue } from "./queue.js";
@@ -234,6 +240,7 @@ export class Controller {
     if (type === "DELETED") {
       this.apps.delete(key);
       this.index.removeApp({ namespace: app.metadata.namespace ?? "", name: app.metadata.name ?? "" });
+      forgetRender(this.deps, { namespace: app.metadata.namespace ?? "", name: app.metadata.name ?? "" });
       this.queue.forget(key);
       this.pushPace.forget(key);
       this.healthWrites.delete(key);
