@@ -596,5 +596,7 @@ export async function benchScale(): Promise<void> {
     `\nScale: one run (10,000 objects take minutes per round); ${((nowMs() - t0) / 1000).toFixed(0)} s`,
   );
   console.log(table(rows));
-  if (!QUICK) await admissionWithIndex(scaleEntries(), { standard: 0.9, large: 0.75 });
+  // GITGATE_BENCH_SCALE_ADMISSION=0: without the admission part (~5 min).
+  if (!QUICK && process.env.GITGATE_BENCH_SCALE_ADMISSION !== "0")
+    await admissionWithIndex(scaleEntries(), { standard: 0.9, large: 0.75 });
 }

@@ -47,6 +47,8 @@ import type { ClusterClient } from "../cluster/client.js";
 const HEALTH_MESSAGE_PACE_MS = 5_000;
 /** Renders at once while priming the index at start: reading a cached worktree is I/O, parsing is CPU. */
 const PRIME_CONCURRENCY = 8;
+/** The longest the queue waits for the index to be primed at start (a slow Git server, an empty cache). */
+const PRIME_HOLD_MS = 15_000;
 
 export interface Leadership {
   isLeader(): boolean;
@@ -107,6 +109,9 @@ export class Controller {
   }
 
   async start(): Promise<void> {
+    // The first reconciles wait while the index is primed (bounded): each would fetch and render
+    // the app again, slowing the renders readiness waits for (prime.ts).
+    this.queue.hold();
     this.informer = new Informer(
       this.hub,
       { apiVersion: GITAPP_API_VERSION, kind: GITAPP_KIND },
@@ -120,7 +125,13 @@ export class Controller {
       try {
         await this.informer.hasSynced();
         this.readiness.listed(this.apps.keys());
-        void this.prime();
+        const primed = this.prime();
+        const release = setTimeout(() => this.queue.release(), PRIME_HOLD_MS);
+        release.unref();
+        void primed.finally(() => {
+          clearTimeout(release);
+          this.queue.release();
+        });
         return;
       } catch (err) {
         if (classOf(err) === "terminal") throw err;
@@ -149,14 +160,20 @@ export class Controller {
   /** Indexes every listed app at its recorded revision ahead of the queue (prime.ts). */
   private async prime(): Promise<void> {
     const apps = [...this.apps.values()];
-    const result = await primeIndex(
-      apps,
-      primeDepsOf(this.deps, this.index, {
-        wanted: (key) => !this.stopping && this.apps.has(key),
-        concurrency: PRIME_CONCURRENCY,
-      }),
-    );
-    if (!this.stopping) this.opts.logger.info({ apps: apps.length, ...result }, "index primed");
+    if (apps.length === 0) return;
+    try {
+      const result = await primeIndex(
+        apps,
+        primeDepsOf(this.deps, this.index, {
+          wanted: (key) => !this.stopping && this.apps.has(key),
+          concurrency: PRIME_CONCURRENCY,
+        }),
+      );
+      if (!this.stopping) this.opts.logger.info({ apps: apps.length, ...result }, "index primed");
+    } catch (err) {
+      // Only a head start: the reconciles index every app anyway.
+      this.opts.logger.warn({ err: messageOf(err) }, "priming the index failed");
+    }
   }
 
   /**
