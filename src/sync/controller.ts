@@ -183,7 +183,11 @@ export class Controller {
   isReady(): boolean {
     return this.readiness.isReady(
       (key) => this.index.wasRendered(key),
-      (key) => this.apps.has(key),
+      // One being deleted is never rendered again (its entries leave the index): not waited for.
+      (key) => {
+        const app = this.apps.get(key);
+        return app !== undefined && !app.metadata.deletionTimestamp;
+      },
     );
   }
 
