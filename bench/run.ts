@@ -11,6 +11,7 @@ import {
   benchAdmissionHttp,
 } from "./admission.js";
 import { othersCpuPct, sampleCpu, stealPct } from "./lib/noise.js";
+import { benchScale } from "./scale.js";
 import { benchSync } from "./sync.js";
 
 const BENCHMARKS: Record<string, () => Promise<void>> = {
@@ -19,6 +20,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   "admission.http": benchAdmissionHttp,
   "admission.decide": benchAdmissionDecide,
   "admission.apiserver": benchAdmissionApiserver,
+  scale: benchScale,
 };
 const DEFAULT = ["sync", "admission"];
 

@@ -34,7 +34,7 @@ export interface World {
 }
 
 /** The first start after a rebuild of the cached binaries can fail; retry a few times. */
-async function startControlPlaneWithRetry(controllerManager: boolean): Promise<ControlPlane> {
+export async function startControlPlaneWithRetry(controllerManager: boolean): Promise<ControlPlane> {
   let last: unknown;
   for (let attempt = 1; attempt <= 3; attempt++) {
     try {

@@ -27,6 +27,7 @@ import {
 } from "../manifest/labels.js";
 import { isSecret, redactHead } from "../manifest/redact.js";
 import { isPlainObject, keyOf, type KubeObject, type ObjectRef } from "../manifest/object.js";
+import { awaitingAppDecision } from "./awaiting.js";
 import { checkBreakGlass, inBreakGlassGroup, opensBreakGlass, type BreakGlassCheck } from "./break-glass.js";
 import { recordProblem } from "./record-check.js";
 import {
@@ -221,8 +222,9 @@ export function decide(input: DecisionInput): Decision {
   // 3. status is the controllers'; scale is judged below against Git's replicas; others (exec, eviction…) pass.
   if (request.subResource && request.subResource !== "scale") return allow("subresource");
   if (request.operation === "CONNECT") return allow("subresource");
-  // Labelled but absent from the current revision (pending prune, or copied label): nothing to compare with.
-  if (!entry) return allow("not-indexed");
+  // Labelled but absent: its app not rendered yet (answered per failurePolicy), else absent from the
+  // current revision (pending prune, or copied label) and there is nothing to compare with.
+  if (!entry) return awaitingAppDecision(request, index, policy, key) ?? allow("not-indexed");
   // The deletion was already admitted; finalizer removal must not wedge it (namespaces would hang).
   if (request.operation === "UPDATE" && request.oldObject?.metadata.deletionTimestamp)
     return allow("being-deleted");

@@ -67,6 +67,12 @@ export interface AdmissionPolicy {
   holdSecret?: string;
   /** The config's default for fields Git does not declare (a GitApp may override); unset: follow the mode. */
   undeclaredFields?: UndeclaredPolicy;
+  /**
+   * The validating webhook's failurePolicy (default Fail): how a change gitgate cannot judge yet
+   * (its app not rendered since start) is answered — refused under Fail, allowed with a warning
+   * under Ignore, as kube-apiserver would settle it had gitgate not answered.
+   */
+  failurePolicy?: "Fail" | "Ignore";
 }
 
 /** allowed/denied/warned/audited; `error` exists only in metrics (bad request or internal failure). */
@@ -80,6 +86,8 @@ export type DecisionReason =
   | "exempt"
   | "subresource"
   | "not-indexed"
+  /** Labelled for an app gitgate has not rendered since it started: answered per failurePolicy. */
+  | "index-incomplete"
   | "being-deleted"
   | "matches-git"
   | "violation"

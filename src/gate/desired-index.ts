@@ -4,6 +4,7 @@
  */
 import type { AppRef, DesiredEntry, DesiredIndexReader } from "../manifest/desired.js";
 import { appKey } from "../api/gitapp.js";
+import { appLabelValue } from "../manifest/labels.js";
 
 export class DesiredIndex implements DesiredIndexReader {
   private readonly entries = new Map<string, DesiredEntry>();
@@ -11,6 +12,8 @@ export class DesiredIndex implements DesiredIndexReader {
   /** Apps known to exist; the index is complete when each has been rendered once. */
   private readonly expected = new Set<string>();
   private readonly rendered = new Set<string>();
+  /** `gitgate.io/app` label value → app key, for the apps in `expected`. */
+  private readonly labels = new Map<string, string>();
 
   get(key: string): DesiredEntry | undefined {
     return this.entries.get(key);
@@ -69,10 +72,22 @@ export class DesiredIndex implements DesiredIndexReader {
     this.byApp.delete(id);
     this.expected.delete(id);
     this.rendered.delete(id);
+    this.labels.delete(appLabelValue(app));
   }
 
   expect(app: AppRef): void {
     this.expected.add(appKey(app));
+    this.labels.set(appLabelValue(app), appKey(app));
+  }
+
+  /** Whether the app (`namespace/name`) has been rendered, or its render attempted, since start. */
+  wasRendered(key: string): boolean {
+    return this.rendered.has(key);
+  }
+
+  awaits(appLabel: string): boolean {
+    const id = this.labels.get(appLabel);
+    return id !== undefined && !this.rendered.has(id);
   }
 
   /** Rendering failed before the app was ever indexed: don't hold readiness hostage to a broken repo. */

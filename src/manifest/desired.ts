@@ -59,4 +59,9 @@ export interface DesiredIndexReader {
   get(key: string): DesiredEntry | undefined;
   /** Whether every GitApp has been rendered at least once (readiness). */
   isComplete(): boolean;
+  /**
+   * Whether the app this `gitgate.io/app` label value names is known (its GitApp was seen) but not
+   * yet rendered or attempted: its objects' desired state is unknown, not absent.
+   */
+  awaits?(appLabel: string): boolean;
 }

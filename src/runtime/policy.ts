@@ -24,5 +24,6 @@ export function admissionPolicy(
     breakGlassMaxSeconds: durations.breakGlassMaxSeconds,
     breakGlassDefaultSeconds: durations.breakGlassDefaultSeconds,
     ...(e.undeclaredFields ? { undeclaredFields: e.undeclaredFields } : {}),
+    failurePolicy: config.webhook.failurePolicy,
   };
 }

@@ -275,7 +275,8 @@ async function startParts(opts: RuntimeOptions, undo: Undo): Promise<Runtime> {
   const appsets = await startAppSets(opts, { client, leadership, source }, undo);
 
   let shuttingDown = false;
-  const isReady = (): boolean => !shuttingDown && gate.index.isComplete();
+  // Every GitApp listed at start rendered since (sync/startup-readiness.ts), not shutting down.
+  const isReady = (): boolean => !shuttingDown && controller.isReady();
   const server =
     site && tls
       ? await startWebhookServer(

@@ -26,17 +26,29 @@ import { cascadeDelete, finalizerWanted, setFinalizer } from "./cascade.js";
 import { operationPatch } from "./hooks.js";
 import { LiveState } from "./live.js";
 import { composeOutcome, type KubeEventSpec } from "./outcome.js";
-import { reconcile, type ReconcileContext, type ReconcileDeps, type Role } from "./reconcile.js";
+import {
+  forgetRender,
+  reconcile,
+  type ReconcileContext,
+  type ReconcileDeps,
+  type Role,
+} from "./reconcile.js";
 import { PushPace } from "./push-pace.js";
 import { healthUpdate } from "./health-refresh.js";
 import { WorkQueue } from "./queue.js";
 import { readsRepo } from "./reads-repo.js";
 import { afterStatusWrite, afterWatchEvent, GitApps } from "./apps.js";
+import { StartupReadiness } from "./startup-readiness.js";
+import { primeDepsOf, primeIndex } from "./prime.js";
 import type { ClusterClient } from "../cluster/client.js";
 
 /** Whether this replica leads now (only the leader writes); it can change at any time. */
 /** At most one health write per app this often when only the Ready message changes. */
 const HEALTH_MESSAGE_PACE_MS = 5_000;
+/** Renders at once while priming the index at start: reading a cached worktree is I/O, parsing is CPU. */
+const PRIME_CONCURRENCY = 8;
+/** The longest the queue waits for the index to be primed at start (a slow Git server, an empty cache). */
+const PRIME_HOLD_MS = 15_000;
 
 export interface Leadership {
   isLeader(): boolean;
@@ -76,6 +88,7 @@ export class Controller {
   /** Where GitApps, status and Events are read and written. */
   private readonly hub: ClusterClient;
   private readonly serves: (app: GitApp) => boolean;
+  private readonly readiness = new StartupReadiness();
   /** Last reconcile per app, for tests and `gitgate status`. */
   readonly lastResult = new Map<string, ReconcileContext>();
 
@@ -96,6 +109,9 @@ export class Controller {
   }
 
   async start(): Promise<void> {
+    // The first reconciles wait while the index is primed (bounded): each would fetch and render
+    // the app again, slowing the renders readiness waits for (prime.ts).
+    this.queue.hold();
     this.informer = new Informer(
       this.hub,
       { apiVersion: GITAPP_API_VERSION, kind: GITAPP_KIND },
@@ -107,7 +123,16 @@ export class Controller {
     // to list GitApps is a start-up error worth stopping for.
     for (;;) {
       try {
-        return await this.informer.hasSynced();
+        await this.informer.hasSynced();
+        this.readiness.listed(this.apps.keys());
+        const primed = this.prime();
+        const release = setTimeout(() => this.queue.release(), PRIME_HOLD_MS);
+        release.unref();
+        void primed.finally(() => {
+          clearTimeout(release);
+          this.queue.release();
+        });
+        return;
       } catch (err) {
         if (classOf(err) === "terminal") throw err;
         this.opts.logger.warn({ err: messageOf(err) }, "listing GitApps failed; retrying");
@@ -130,6 +155,40 @@ export class Controller {
    */
   drained(timeoutMs: number): Promise<void> {
     return this.queue.drained(timeoutMs);
+  }
+
+  /** Indexes every listed app at its recorded revision ahead of the queue (prime.ts). */
+  private async prime(): Promise<void> {
+    const apps = [...this.apps.values()];
+    if (apps.length === 0) return;
+    try {
+      const result = await primeIndex(
+        apps,
+        primeDepsOf(this.deps, this.index, {
+          wanted: (key) => !this.stopping && this.apps.has(key),
+          concurrency: PRIME_CONCURRENCY,
+        }),
+      );
+      if (!this.stopping) this.opts.logger.info({ apps: apps.length, ...result }, "index primed");
+    } catch (err) {
+      // Only a head start: the reconciles index every app anyway.
+      this.opts.logger.warn({ err: messageOf(err) }, "priming the index failed");
+    }
+  }
+
+  /**
+   * Whether every GitApp listed at start has been rendered (or attempted) since: the admission
+   * webhook's readiness (startup-readiness.ts). False until start() has listed the GitApps.
+   */
+  isReady(): boolean {
+    return this.readiness.isReady(
+      (key) => this.index.wasRendered(key),
+      // One being deleted is never rendered again (its entries leave the index): not waited for.
+      (key) => {
+        const app = this.apps.get(key);
+        return app !== undefined && !app.metadata.deletionTimestamp;
+      },
+    );
   }
 
   /** The desired index this controller writes (shared with the webhook through the gate state). */
@@ -207,6 +266,7 @@ export class Controller {
     if (type === "DELETED") {
       this.apps.delete(key);
       this.index.removeApp({ namespace: app.metadata.namespace ?? "", name: app.metadata.name ?? "" });
+      forgetRender(this.deps, { namespace: app.metadata.namespace ?? "", name: app.metadata.name ?? "" });
       this.queue.forget(key);
       this.pushPace.forget(key);
       this.healthWrites.delete(key);

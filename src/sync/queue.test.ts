@@ -12,6 +12,30 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 const tick = (ms = 5): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 void describe("WorkQueue", () => {
+  void it("hold(): keys are queued and none starts until release()", async () => {
+    const runs: string[] = [];
+    const queue = new WorkQueue(
+      (key) => {
+        runs.push(key);
+        return Promise.resolve(60_000);
+      },
+      4,
+      silentLogger,
+    );
+    try {
+      queue.hold();
+      queue.add("a");
+      queue.add("b");
+      await tick(20);
+      assert.deepEqual(runs, []);
+      queue.release();
+      await queue.whenIdle();
+      assert.deepEqual(runs, ["a", "b"]);
+    } finally {
+      queue.stop();
+    }
+  });
+
   void it("runs a key added while it runs once more, never twice at once", async () => {
     const runs: string[] = [];
     let concurrent = 0;

@@ -20,6 +20,8 @@ export class WorkQueue {
   private readonly ready: string[] = [];
   private running = 0;
   private stopped = false;
+  /** Keys are queued but none is started (the controller primes the index first). */
+  private held = false;
   private readonly drainWaiters: Array<() => void> = [];
   private idleWaiters: Array<() => void> = [];
 
@@ -103,8 +105,18 @@ export class WorkQueue {
     this.pump();
   }
 
+  /** Until release(): keys are queued, none is started. */
+  hold(): void {
+    this.held = true;
+  }
+
+  release(): void {
+    this.held = false;
+    this.pump();
+  }
+
   private pump(): void {
-    while (this.running < this.workers && this.ready.length > 0) {
+    while (!this.held && this.running < this.workers && this.ready.length > 0) {
       const key = this.ready.shift() as string;
       const s = this.keys.get(key);
       if (!s || s.active) continue;

@@ -141,8 +141,17 @@ type Step = (ctx: ReconcileContext, deps: ReconcileDeps) => Promise<void>;
 export type RenderDeps = Pick<ReconcileDeps, "client" | "source" | "render" | "credentials">;
 type RenderStep = (ctx: ReconcileContext, deps: RenderDeps) => Promise<void>;
 
-/** Rendering is deterministic: the same commit and spec give the same objects, so keep the last. */
+/**
+ * Rendering is deterministic: the same commit and spec give the same objects, so keep the last,
+ * one per app (its entries are the index's own objects, so it costs the map alone). Bounded by the
+ * GitApps that exist: a deleted one's render is dropped (forgetRender).
+ */
 const renderCache = new WeakMap<RenderDeps, Map<string, { id: string; entries: DesiredEntry[] }>>();
+
+/** The app is gone (or no longer served here): its cached render goes too. */
+export function forgetRender(deps: RenderDeps, app: AppRef): void {
+  renderCache.get(deps)?.delete(`${app.namespace}/${app.name}`);
+}
 
 const fetchStep: RenderStep = async (ctx, deps) => {
   const { spec } = ctx;
@@ -478,8 +487,11 @@ export async function renderDesired(
   app: GitApp,
   deps: RenderDeps,
   defaultMode: EffectiveSpec["mode"],
+  enforcement?: EnforcementDefaults,
 ): Promise<DesiredEntry[]> {
-  const ctx = newContext(app, "follower", effectiveSpec(app, defaultMode, 0));
+  // With the config's enforcement defaults the entries (and the render cache's key) are the
+  // reconcile's own: the index primed at start (prime.ts) judges as the reconcile's would.
+  const ctx = newContext(app, "follower", effectiveSpec(app, defaultMode, 0, enforcement));
   try {
     await fetchStep(ctx, deps);
     await renderStep(ctx, deps);
