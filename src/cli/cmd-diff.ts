@@ -8,7 +8,7 @@ import type { ClusterClient } from "../cluster/client.js";
 import { undeclaredRules } from "../diff/allowed.js";
 import { diffDeclared } from "../diff/index.js";
 import { undeclaredAdditions } from "../diff/managed-fields.js";
-import { COMMIT_ANNOTATION, FILE_ANNOTATION } from "../manifest/labels.js";
+import { COMMIT_ANNOTATION, CONTENT_ANNOTATION, FILE_ANNOTATION } from "../manifest/labels.js";
 import { describeRef, refOf, type KubeObject } from "../manifest/object.js";
 import { connect, getGitApp, parseAppRef, renderGitApp } from "./context.js";
 import { renderLocal } from "./local-render.js";
@@ -28,7 +28,11 @@ export interface ObjectDiff {
   changes: FieldChange[];
 }
 
-const BOOKKEEPING = [`metadata.annotations.${COMMIT_ANNOTATION}`, `metadata.annotations.${FILE_ANNOTATION}`];
+const BOOKKEEPING = [
+  `metadata.annotations.${COMMIT_ANNOTATION}`,
+  `metadata.annotations.${CONTENT_ANNOTATION}`,
+  `metadata.annotations.${FILE_ANNOTATION}`,
+];
 
 export async function diffObjects(client: ClusterClient, desired: KubeObject[]): Promise<ObjectDiff[]> {
   const out: ObjectDiff[] = [];

@@ -6,6 +6,11 @@ export const APP_LABEL = "gitgate.io/app";
 export const REPO_ANNOTATION = "gitgate.io/repo";
 export const FILE_ANNOTATION = "gitgate.io/file";
 export const COMMIT_ANNOTATION = "gitgate.io/commit";
+/**
+ * A digest of the object as Git declares it, without the commit stamp: an object whose live copy
+ * carries it is current even when a later commit (elsewhere in the repository) moved the stamp.
+ */
+export const CONTENT_ANNOTATION = "gitgate.io/content";
 /** Set by the mutating webhook on admitted out-of-band changes: JSON {user, groups, fields, time}. */
 export const LAST_CHANGE_ANNOTATION = "gitgate.io/last-out-of-band-change";
 /** Break-glass: reason (required) and expiry (RFC 3339, optional; capped by policy). */
@@ -18,7 +23,12 @@ export const WEBHOOK_NAMESPACE_LABEL = "gitgate.io/webhook";
 export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
 export const WEBHOOK_NAMESPACE_IGNORE = "ignore";
 
-export const MANAGED_ANNOTATIONS = [REPO_ANNOTATION, FILE_ANNOTATION, COMMIT_ANNOTATION] as const;
+export const MANAGED_ANNOTATIONS = [
+  REPO_ANNOTATION,
+  FILE_ANNOTATION,
+  COMMIT_ANNOTATION,
+  CONTENT_ANNOTATION,
+] as const;
 
 /** Label value for an app: `<namespace>.<name>` (both are DNS labels, so the dot is unambiguous). */
 export function appLabelValue(app: { namespace: string; name: string }): string {

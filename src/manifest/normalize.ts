@@ -3,7 +3,15 @@
  * default namespace, and the order objects are applied and pruned in. Inputs are never mutated.
  */
 import { terminal } from "../errors.js";
-import { APP_LABEL, COMMIT_ANNOTATION, FILE_ANNOTATION, REPO_ANNOTATION, appLabelValue } from "./labels.js";
+import {
+  APP_LABEL,
+  COMMIT_ANNOTATION,
+  CONTENT_ANNOTATION,
+  FILE_ANNOTATION,
+  REPO_ANNOTATION,
+  appLabelValue,
+} from "./labels.js";
+import { digestOf } from "./digest.js";
 import { groupOf, type KubeObject } from "./object.js";
 
 export interface StampInfo {
@@ -49,6 +57,20 @@ export function stampObject<T extends KubeObject>(obj: T, info: StampInfo): T {
     [COMMIT_ANNOTATION]: info.commit,
   };
   return copy;
+}
+
+/**
+ * Stamps the object's content digest (CONTENT_ANNOTATION): everything but the commit stamp and the
+ * digest itself. Called on the object as it will be applied (namespace set), so the digest changes
+ * exactly when what gitgate would apply changes.
+ */
+export function stampContent<T extends KubeObject>(obj: T): T {
+  const annotations = { ...obj.metadata.annotations };
+  delete annotations[COMMIT_ANNOTATION];
+  delete annotations[CONTENT_ANNOTATION];
+  const digest = digestOf({ ...obj, metadata: { ...obj.metadata, annotations } });
+  obj.metadata.annotations = { ...obj.metadata.annotations, [CONTENT_ANNOTATION]: digest };
+  return obj;
 }
 
 /** Kinds known to be cluster-scoped, for use before (or without) API discovery. */

@@ -10,7 +10,13 @@ import { ApiError } from "../cluster/api-error.js";
 import { classOf, GitgateError, messageOf } from "../errors.js";
 import type { DesiredEntry } from "../manifest/desired.js";
 import type { ClaimedField } from "../gate/admitted-changes.js";
-import { COMMIT_ANNOTATION, FIELD_MANAGER, FILE_ANNOTATION, REPO_ANNOTATION } from "../manifest/labels.js";
+import {
+  COMMIT_ANNOTATION,
+  CONTENT_ANNOTATION,
+  FIELD_MANAGER,
+  FILE_ANNOTATION,
+  REPO_ANNOTATION,
+} from "../manifest/labels.js";
 import { describeRef, type KubeObject } from "../manifest/object.js";
 import { lastChanger } from "./attribution.js";
 import { mapLimit } from "./parallel.js";
@@ -41,16 +47,33 @@ function asChange(a: Addition): FieldChange {
   return { path: a.path, liveValue: a.liveValue, undeclared: true, manager: a.manager };
 }
 
+const COMMIT_STAMP = `metadata.annotations.${COMMIT_ANNOTATION}`;
 const BOOKKEEPING = new Set([
-  `metadata.annotations.${COMMIT_ANNOTATION}`,
+  COMMIT_STAMP,
+  `metadata.annotations.${CONTENT_ANNOTATION}`,
   `metadata.annotations.${FILE_ANNOTATION}`,
   `metadata.annotations.${REPO_ANNOTATION}`,
 ]);
 
+/** A change's path with bracketed keys written dotted (`annotations[gitgate.io/x]` → `annotations.gitgate.io/x`). */
+function dotted(change: FieldChange): string {
+  return change.path.replace(/\[["']?([^[\]"']+)["']?\]/g, ".$1");
+}
+
 function isBookkeeping(change: FieldChange): boolean {
-  return (
-    BOOKKEEPING.has(change.path) || BOOKKEEPING.has(change.path.replace(/\[["']?([^[\]"']+)["']?\]/g, ".$1"))
-  );
+  return BOOKKEEPING.has(change.path) || BOOKKEEPING.has(dotted(change));
+}
+
+/**
+ * Whether the live copy was applied from this very content: its content stamp is the desired one
+ * (a commit elsewhere in the repository leaves it). Objects applied before the stamp existed
+ * fall back to the commit.
+ */
+function isCurrent(entry: DesiredEntry, live: KubeObject): boolean {
+  const liveContent = live.metadata.annotations?.[CONTENT_ANNOTATION];
+  if (liveContent === undefined)
+    return live.metadata.annotations?.[COMMIT_ANNOTATION] === entry.source.commit;
+  return liveContent === entry.object.metadata.annotations?.[CONTENT_ANNOTATION];
 }
 
 /**
@@ -78,14 +101,15 @@ export function planApply(
     }
     const all = diffDeclared(entry.object, live, entry.ignore);
     const additions = additionsOf(entry, live);
-    const liveCommit = live.metadata.annotations?.[COMMIT_ANNOTATION];
     // Out of date: applied anyway. Declared fields are simply updated; additions outside Git are
     // drift all the same (an apply alone would keep them).
-    const current = liveCommit === entry.source.commit;
+    const current = isCurrent(entry, live);
     const changes = [...(current ? all.filter((c) => !isBookkeeping(c)) : []), ...additions.map(asChange)];
     if (changes.length === 0) {
-      // Only gitgate's own annotations differ (e.g. a repo URL now stamped without credentials).
-      if (!current || all.length > 0) plan.toApply.push(entry);
+      // Only gitgate's own annotations differ (e.g. a repo URL now stamped without credentials);
+      // a commit stamp alone is no reason to write (a monorepo commit would rewrite every app).
+      if (!current || all.some((c) => c.path !== COMMIT_STAMP && dotted(c) !== COMMIT_STAMP))
+        plan.toApply.push(entry);
       continue;
     }
     const held = opts.isHeld(entry.key, live);

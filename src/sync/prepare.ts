@@ -7,7 +7,7 @@ import { isGitgateKey } from "../diff/allowed.js";
 import type { ClusterClient } from "../cluster/client.js";
 import { GitgateError, terminal } from "../errors.js";
 import type { DesiredEntry, GitLocation } from "../manifest/desired.js";
-import { publicRepoURL, stampObject } from "../manifest/normalize.js";
+import { publicRepoURL, stampContent, stampObject } from "../manifest/normalize.js";
 import { withApplyDefaults } from "../manifest/defaults.js";
 import { describeRef, groupOf, isPlainObject, keyOf, refOf, type KubeObject } from "../manifest/object.js";
 import type { EffectiveSpec } from "../api/gitapp.js";
@@ -74,6 +74,7 @@ export async function prepareEntries(
     );
     if (namespaced) obj.metadata.namespace ||= spec.namespace;
     else delete obj.metadata.namespace;
+    stampContent(obj);
     const ref = refOf(obj);
     // A hook named by the API server (waves.ts): one per generateName, never indexed by this key.
     if (!ref.name && obj.metadata.generateName) ref.name = `${obj.metadata.generateName}*`;

@@ -8,6 +8,7 @@ import type { InventoryEntry } from "../api/gitapp.js";
 import type { KubeObject } from "../manifest/object.js";
 import { lastChanger } from "./attribution.js";
 import { planApply } from "./apply.js";
+import { stampContent } from "../manifest/normalize.js";
 import type { DesiredEntry } from "../manifest/desired.js";
 
 const inv = (kind: string, name: string, namespace = "ns"): InventoryEntry => ({
@@ -328,4 +329,55 @@ describe("planApply", () => {
         drift,
       );
     });
+});
+
+describe("planApply with content stamps: a commit elsewhere in the repository writes nothing", () => {
+  const commit = "b".repeat(40);
+  const older = "a".repeat(40);
+  const stamp = (data: Record<string, string>, at: string): KubeObject =>
+    stampContent({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: {
+        name: "cm",
+        namespace: "ns",
+        labels: { "gitgate.io/app": "gitgate-system.a" },
+        annotations: { "gitgate.io/file": "apps/cm.yaml", "gitgate.io/commit": at },
+      },
+      data,
+    });
+  const desired = stamp({ A: "1" }, commit);
+  const entry: DesiredEntry = {
+    key: "/ConfigMap/ns/cm",
+    ref: { group: "", kind: "ConfigMap", namespace: "ns", name: "cm" },
+    object: desired,
+    app: { namespace: "gitgate-system", name: "a" },
+    source: { repoURL: "https://git.example.com/a.git", path: "apps", file: "apps/cm.yaml", commit },
+    mode: "enforce",
+    ignore: [],
+  };
+  const unstamped = stamp({ A: "1" }, commit);
+  delete unstamped.metadata.annotations?.["gitgate.io/content"];
+  const drifted = stamp({ A: "1" }, older);
+  (drifted.data as Record<string, string>).A = "2";
+  const cases: Array<[string, KubeObject, number, string[]]> = [
+    ["same content, stamped by an older commit: nothing written", stamp({ A: "1" }, older), 0, []],
+    ["same content stamp, a field changed behind Git's back: drift, reverted", drifted, 1, ["reverted"]],
+    ["Git changed the content since: applied, not drift", stamp({ A: "0" }, older), 1, []],
+    ["applied before content stamps (same commit): applied once to stamp it, not drift", unstamped, 1, []],
+  ];
+  for (const [name, live, applies, drift] of cases)
+    it(name, () => {
+      const p = planApply([entry], () => live, { selfHeal: true, isHeld: () => false });
+      assert.equal(p.toApply.length, applies);
+      assert.deepEqual(
+        p.drift.map((d) => d.action),
+        drift,
+      );
+    });
+  it("the stamp ignores the commit and changes with the content", () => {
+    const content = (o: KubeObject): string | undefined => o.metadata.annotations?.["gitgate.io/content"];
+    assert.equal(content(stamp({ A: "1" }, older)), content(desired));
+    assert.notEqual(content(stamp({ A: "2" }, commit)), content(desired));
+  });
 });
