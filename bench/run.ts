@@ -10,6 +10,7 @@ import {
   benchAdmissionDecide,
   benchAdmissionHttp,
 } from "./admission.js";
+import { benchFetch } from "./fetch.js";
 import { othersCpuPct, sampleCpu, stealPct } from "./lib/noise.js";
 import { benchSync } from "./sync.js";
 
@@ -19,6 +20,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   "admission.http": benchAdmissionHttp,
   "admission.decide": benchAdmissionDecide,
   "admission.apiserver": benchAdmissionApiserver,
+  fetch: benchFetch,
 };
 const DEFAULT = ["sync", "admission"];
 
