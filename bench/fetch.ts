@@ -33,7 +33,7 @@ interface Run {
   wallMs: number;
   /** Peak RSS in MiB; NaN when not measurable. */
   peakMb: number;
-  /** gitgate: its process's and its git children's PSS together, sampled (MiB). */
+  /** gitgate: its RSS plus its git children's anonymous memory, sampled (MiB). */
   treeMb: number;
   /** gitgate: VmHWM of the child before the fetch (node and gitgate's modules loaded). */
   idleMb: number;
@@ -270,7 +270,7 @@ function report(results: Map<Contender, Run[]>, objectBytes: number, fileBytes: 
       "",
     ]);
     rows.push([
-      `  peak PSS, gitgate + its git processes (sampled)`,
+      `  peak RSS + its git processes' RssAnon (sampled)`,
       `${fmt(median(of(f).map((r) => r.treeMb)), 0)} MiB`,
       runs(
         of(f).map((r) => r.treeMb),

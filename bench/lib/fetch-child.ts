@@ -2,7 +2,7 @@
  * One fetch as a GitApp makes it, in a process of its own so that its peak RSS (VmHWM) is the
  * fetch's alone: `node fetch-child.js <repoURL> <revision> <cacheRoot> [git|isomorphic-git]`. Prints one JSON
  * line: time of resolve() (ref lookup, fetch, checkout of the worktree), VmHWM before and after,
- * and the peak of this process's and its git children's PSS together, sampled every 20 ms.
+ * and the peak of its RSS plus its git children's anonymous memory, sampled every 50 ms.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { readdir } from "node:fs/promises";
@@ -14,23 +14,31 @@ function vmHwmKb(): number {
   return match ? Number(match[1]) : Number.NaN;
 }
 
-/** Proportional set size: shared pages (libraries, git's own) split among the processes mapping them. */
-function pssKb(pid: number | "self"): number {
+function vmRssKb(): number {
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync("/proc/self/status", "utf8"));
+  return match ? Number(match[1]) : Number.NaN;
+}
+
+/**
+ * A child's anonymous resident memory (RssAnon): what it allocated. git maps the packfile it reads
+ * or writes, and those file pages (page cache, reclaimable) would otherwise count once per process.
+ */
+function anonKb(pid: number): number {
   try {
-    const match = /^Pss:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
+    const match = /^RssAnon:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
     return match ? Number(match[1]) : 0;
   } catch {
     return 0; // exited meanwhile
   }
 }
 
-/** PSS of this process and every descendant (git fetch, remote-http, index-pack, cat-file), now. */
-function treePssKb(pid: number | "self" = "self"): number {
-  let total = pssKb(pid);
+/** Our resident set plus the anonymous memory of every descendant (git fetch, index-pack, cat-file), now. */
+function treeKb(pid: number | "self" = "self"): number {
+  let total = pid === "self" ? vmRssKb() : anonKb(pid);
   try {
     for (const task of readdirSync(`/proc/${pid}/task`)) {
       const children = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim();
-      for (const child of children ? children.split(" ") : []) total += treePssKb(Number(child));
+      for (const child of children ? children.split(" ") : []) total += treeKb(Number(child));
     }
   } catch {
     // exited meanwhile
@@ -54,8 +62,8 @@ async function main(): Promise<void> {
     fetchTimeoutMs: 300_000,
     fetcher: fetcher === "isomorphic-git" ? "isomorphic-git" : "git",
   });
-  let treePeakKb = treePssKb();
-  const sampler = setInterval(() => (treePeakKb = Math.max(treePeakKb, treePssKb())), 20);
+  let treePeakKb = treeKb();
+  const sampler = setInterval(() => (treePeakKb = Math.max(treePeakKb, treeKb())), 50);
   const started = performance.now();
   const checkout = await source.resolve({ repoURL, revision });
   const ms = performance.now() - started;
