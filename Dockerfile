@@ -5,8 +5,8 @@
 #
 # Stages: build (npm ci with dev dependencies, tsc) → deps (production node_modules only) →
 # tools (helm and kustomize, pinned, checksum-verified) → base-ssh (node slim plus git and the
-# OpenSSH client, pinned: HTTPS sources are fetched with isomorphic-git, but ssh:// and scp-like
-# sources with the `git` and `ssh` binaries, src/source/ssh.ts) → runtime (non-root).
+# OpenSSH client, pinned: ssh:// and scp-like sources are fetched with the `git` and `ssh` binaries,
+# src/source/ssh.ts, and HTTPS ones with `git` too, src/source/http-git.ts) → runtime (non-root).
 #
 # Every input can be replaced with build args, so the same file builds where nothing can be pulled
 # or downloaded (`npm run image`, scripts/image.mjs, with buildah): NODE_IMAGE = a local base

@@ -10,6 +10,7 @@ import {
   benchAdmissionDecide,
   benchAdmissionHttp,
 } from "./admission.js";
+import { benchFetch } from "./fetch.js";
 import { othersCpuPct, sampleCpu, stealPct } from "./lib/noise.js";
 import { benchScale } from "./scale.js";
 import { benchSync } from "./sync.js";
@@ -21,6 +22,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   "admission.decide": benchAdmissionDecide,
   "admission.apiserver": benchAdmissionApiserver,
   scale: benchScale,
+  fetch: benchFetch,
 };
 const DEFAULT = ["sync", "admission"];
 

@@ -260,8 +260,8 @@ describe("Dockerfile", () => {
   });
 
   it("installs git and the OpenSSH client, pinned, no recommends (ssh:// and scp-like sources run them)", () => {
-    // HTTPS sources are fetched with isomorphic-git; SSH sources with the git and ssh binaries
-    // (src/source/ssh.ts), which git runs through /bin/sh. Client side only: no server, no daemon.
+    // SSH sources are fetched with the git and ssh binaries (src/source/ssh.ts), which git runs
+    // through /bin/sh, and HTTPS ones with git (src/source/http-git.ts). Client side only: no server, no daemon.
     const runtime = stages.at(-1);
     assert.ok(runtime);
     const installs = stagesBehind(runtime.name)

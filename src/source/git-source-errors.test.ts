@@ -62,22 +62,32 @@ void describe("GitSource errors", () => {
     );
   });
 
-  void it("refuses a fetch whose pack holds an object over maxFileBytes before isomorphic-git inflates it (FileTooLarge)", async () => {
-    // 32 MiB of zeros deflate to ~32 KiB: the shape of a blob bomb, far over a 1 MiB limit.
-    await server.createRepo("bomb", { "app/ok.yaml": "a: 1\n", "assets/zeros.bin": Buffer.alloc(32 << 20) });
-    const git = source({ maxFileBytes: 1 << 20 });
-    const repoURL = server.repoURL("bomb");
-    await assert.rejects(
-      git.resolve({ repoURL, revision: "main" }),
-      isGitError("terminal", "FileTooLarge", (m) => {
-        assert.match(m, /holds a Git object of 33554432 bytes, more than the 1048576 /);
-        assert.match(m, /render\.maxRepoFileBytes/);
-      }),
-    );
-    // The default limit (64 MiB) fetches and checks it out.
-    const fine = await source().resolve({ repoURL, revision: "main" });
-    assert.deepEqual((await readdir(join(fine.dir, "assets"))).sort(), ["zeros.bin"]);
-  });
+  // isomorphic-git inflates a whole pack to index it, so its fetch checks the pack first
+  // (pack-guard.ts); git streams objects over core.bigFileThreshold (= maxFileBytes) to disk and
+  // the checkout refuses the file from ls-tree's sizes, naming it.
+  const tooLarge: Record<string, RegExp> = {
+    "isomorphic-git": /holds a Git object of 33554432 bytes, more than the 1048576 /,
+    git: /assets\/zeros\.bin is 33554432 bytes, more than the 1048576 /,
+  };
+  for (const fetcher of ["isomorphic-git", "git"] as const) {
+    void it(`refuses a repository holding an object over maxFileBytes before anything inflates it whole (FileTooLarge, ${fetcher})`, async () => {
+      // 32 MiB of zeros deflate to ~32 KiB: the shape of a blob bomb, far over a 1 MiB limit.
+      const name = `bomb-${fetcher}`;
+      await server.createRepo(name, { "app/ok.yaml": "a: 1\n", "assets/zeros.bin": Buffer.alloc(32 << 20) });
+      const git = source({ maxFileBytes: 1 << 20, fetcher });
+      const repoURL = server.repoURL(name);
+      await assert.rejects(
+        git.resolve({ repoURL, revision: "main" }),
+        isGitError("terminal", "FileTooLarge", (m) => {
+          assert.match(m, tooLarge[fetcher] as RegExp);
+          assert.match(m, /render\.maxRepoFileBytes/);
+        }),
+      );
+      // The default limit (64 MiB) fetches and checks it out.
+      const fine = await source({ fetcher }).resolve({ repoURL, revision: "main" });
+      assert.deepEqual((await readdir(join(fine.dir, "assets"))).sort(), ["zeros.bin"]);
+    });
+  }
 
   void it("stops a fetch past maxFetchBytes with RepoTooLarge, and fetches it under a larger limit", async () => {
     // Random bytes do not compress: the packfile is about as large as the file.

@@ -13,24 +13,19 @@ import { join, resolve as resolvePath } from "node:path";
 import git, { type HttpClient } from "isomorphic-git";
 import { GitgateError, terminal } from "../errors.js";
 import { silentLogger, type Logger } from "../log/logger.js";
-import { commitInfoOf, type CommitLog } from "./commit-info.js";
+import type { CommitLog } from "./commit-info.js";
 import { classifyGitError, fetchTimedOut, revisionNotFound, type GitContext } from "./classify.js";
 import { AgentPool, hostRefusal, type HostPolicy } from "./hosts.js";
 import { repoLocks } from "./mutex.js";
 import type { ProxySettings } from "./proxy.js";
 import { authHeaders, FULL_SHA, lookupRevision, withDeadline } from "./remote.js";
 import { isTagRange, SHORT_SHA, highestTag } from "./revision.js";
+import { HttpGitRemote } from "./http-git.js";
+import { gitStore, isomorphicStore, type ObjectStore } from "./object-store.js";
 import { SshRemote } from "./ssh-remote.js";
 import type { Checkout, GitCredentials, GitSource, RemoteHead, SourceRequest } from "./types.js";
 import { parseRepoURL, type ParsedRepoURL } from "./url.js";
-import {
-  DEFAULT_MAX_FILE_BYTES,
-  ensureWorktree,
-  hasWorktree,
-  objectType,
-  peelToCommit,
-  pruneWorktrees,
-} from "./worktree.js";
+import { DEFAULT_MAX_FILE_BYTES, ensureWorktree, hasWorktree, pruneWorktrees } from "./worktree.js";
 
 export interface GitSourceOptions {
   /** Directory for all repository caches; created if missing. */
@@ -52,6 +47,18 @@ export interface GitSourceOptions {
   logger?: Logger;
   /** Where the subject and author of each resolved commit are kept (the dashboard reads them). */
   commits?: CommitLog;
+  /**
+   * What fetches over HTTP(S): the `git` binary (default when it is installed; streams packs to
+   * disk, see http-git.ts) or isomorphic-git (no binary needed; holds each pack in memory).
+   */
+  fetcher?: GitFetcher;
+}
+
+export type GitFetcher = "git" | "isomorphic-git";
+
+/** Whether a `git` binary is on the PATH gitgate runs git with. */
+export function gitInstalled(): boolean {
+  return ["/usr/local/bin/git", "/usr/bin/git", "/bin/git"].some((p) => fs.existsSync(p));
 }
 
 /**
@@ -94,9 +101,13 @@ export class IsomorphicGitSource implements GitSource {
   private readonly hosts: HostPolicy;
   private readonly agents: AgentPool;
   private readonly commits: CommitLog | undefined;
+  private readonly proxy: ProxySettings | undefined;
+  readonly fetcher: GitFetcher;
 
   constructor(opts: GitSourceOptions) {
     this.commits = opts.commits;
+    this.proxy = opts.proxy;
+    this.fetcher = opts.fetcher ?? (gitInstalled() ? "git" : "isomorphic-git");
     this.hosts = { allowedHosts: opts.allowedHosts ?? [] };
     this.agents = new AgentPool(this.hosts, opts.proxy);
     this.cacheRoot = resolvePath(opts.cacheRoot);
@@ -132,7 +143,8 @@ export class IsomorphicGitSource implements GitSource {
     if (isTagRange(revision)) {
       const best = highestTag(await remote.listRefs("refs/tags/"), revision);
       if (best) return best;
-      throw revisionNotFound(target.ctx, "no tag matches that semver range");
+      // "1265123" is a range (major 1265123) and a short SHA: with no such tag, it is the SHA.
+      if (!SHORT_SHA.test(revision)) throw revisionNotFound(target.ctx, "no tag matches that semver range");
     }
     if (SHORT_SHA.test(revision)) return undefined;
     throw revisionNotFound(target.ctx, "no branch or tag has that name");
@@ -165,7 +177,13 @@ export class IsomorphicGitSource implements GitSource {
               : this.commitForSha(target, remote, sha ?? short ?? ""),
           );
         }
-        const dir = await ensureWorktree(target.gitdir, target.worktreesDir, commit, this.maxFileBytes);
+        const dir = await ensureWorktree(
+          target.gitdir,
+          target.worktreesDir,
+          commit,
+          this.maxFileBytes,
+          this.store(target).writeTree,
+        );
         const pruned = await pruneWorktrees(target.worktreesDir, this.keep, this.graceMs, commit);
         if (pruned.length > 0) this.log.debug({ repo: target.repo.url, pruned }, "pruned worktrees");
         await this.noteCommit(target, commit);
@@ -197,7 +215,24 @@ export class IsomorphicGitSource implements GitSource {
         await remote.close();
       }
     }
-    return op(this.httpRemote(target));
+    if (this.fetcher === "isomorphic-git") return op(this.httpRemote(target));
+    return op(
+      new HttpGitRemote(this.httpRemote(target), target.repo.url, target.credentials, {
+        ctx: target.ctx,
+        gitdir: target.gitdir,
+        hosts: this.hosts,
+        proxy: this.proxy,
+        insecure: target.insecure,
+        timeoutMs: this.timeoutMs,
+        maxFetchBytes: this.maxFetchBytes,
+        maxFileBytes: this.maxFileBytes,
+      }),
+    );
+  }
+
+  /** The object store's reader: git's when git wrote it (SSH, the git fetcher), else isomorphic-git's. */
+  private store(target: RepoTarget): ObjectStore {
+    return target.repo.ssh || this.fetcher === "git" ? gitStore : isomorphicStore;
   }
 
   private httpRemote(target: RepoTarget): Remote {
@@ -273,8 +308,7 @@ export class IsomorphicGitSource implements GitSource {
   private async noteCommit(target: RepoTarget, commit: string): Promise<void> {
     if (!this.commits || this.commits.has(commit)) return;
     try {
-      const { commit: read } = await git.readCommit({ fs, gitdir: target.gitdir, oid: commit });
-      this.commits.set(commit, commitInfoOf(read));
+      this.commits.set(commit, await this.store(target).commitInfo(target.gitdir, commit));
     } catch (err) {
       // Only the dashboard's revision column misses it: never a reason to fail the sync.
       this.log.debug(
@@ -286,13 +320,13 @@ export class IsomorphicGitSource implements GitSource {
 
   /** Fetches the ref only when the commit it points at is not cached yet. */
   private async commitForRef(target: RepoTarget, remote: Remote, head: RemoteHead): Promise<string> {
-    const cache = {};
-    if ((await objectType(target.gitdir, head.commit, cache)) === "commit") return head.commit;
+    const store = this.store(target);
+    if ((await store.type(target.gitdir, head.commit)) === "commit") return head.commit;
     this.log.debug({ repo: target.repo.url, ref: head.ref }, "fetching");
     const fetched = await remote.fetchRef(head.ref);
     if (!fetched) throw revisionNotFound(target.ctx, "the repository is empty");
     // The ref may have moved since the lookup; the fetched commit is the newer one.
-    return peelToCommit(target.gitdir, fetched, {}, `${head.ref} of ${target.repo.url}`);
+    return store.peelToCommit(target.gitdir, fetched, `${head.ref} of ${target.repo.url}`);
   }
 
   /**
@@ -301,7 +335,8 @@ export class IsomorphicGitSource implements GitSource {
    * then the full history.
    */
   private async commitForSha(target: RepoTarget, remote: Remote, sha: string): Promise<string> {
-    let found = await expandInCache(target, sha);
+    const store = this.store(target);
+    let found = await expandInCache(store, target, sha);
     if (found === undefined) {
       const refs = await remote.listRefs("refs/");
       const anchor = refs[0]?.ref;
@@ -309,14 +344,14 @@ export class IsomorphicGitSource implements GitSource {
       for (const depth of [1, UNSHALLOW_DEPTH]) {
         this.log.debug({ repo: target.repo.url, depth }, "fetching all refs to find a commit");
         await remote.fetchAll(anchor, depth);
-        found = await expandInCache(target, sha);
+        found = await expandInCache(store, target, sha);
         if (found !== undefined) break;
       }
     }
     if (found === undefined) {
       throw revisionNotFound(target.ctx, "no branch or tag of the repository contains that commit");
     }
-    return peelToCommit(target.gitdir, found, {}, `commit ${sha}`);
+    return store.peelToCommit(target.gitdir, found, `commit ${sha}`);
   }
 
   private async ensureGitdir(target: RepoTarget): Promise<void> {
@@ -393,22 +428,14 @@ export function createGitSource(opts: GitSourceOptions): IsomorphicGitSource {
 }
 
 /** A full SHA, or the one object a short SHA names in the cache; undefined when not (yet) there. */
-async function expandInCache(target: RepoTarget, sha: string): Promise<string | undefined> {
-  let oid = sha;
-  if (!FULL_SHA.test(sha)) {
-    try {
-      oid = await git.expandOid({ fs, gitdir: target.gitdir, oid: sha });
-    } catch (err) {
-      if ((err as { code?: string }).code === "AmbiguousError") {
-        throw terminal(
-          "RevisionAmbiguous",
-          `short commit SHA ${sha} names more than one object in ${target.ctx.repo}; give more digits`,
-        );
-      }
-      return undefined;
-    }
-  }
-  return (await objectType(target.gitdir, oid, {})) === undefined ? undefined : oid;
+async function expandInCache(
+  store: ObjectStore,
+  target: RepoTarget,
+  sha: string,
+): Promise<string | undefined> {
+  const oid = FULL_SHA.test(sha) ? sha : await store.expand(target.gitdir, sha, target.ctx.repo);
+  if (oid === undefined) return undefined;
+  return (await store.type(target.gitdir, oid)) === undefined ? undefined : oid;
 }
 
 /** The same user and secret however given (password, token, SSH key or URL userinfo), as a short hash. */

@@ -129,7 +129,7 @@ export class SshRemote implements Remote {
   }
 }
 
-async function packBytes(gitdir: string): Promise<number> {
+export async function packBytes(gitdir: string): Promise<number> {
   const dir = join(gitdir, "objects", "pack");
   let total = 0;
   for (const name of await readdir(dir).catch(() => [] as string[])) {

@@ -59,6 +59,7 @@ export async function ensureWorktree(
   worktreesDir: string,
   commit: string,
   maxFileBytes = DEFAULT_MAX_FILE_BYTES,
+  write: TreeWriter = isomorphicWriteTree,
 ): Promise<string> {
   const dir = join(worktreesDir, commit);
   if (await exists(dir)) {
@@ -69,15 +70,28 @@ export async function ensureWorktree(
   const temp = join(worktreesDir, `${TEMP_PREFIX}${commit}-${randomBytes(4).toString("hex")}`);
   try {
     await mkdir(temp);
-    const cache = {};
-    const { tree } = await git.readCommit({ fs, gitdir, oid: commit, cache }).then((c) => c.commit);
-    await writeTree({ gitdir, cache, sizes: new ObjectSizes(gitdir), maxFileBytes }, tree, temp, "");
+    await write(gitdir, commit, temp, maxFileBytes);
     await rename(temp, dir);
   } finally {
     await rm(temp, { recursive: true, force: true });
   }
   return dir;
 }
+
+/** Writes the files of `commit` into the empty directory `dest`, every file at most `maxFileBytes`. */
+export type TreeWriter = (
+  gitdir: string,
+  commit: string,
+  dest: string,
+  maxFileBytes: number,
+) => Promise<void>;
+
+/** The files of a commit read with isomorphic-git. */
+export const isomorphicWriteTree: TreeWriter = async (gitdir, commit, dest, maxFileBytes) => {
+  const cache = {};
+  const { tree } = await git.readCommit({ fs, gitdir, oid: commit, cache }).then((c) => c.commit);
+  await writeTree({ gitdir, cache, sizes: new ObjectSizes(gitdir), maxFileBytes }, tree, dest, "");
+};
 
 interface Checkout {
   gitdir: string;

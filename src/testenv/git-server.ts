@@ -37,6 +37,11 @@ export interface GitRequestRecord {
   path: string;
   query: string;
   status: number;
+  /**
+   * For a POST to git-upload-pack: "fetch" (objects wanted, protocol v0/v1 or v2), "ls-refs" (v2 ref
+   * lookup) or "other", from the start of the request body; undefined for other requests.
+   */
+  command?: "fetch" | "ls-refs" | "other";
 }
 
 type BranchOpt = { branch?: string };
@@ -112,6 +117,7 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
       res.end("authentication required\n");
       return;
     }
+    if (record.method === "POST" && record.path.endsWith("/git-upload-pack")) noteCommand(req, record);
     const backend = serveCgi(req, res, { ...gitEnv, ...cgiEnv(req, record, reposDir), REMOTE_USER: user });
     backends.add(backend);
     backend.once("close", () => backends.delete(backend));
@@ -208,6 +214,22 @@ function cgiEnv(req: IncomingMessage, record: GitRequestRecord, projectRoot: str
     HTTP_GIT_PROTOCOL: header("git-protocol"),
     REMOTE_ADDR: req.socket.remoteAddress ?? "127.0.0.1",
   };
+}
+
+/** What an upload-pack request asks for, read from the first bytes of its body (also piped to the backend). */
+function noteCommand(req: IncomingMessage, record: GitRequestRecord): void {
+  let head = "";
+  const onData = (chunk: Buffer): void => {
+    head += chunk.toString("latin1", 0, Math.min(chunk.length, 1024 - head.length));
+    if (/command=fetch|^[0-9a-f]{4}want /.test(head)) record.command = "fetch";
+    else if (head.includes("command=ls-refs")) record.command = "ls-refs";
+    if (record.command !== undefined || head.length >= 1024) req.off("data", onData);
+  };
+  req.on("data", onData);
+  req.once("end", () => {
+    req.off("data", onData);
+    record.command ??= "other";
+  });
 }
 
 function serveCgi(req: IncomingMessage, res: ServerResponse, env: NodeJS.ProcessEnv): ChildProcess {
