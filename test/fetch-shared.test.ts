@@ -2,7 +2,8 @@
  * One fetch per repository and commit, shared by every GitApp on it (issue 18): 20 GitApps, each on
  * its own directory of one repository, are synced from a single upload-pack fetch counted at the
  * real Git server; a commit touching one of them costs one more fetch, not 20. Ref lookups (one
- * small ls-refs per GitApp and poll) are counted apart.
+ * small ls-refs per GitApp and poll) are counted apart. That commit rewrites only app 7's object:
+ * the others keep their resourceVersion (their content stamp did not change).
  */
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
@@ -50,6 +51,14 @@ describe("one fetch per repository and commit, shared by all GitApps on it", () 
     const lookups = env.git.requests.slice(start).filter((r) => r.command === "ls-refs").length;
     assert.ok(lookups >= APPS, `each GitApp looked its revision up (${lookups} ls-refs)`);
 
+    const versions = async (): Promise<string[]> =>
+      Promise.all(
+        Array.from({ length: APPS }, async (_, i) => {
+          const obj = await env.get("v1", "ConfigMap", `shared-${i}`, `cm-${i}`);
+          return obj?.metadata.resourceVersion ?? "missing";
+        }),
+      );
+    const before = await versions();
     const afterFirst = env.git.requests.length;
     const second = await env.git.commit("mono", { [`${dir(7)}/cm.yaml`]: cm("cm-7", "2") }, "touch app 7");
     for (let i = 0; i < APPS; i++) await waitSynced(env, `app-${i}`, second, "default", 90_000);
@@ -64,5 +73,8 @@ describe("one fetch per repository and commit, shared by all GitApps on it", () 
     // Let every GitApp poll at least once more at the new commit: still no further fetch.
     await new Promise((resolve) => setTimeout(resolve, 4_000));
     assert.equal(fetches(afterFirst).length, 1, "one more fetch for the new commit, shared by all 20");
+    const now = await versions();
+    const rewritten = now.map((rv, i) => (rv === before[i] ? undefined : i)).filter((i) => i !== undefined);
+    assert.deepEqual(rewritten, [7], "only the object the commit changed was written");
   });
 });
