@@ -74,7 +74,7 @@ export function refuseClient(req: IncomingMessage, policy: ClientPolicy): Client
       detail: `client certificate not signed by webhook.clientCA (${String(socket.authorizationError ?? "unverified")})`,
     };
   if (policy.names.length === 0) return undefined;
-  const names = peerNamesOf(peer.raw);
+  const names = verifiedPeer(req) ?? peerNamesOf(peer.raw);
   if (peerNameAllowed(names, policy.names)) return undefined;
   return {
     reason: "name",
@@ -107,12 +107,20 @@ export function refuseBinding(
   return undefined;
 }
 
+/** Parsed once per connection: kube-apiserver keeps its connections alive for many reviews. */
+const namesBySocket = new WeakMap<object, PeerNames>();
+
 /** The names of the connection's verified client certificate; undefined without one. */
 export function verifiedPeer(req: IncomingMessage): PeerNames | undefined {
   const socket = req.socket as Partial<TLSSocket>;
   if (typeof socket.getPeerCertificate !== "function" || !socket.authorized) return undefined;
+  const known = namesBySocket.get(socket);
+  if (known) return known;
   const peer = socket.getPeerCertificate();
-  return peer?.raw ? peerNamesOf(peer.raw) : undefined;
+  if (!peer?.raw) return undefined;
+  const names = peerNamesOf(peer.raw);
+  namesBySocket.set(socket, names);
+  return names;
 }
 
 /**

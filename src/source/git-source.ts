@@ -62,6 +62,16 @@ export function gitInstalled(): boolean {
 }
 
 /**
+ * Whether git can fetch over HTTP(S): the binary and its `git-remote-http` helper (a separate
+ * program linked to libcurl, in git's exec path). An image that carries `git` for SSH alone lacks
+ * it; gitgate then fetches HTTP(S) with isomorphic-git.
+ */
+export function gitHttpInstalled(): boolean {
+  const helpers = ["/usr/lib/git-core", "/usr/libexec/git-core", "/usr/local/libexec/git-core"];
+  return gitInstalled() && helpers.some((dir) => fs.existsSync(`${dir}/git-remote-http`));
+}
+
+/**
  * What one fetch needs from a remote, over smart HTTP (isomorphic-git) or SSH (the git binary).
  * Refs fetched are written under their own names in the cache's object store.
  */
@@ -107,7 +117,7 @@ export class IsomorphicGitSource implements GitSource {
   constructor(opts: GitSourceOptions) {
     this.commits = opts.commits;
     this.proxy = opts.proxy;
-    this.fetcher = opts.fetcher ?? (gitInstalled() ? "git" : "isomorphic-git");
+    this.fetcher = opts.fetcher ?? (gitHttpInstalled() ? "git" : "isomorphic-git");
     this.hosts = { allowedHosts: opts.allowedHosts ?? [] };
     this.agents = new AgentPool(this.hosts, opts.proxy);
     this.cacheRoot = resolvePath(opts.cacheRoot);
