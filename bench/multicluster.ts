@@ -20,7 +20,7 @@ import { kubeconfigYaml, type ControlPlane } from "../src/testenv/controlplane.j
 import { startGitServer, type GitServer } from "../src/testenv/git-server.js";
 import { pinnedTools, type Tools } from "../src/testenv/tools.js";
 import { LoadClient, minimalServer, type Target } from "./admission.js";
-import { spawnGitgate, type GitgateProcess, type LogLine } from "./lib/gitgate-process.js";
+import { procCpuSeconds, spawnGitgate, type GitgateProcess, type LogLine } from "./lib/gitgate-process.js";
 import type { LoadRequest, LoadResult } from "./lib/load-client.js";
 import { syncManifestFiles } from "./lib/manifests.js";
 import { othersCpuPct, sampleCpu } from "./lib/noise.js";
@@ -70,6 +70,8 @@ interface Member {
 interface PathResult {
   path: string;
   gitgate: LoadResult[];
+  /** gitgate's process CPU over each timed throughput run, % of one core. */
+  gitgateCpuPct: number[];
   fixed: LoadResult[];
   latency?: LoadResult;
   outcomes: Record<string, number>;
@@ -80,6 +82,8 @@ interface SetupResult {
   syncSeconds: number;
   rssMiB: number;
   peakMiB: number;
+  /** gitgate's process CPU over the 5 s after all Synced, % of one core (should be ~0: nothing to do). */
+  idleCpuPct: number;
   paths: PathResult[];
   othersPct: number;
 }
@@ -278,8 +282,15 @@ async function liveReviews(member: Member): Promise<string[]> {
   }
 }
 
-/** One load, bounded in time (the child is killed by the caller's stop on a timeout). */
-async function load(client: LoadClient, spec: LoadRequest): Promise<LoadResult> {
+/**
+ * One load, bounded in time (the child is killed by the caller's stop on a timeout); with `pid`,
+ * that process's CPU over the timed part is returned in `cpuPct`.
+ */
+async function load(
+  client: LoadClient,
+  spec: LoadRequest,
+  pid?: number,
+): Promise<LoadResult & { cpuPct: number }> {
   (globalThis as { gc?: () => void }).gc?.();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -289,7 +300,15 @@ async function load(client: LoadClient, spec: LoadRequest): Promise<LoadResult> 
     );
   });
   try {
-    return await Promise.race([client.run(spec, () => undefined), timeout]);
+    let cpu = Number.NaN;
+    let started = 0;
+    const onStarted = (): void => {
+      cpu = pid === undefined ? Number.NaN : procCpuSeconds(pid);
+      started = nowMs();
+    };
+    const result = await Promise.race([client.run(spec, onStarted), timeout]);
+    const used = pid === undefined ? Number.NaN : procCpuSeconds(pid) - cpu;
+    return { ...result, cpuPct: (used / ((nowMs() - started) / 1000)) * 100 };
   } finally {
     clearTimeout(timer);
   }
@@ -303,7 +322,7 @@ async function admission(
   client: LoadClient,
   fixed: Target,
   fixedCa: string,
-  port: number,
+  proc: GitgateProcess,
   caPem: string,
   members: Member[],
 ): Promise<PathResult[]> {
@@ -321,18 +340,25 @@ async function admission(
       cert: member.cp.webhookClient.cert,
       key: member.cp.webhookClient.key,
     };
-    const gitgateSpec: LoadRequest = { ...base, url: `https://127.0.0.1:${port}${path}`, caPem };
+    const gitgateSpec: LoadRequest = { ...base, url: `https://127.0.0.1:${proc.port}${path}`, caPem };
     const fixedSpec: LoadRequest = { ...base, url: fixed.url, caPem: fixedCa };
-    const result: PathResult = { path: `${member.name}: ${path}`, gitgate: [], fixed: [], outcomes: {} };
+    const result: PathResult = {
+      path: `${member.name}: ${path}`,
+      gitgate: [],
+      gitgateCpuPct: [],
+      fixed: [],
+      outcomes: {},
+    };
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? ["gitgate", "fixed"] : ["fixed", "gitgate"];
       for (const which of order) {
-        const r = await load(client, which === "gitgate" ? gitgateSpec : fixedSpec);
+        const r = await load(client, which === "gitgate" ? gitgateSpec : fixedSpec, proc.pid);
+        if (which === "gitgate") result.gitgateCpuPct.push(r.cpuPct);
         (which === "gitgate" ? result.gitgate : result.fixed).push(r);
         if (which === "gitgate")
           for (const [k, v] of Object.entries(r.outcomes)) result.outcomes[k] = (result.outcomes[k] ?? 0) + v;
         console.log(
-          `[multicluster] ${result.path} round ${round + 1}: ${which} ${fmt(rps(r), 0)} reviews/s, p99 ${fmt(r.latencyMs.p99, 1)} ms, ${JSON.stringify(r.outcomes)}`,
+          `[multicluster] ${result.path} round ${round + 1}: ${which} ${fmt(rps(r), 0)} reviews/s, p99 ${fmt(r.latencyMs.p99, 1)} ms, gitgate CPU ${fmt(r.cpuPct, 0)} %, ${JSON.stringify(r.outcomes)}`,
         );
       }
     }
@@ -380,13 +406,23 @@ async function runSetup(scene: Scene, label: string, members: Member[]): Promise
     });
     const syncSeconds = (nowMs() - started) / 1000;
     const peakMiB = proc.peakRssMiB();
+    const cpu = procCpuSeconds(proc.pid);
     await sleep(5000);
+    const idleCpuPct = ((procCpuSeconds(proc.pid) - cpu) / 5) * 100;
     const rssMiB = proc.memory().rssMiB;
     console.log(
-      `[multicluster] ${label}: all Synced in ${fmt(syncSeconds)} s; RSS ${fmt(rssMiB, 0)} MiB (peak ${fmt(peakMiB, 0)})`,
+      `[multicluster] ${label}: all Synced in ${fmt(syncSeconds)} s; RSS ${fmt(rssMiB, 0)} MiB (peak ${fmt(peakMiB, 0)}); gitgate CPU over the next 5 s ${fmt(idleCpuPct, 0)} %`,
     );
-    const paths = await admission(client, fixed, ca.cert, proc.port, caPem, members);
-    return { label, syncSeconds, rssMiB, peakMiB, paths, othersPct: othersCpuPct(before, sampleCpu()) };
+    const paths = await admission(client, fixed, ca.cert, proc, caPem, members);
+    return {
+      label,
+      syncSeconds,
+      rssMiB,
+      peakMiB,
+      idleCpuPct,
+      paths,
+      othersPct: othersCpuPct(before, sampleCpu()),
+    };
   } finally {
     client.stop();
     await fixed.close();
@@ -423,6 +459,13 @@ function report(single: SetupResult, multi: SetupResult): void {
     `${fmt(multi.rssMiB, 0)} MiB`,
     `≤ ${RSS_TARGET_MIB} MB`,
     verdict(multi.rssMiB * 1.048576 <= RSS_TARGET_MIB),
+  ]);
+  rows.push([
+    "gitgate CPU over the 5 s after all Synced (nothing left to do)",
+    `${fmt(single.idleCpuPct, 0)} %`,
+    `${fmt(multi.idleCpuPct, 0)} %`,
+    "(info)",
+    "",
   ]);
   for (const p of multi.paths) {
     const ratio = ratioOf(p);
