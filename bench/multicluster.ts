@@ -430,6 +430,11 @@ async function runSetup(scene: Scene, label: string, members: Member[]): Promise
   }
 }
 
+/** Reviews per second of gitgate's own CPU (median over runs): its cost per review, whatever the machine's load. */
+function perCpuSecond(p: PathResult): number {
+  return median(p.gitgate.map((r, i) => rps(r) / ((p.gitgateCpuPct[i] ?? Number.NaN) / 100)));
+}
+
 function ratioOf(p: PathResult): number {
   return median(p.gitgate.map(rps)) / median(p.fixed.map(rps));
 }
@@ -483,6 +488,13 @@ function report(single: SetupResult, multi: SetupResult): void {
       `${fmt(p99)} ms`,
       `≤ ${fmt(baseP99 * (1 + WITHIN))} ms`,
       verdict(p99 <= baseP99 * (1 + WITHIN)),
+    ]);
+    rows.push([
+      `  gitgate process CPU during the throughput runs; reviews per CPU-second — ${p.path}`,
+      `${fmt(median(base.gitgateCpuPct), 0)} %; ${fmt(perCpuSecond(base), 0)}`,
+      `${fmt(median(p.gitgateCpuPct), 0)} %; ${fmt(perCpuSecond(p), 0)}`,
+      "(info)",
+      "",
     ]);
     rows.push([
       `  outcomes of the throughput runs — ${p.path}`,
