@@ -117,7 +117,7 @@ function benchPolicy(): ReturnType<typeof admissionPolicy> {
   return admissionPolicy(config, GITGATE_SA_USERNAME);
 }
 
-interface Target {
+export interface Target {
   name: string;
   url: string;
   close(): Promise<void>;
@@ -142,7 +142,7 @@ function closeServer(server: Server): Promise<void> {
 }
 
 /** Reads the body and answers a fixed "allowed" AdmissionReview (what the 7,000/s figure measured). */
-async function minimalServer(tls: { cert: string; key: string }): Promise<Target> {
+export async function minimalServer(tls: { cert: string; key: string }): Promise<Target> {
   const fixed = JSON.stringify({
     apiVersion: "admission.k8s.io/v1",
     kind: "AdmissionReview",
@@ -261,7 +261,7 @@ interface ClientReply {
   error?: string;
 }
 
-class LoadClient {
+export class LoadClient {
   private readonly child: ChildProcess;
   private readonly ready: Promise<void>;
 

@@ -11,6 +11,7 @@ import {
   benchAdmissionHttp,
 } from "./admission.js";
 import { benchFetch } from "./fetch.js";
+import { benchMulticluster } from "./multicluster.js";
 import { othersCpuPct, sampleCpu, stealPct } from "./lib/noise.js";
 import { benchScale } from "./scale.js";
 import { benchSync } from "./sync.js";
@@ -23,6 +24,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   "admission.apiserver": benchAdmissionApiserver,
   scale: benchScale,
   fetch: benchFetch,
+  multicluster: benchMulticluster,
 };
 const DEFAULT = ["sync", "admission"];
 

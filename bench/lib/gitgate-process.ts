@@ -55,6 +55,18 @@ export function procMemory(pid: number): { rssMiB: number; hwmMiB: number } {
   }
 }
 
+/** CPU seconds (user + system) a process has used so far (NaN when it is gone or not on Linux). */
+export function procCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the parenthesised command name (which may contain spaces): utime is the 12th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 export async function spawnGitgate(opts: {
   main: string;
   kubeconfig: string;

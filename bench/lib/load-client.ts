@@ -14,6 +14,11 @@ export interface LoadRequest {
   warmup: number;
   count: number;
   size: ReviewSize;
+  /** Review bodies to post instead of the built-in workload (bench/multicluster.ts: live objects). */
+  bodies?: string[];
+  /** A client certificate and key to present (a registered cluster's kube-apiserver). */
+  cert?: string;
+  key?: string;
 }
 
 export interface LoadResult {
@@ -31,14 +36,15 @@ const workloads: Record<ReviewSize, Buffer[]> = {
   large: reviewWorkload("large").map((w) => Buffer.from(w.body)),
 };
 
-function post(agent: Agent, url: URL, caPem: string, body: Buffer): Promise<string> {
+function post(agent: Agent, url: URL, spec: LoadRequest, body: Buffer): Promise<string> {
   return new Promise((resolve) => {
     const req = request(
       url,
       {
         method: "POST",
         agent,
-        ca: caPem,
+        ca: spec.caPem,
+        ...(spec.cert && spec.key ? { cert: spec.cert, key: spec.key } : {}),
         headers: { "content-type": "application/json", "content-length": body.length },
       },
       (res) => {
@@ -57,6 +63,10 @@ function post(agent: Agent, url: URL, caPem: string, body: Buffer): Promise<stri
   });
 }
 
+function bodiesOf(spec: LoadRequest): Buffer[] {
+  return spec.bodies ? spec.bodies.map((b) => Buffer.from(b)) : workloads[spec.size];
+}
+
 async function drive(
   agent: Agent,
   spec: LoadRequest,
@@ -65,13 +75,13 @@ async function drive(
   outcomes?: Record<string, number>,
 ): Promise<void> {
   const url = new URL(spec.url);
-  const bodies = workloads[spec.size];
+  const bodies = bodiesOf(spec);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < total) {
       const i = next++;
       const started = performance.now();
-      const outcome = await post(agent, url, spec.caPem, bodies[i % bodies.length] as Buffer);
+      const outcome = await post(agent, url, spec, bodies[i % bodies.length] as Buffer);
       if (latencies) latencies[i] = performance.now() - started;
       if (outcomes) outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
     }
@@ -100,7 +110,7 @@ export async function runLoad(spec: LoadRequest): Promise<LoadResult> {
       outcomes,
       latencyMs: { p50: at(50), p99: at(99), max: latencies[latencies.length - 1] ?? Number.NaN },
       cpuSeconds: (used.user + used.system) / 1e6,
-      bodyBytes: workloads[spec.size].reduce((n, b) => n + b.length, 0) / workloads[spec.size].length,
+      bodyBytes: bodiesOf(spec).reduce((n, b) => n + b.length, 0) / bodiesOf(spec).length,
     };
   } finally {
     agent.destroy();

@@ -34,11 +34,17 @@ export interface World {
 }
 
 /** The first start after a rebuild of the cached binaries can fail; retry a few times. */
-export async function startControlPlaneWithRetry(controllerManager: boolean): Promise<ControlPlane> {
+export async function startControlPlaneWithRetry(
+  controllerManager: boolean,
+  webhookClientName?: string,
+): Promise<ControlPlane> {
   let last: unknown;
   for (let attempt = 1; attempt <= 3; attempt++) {
     try {
-      return await startControlPlane({ controllerManager });
+      return await startControlPlane({
+        controllerManager,
+        ...(webhookClientName ? { webhookClientName } : {}),
+      });
     } catch (err) {
       last = err;
       console.error(
