@@ -16,37 +16,11 @@ import type { ControlPlane } from "../src/testenv/controlplane.js";
 import { startCli } from "./harness/cli.js";
 import { assertDenied } from "./harness/denied.js";
 import { condition, waitFor } from "./harness/env.js";
+import { deployment, overlay } from "./fixtures/fleet/repo.js";
 import { startFleet, type Fleet } from "./harness/fleet.js";
 
 const API = "gitgate.io/v1alpha1";
 type Env = "hub" | "dev" | "staging";
-
-const deployment = [
-  "apiVersion: apps/v1",
-  "kind: Deployment",
-  "metadata: {name: web}",
-  "spec:",
-  "  replicas: 1",
-  "  selector: {matchLabels: {app: web}}",
-  "  template:",
-  "    metadata: {labels: {app: web}}",
-  "    spec: {containers: [{name: web, image: registry.k8s.io/pause:3.9}]}",
-  "",
-].join("\n");
-
-function overlay(env: Env, replicas: number): Record<string, string> {
-  return {
-    [`overlays/${env}/kustomization.yaml`]: [
-      "apiVersion: kustomize.config.k8s.io/v1beta1",
-      "kind: Kustomization",
-      "resources: [../../base]",
-      `namePrefix: ${env}-`,
-      "patches: [{path: replicas.yaml}]",
-      "",
-    ].join("\n"),
-    [`overlays/${env}/replicas.yaml`]: `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: ${replicas}}\n`,
-  };
-}
 
 let fleet: Fleet;
 let repoURL: string;
