@@ -46,9 +46,10 @@ const FETCHED_REF = "refs/gitgate/fetched";
 /**
  * The credential helper: `get` only, and only for the repository's own protocol and host (with
  * port); the secret comes from this git process's environment. Shell, run by git through /bin/sh.
+ * It reads its whole input first for every action, so the writer never meets a closed pipe.
  */
 export const CREDENTIAL_HELPER =
-  '!f() { test "$1" = get || exit 0; h=; p=; while IFS= read -r l; do case "$l" in host=*) h=${l#host=};; ' +
+  '!f() { test "$1" = get || { while IFS= read -r l; do :; done; exit 0; }; h=; p=; while IFS= read -r l; do case "$l" in host=*) h=${l#host=};; ' +
   'protocol=*) p=${l#protocol=};; esac; done; test "$h" = "$GITGATE_GIT_HOST" && test "$p" = "$GITGATE_GIT_PROTOCOL" ' +
   '|| exit 0; printf \'username=%s\\npassword=%s\\n\' "$GITGATE_GIT_USERNAME" "$GITGATE_GIT_PASSWORD"; }; f';
 
