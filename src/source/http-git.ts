@@ -14,7 +14,7 @@ import { lookup } from "node:dns/promises";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { rootCertificates } from "node:tls";
 import * as fs from "node:fs";
 import git from "isomorphic-git";
@@ -25,7 +25,7 @@ import type { Remote } from "./git-source.js";
 import { addressRefusal, hostRefusal, type HostPolicy } from "./hosts.js";
 import { proxyFor, type ProxySettings } from "./proxy.js";
 import { packBytes } from "./ssh-remote.js";
-import { runGit, type GitResult } from "./ssh.js";
+import { confinedGitEnv, runGit, type GitResult } from "./ssh.js";
 import type { GitCredentials } from "./types.js";
 
 export interface HttpGitOptions {
@@ -133,20 +133,7 @@ async function openSession(
     throw err;
   }
   const env: Record<string, string> = {
-    HOME: dir,
-    PATH: "/usr/local/bin:/usr/bin:/bin",
-    LANG: "C",
-    LC_ALL: "C",
-    TZ: "UTC",
-    GIT_CONFIG_NOSYSTEM: "1",
-    GIT_CONFIG_GLOBAL: "/dev/null",
-    GIT_TERMINAL_PROMPT: "0",
-    GIT_ASKPASS: "/bin/false",
-    SSH_ASKPASS: "/bin/false",
-    GIT_ALLOW_PROTOCOL: tls ? "https" : "http",
-    GIT_PROTOCOL_FROM_USER: "0",
-    GIT_NO_REPLACE_OBJECTS: "1",
-    GIT_CEILING_DIRECTORIES: dirname(dir),
+    ...confinedGitEnv(dir, tls ? "https" : "http"),
     ...configEnv(config),
     ...(basic
       ? {

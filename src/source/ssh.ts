@@ -66,8 +66,11 @@ export function sshCommand(dir: string, hostKeyAlias: string, connectTimeoutSec:
     .join(" ");
 }
 
-/** The environment git runs in: nothing of gitgate's own, no config, no prompts, ssh only. */
-export function gitEnv(dir: string, sshCmd: string): Record<string, string> {
+/**
+ * The environment every git gitgate runs gets (SSH and HTTP fetches alike): nothing of gitgate's
+ * own, no config, no prompts, only `protocol`.
+ */
+export function confinedGitEnv(dir: string, protocol: "ssh" | "http" | "https"): Record<string, string> {
   return {
     HOME: dir,
     PATH: "/usr/local/bin:/usr/bin:/bin",
@@ -79,14 +82,17 @@ export function gitEnv(dir: string, sshCmd: string): Record<string, string> {
     GIT_TERMINAL_PROMPT: "0",
     GIT_ASKPASS: "/bin/false",
     SSH_ASKPASS: "/bin/false",
-    GIT_ALLOW_PROTOCOL: "ssh",
+    GIT_ALLOW_PROTOCOL: protocol,
     GIT_PROTOCOL_FROM_USER: "0",
-    GIT_SSH_COMMAND: sshCmd,
-    GIT_SSH_VARIANT: "ssh",
     GIT_NO_REPLACE_OBJECTS: "1",
-    // ls-remote runs in the session dir: no repository above it is ever discovered and read.
+    // git runs in the session dir: no repository above it is ever discovered and read.
     GIT_CEILING_DIRECTORIES: dirname(dir),
   };
+}
+
+/** The environment git runs in for an SSH remote: confined, ssh only, through `sshCmd`. */
+export function gitEnv(dir: string, sshCmd: string): Record<string, string> {
+  return { ...confinedGitEnv(dir, "ssh"), GIT_SSH_COMMAND: sshCmd, GIT_SSH_VARIANT: "ssh" };
 }
 
 /** Options in front of every git command: nothing from the repository or elsewhere runs. */
