@@ -20,7 +20,6 @@ import { deployment, overlay } from "./fixtures/fleet/repo.js";
 import { startFleet, type Fleet } from "./harness/fleet.js";
 
 const API = "gitgate.io/v1alpha1";
-type Env = "hub" | "dev" | "staging";
 
 let fleet: Fleet;
 let repoURL: string;
@@ -82,11 +81,6 @@ function webSet(prune: boolean): GitAppSetSpec {
 const k = (cp: ControlPlane, args: string[], identity = "user"): ReturnType<Fleet["k"]> =>
   fleet.k(cp, args, identity);
 
-async function replicas(cp: ControlPlane, env: Env): Promise<string> {
-  const r = await k(cp, ["-n", "web", "get", "deployment", `${env}-web`, "-o", "jsonpath={.spec.replicas}"]);
-  return r.code === 0 ? r.stdout.trim() : `error: ${r.stderr}`;
-}
-
 /** `gitgate status --fleet -o json` as a user runs it, against the hub. */
 async function fleetStatus(): Promise<FleetRow[]> {
   const cli = startCli(
@@ -137,12 +131,12 @@ function acrossClusters(): void {
     assert.equal(dev.spec.destination?.cluster, "dev");
     assert.equal(staging.spec.destination?.cluster, "staging");
     assert.equal(dev.status?.cluster?.reachable, true);
-    assert.equal(await replicas(fleet.remote.dev, "dev"), "1");
-    assert.equal(await replicas(fleet.remote.staging, "staging"), "2");
-    assert.equal(await replicas(fleet.hub, "hub"), "1");
+    assert.equal(await fleet.replicas(fleet.remote.dev, "dev"), "1");
+    assert.equal(await fleet.replicas(fleet.remote.staging, "staging"), "2");
+    assert.equal(await fleet.replicas(fleet.hub, "hub"), "1");
     // Each cluster has only its own overlay.
-    assert.match(await replicas(fleet.remote.dev, "staging"), /not found/);
-    assert.match(await replicas(fleet.hub, "dev"), /not found/);
+    assert.match(await fleet.replicas(fleet.remote.dev, "staging"), /not found/);
+    assert.match(await fleet.replicas(fleet.hub, "dev"), /not found/);
 
     const hub = await fleet.getApp("web-hub");
     assert.equal(hub?.spec.destination?.cluster, undefined, "in-cluster is the hub: no cluster named");
@@ -180,12 +174,7 @@ function acrossClusters(): void {
   });
 
   it("gitgate's webhook on a remote cluster denies a developer's kubectl scale, naming that cluster's overlay file and commit", async () => {
-    await waitFor(
-      "dev's webhook registered",
-      async () =>
-        (await k(fleet.remote.dev, ["get", "validatingwebhookconfiguration", "gitgate-validate"], "admin"))
-          .code === 0,
-    );
+    await fleet.webhookRegistered("dev");
     const r = await k(fleet.remote.dev, ["-n", "web", "scale", "deployment", "dev-web", "--replicas=5"]);
     assertDenied(
       r,
@@ -193,7 +182,7 @@ function acrossClusters(): void {
       /^Deployment web\/dev-web is managed by Git: spec\.replicas is 1 in /,
     );
     assert.ok(r.stderr.includes(`${repoURL} overlays/dev@${first.slice(0, 7)}, request has 5`), r.stderr);
-    assert.equal(await replicas(fleet.remote.dev, "dev"), "1");
+    assert.equal(await fleet.replicas(fleet.remote.dev, "dev"), "1");
     await waitFor("a denial alert naming dev", () =>
       fleet.alerts.find(
         (a) => a.type === "change-denied" && a.cluster === "dev" && a.object?.name === "dev-web",
@@ -205,11 +194,11 @@ function acrossClusters(): void {
     const toDev = await fleet.git.commit("fleet", overlay("dev", 3), "dev: 3 replicas");
     await label("dev", { fleet: "web", env: "dev", revision: toDev });
     await fleet.synced("web-dev", toDev);
-    assert.equal(await replicas(fleet.remote.dev, "dev"), "3");
+    assert.equal(await fleet.replicas(fleet.remote.dev, "dev"), "3");
     const toStaging = await fleet.git.commit("fleet", overlay("staging", 3), "staging: 3 replicas");
     await label("staging", { fleet: "web", env: "staging", revision: toStaging });
     await fleet.synced("web-staging", toStaging);
-    assert.equal(await replicas(fleet.remote.staging, "staging"), "3");
+    assert.equal(await fleet.replicas(fleet.remote.staging, "staging"), "3");
 
     const rows = (await fleetStatus()).filter((r) => r.set === "web");
     assert.deepEqual(
@@ -265,7 +254,7 @@ function acrossClusters(): void {
     // The others stay; the pruned GitApp's objects stay on dev (its deletionPolicy: Orphan).
     assert.ok(await fleet.getApp("web-staging"));
     assert.ok(await fleet.getApp("web-hub"));
-    assert.equal(await replicas(fleet.remote.dev, "dev"), "3");
+    assert.equal(await fleet.replicas(fleet.remote.dev, "dev"), "3");
   });
 }
 

@@ -13,7 +13,7 @@ import type { ControlPlane } from "../src/testenv/controlplane.js";
 import { condition, waitFor } from "./harness/env.js";
 import { assertDenied } from "./harness/denied.js";
 import { deployment, overlay } from "./fixtures/fleet/repo.js";
-import { REMOTES, startFleet, type Fleet, type Remote } from "./harness/fleet.js";
+import { REMOTES, startFleet, type Fleet } from "./harness/fleet.js";
 
 let fleet: Fleet;
 let repoURL: string;
@@ -27,11 +27,6 @@ const applyApp = (name: string, spec: GitApp["spec"], namespace = "default"): Pr
   fleet.applyApp(name, spec, namespace);
 const synced = (name: string, at?: string, timeoutMs = 60_000): Promise<GitApp> =>
   fleet.synced(name, at, timeoutMs);
-
-async function replicasOn(cp: ControlPlane, env: Remote): Promise<string> {
-  const r = await k(cp, ["-n", "web", "get", "deployment", `${env}-web`, "-o", "jsonpath={.spec.replicas}"]);
-  return r.code === 0 ? r.stdout.trim() : `error: ${r.stderr}`;
-}
 
 describe("one gitgate, several clusters", () => {
   before(async () => {
@@ -63,14 +58,14 @@ describe("one gitgate, several clusters", () => {
       assert.equal(app.status?.cluster?.reachable, true);
       assert.match(app.status?.cluster?.serverVersion ?? "", /^v1\./);
     }
-    assert.equal(await replicasOn(fleet.remote.dev, "dev"), "1");
-    assert.equal(await replicasOn(fleet.remote.staging, "staging"), "2");
+    assert.equal(await fleet.replicas(fleet.remote.dev, "dev"), "1");
+    assert.equal(await fleet.replicas(fleet.remote.staging, "staging"), "2");
     // Not on the hub, and each cluster has only its own overlay.
     assert.equal(
       await fleet.admin.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: "web", name: "dev-web" }),
       undefined,
     );
-    assert.match(await replicasOn(fleet.remote.dev, "staging"), /not found/);
+    assert.match(await fleet.replicas(fleet.remote.dev, "staging"), /not found/);
     const metrics = await fleet.gitgate.registry.metrics();
     assert.match(metrics, /gitgate_cluster_reachable\{cluster="dev"\} 1/);
     assert.match(metrics, /gitgate_cluster_reachable\{cluster="staging"\} 1/);
@@ -92,12 +87,7 @@ describe("one gitgate, several clusters", () => {
   });
 
   it("denies a developer's kubectl scale on a remote cluster, naming that overlay's file and commit", async () => {
-    await waitFor(
-      "dev's webhook registered",
-      async () =>
-        (await k(fleet.remote.dev, ["get", "validatingwebhookconfiguration", "gitgate-validate"], "admin"))
-          .code === 0,
-    );
+    await fleet.webhookRegistered("dev");
     const r = await k(fleet.remote.dev, ["-n", "web", "scale", "deployment", "dev-web", "--replicas=5"]);
     assertDenied(
       r,
@@ -106,7 +96,7 @@ describe("one gitgate, several clusters", () => {
     );
     // A Kustomize render is located by its overlay directory, at the commit gitgate synced.
     assert.ok(r.stderr.includes(`${repoURL} overlays/dev@${commit.slice(0, 7)}, request has 5`), r.stderr);
-    assert.equal(await replicasOn(fleet.remote.dev, "dev"), "1");
+    assert.equal(await fleet.replicas(fleet.remote.dev, "dev"), "1");
     // The alert names the cluster it happened on.
     await waitFor("a denial alert naming dev", () =>
       fleet.alerts.find(
@@ -311,7 +301,7 @@ describe("one gitgate, several clusters", () => {
       sync: { interval: "1h", createNamespace: true },
     });
     await synced("web-dev", next, 30_000);
-    assert.equal(await replicasOn(fleet.remote.dev, "dev"), "3");
+    assert.equal(await fleet.replicas(fleet.remote.dev, "dev"), "3");
     const r = await k(fleet.remote.dev, ["-n", "web", "scale", "deployment", "dev-web", "--replicas=7"]);
     assertDenied(
       r,

@@ -55,6 +55,10 @@ export interface Fleet {
   synced(name: string, at?: string, timeoutMs?: number): Promise<GitApp>;
   /** A signed GitHub push event for `repoURL`'s main branch to gitgate's `/hooks/git`: its HTTP status. */
   push(repoURL: string, commit: string): Promise<number>;
+  /** The fleet Deployment `<env>-web`'s spec.replicas on a cluster, or the kubectl error. */
+  replicas(cp: ControlPlane, env: string): Promise<string>;
+  /** Waits until gitgate's validating webhook configuration is on a remote cluster. */
+  webhookRegistered(name: Remote): Promise<void>;
   /** A dashboard API answer as the hub's user alice (a bearer token, checked by TokenReview). */
   dashboard<T>(path: string): Promise<T>;
   /** Stops one remote control plane now (the rest stop in `stop`). */
@@ -194,6 +198,26 @@ export async function startFleet(): Promise<Fleet> {
         body,
       });
       return answer.status;
+    },
+    replicas: async (cp, env) => {
+      const r = await kubectl(cp.binaries.kubectl, cp.kubeconfigs.user ?? "", [
+        "-n",
+        "web",
+        "get",
+        "deployment",
+        `${env}-web`,
+        "-o",
+        "jsonpath={.spec.replicas}",
+      ]);
+      return r.code === 0 ? r.stdout.trim() : `error: ${r.stderr}`;
+    },
+    webhookRegistered: async (name) => {
+      const cp = remote[name];
+      const args = ["get", "validatingwebhookconfiguration", "gitgate-validate"];
+      await waitFor(
+        `${name}'s webhook registered`,
+        async () => (await kubectl(cp.binaries.kubectl, cp.kubeconfigs.admin ?? "", args)).code === 0,
+      );
     },
     dashboard: async <T>(path: string): Promise<T> => {
       const res = await fetch(`${gitgate.dashboardUrl ?? ""}${path}`, {
