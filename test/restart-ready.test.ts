@@ -9,7 +9,6 @@
  */
 import { strict as assert } from "node:assert";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer as createHttpServer, request as httpRequest, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -25,58 +24,9 @@ import { kubectl } from "../src/testenv/kubectl.js";
 import { pinnedTools, type PinnedTools } from "../src/testenv/tools.js";
 import { assertDenied } from "./harness/denied.js";
 import { condition, waitFor } from "./harness/env.js";
+import { heldGit, type HeldGit } from "./harness/held-git.js";
 
 const APPS = ["alpha", "beta", "gamma"];
-
-/** A Git server in front of the real one whose requests wait while it is held (a fetch in flight). */
-interface HeldGit {
-  url: string;
-  seen: () => number;
-  hold: () => void;
-  release: () => void;
-  close: () => Promise<void>;
-}
-
-function heldGit(target: string): Promise<HeldGit> {
-  let open = true;
-  let seen = 0;
-  const waiting: Array<() => void> = [];
-  const server: Server = createHttpServer((req, res) => {
-    seen++;
-    const forward = (): void => {
-      const upstream = httpRequest(
-        `${target}${req.url ?? ""}`,
-        { method: req.method, headers: req.headers },
-        (up) => {
-          res.writeHead(up.statusCode ?? 502, up.headers);
-          up.pipe(res);
-        },
-      );
-      upstream.on("error", () => res.destroy());
-      req.pipe(upstream);
-    };
-    if (open) forward();
-    else waiting.push(forward);
-  });
-  return new Promise((resolve) =>
-    server.listen(0, "127.0.0.1", () =>
-      resolve({
-        url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-        seen: () => seen,
-        hold: () => void (open = false),
-        release: () => {
-          open = true;
-          for (const go of waiting.splice(0)) go();
-        },
-        close: () =>
-          new Promise<void>((done) => {
-            server.closeAllConnections();
-            server.close(() => done());
-          }),
-      }),
-    ),
-  );
-}
 
 describe("restart to ready", () => {
   let cp: ControlPlane;
@@ -138,7 +88,7 @@ describe("restart to ready", () => {
 
   before(async () => {
     [cp, git, tools] = await Promise.all([startControlPlane(), startGitServer(), pinnedTools()]);
-    held = await heldGit(git.url);
+    held = await heldGit(git.url, { held: false });
     admin = new ClusterClient(new Transport(loadKubeConfig({ kubeconfig: cp.kubeconfigs.admin })));
     const files: Record<string, string> = {};
     for (const app of APPS)

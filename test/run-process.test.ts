@@ -7,7 +7,6 @@
 import { strict as assert } from "node:assert";
 import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer as createHttpServer, request as httpRequest, type Server } from "node:http";
 import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,6 +26,7 @@ import { pinnedTools, type PinnedTools } from "../src/testenv/tools.js";
 import { startCli } from "./harness/cli.js";
 import { condition, waitFor } from "./harness/env.js";
 import { assertDenied } from "./harness/denied.js";
+import { heldGit, type HeldGit } from "./harness/held-git.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const LEASE = {
@@ -147,54 +147,8 @@ async function getApp(name: string): Promise<GitApp | undefined> {
 const k = (who: string, args: string[], stdin?: string): ReturnType<typeof kubectl> =>
   kubectl(cp.binaries.kubectl, cp.kubeconfigs[who] ?? "", args, stdin);
 
-/**
- * A Git server in front of the real one that holds every request until `release()`: a fetch that
- * has started and not finished, so a GitApp stays out of the index for as long as the test wants.
- */
-function heldGit(
-  target: string,
-): Promise<{ url: string; seen: () => number; release: () => void; close: () => Promise<void> }> {
-  let open = false;
-  let seen = 0;
-  const waiting: Array<() => void> = [];
-  const server: Server = createHttpServer((req, res) => {
-    seen++;
-    const forward = (): void => {
-      const upstream = httpRequest(
-        `${target}${req.url ?? ""}`,
-        { method: req.method, headers: req.headers },
-        (up) => {
-          res.writeHead(up.statusCode ?? 502, up.headers);
-          up.pipe(res);
-        },
-      );
-      upstream.on("error", () => res.destroy());
-      req.pipe(upstream);
-    };
-    if (open) forward();
-    else waiting.push(forward);
-  });
-  return new Promise((resolve) =>
-    server.listen(0, "127.0.0.1", () =>
-      resolve({
-        url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-        seen: () => seen,
-        release: () => {
-          open = true;
-          for (const go of waiting.splice(0)) go();
-        },
-        close: () =>
-          new Promise<void>((done) => {
-            server.closeAllConnections();
-            server.close(() => done());
-          }),
-      }),
-    ),
-  );
-}
-
 describe("gitgate run as a process", () => {
-  let held: Awaited<ReturnType<typeof heldGit>>;
+  let held: HeldGit;
   let commit: string;
   let a: Replica;
   let b: Replica;
@@ -204,7 +158,7 @@ describe("gitgate run as a process", () => {
     [cp, git, tools] = await Promise.all([startControlPlane(), startGitServer(), pinnedTools()]);
     admin = new ClusterClient(new Transport(loadKubeConfig({ kubeconfig: cp.kubeconfigs.admin })));
     commit = (await git.createRepo("deploy", await readTree(examplesDir(), "apps"))).commit;
-    held = await heldGit(git.url);
+    held = await heldGit(git.url, { held: true });
     // The GitApp exists before gitgate starts (CRD applied here), its repository behind the held server.
     const crd = await k("admin", ["apply", "-f", join(ROOT, "chart/crds")]);
     assert.equal(crd.code, 0, crd.stderr);
