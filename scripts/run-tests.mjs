@@ -6,7 +6,7 @@
 // Extra arguments are passed through as file filters (substring match).
 //
 // Each file runs as its own `node --test` process in its own process group, a few at a time. A file
-// that runs past its limit (GITGATE_TEST_FILE_TIMEOUT seconds, default 1800) is killed and fails the
+// that runs past its limit (GITGATE_TEST_FILE_TIMEOUT seconds, default 900) is killed and fails the
 // run by name, with its output so far: a hang costs minutes and says where, instead of the whole CI
 // budget. Test environments a killed file leaves behind are removed by their own watchdogs
 // (src/testenv/processes.ts).
@@ -57,7 +57,7 @@ const records = (index) => {
 };
 
 const concurrency = Math.max(1, Number(process.env.GITGATE_TEST_CONCURRENCY ?? 2));
-const fileTimeoutMs = Math.max(1, Number(process.env.GITGATE_TEST_FILE_TIMEOUT ?? 1800)) * 1000;
+const fileTimeoutMs = Math.max(1, Number(process.env.GITGATE_TEST_FILE_TIMEOUT ?? 900)) * 1000;
 const KILL_GRACE_MS = 20_000;
 
 /** One file's run: its exit, its output (buffered unless streamed), and how long it took. */

@@ -207,6 +207,22 @@ async function waitReady(
   throw new Error(`kube-apiserver not ready (${last}); log tail:\n${await logTail(proc)}`);
 }
 
+/** etcd up, or its own error (a port taken meanwhile says "address already in use") instead of kube-apiserver's. */
+async function waitEtcdListening(proc: Supervised, port: number): Promise<void> {
+  const { connect } = await import("node:net");
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline && proc.child.exitCode === null) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, "127.0.0.1");
+      socket.once("connect", () => (socket.destroy(), resolve(true)));
+      socket.once("error", () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`etcd not listening on ${port}; log tail:\n${await logTail(proc)}`);
+}
+
 async function readCa(certDir: string, proc: Supervised): Promise<string> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
@@ -218,8 +234,20 @@ async function readCa(certDir: string, proc: Supervised): Promise<string> {
   throw new Error(`kube-apiserver wrote no serving certificate; log tail:\n${await logTail(proc)}`);
 }
 
+/** Bind conflicts are retried with fresh ports: another test file may take a port between draw and bind. */
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   await sweepStaleEnvironments();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startControlPlaneOnce(opts);
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof Error) || !err.message.includes("address already in use"))
+        throw err;
+    }
+  }
+}
+
+async function startControlPlaneOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const binaries = opts.binaries ?? (await findBinaries(opts));
   const node = opts.forNode;
   const identities = [
@@ -247,18 +275,18 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
   try {
     const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
-    procs.push(
-      await startProcess(dir, "etcd", binaries.etcd, [
-        "--name=default",
-        `--data-dir=${join(dir, "etcd")}`,
-        `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
-        `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
-        `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
-        `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-        `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
-        "--log-level=warn",
-      ]),
-    );
+    const etcd = await startProcess(dir, "etcd", binaries.etcd, [
+      "--name=default",
+      `--data-dir=${join(dir, "etcd")}`,
+      `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
+      `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
+      `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
+      "--log-level=warn",
+    ]);
+    procs.push(etcd);
+    await waitEtcdListening(etcd, etcdPort);
 
     const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
     await writeFile(join(dir, "sa.pub"), publicKey.export({ type: "spki", format: "pem" }));

@@ -19,15 +19,44 @@ export interface Supervised {
   logFile: string;
 }
 
+/**
+ * A port nothing listens on now, drawn at random from below the kernel's ephemeral range: the
+ * caller binds it only later, and a port from that range can meanwhile become the local end of
+ * any outgoing connection on the machine (a test run opens thousands). Falls back to one the
+ * kernel picks if none of the draws is free.
+ */
 export async function freePort(): Promise<number> {
+  const [low] = await ephemeralRange();
+  const floor = 10_000;
+  for (let attempt = 0; attempt < 20 && low > floor + 1000; attempt++) {
+    const port = floor + Math.floor(Math.random() * (low - floor));
+    if (await canListen(port)) return port;
+  }
+  return listenOnce(0);
+}
+
+async function ephemeralRange(): Promise<[number, number]> {
+  const text = await readFile("/proc/sys/net/ipv4/ip_local_port_range", "utf8").catch(() => "");
+  const [low, high] = text.trim().split(/\s+/).map(Number);
+  return low && high ? [low, high] : [32768, 60999];
+}
+
+async function canListen(port: number): Promise<boolean> {
+  return listenOnce(port).then(
+    () => true,
+    () => false,
+  );
+}
+
+function listenOnce(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
     server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
+    server.listen(port, "127.0.0.1", () => {
       const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
+      const bound = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(bound));
     });
   });
 }

@@ -24,6 +24,7 @@ import { startGitServer, type GitServer } from "../../src/testenv/git-server.js"
 import { startNodeCluster, type Node } from "../../src/testenv/node.js";
 import { kubectl, type KubectlResult } from "../../src/testenv/kubectl.js";
 import { pinnedTools, type PinnedTools } from "../../src/testenv/tools.js";
+import { startAll } from "./start-all.js";
 
 export interface EnvOptions {
   webhook?: boolean;
@@ -116,7 +117,7 @@ export function condition(
 
 export async function startEnv(opts: EnvOptions = {}): Promise<TestEnv> {
   clearTimeout(aliveTimer); // another environment: the file is not done
-  const [cluster, git, tools] = await Promise.all([
+  const [cluster, git, tools] = await startAll([
     opts.node
       ? startNodeCluster()
       : startControlPlane({
@@ -125,7 +126,10 @@ export async function startEnv(opts: EnvOptions = {}): Promise<TestEnv> {
         }).then((cp) => ({ cp, node: undefined, stop: () => cp.stop() })),
     startGitServer(),
     pinnedTools(),
-  ]);
+  ] as const).catch((err: unknown) => {
+    reportIfStillAlive(); // a part that cannot be stopped is named, not waited on for the file timeout
+    throw err;
+  });
   const { cp, node } = cluster;
   const cacheDir = await mkdtemp(join(tmpdir(), "gitgate-cache-"));
   const admin = new ClusterClient(new Transport(loadKubeConfig({ kubeconfig: cp.kubeconfigs.admin })));
@@ -164,6 +168,7 @@ export async function startEnv(opts: EnvOptions = {}): Promise<TestEnv> {
     gitgate = await start(opts);
   } catch (err) {
     await Promise.all([cluster.stop(), git.stop()]);
+    reportIfStillAlive();
     throw err;
   }
 

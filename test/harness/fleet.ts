@@ -25,6 +25,7 @@ import { kubeconfigYaml, startControlPlane, type ControlPlane } from "../../src/
 import { startGitServer, type GitServer } from "../../src/testenv/git-server.js";
 import { kubectl } from "../../src/testenv/kubectl.js";
 import { pinnedTools } from "../../src/testenv/tools.js";
+import { startAll } from "./start-all.js";
 import { condition, waitFor } from "./env.js";
 
 export const NS = "gitgate-system";
@@ -93,13 +94,13 @@ function fleetConfig(webhookUrl: string, clientCA: string): GitgateConfig {
 }
 
 export async function startFleet(): Promise<Fleet> {
-  const [hub, dev, staging, git, tools] = await Promise.all([
+  const [hub, dev, staging, git, tools] = await startAll([
     startControlPlane(),
     startControlPlane({ webhookClientName: "dev-apiserver" }),
     startControlPlane({ webhookClientName: "staging-apiserver" }),
     startGitServer(),
     pinnedTools(),
-  ]);
+  ] as const);
   const remote: Record<Remote, ControlPlane> = { dev, staging };
   const running = new Set<ControlPlane>([hub, dev, staging]);
   const cacheDir = await mkdtemp(join(tmpdir(), "gitgate-fleet-"));
