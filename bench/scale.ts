@@ -67,7 +67,8 @@ const MAIN =
   process.env.GITGATE_BENCH_GITGATE_MAIN ?? new URL("../src/cli/main.js", import.meta.url).pathname;
 /** GITGATE_BENCH_GITGATE_NODE_ARGS: node flags for the gitgate process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`. */
 const NODE_ARGS = (process.env.GITGATE_BENCH_GITGATE_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
-const REPOS = scaleRepos(QUICK ? 0.2 : 1);
+/** GITGATE_BENCH_SCALE_FRACTION: the share of the 500 apps to run (default 1, or 0.2 when QUICK). */
+const REPOS = scaleRepos(Number(process.env.GITGATE_BENCH_SCALE_FRACTION ?? (QUICK ? 0.2 : 1)));
 const TOTAL_APPS = REPOS.reduce((n, r) => n + r.apps.length, 0);
 const TOTAL_OBJECTS = TOTAL_APPS * OBJECTS_PER_APP;
 const APPS_NAMESPACE = "default";

@@ -145,17 +145,20 @@ describe("reconciler", () => {
       .map(([, text]) => text);
     assert.equal(gitFiles.length, 3, "deployment, service and config files");
     await assertLiveMatches(gitFiles.join("\n---\n"), "guestbook");
-    const events = await env.kubectl("admin", [
-      "get",
-      "events",
-      "-n",
-      "default",
-      "--field-selector",
-      "involvedObject.name=guestbook",
-      "-o",
-      "jsonpath={.items[*].reason}",
-    ]);
-    assert.match(events.stdout, /Synced/);
+    // Events are written off the reconcile's path (sync/events.ts): they follow the status shortly.
+    await waitFor("a Synced Event for guestbook", async () => {
+      const events = await env.kubectl("admin", [
+        "get",
+        "events",
+        "-n",
+        "default",
+        "--field-selector",
+        "involvedObject.name=guestbook",
+        "-o",
+        "jsonpath={.items[*].reason}",
+      ]);
+      return /Synced/.test(events.stdout);
+    });
   });
 
   it("syncs a Kustomize overlay equal to `kubectl kustomize` on declared fields", async () => {

@@ -4,7 +4,7 @@
  * log (stderr) is handed line by line to the caller; RSS is sampled every 100 ms.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { appendFileSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { createInterface } from "node:readline";
 
@@ -67,6 +67,9 @@ export function procCpuSeconds(pid: number): number {
   }
 }
 
+/** GITGATE_BENCH_GITGATE_LOG=<file>: every line gitgate logs is also appended there (diagnosis). */
+const LOG_COPY = process.env.GITGATE_BENCH_GITGATE_LOG;
+
 export async function spawnGitgate(opts: {
   main: string;
   kubeconfig: string;
@@ -101,6 +104,7 @@ export async function spawnGitgate(opts: {
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   if (child.stderr)
     createInterface({ input: child.stderr }).on("line", (line) => {
+      if (LOG_COPY) appendFileSync(LOG_COPY, line + "\n");
       try {
         opts.onLog(JSON.parse(line) as LogLine);
       } catch {

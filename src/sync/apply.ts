@@ -19,7 +19,7 @@ import {
 } from "../manifest/labels.js";
 import { describeRef, type KubeObject } from "../manifest/object.js";
 import { lastChanger } from "./attribution.js";
-import { mapLimit } from "./parallel.js";
+import { mapLimit } from "../bounded/map-limit.js";
 import { syncOptionsOf } from "./waves.js";
 
 export interface DriftRecord {

@@ -25,7 +25,7 @@ import {
 import { cascadeDelete, finalizerWanted, setFinalizer } from "./cascade.js";
 import { operationPatch } from "./hooks.js";
 import { LiveState } from "./live.js";
-import { composeOutcome, type KubeEventSpec } from "./outcome.js";
+import { composeOutcome } from "./outcome.js";
 import {
   forgetRender,
   reconcile,
@@ -33,6 +33,7 @@ import {
   type ReconcileDeps,
   type Role,
 } from "./reconcile.js";
+import { EventRecorder } from "./events.js";
 import { PushPace } from "./push-pace.js";
 import { healthUpdate } from "./health-refresh.js";
 import { WorkQueue } from "./queue.js";
@@ -89,12 +90,14 @@ export class Controller {
   private readonly hub: ClusterClient;
   private readonly serves: (app: GitApp) => boolean;
   private readonly readiness = new StartupReadiness();
+  private readonly events: EventRecorder;
   /** Last reconcile per app, for tests and `gitgate status`. */
   readonly lastResult = new Map<string, ReconcileContext>();
 
   constructor(private readonly opts: ControllerOptions) {
     this.apps = opts.apps ?? new GitApps();
     this.hub = opts.hub ?? opts.client;
+    this.events = new EventRecorder(this.hub, opts.logger);
     this.serves = opts.serves ?? ((app) => destinationCluster(app) === undefined);
     opts.gate.onHoldExpired((hold) => this.onHoldExpired(hold));
     this.live = new LiveState(opts.client, opts.logger, (type, obj) => this.onLiveChange(type, obj));
@@ -153,8 +156,10 @@ export class Controller {
    * After stop: waits (bounded) for reconciles still running, so that nothing of this controller
    * talks to the API server once its caller goes on to close the connection or the cluster.
    */
-  drained(timeoutMs: number): Promise<void> {
-    return this.queue.drained(timeoutMs);
+  async drained(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    await this.queue.drained(timeoutMs);
+    await this.events.flushed(Math.max(0, deadline - Date.now()));
   }
 
   /** Indexes every listed app at its recorded revision ahead of the queue (prime.ts). */
@@ -366,6 +371,7 @@ export class Controller {
     if (!app) return undefined;
     if (app.metadata.deletionTimestamp) return this.deleting(key, app);
     const role: Role = this.isLeader() ? "leader" : "follower";
+    const started = performance.now();
     if (role === "leader") await this.keepFinalizer(key, app);
     const ctx = await reconcile(app, role, this.deps);
     // Deleted meanwhile, or gitgate is stopping: nothing to report on, nothing to schedule.
@@ -378,7 +384,9 @@ export class Controller {
       this.opts.settings.enforcement,
     );
     // Leadership may have moved during the reconcile: a former leader must not overwrite the status.
+    const published = performance.now();
     if (role === "leader" && this.isLeader()) await this.publish(app, ctx);
+    const publishMs = Math.round(performance.now() - published);
     if (ctx.error) {
       this.opts.logger.warn(
         { app: key, step: ctx.failedStep, reason: ctx.error.reason, class: ctx.error.class },
@@ -397,6 +405,8 @@ export class Controller {
         pruned: ctx.pruned.length,
         drift: ctx.drift.length,
         role,
+        ms: Math.round(performance.now() - started),
+        stepMs: { ...ctx.stepMs, publish: publishMs },
       },
       "reconciled",
     );
@@ -441,7 +451,7 @@ export class Controller {
       const kept = result.kept.length > 0 ? `; kept ${result.kept.join(", ")} (prune disabled)` : "";
       const message = `deleted ${result.deleted.length} objects with the GitApp${kept}${result.refused ? `; ${result.refused}` : ""}`;
       this.opts.logger.info({ app: key, deleted: result.deleted.length, kept: result.kept.length }, message);
-      await this.recordEvent(app, {
+      this.events.record(app, {
         type: result.refused ? "Warning" : "Normal",
         reason: "CascadeDelete",
         message,
@@ -482,33 +492,7 @@ export class Controller {
     } catch (err) {
       this.opts.logger.warn({ app: appKey(ctx.spec.app), err: String(err) }, "status update failed");
     }
-    for (const event of outcome.events) await this.recordEvent(app, event);
+    for (const event of outcome.events) this.events.record(app, event);
     for (const alert of outcome.alerts) this.emit(alert);
-  }
-
-  private async recordEvent(app: GitApp, event: KubeEventSpec): Promise<void> {
-    const now = new Date().toISOString();
-    const name = `${app.metadata.name ?? "gitapp"}.${Date.now().toString(16)}${Math.random().toString(16).slice(2, 6)}`;
-    await this.hub
-      .create({
-        apiVersion: "v1",
-        kind: "Event",
-        metadata: { name, namespace: app.metadata.namespace },
-        involvedObject: {
-          apiVersion: GITAPP_API_VERSION,
-          kind: GITAPP_KIND,
-          name: app.metadata.name,
-          namespace: app.metadata.namespace,
-          uid: app.metadata.uid,
-        },
-        reason: event.reason,
-        message: event.message.slice(0, 1000),
-        type: event.type,
-        source: { component: "gitgate" },
-        firstTimestamp: now,
-        lastTimestamp: now,
-        count: 1,
-      })
-      .catch((err: unknown) => this.opts.logger.debug({ err: String(err) }, "event not recorded"));
   }
 }

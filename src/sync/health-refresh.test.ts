@@ -178,6 +178,7 @@ describe("composeOutcome: health and sync alerts", () => {
       kept: [],
       pruneDeferred: [],
       completed: ["fetch", "render", "index", "apply", "prune", "health"],
+      stepMs: {},
       health,
       healthMessage:
         health === "Healthy" ? "all objects are healthy" : `${health}: Deployment shop/web: timed out`,

@@ -133,6 +133,8 @@ export interface ReconcileContext {
   failedStep?: StepName;
   /** Steps that ran to completion, for tests and logs. */
   completed: StepName[];
+  /** How long each step ran (ms), for the "reconciled" log line: where a slow sync spends it. */
+  stepMs: Partial<Record<StepName, number>>;
 }
 
 export type StepName = "destination" | "fetch" | "render" | "index" | "apply" | "prune" | "health";
@@ -469,6 +471,7 @@ function newContext(app: GitApp, role: Role, spec: EffectiveSpec): ReconcileCont
     pruned: [],
     conflicts: [],
     completed: [],
+    stepMs: {},
   };
 }
 
@@ -520,9 +523,11 @@ export async function reconcile(app: GitApp, role: Role, deps: ReconcileDeps): P
   // Suspended apps and followers still render: the admission gate needs the index either way.
   const steps = role === "follower" || spec.suspend ? LEADER_STEPS.slice(0, 3) : LEADER_STEPS;
   for (const [name, step] of steps) {
+    const started = performance.now();
     try {
       await step(ctx, deps);
       ctx.completed.push(name);
+      ctx.stepMs[name] = Math.round(performance.now() - started);
     } catch (err) {
       ctx.error = classified(err);
       ctx.failedStep = name;
