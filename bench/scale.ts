@@ -69,6 +69,8 @@ const MAIN =
 const NODE_ARGS = (process.env.GITGATE_BENCH_GITGATE_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
 /** GITGATE_BENCH_SCALE_FRACTION: the share of the 500 apps to run (default 1, or 0.2 when QUICK). */
 const REPOS = scaleRepos(Number(process.env.GITGATE_BENCH_SCALE_FRACTION ?? (QUICK ? 0.2 : 1)));
+/** GITGATE_BENCH_SCALE_WORKERS: gitgate's sync.workers (default: gitgate's own default). */
+const WORKERS = Number(process.env.GITGATE_BENCH_SCALE_WORKERS ?? 0);
 const TOTAL_APPS = REPOS.reduce((n, r) => n + r.apps.length, 0);
 const TOTAL_OBJECTS = TOTAL_APPS * OBJECTS_PER_APP;
 const APPS_NAMESPACE = "default";
@@ -189,7 +191,11 @@ async function setUp(): Promise<Scene> {
       clusterName: "bench",
       leaderElection: { enabled: false },
       enforcement: { exemptGroups: ["system:masters", "platform-admins"] },
-      sync: { minInterval: "1s", cacheDir: join(scratch, "cache") },
+      sync: {
+        minInterval: "1s",
+        cacheDir: join(scratch, "cache"),
+        ...(WORKERS ? { workers: WORKERS } : {}),
+      },
       render: { helm: tools.helm, kubectl: tools.kubectl },
       tenancy: { platformNamespaces: [APPS_NAMESPACE] },
       // The sync is compared webhook-off (as in sync.ts): gitgate serves /validate and /readyz but

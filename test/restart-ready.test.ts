@@ -2,13 +2,14 @@
  * Restart to ready: a restarted gitgate is kept out (/readyz 503) until every GitApp it listed at
  * start is in its desired index, and a change it cannot judge yet (the object's app not rendered)
  * is refused saying so, as the webhook's failurePolicy Fail would. With its Git cache in place, a
- * restart renders each app at the revision its status records and is ready without asking Git.
+ * restart renders each app at the revision its status records and is ready without asking Git;
+ * its renders are read back from the render store (src/sync/render-store.ts).
  *
  * Real control plane, real Git server behind a proxy the test can hold, gitgate's runtime in this
  * process (two restarts), its webhooks registered with kube-apiserver; changes go through kubectl.
  */
 import { strict as assert } from "node:assert";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -195,6 +196,34 @@ describe("restart to ready", () => {
     );
     // The queue's reconciles still ask Git for the branch's head (held): the index did not need them.
     await waitFor("the reconciles' ref lookups reached Git", () => held.seen() > seenBefore);
+    held.release();
+  });
+
+  it("a restart primes from the stored renders: the index is what was rendered, not the worktree's files read again", async () => {
+    const cache = caches.at(-1) as string;
+    await (gitgate as Runtime).stop();
+    gitgate = undefined;
+    // Change the manifest inside gitgate's own worktree: a fresh render would index "tampered".
+    const worktrees = join(cache, "git");
+    const file = (await readdir(worktrees, { recursive: true }))
+      .map((f) => join(worktrees, f))
+      .find((f) => f.endsWith(join("apps", "alpha", "settings.yaml")));
+    assert.ok(file, "alpha's manifest in the Git cache");
+    await writeFile(file, (await readFile(file, "utf8")).replace("LOG_LEVEL: info", "LOG_LEVEL: tampered"));
+    held.hold();
+    gitgate = await start(cache);
+    await waitFor(
+      "ready with Git held",
+      async () => ((await readyz()).status === 200 ? true : undefined),
+      30_000,
+    );
+    assertDenied(
+      await aliceChanges(),
+      "validate.gitgate.io",
+      new RegExp(`^ConfigMap ready/alpha-settings is managed by Git: data\\.LOG_LEVEL is "?info"? in `),
+    );
+    // The worktree was not rebuilt (which would also say "info"): the index came from the store.
+    assert.match(await readFile(file, "utf8"), /LOG_LEVEL: tampered/);
     held.release();
   });
 });

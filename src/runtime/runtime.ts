@@ -38,6 +38,7 @@ import { createAlerts } from "./alerts.js";
 import { ensureCrds, ensureNamespace } from "./bootstrap.js";
 import { readCredentials } from "./credentials.js";
 import { createLeadership } from "./leadership.js";
+import { RenderStore } from "../sync/render-store.js";
 import {
   holdSecretOf,
   loadWebhookTls,
@@ -173,6 +174,12 @@ function controllerFactory(
     return new SyncController({
       client,
       source,
+      renderStore: new RenderStore(
+        join(opts.cacheDir, "renders", cluster ? `cluster-${cluster}` : "hub"),
+        // What else decides a render's output: a different helm or limit must not reuse a file.
+        JSON.stringify([opts.tools, config.render.maxFileBytes, config.render.maxObjects]),
+        logger,
+      ),
       render: (req) =>
         render(req, {
           tools: opts.tools,

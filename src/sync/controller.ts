@@ -160,6 +160,9 @@ export class Controller {
     const deadline = Date.now() + timeoutMs;
     await this.queue.drained(timeoutMs);
     await this.events.flushed(Math.max(0, deadline - Date.now()));
+    // A render still being stored would otherwise write into a cache directory already removed.
+    const left = Math.max(0, deadline - Date.now());
+    await Promise.race([this.deps.renderStore?.flushed(), new Promise((r) => setTimeout(r, left).unref())]);
   }
 
   /** Indexes every listed app at its recorded revision ahead of the queue (prime.ts). */

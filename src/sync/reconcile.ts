@@ -25,6 +25,7 @@ import {
 import { healthOf, summarizeHealth, type HealthStatus, type ObjectHealth } from "../health/index.js";
 import type { LiveState } from "./live.js";
 import { prepareEntries, refuseTenantEscapes, type RenderedObject } from "./prepare.js";
+import type { RenderStore } from "./render-store.js";
 import { deletePruned, inventoryKey, planPrune, type PruneProgress } from "./prune.js";
 
 /** Seams owned here; src/source and src/render implement them. */
@@ -81,6 +82,8 @@ export interface ReconcileDeps {
   logger: Logger;
   settings: SyncSettings;
   credentials: (namespace: string, secretName: string) => Promise<GitCredentials>;
+  /** Renders kept on disk for the next start (render-store.ts); absent: none kept. */
+  renderStore?: RenderStore;
   /** Whether a GitApp exists (its objects are not adopted by another). Absent: assume it does. */
   appExists?: (app: AppRef) => boolean;
   /** Leadership now (it can move during a reconcile); absent: the role given at the start holds. */
@@ -140,7 +143,7 @@ export interface ReconcileContext {
 export type StepName = "destination" | "fetch" | "render" | "index" | "apply" | "prune" | "health";
 type Step = (ctx: ReconcileContext, deps: ReconcileDeps) => Promise<void>;
 /** What fetching and rendering need: no cluster writes, no gate. */
-export type RenderDeps = Pick<ReconcileDeps, "client" | "source" | "render" | "credentials">;
+export type RenderDeps = Pick<ReconcileDeps, "client" | "source" | "render" | "credentials" | "renderStore">;
 type RenderStep = (ctx: ReconcileContext, deps: RenderDeps) => Promise<void>;
 
 /**
@@ -153,6 +156,7 @@ const renderCache = new WeakMap<RenderDeps, Map<string, { id: string; entries: D
 /** The app is gone (or no longer served here): its cached render goes too. */
 export function forgetRender(deps: RenderDeps, app: AppRef): void {
   renderCache.get(deps)?.delete(`${app.namespace}/${app.name}`);
+  deps.renderStore?.forget(`${app.namespace}/${app.name}`);
 }
 
 const fetchStep: RenderStep = async (ctx, deps) => {
@@ -224,16 +228,42 @@ const renderStep: RenderStep = async (ctx, deps) => {
     releaseName: spec.helm?.releaseName ?? spec.app.name,
     namespace: spec.namespace,
   };
-  const result = await deps.render({
+  const input: RenderInput = {
     repoDir: ctx.repoDir ?? "",
     path: spec.path,
     namespace: spec.namespace,
     ...(ctx.valuesDir ? { valuesRepoDir: ctx.valuesDir } : {}),
     helm,
-  });
-  ctx.desired = await prepareEntries(deps.client, result.objects, spec, commit, ctx.valuesCommit);
+  };
+  const objects = await renderThroughStore(deps, `${spec.app.namespace}/${spec.app.name}`, input, [
+    commit,
+    ctx.valuesCommit,
+  ]);
+  ctx.desired = await prepareEntries(deps.client, objects, spec, commit, ctx.valuesCommit);
   cache.set(`${spec.app.namespace}/${spec.app.name}`, { id, entries: ctx.desired });
 };
+
+/**
+ * The renderer's output for this input, from the render store when it holds exactly this input's
+ * (a restart), else rendered and stored. `revisions` make the id name the commits even where a
+ * checkout's path would not (a chart version).
+ */
+async function renderThroughStore(
+  deps: RenderDeps,
+  app: string,
+  input: RenderInput,
+  revisions: Array<string | undefined>,
+): Promise<RenderedObject[]> {
+  const store = deps.renderStore;
+  const id = store?.idOf([revisions, input]);
+  if (store && id !== undefined) {
+    const stored = await store.load(app, id);
+    if (stored) return stored;
+  }
+  const { objects } = await deps.render(input);
+  if (store && id !== undefined) store.save(app, id, objects);
+  return objects;
+}
 
 const indexStep: Step = (ctx, deps) => {
   // Deleted while it was fetching or rendering: its entries must not come back into the index.
