@@ -68,6 +68,8 @@ const MAIN =
 /** GITGATE_BENCH_GITGATE_NODE_ARGS: node flags for the gitgate process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`. */
 const NODE_ARGS = (process.env.GITGATE_BENCH_GITGATE_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
 const REPOS = scaleRepos(QUICK ? 0.2 : 1);
+/** GITGATE_BENCH_SCALE_PUSH_PATHS=0: the one-app commit's push lists no file (the queue's order alone). */
+const PUSH_PATHS = process.env.GITGATE_BENCH_SCALE_PUSH_PATHS !== "0";
 const TOTAL_APPS = REPOS.reduce((n, r) => n + r.apps.length, 0);
 const TOTAL_OBJECTS = TOTAL_APPS * OBJECTS_PER_APP;
 const APPS_NAMESPACE = "default";
@@ -384,7 +386,7 @@ async function oneAppCommit(scene: Scene, proc: GitgateProcess, tap: LogTap): Pr
     name: configMapName(app, 3),
   };
   const started = nowMs();
-  await push(scene, proc, repo, [changed]);
+  await push(scene, proc, repo, PUSH_PATHS ? [changed] : undefined);
   const applied = await poll(
     "the changed ConfigMap applied",
     async () =>
