@@ -71,6 +71,8 @@ const NODE_ARGS = (process.env.GITGATE_BENCH_GITGATE_NODE_ARGS ?? "").split(" ")
 const REPOS = scaleRepos(Number(process.env.GITGATE_BENCH_SCALE_FRACTION ?? (QUICK ? 0.2 : 1)));
 /** GITGATE_BENCH_SCALE_WORKERS: gitgate's sync.workers (default: gitgate's own default). */
 const WORKERS = Number(process.env.GITGATE_BENCH_SCALE_WORKERS ?? 0);
+/** GITGATE_BENCH_SCALE_PUSH_PATHS=0: the one-app commit's push lists no file (the queue's order alone). */
+const PUSH_PATHS = process.env.GITGATE_BENCH_SCALE_PUSH_PATHS !== "0";
 const TOTAL_APPS = REPOS.reduce((n, r) => n + r.apps.length, 0);
 const TOTAL_OBJECTS = TOTAL_APPS * OBJECTS_PER_APP;
 const APPS_NAMESPACE = "default";
@@ -332,9 +334,11 @@ async function firstSync(scene: Scene, proc: GitgateProcess, kubectlSeconds: num
   row("gitgate RSS after sync (5 s later)", `${fmt(rss, 0)} MiB`, "≤ 200 MiB", rss <= 200);
 }
 
-async function push(scene: Scene, proc: GitgateProcess, repo: ScaleRepo): Promise<void> {
+/** A generic push; `paths`: the files it changed, as GitHub's and GitLab's payloads list them. */
+async function push(scene: Scene, proc: GitgateProcess, repo: ScaleRepo, paths?: string[]): Promise<void> {
   const reply = await gitgateCall(proc.port, scene.caPem, "POST", "/hooks/git", {
     repoURL: repoURL(scene, repo),
+    ...(paths ? { paths } : {}),
   });
   if (reply.status !== 202) throw new Error(`push for ${repo.name}: HTTP ${reply.status} ${reply.body}`);
 }
@@ -373,9 +377,10 @@ async function oneAppCommit(scene: Scene, proc: GitgateProcess, tap: LogTap): Pr
   const repo = REPOS[0] as ScaleRepo;
   const app = repo.apps[7] as string;
   await sleep(2000);
+  const changed = `${appPath(app)}/cm-03.yaml`;
   const commit = await scene.git.commit(
     repo.name,
-    { [`${appPath(app)}/cm-03.yaml`]: configMapFile(app, 3, 1) },
+    { [changed]: configMapFile(app, 3, 1) },
     `bench: change ${app}`,
   );
   scene.commits.set(repo.name, commit);
@@ -388,7 +393,7 @@ async function oneAppCommit(scene: Scene, proc: GitgateProcess, tap: LogTap): Pr
     name: configMapName(app, 3),
   };
   const started = nowMs();
-  await push(scene, proc, repo);
+  await push(scene, proc, repo, PUSH_PATHS ? [changed] : undefined);
   const applied = await poll(
     "the changed ConfigMap applied",
     async () =>

@@ -39,6 +39,17 @@ export class TtlCache<V> {
     this.entries.delete(key);
   }
 
+  /** Deletes every entry whose value matches; returns how many. */
+  deleteWhere(matches: (value: V, key: string) => boolean): number {
+    let deleted = 0;
+    for (const [key, hit] of this.entries) {
+      if (!matches(hit.value, key)) continue;
+      this.entries.delete(key);
+      deleted++;
+    }
+    return deleted;
+  }
+
   get size(): number {
     return this.entries.size;
   }

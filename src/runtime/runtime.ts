@@ -147,6 +147,8 @@ function createSource(opts: RuntimeOptions, commits: CommitLog): CombinedSource 
       allowedHosts: config.sync.allowedHosts,
       proxy: readEnvironment().proxy,
       commits,
+      // A poll never sees an answer older than the shortest interval; a push ends it at once.
+      refLookupWindowMs: durationsOf(config).minSyncIntervalMs,
     }),
     createChartSource({
       cacheRoot: join(opts.cacheDir, "charts"),
@@ -469,7 +471,8 @@ async function startWebhookServer(
     selfUsername: parts.identity.username,
     webhookName: opts.webhookName ?? config.webhook.namePrefix,
     liveObject: (obj) => controller.liveObject(obj),
-    onPush: (urls) => urls.flatMap((u) => [...controller.pushRepo(u), ...parts.appsets.pushRepo(u)]),
+    onPush: (urls, paths) =>
+      urls.flatMap((u) => [...controller.pushRepo(u, paths), ...parts.appsets.pushRepo(u)]),
     isReady: parts.isReady,
     clusterAdmission: (name) => parts.clusters.admission(name),
     clusterBindings: () => parts.clusters.bindings(),

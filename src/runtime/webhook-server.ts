@@ -119,7 +119,7 @@ export interface WebhookServerDeps {
   /** The watch cache's copy of an object (the fallback for a break-glass member's scale). */
   liveObject: (obj: KubeObject) => KubeObject | undefined;
   /** Queues a sync of every GitApp on one of these repos (push receiver); returns the apps queued. */
-  onPush: (repoURLs: string[]) => string[];
+  onPush: (repoURLs: string[], paths?: readonly string[]) => string[];
   isReady: () => boolean;
   /** A registered cluster's state for `/validate/<cluster>`; undefined: not managed (refused). */
   clusterAdmission?: (name: string) => ClusterAdmission | undefined;

@@ -15,9 +15,10 @@ export interface AppDeps {
   admission?: AdmissionTransport;
   /**
    * Queues a sync of every GitApp on one of these repos (each no sooner than sync.minInterval after
-   * its last); returns the apps queued, which are logged as a count and never put in the reply.
+   * its last), those whose files `paths` lists first; returns the apps queued, which are logged as
+   * a count and never put in the reply.
    */
-  onPush: (repoURLs: string[]) => string[];
+  onPush: (repoURLs: string[], paths?: readonly string[]) => string[];
   /** Without a secret, pushes are refused unless allowUnsigned. */
   hooks: { githubSecret?: string; gitlabToken?: string; allowUnsigned?: boolean; maxBodyBytes: number };
   isReady: () => boolean;
@@ -108,9 +109,14 @@ function pushHandler(deps: AppDeps, req: Request, res: Response): void {
     res.json({ ignored: parsed.reason });
     return;
   }
-  const queued = deps.onPush(parsed.event.repoURLs);
+  const queued = deps.onPush(parsed.event.repoURLs, parsed.event.paths);
   deps.logger.info(
-    { provider: parsed.event.provider, queued: queued.length, ref: parsed.event.ref },
+    {
+      provider: parsed.event.provider,
+      queued: queued.length,
+      ref: parsed.event.ref,
+      paths: parsed.event.paths?.length ?? 0,
+    },
     "push received",
   );
   // The same answer whether or not a GitApp follows the repository: the reply names none and

@@ -147,4 +147,45 @@ void describe("GitSource over a real smart-HTTP server", () => {
     const kept = await readdir(join(cacheRoot, parseRepoURL(repoURL).key, "worktrees"));
     assert.deepEqual(kept.sort(), shas.slice(1).sort());
   });
+
+  void it("shares one ref lookup among GitApps asking the same, until a push to the repository", async () => {
+    await server.createRepo("shared", { "a/cm.yaml": "kind: ConfigMap\ndata: {v: one}\n" });
+    const repoURL = server.repoURL("shared");
+    const git = source({ refLookupWindowMs: 60_000 });
+    // Ref lookups only: the git binary's fetch (protocol v2) starts with an ls-refs of its own.
+    const lsRefs = (since: number): number =>
+      server.requests.slice(since).filter((r) => r.command === "ls-refs" && !r.userAgent?.startsWith("git/"))
+        .length;
+    const first = await server.revParse("shared", "main");
+
+    let since = server.requests.length;
+    const checkouts = await Promise.all(
+      Array.from({ length: 20 }, () => git.resolve({ repoURL, revision: "main" })),
+    );
+    assert.deepEqual(new Set(checkouts.map((c) => c.commit)), new Set([first]));
+    assert.equal(lsRefs(since), 1, "20 resolves at once: one ls-refs");
+
+    since = server.requests.length;
+    assert.equal((await git.headOf({ repoURL, revision: "main" })).commit, first);
+    assert.equal(server.requests.length, since, "within the window: no request");
+
+    // Another identity, another revision: never served another's answer.
+    await git.headOf({ repoURL, revision: "main", credentials: { username: "u", password: "p" } });
+    await git.headOf({ repoURL, revision: "refs/heads/main" });
+    assert.equal(lsRefs(since), 2);
+
+    const second = await server.commit("shared", { "a/cm.yaml": "kind: ConfigMap\ndata: {v: two}\n" }, "two");
+    assert.equal((await git.headOf({ repoURL, revision: "main" })).commit, first, "shared, not asked");
+    git.repoPushed(`${repoURL.replace(/\.git$/, "")}/`); // the push payload's web URL
+    since = server.requests.length;
+    const pushed = await Promise.all(
+      Array.from({ length: 20 }, () => git.resolve({ repoURL, revision: "main" })),
+    );
+    assert.deepEqual(
+      new Set(pushed.map((c) => c.commit)),
+      new Set([second]),
+      "after the push: the pushed commit",
+    );
+    assert.equal(lsRefs(since), 1, "one ls-refs for the 20 after the push");
+  });
 });

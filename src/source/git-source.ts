@@ -5,6 +5,7 @@
  *   <cacheRoot>/<hash of URL>/worktrees/<sha>   the files of one commit, reused while recent
  *
  * Polling is cheap: a ref lookup (ls-refs) first, and a fetch only when that commit is not cached.
+ * The lookup is shared by every GitApp asking the same of the same repository (ref-lookups.ts).
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -25,6 +26,7 @@ import { gitStore, isomorphicStore, type ObjectStore } from "./object-store.js";
 import { SshRemote } from "./ssh-remote.js";
 import type { Checkout, GitCredentials, GitSource, RemoteHead, SourceRequest } from "./types.js";
 import { parseRepoURL, type ParsedRepoURL } from "./url.js";
+import { lookupKey, SharedLookups } from "./ref-lookups.js";
 import { DEFAULT_MAX_FILE_BYTES, ensureWorktree, hasWorktree, pruneWorktrees } from "./worktree.js";
 
 export interface GitSourceOptions {
@@ -52,6 +54,12 @@ export interface GitSourceOptions {
    * disk, see http-git.ts) or isomorphic-git (no binary needed; holds each pack in memory).
    */
   fetcher?: GitFetcher;
+  /**
+   * How long a ref lookup's answer is shared by the GitApps asking the same (sync.minInterval, the
+   * shortest poll interval); a push to the repository ends it sooner (`repoPushed`). Default 0:
+   * only lookups running at once are shared.
+   */
+  refLookupWindowMs?: number;
 }
 
 export type GitFetcher = "git" | "isomorphic-git";
@@ -113,6 +121,7 @@ export class IsomorphicGitSource implements GitSource {
   private readonly commits: CommitLog | undefined;
   private readonly proxy: ProxySettings | undefined;
   readonly fetcher: GitFetcher;
+  private readonly lookups: SharedLookups<RemoteHead | undefined>;
 
   constructor(opts: GitSourceOptions) {
     this.commits = opts.commits;
@@ -127,6 +136,16 @@ export class IsomorphicGitSource implements GitSource {
     this.maxFetchBytes = opts.maxFetchBytes ?? 512 * 1024 * 1024;
     this.graceMs = opts.worktreeGraceMs ?? 60_000;
     this.log = opts.logger ?? silentLogger;
+    this.lookups = new SharedLookups(Math.max(0, opts.refLookupWindowMs ?? 0), this.timeoutMs);
+  }
+
+  /**
+   * A push to this repository (the push receiver): lookups of it asked before now are not shared
+   * any more, so the syncs the push queues see the pushed commit.
+   */
+  repoPushed(repoURL: string): void {
+    const dropped = this.lookups.invalidate(repoURL);
+    if (dropped > 0) this.log.debug({ dropped }, "ref lookups of a pushed repository dropped");
   }
 
   /**
@@ -137,9 +156,17 @@ export class IsomorphicGitSource implements GitSource {
     const req = normalizeRevision(request);
     const target = this.target(req);
     if (FULL_SHA.test(req.revision)) return { ref: req.revision, commit: req.revision };
-    const head = await this.withRemote(target, (remote) => this.lookupHead(target, remote, req.revision));
+    const head = await this.sharedHead(target, req.revision);
     if (head) return head;
     throw revisionNotFound(target.ctx, "no branch or tag has that name");
+  }
+
+  /** lookupHead, shared with every lookup of the same revision, repository and identity (ref-lookups.ts). */
+  private sharedHead(target: RepoTarget, revision: string): Promise<RemoteHead | undefined> {
+    const key = lookupKey(target.repo.url, revision, target.credentials, target.insecure);
+    return this.lookups.run(key, target.repo.url, () =>
+      this.withRemote(target, (remote) => this.lookupHead(target, remote, revision)),
+    );
   }
 
   /** A branch or tag of that name, else the highest tag in a semver range; undefined for a short SHA. */
@@ -171,9 +198,7 @@ export class IsomorphicGitSource implements GitSource {
     }
     const sha = FULL_SHA.test(req.revision) ? req.revision : undefined;
     // The ref lookup runs outside the lock: it touches no files, and polls of one repo need not queue.
-    const head = sha
-      ? undefined
-      : await this.withRemote(target, (remote) => this.lookupHead(target, remote, req.revision));
+    const head = sha ? undefined : await this.sharedHead(target, req.revision);
     const short = !sha && !head ? req.revision.toLowerCase() : undefined;
     return repoLocks.run(target.cacheDir, async () => {
       try {

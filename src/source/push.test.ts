@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { describe, it } from "node:test";
-import { parsePushEvent, sameRepo, verifyGitHubSignature, verifyGitLabToken } from "./push.js";
+import {
+  MAX_PUSH_PATHS,
+  parsePushEvent,
+  pushedPaths,
+  sameRepo,
+  verifyGitHubSignature,
+  verifyGitLabToken,
+} from "./push.js";
 
 const SHA = "3f2a9c0b1d2e3f405162738495a6b7c8d9e0f1a2";
 
@@ -149,6 +156,47 @@ void describe("parsePushEvent", () => {
         .kind,
       "invalid",
     );
+  });
+});
+
+void describe("pushedPaths", () => {
+  const many = Array.from({ length: MAX_PUSH_PATHS + 1 }, (_, i) => `f/${i}`);
+  const cases: Array<{ what: string; body: Record<string, unknown>; want: string[] | undefined }> = [
+    {
+      what: "GitHub/Gitea/GitLab commits: added, modified and removed, once each",
+      body: {
+        commits: [
+          { added: ["apps/a/new.yaml"], modified: ["apps/b/cm.yaml"], removed: [] },
+          { added: [], modified: ["apps/b/cm.yaml"], removed: ["apps/c/old.yaml"] },
+        ],
+      },
+      want: ["apps/a/new.yaml", "apps/b/cm.yaml", "apps/c/old.yaml"],
+    },
+    { what: "generic: paths", body: { repoURL: "x", paths: ["apps/a/cm.yaml"] }, want: ["apps/a/cm.yaml"] },
+    { what: "no list", body: { ref: "refs/heads/main" }, want: undefined },
+    { what: "empty lists", body: { commits: [{ added: [], modified: [] }] }, want: undefined },
+    {
+      what: "entries that are not paths are skipped",
+      body: { commits: [null, "x", { added: [1, "", "a", { p: 1 }, "x".repeat(5_000)], modified: "a" }] },
+      want: ["a"],
+    },
+    { what: "more than MAX_PUSH_PATHS: ignored", body: { paths: many }, want: undefined },
+    {
+      what: "a huge list: ignored before it is read",
+      body: { paths: Array(MAX_PUSH_PATHS * 3).fill("a") },
+      want: undefined,
+    },
+  ];
+  for (const c of cases) void it(c.what, () => assert.deepEqual(pushedPaths(c.body), c.want));
+
+  void it("parsePushEvent carries them", () => {
+    const body = {
+      repository: { clone_url: "https://github.com/acme/deploy.git" },
+      commits: [{ added: [], modified: ["apps/a/cm.yaml"], removed: [] }],
+    };
+    const parsed = parsePushEvent({ "x-github-event": "push" }, body);
+    assert.equal(parsed.kind, "push");
+    assert.deepEqual(parsed.kind === "push" ? parsed.event.paths : undefined, ["apps/a/cm.yaml"]);
   });
 });
 

@@ -2,6 +2,7 @@
  * Pure parsing and verification for the push receiver (`POST /hooks/git`). A verified push only
  * triggers an early poll of the GitApps on that repository: the commit is always learned from the
  * repository itself, never taken from the payload, so a forged payload cannot pick what is applied.
+ * The files the payload says changed only order those syncs (sync/changed-first.ts).
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { isPlainObject } from "../manifest/object.js";
@@ -18,7 +19,20 @@ export interface PushEvent {
   ref?: string;
   /** Commit the ref points at after the push (all zeros when the ref was deleted). */
   after?: string;
+  /**
+   * Files the pushed commits added, modified or removed, as the payload lists them (GitHub, GitLab
+   * and Gitea: `commits[].added/modified/removed`; generic: `paths`). Undefined when it lists none or
+   * more than MAX_PUSH_PATHS. Used to order syncs only, never to pick what is applied.
+   */
+  paths?: string[];
 }
+
+/** The most files one push may list for ordering; past it the list is ignored (every app waits its turn). */
+export const MAX_PUSH_PATHS = 5_000;
+/** Longer names are not paths of a repository gitgate renders (Git allows 4096 on most systems). */
+const MAX_PATH_LENGTH = 4_096;
+/** Commits read from one payload's `commits` array. */
+const MAX_PUSH_COMMITS = 2_048;
 
 export type PushParseResult =
   | { kind: "push"; event: PushEvent }
@@ -103,5 +117,34 @@ function toResult(
   const event: PushEvent = { provider, repoURLs };
   if (typeof body.ref === "string" && body.ref !== "") event.ref = body.ref;
   if (typeof body.after === "string" && /^[0-9a-f]{40}$/.test(body.after)) event.after = body.after;
+  const paths = pushedPaths(body);
+  if (paths) event.paths = paths;
   return { kind: "push", event };
+}
+
+/**
+ * The files a push payload says changed: each commit's added, modified and removed lists, or a
+ * generic payload's `paths`. Entries that are not non-empty strings of a sane length are skipped;
+ * undefined when there are none or too many to be worth ordering by.
+ */
+export function pushedPaths(body: Record<string, unknown>): string[] | undefined {
+  const lists: unknown[] = [];
+  if (Array.isArray(body.paths)) lists.push(body.paths);
+  if (Array.isArray(body.commits)) {
+    for (const commit of body.commits.slice(0, MAX_PUSH_COMMITS)) {
+      if (!isPlainObject(commit)) continue;
+      lists.push(commit.added, commit.modified, commit.removed);
+    }
+  }
+  const paths = new Set<string>();
+  for (const list of lists) {
+    if (!Array.isArray(list)) continue;
+    if (paths.size + list.length > MAX_PUSH_PATHS * 2) return undefined; // bounds the work, duplicates aside
+    for (const path of list) {
+      if (typeof path !== "string" || path === "" || path.length > MAX_PATH_LENGTH) continue;
+      paths.add(path);
+      if (paths.size > MAX_PUSH_PATHS) return undefined;
+    }
+  }
+  return paths.size > 0 ? [...paths] : undefined;
 }

@@ -38,6 +38,7 @@ import { PushPace } from "./push-pace.js";
 import { healthUpdate } from "./health-refresh.js";
 import { WorkQueue } from "./queue.js";
 import { readsRepo } from "./reads-repo.js";
+import { changedByPush, changedFirst } from "./changed-first.js";
 import { afterStatusWrite, afterWatchEvent, GitApps } from "./apps.js";
 import { StartupReadiness } from "./startup-readiness.js";
 import { primeDepsOf, primeIndex } from "./prime.js";
@@ -217,6 +218,7 @@ export class Controller {
 
   /** Sync every GitApp on this repo now (push receiver). Returns how many were queued. */
   triggerRepo(repoURL: string): string[] {
+    this.opts.source.repoPushed?.(repoURL);
     const keys = this.appsReading(repoURL);
     for (const key of keys) this.queue.add(key);
     return keys;
@@ -225,12 +227,22 @@ export class Controller {
   /**
    * The push receiver's trigger: like triggerRepo, but each GitApp syncs no sooner than
    * sync.minInterval after its last sync started, so pushes cannot make gitgate fetch faster.
+   * Those whose files the push changed (`paths`, from its payload) go first (changed-first.ts): the
+   * others only move their status commit. The repository's ref lookups are asked afresh.
    */
-  pushRepo(repoURL: string): string[] {
+  pushRepo(repoURL: string, paths?: readonly string[]): string[] {
+    this.opts.source.repoPushed?.(repoURL);
     const keys = this.appsReading(repoURL);
-    for (const key of keys) {
-      if (this.queue.isActive(key)) this.pushPace.pushedWhileRunning(key);
-      else this.queue.add(key, this.pushPace.delay(key, Date.now()));
+    const changed = (key: string): boolean => {
+      const app = this.apps.get(key);
+      return app !== undefined && changedByPush(app.spec, repoURL, paths, this.opts.sameRepo);
+    };
+    const { ordered, first } = changedFirst(keys, changed);
+    for (const key of ordered) {
+      if (this.queue.isActive(key)) {
+        this.pushPace.pushedWhileRunning(key);
+        if (first.has(key)) this.queue.prioritize(key);
+      } else this.queue.add(key, this.pushPace.delay(key, Date.now()), first.has(key));
     }
     return keys;
   }

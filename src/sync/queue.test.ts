@@ -165,4 +165,92 @@ void describe("WorkQueue", () => {
     assert.equal(finished, true);
     await queue.drained(10); // nothing runs: resolves at once
   });
+
+  // A push enqueues every GitApp of a repository; those it changed run first (changed-first.ts).
+  // [what, keys added plain, keys added first (after them), what is already running, expected order]
+  const lanes: Array<{ what: string; plain: string[]; first: string[]; expected: string[] }> = [
+    { what: "no key first: order of adding", plain: ["a", "b", "c"], first: [], expected: ["a", "b", "c"] },
+    {
+      what: "a key added first starts before the plain ones",
+      plain: ["a", "b", "c"],
+      first: ["x"],
+      expected: ["x", "a", "b", "c"],
+    },
+    {
+      what: "first keys keep their order",
+      plain: ["a", "b"],
+      first: ["x", "y"],
+      expected: ["x", "y", "a", "b"],
+    },
+    {
+      what: "a queued key added again first moves ahead",
+      plain: ["a", "b", "c"],
+      first: ["c"],
+      expected: ["c", "a", "b"],
+    },
+  ];
+  for (const c of lanes) {
+    void it(`lanes: ${c.what}`, async () => {
+      const runs: string[] = [];
+      const queue = new WorkQueue(
+        (key) => {
+          runs.push(key);
+          return Promise.resolve(60_000);
+        },
+        1,
+        silentLogger,
+      );
+      try {
+        queue.hold(); // everything is due before any starts, as when workers are busy
+        for (const key of c.plain) queue.add(key);
+        await tick(10);
+        for (const key of c.first) queue.add(key, 0, true);
+        await tick(10);
+        queue.release();
+        await queue.whenIdle();
+        assert.deepEqual(runs, c.expected);
+      } finally {
+        queue.stop();
+      }
+    });
+  }
+
+  void it("lanes: prioritize() on a running key puts its next run first, once", async () => {
+    const runs: string[] = [];
+    const gate = deferred();
+    const queue = new WorkQueue(
+      async (key) => {
+        runs.push(key);
+        if (key === "x" && runs.length === 1) await gate.promise;
+        return 60_000;
+      },
+      1,
+      silentLogger,
+    );
+    try {
+      queue.add("x");
+      await tick(10);
+      assert.equal(queue.isActive("x"), true);
+      queue.add("a");
+      queue.add("b");
+      await tick(10);
+      queue.prioritize("x"); // a push that changed x arrived while x ran
+      queue.add("x", 0); // the run the push asked for, due at once when x ends
+      gate.resolve();
+      await queue.whenIdle();
+      assert.deepEqual(runs, ["x", "x", "a", "b"]);
+      // Cleared when it started: a plain add later waits its turn again.
+      runs.length = 0;
+      queue.hold();
+      queue.add("a", 0);
+      await tick(10);
+      queue.add("x", 0);
+      await tick(10);
+      queue.release();
+      await queue.whenIdle();
+      assert.deepEqual(runs, ["a", "x"]);
+    } finally {
+      queue.stop();
+    }
+  });
 });

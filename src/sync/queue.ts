@@ -1,7 +1,8 @@
 /**
  * A keyed work queue like controller-runtime's: a key is processed by one worker at a time, adds
  * while it runs mark it dirty (it runs once more), and the handler's result schedules the next
- * run: a delay in ms, or undefined for exponential backoff after a failure.
+ * run: a delay in ms, or undefined for exponential backoff after a failure. A key added `first`
+ * (a GitApp a push changed) starts before every key that is only due (its repository's others).
  */
 import type { Logger } from "../log/logger.js";
 
@@ -13,11 +14,15 @@ interface KeyState {
   active: boolean;
   dirty: boolean;
   failures: number;
+  /** Start before the keys of the plain lane, at its next run (cleared when it starts). */
+  first: boolean;
 }
 
 export class WorkQueue {
   private readonly keys = new Map<string, KeyState>();
   private readonly ready: string[] = [];
+  /** Keys due that were added `first`: taken before `ready`. */
+  private readonly readyFirst: string[] = [];
   private running = 0;
   private stopped = false;
   /** Keys are queued but none is started (the controller primes the index first). */
@@ -35,17 +40,24 @@ export class WorkQueue {
   private state(key: string): KeyState {
     let s = this.keys.get(key);
     if (!s) {
-      s = { active: false, dirty: false, failures: 0 };
+      s = { active: false, dirty: false, failures: 0, first: false };
       this.keys.set(key, s);
     }
     return s;
   }
 
-  add(key: string, delayMs = 0): void {
+  add(key: string, delayMs = 0, first = false): void {
     if (this.stopped) return;
     const s = this.state(key);
+    if (first) this.prioritize(key, s);
     if (s.active) {
       s.dirty = true;
+      return;
+    }
+    if (s.first && delayMs <= 0) {
+      // Due now and first: into its lane at once, not after the plain keys a worker takes meanwhile.
+      clearTimeout(s.timer);
+      this.enqueue(key);
       return;
     }
     const dueAt = Date.now() + delayMs;
@@ -53,6 +65,19 @@ export class WorkQueue {
     clearTimeout(s.timer);
     s.dueAt = dueAt;
     s.timer = setTimeout(() => this.enqueue(key), delayMs);
+  }
+
+  /**
+   * The key's next run starts before the plain lane's keys: now if it is due already, else when it
+   * becomes due (a key running now: its next run, e.g. the one a push during it asked for).
+   */
+  prioritize(key: string, s = this.keys.get(key)): void {
+    if (!s || this.stopped) return;
+    s.first = true;
+    const at = this.ready.indexOf(key);
+    if (at < 0) return;
+    this.ready.splice(at, 1);
+    this.readyFirst.push(key);
   }
 
   isActive(key: string): boolean {
@@ -90,7 +115,7 @@ export class WorkQueue {
   }
 
   private isIdle(): boolean {
-    if (this.running > 0 || this.ready.length > 0) return false;
+    if (this.running > 0 || this.ready.length > 0 || this.readyFirst.length > 0) return false;
     const soon = Date.now() + 100;
     for (const s of this.keys.values()) if (s.dueAt !== undefined && s.dueAt <= soon) return false;
     return true;
@@ -101,7 +126,8 @@ export class WorkQueue {
     if (!s || this.stopped) return;
     s.timer = undefined;
     s.dueAt = undefined;
-    if (!this.ready.includes(key)) this.ready.push(key);
+    const lane = s.first ? this.readyFirst : this.ready;
+    if (!this.ready.includes(key) && !this.readyFirst.includes(key)) lane.push(key);
     this.pump();
   }
 
@@ -116,11 +142,12 @@ export class WorkQueue {
   }
 
   private pump(): void {
-    while (!this.held && this.running < this.workers && this.ready.length > 0) {
-      const key = this.ready.shift() as string;
+    while (!this.held && this.running < this.workers && this.ready.length + this.readyFirst.length > 0) {
+      const key = (this.readyFirst.length > 0 ? this.readyFirst.shift() : this.ready.shift()) as string;
       const s = this.keys.get(key);
       if (!s || s.active) continue;
       s.active = true;
+      s.first = false;
       this.running++;
       void this.run(key, s);
     }

@@ -46,6 +46,8 @@ export interface SourceFetcher {
     credentials?: GitCredentials;
     insecureSkipTLSVerify?: boolean;
   }): Promise<{ commit: string; dir: string }>;
+  /** A push to this repository: what was looked up of it before is not reused (the push receiver). */
+  repoPushed?(repoURL: string): void;
 }
 export interface RenderInput {
   repoDir: string;

@@ -42,6 +42,11 @@ export interface GitRequestRecord {
    * lookup) or "other", from the start of the request body; undefined for other requests.
    */
   command?: "fetch" | "ls-refs" | "other";
+  /**
+   * The client's User-Agent: the git binary sends `git/2.…` (gitgate's fetches, whose protocol v2
+   * fetch starts with an ls-refs of its own); gitgate's ref lookups (isomorphic-git) send none.
+   */
+  userAgent?: string;
 }
 
 type BranchOpt = { branch?: string };
@@ -101,6 +106,8 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
 
   const handler: RequestListener = (req, res) => {
     const record: GitRequestRecord = { method: req.method ?? "GET", path: "", query: "", status: 0 };
+    if (typeof req.headers["user-agent"] === "string")
+      record.userAgent = req.headers["user-agent"].slice(0, 200);
     requests.push(record);
     res.on("finish", () => (record.status = res.statusCode));
     try {

@@ -12,13 +12,16 @@ export interface FetchRequest {
 
 export interface CombinedSource {
   resolve(req: FetchRequest): Promise<Checkout | ChartCheckout>;
+  /** A push to a Git repository: its ref lookups are asked afresh (ref-lookups.ts). */
+  repoPushed(repoURL: string): void;
 }
 
 export function combinedSource(
-  git: GitSource,
+  git: GitSource & { repoPushed?(repoURL: string): void },
   charts: { resolve(req: ChartRequest): Promise<ChartCheckout> },
 ): CombinedSource {
   return {
+    repoPushed: (repoURL) => git.repoPushed?.(repoURL),
     resolve: (req) => {
       const { chart, ...rest } = req;
       if (chart) return charts.resolve({ ...rest, chart });
