@@ -87,6 +87,31 @@ describe("restart to ready", () => {
     ]);
   }
 
+  /** Stops gitgate (`beforeStart` runs while it is down), holds Git, and starts it on `cache` until ready. */
+  async function restartWithGitHeld(cache: string, beforeStart?: () => Promise<void>): Promise<void> {
+    await (gitgate as Runtime).stop();
+    gitgate = undefined;
+    await beforeStart?.();
+    held.hold();
+    gitgate = await start(cache);
+    await waitFor(
+      "ready with Git held",
+      async () => ((await readyz()).status === 200 ? true : undefined),
+      30_000,
+    );
+  }
+
+  /** alice's change is refused by gitgate, judged against alpha's manifest at the first commit. */
+  async function assertJudgedAgainstGit(): Promise<void> {
+    assertDenied(
+      await aliceChanges(),
+      "validate.gitgate.io",
+      new RegExp(
+        `^ConfigMap ready/alpha-settings is managed by Git: data\\.LOG_LEVEL is "?info"? in .*apps/alpha/settings\\.yaml@${commit.slice(0, 7)}`,
+      ),
+    );
+  }
+
   before(async () => {
     [cp, git, tools] = await Promise.all([startControlPlane(), startGitServer(), pinnedTools()]);
     held = await heldGit(git.url, { held: false });
@@ -166,34 +191,13 @@ describe("restart to ready", () => {
     held.release();
     await waitFor("ready", async () => ((await readyz()).status === 200 ? true : undefined), 60_000);
     assert.equal((await readyz()).body, "ok");
-    assertDenied(
-      await aliceChanges(),
-      "validate.gitgate.io",
-      new RegExp(
-        `^ConfigMap ready/alpha-settings is managed by Git: data\\.LOG_LEVEL is "?info"? in .*apps/alpha/settings\\.yaml@${commit.slice(0, 7)}`,
-      ),
-    );
+    await assertJudgedAgainstGit();
   });
 
   it("a restart with the Git cache in place is ready while Git does not answer: each app indexed at the revision its status records", async () => {
-    const cache = caches.at(-1) as string;
-    await (gitgate as Runtime).stop();
-    gitgate = undefined;
-    held.hold();
     const seenBefore = held.seen();
-    gitgate = await start(cache);
-    await waitFor(
-      "ready with Git held",
-      async () => ((await readyz()).status === 200 ? true : undefined),
-      30_000,
-    );
-    assertDenied(
-      await aliceChanges(),
-      "validate.gitgate.io",
-      new RegExp(
-        `^ConfigMap ready/alpha-settings is managed by Git: data\\.LOG_LEVEL is "?info"? in .*apps/alpha/settings\\.yaml@${commit.slice(0, 7)}`,
-      ),
-    );
+    await restartWithGitHeld(caches.at(-1) as string);
+    await assertJudgedAgainstGit();
     // The queue's reconciles still ask Git for the branch's head (held): the index did not need them.
     await waitFor("the reconciles' ref lookups reached Git", () => held.seen() > seenBefore);
     held.release();
@@ -201,27 +205,18 @@ describe("restart to ready", () => {
 
   it("a restart primes from the stored renders: the index is what was rendered, not the worktree's files read again", async () => {
     const cache = caches.at(-1) as string;
-    await (gitgate as Runtime).stop();
-    gitgate = undefined;
-    // Change the manifest inside gitgate's own worktree: a fresh render would index "tampered".
     const worktrees = join(cache, "git");
-    const file = (await readdir(worktrees, { recursive: true }))
-      .map((f) => join(worktrees, f))
-      .find((f) => f.endsWith(join("apps", "alpha", "settings.yaml")));
-    assert.ok(file, "alpha's manifest in the Git cache");
-    await writeFile(file, (await readFile(file, "utf8")).replace("LOG_LEVEL: info", "LOG_LEVEL: tampered"));
-    held.hold();
-    gitgate = await start(cache);
-    await waitFor(
-      "ready with Git held",
-      async () => ((await readyz()).status === 200 ? true : undefined),
-      30_000,
-    );
-    assertDenied(
-      await aliceChanges(),
-      "validate.gitgate.io",
-      new RegExp(`^ConfigMap ready/alpha-settings is managed by Git: data\\.LOG_LEVEL is "?info"? in `),
-    );
+    let file = "";
+    await restartWithGitHeld(cache, async () => {
+      // Change the manifest inside gitgate's own worktree: a fresh render would index "tampered".
+      file =
+        (await readdir(worktrees, { recursive: true }))
+          .map((f) => join(worktrees, f))
+          .find((f) => f.endsWith(join("apps", "alpha", "settings.yaml"))) ?? "";
+      assert.ok(file, "alpha's manifest in the Git cache");
+      await writeFile(file, (await readFile(file, "utf8")).replace("LOG_LEVEL: info", "LOG_LEVEL: tampered"));
+    });
+    await assertJudgedAgainstGit();
     // The worktree was not rebuilt (which would also say "info"): the index came from the store.
     assert.match(await readFile(file, "utf8"), /LOG_LEVEL: tampered/);
     held.release();
