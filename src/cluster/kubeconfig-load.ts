@@ -9,6 +9,7 @@ import { open } from "node:fs/promises";
 import type { RequestOptions } from "node:https";
 import { homedir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
+import { kubeEnvironment, type KubeEnvironment } from "../config/kube-env.js";
 import { messageOf, terminal, transient } from "../errors.js";
 import {
   inClusterConfig,
@@ -88,14 +89,14 @@ function readDoc(path: string): KubeConfigDoc {
 export interface KubeConfigSource {
   kubeconfig?: string;
   inCluster?: boolean;
-  /** For tests; process.env otherwise. */
-  env?: NodeJS.ProcessEnv;
+  /** For tests; the process's otherwise. */
+  env?: KubeEnvironment;
   /** The service-account directory (tests); the pod's otherwise. */
   serviceAccountDir?: string;
 }
 
 /** The files KUBECONFIG names (kubectl skips the ones that do not exist), else ~/.kube/config. */
-export function defaultKubeconfigFiles(env: NodeJS.ProcessEnv, exists: (p: string) => boolean): string[] {
+export function defaultKubeconfigFiles(env: KubeEnvironment, exists: (p: string) => boolean): string[] {
   const list = (env.KUBECONFIG ?? "").split(delimiter).filter((f) => f !== "");
   if (list.length > MAX_KUBECONFIG_FILES)
     throw invalidKubeconfig("KUBECONFIG", `names more than ${MAX_KUBECONFIG_FILES} files`);
@@ -109,7 +110,7 @@ export function defaultKubeconfigFiles(env: NodeJS.ProcessEnv, exists: (p: strin
   return exists(file) ? [file] : [];
 }
 
-function inCluster(env: NodeJS.ProcessEnv, dir: string): KubeConfig {
+function inCluster(env: KubeEnvironment, dir: string): KubeConfig {
   const resolved = inClusterConfig(env, dir);
   // Fail at start, not at the first request, when the pod has no token mounted.
   if (resolved.user.tokenFile)
@@ -119,7 +120,7 @@ function inCluster(env: NodeJS.ProcessEnv, dir: string): KubeConfig {
 
 /** gitgate's own connection to its cluster (synchronous: called while composing the runtime). */
 export function loadKubeConfig(source: KubeConfigSource): KubeConfig {
-  const env = source.env ?? process.env;
+  const env = source.env ?? kubeEnvironment();
   const saDir = source.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
   if (source.kubeconfig) {
     const file = resolve(source.kubeconfig);

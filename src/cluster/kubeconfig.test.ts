@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import type { KubeEnvironment } from "../config/kube-env.js";
 import { GitgateError } from "../errors.js";
 import {
   inClusterConfig,
@@ -342,7 +343,7 @@ describe("inClusterConfig", () => {
 
 describe("defaultKubeconfigFiles", () => {
   const exists = (p: string): boolean => !p.includes("missing");
-  const cases: Array<{ env: NodeJS.ProcessEnv; want?: string[]; error?: RegExp }> = [
+  const cases: Array<{ env: KubeEnvironment; want?: string[]; error?: RegExp }> = [
     { env: { KUBECONFIG: "/a::/missing:/b", HOME: "/h" }, want: ["/a", "/b"] },
     { env: { KUBECONFIG: "/missing", HOME: "/h" }, error: /none of its files exists/ },
     { env: { KUBECONFIG: Array.from({ length: 33 }, (_, i) => `/f${i}`).join(":") }, error: /more than 32/ },
