@@ -162,6 +162,11 @@ describe("selectKubeConfig", () => {
     { what: "no server", text: config({}), error: /cluster "c": server is not set/ },
     { what: "server not a string", text: config({ server: 5 }), error: /server is not a string/ },
     { what: "server not a URL", text: config({ server: "::" }), error: /server is not a URL/ },
+    {
+      what: "server too long",
+      text: config({ server: `https://h/${"/".repeat(5000)}x` }),
+      error: /longer than 2048/,
+    },
     { what: "http server", text: config({ server: "http://10.0.0.1:8080" }), error: /must be https/ },
     {
       what: "credentials in the URL",

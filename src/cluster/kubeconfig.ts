@@ -165,7 +165,12 @@ function dataOrFile(e: Entry, field: Field, key: string): { data?: string; file?
   return { ...(data !== undefined ? { data } : {}), ...(file !== undefined ? { file } : {}) };
 }
 
+/** A URL longer than this is no API server's. */
+const MAX_SERVER_LENGTH = 2048;
+
 export function serverUrl(raw: string, where: string): string {
+  if (raw.length > MAX_SERVER_LENGTH)
+    throw invalidKubeconfig(where, `server is longer than ${MAX_SERVER_LENGTH} characters`);
   let url: URL;
   try {
     url = new URL(raw);
@@ -175,7 +180,10 @@ export function serverUrl(raw: string, where: string): string {
   if (url.protocol !== "https:")
     throw invalidKubeconfig(where, `server must be https:// (gitgate talks TLS only), not ${url.protocol}`);
   if (url.username || url.password) throw invalidKubeconfig(where, "server URL must not carry credentials");
-  return raw.replace(/\/+$/, "");
+  // A loop, not /\/+$/: that regex is quadratic on a run of slashes followed by anything else.
+  let end = raw.length;
+  while (end > 0 && raw[end - 1] === "/") end--;
+  return raw.slice(0, end);
 }
 
 export function clusterOf(e: Entry): KubeCluster {
