@@ -5,12 +5,12 @@
  * @kubernetes/client-node is imported only for exec and auth-provider users, on their first request.
  */
 import { closeSync, existsSync, openSync, readSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { open, type FileHandle } from "node:fs/promises";
 import type { RequestOptions } from "node:https";
 import { homedir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { kubeEnvironment, type KubeEnvironment } from "../config/kube-env.js";
-import { messageOf, terminal, transient } from "../errors.js";
+import { GitgateError, messageOf, terminal, transient } from "../errors.js";
 import {
   inClusterConfig,
   invalidKubeconfig,
@@ -33,50 +33,57 @@ const MAX_TOKEN_BYTES = 64 * 1024;
 /** A CA bundle, a client certificate or key. */
 const MAX_PEM_BYTES = 1024 * 1024;
 
+const ERRNO: Record<string, string> = {
+  ENOENT: "no such file",
+  EACCES: "permission denied",
+  EISDIR: "is a directory",
+};
+
+/** "no such file (ENOENT)": the reason without the path node puts in its message again. */
 function codeOf(err: unknown): string {
-  return (err as NodeJS.ErrnoException).code ?? messageOf(err);
+  const code = (err as NodeJS.ErrnoException).code;
+  if (!code) return messageOf(err);
+  return ERRNO[code] ? `${ERRNO[code]} (${code})` : code;
 }
 
-function tooLarge(what: string, path: string, max: number): Error {
+function tooLarge(what: string, path: string, max: number): GitgateError {
   return terminal("InvalidKubeconfig", `${what} ${path} is larger than ${max} bytes`);
 }
 
 /** At most `max` bytes of `path` (read at start: synchronous, as the transport is built synchronously). */
 function readCappedSync(path: string, max: number, what: string): Buffer {
-  let fd: number;
+  let fd: number | undefined;
   try {
     fd = openSync(path, "r");
-  } catch (err) {
-    throw terminal("InvalidKubeconfig", `cannot read ${what} ${path}: ${codeOf(err)}`);
-  }
-  try {
     const buf = Buffer.alloc(max + 1);
     let n = 0;
     for (let got = 1; got > 0 && n <= max; n += got) got = readSync(fd, buf, n, max + 1 - n, null);
     if (n > max) throw tooLarge(what, path, max);
     return buf.subarray(0, n);
+  } catch (err) {
+    if (err instanceof GitgateError) throw err;
+    throw terminal("InvalidKubeconfig", `cannot read ${what} ${path}: ${codeOf(err)}`);
   } finally {
-    closeSync(fd);
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
 /** At most `max` bytes of a credentials file, read while running (a failure is retried). */
 export async function readCapped(path: string, max: number, what: string): Promise<Buffer> {
-  let handle;
+  let handle: FileHandle | undefined;
   try {
     handle = await open(path, "r");
-  } catch (err) {
-    throw transient("CredentialsUnreadable", `cannot read ${what} ${path}: ${codeOf(err)}`);
-  }
-  try {
     const buf = Buffer.alloc(max + 1);
     let n = 0;
     for (let got = 1; got > 0 && n <= max; n += got)
       got = (await handle.read(buf, n, max + 1 - n, null)).bytesRead;
     if (n > max) throw tooLarge(what, path, max);
     return buf.subarray(0, n);
+  } catch (err) {
+    if (err instanceof GitgateError) throw err;
+    throw transient("CredentialsUnreadable", `cannot read ${what} ${path}: ${codeOf(err)}`);
   } finally {
-    await handle.close();
+    await handle?.close();
   }
 }
 

@@ -483,11 +483,16 @@ describe("loadKubeConfig and the credentials it yields", () => {
     );
   });
 
-  it("a missing --kubeconfig file is a classified error", () => {
+  it("a missing --kubeconfig file or a directory is a classified error", () => {
+    assert.throws(
+      () => loadKubeConfig({ kubeconfig: dir }),
+      (err: unknown) => err instanceof GitgateError && /: is a directory \(EISDIR\)$/.test(err.message),
+    );
     assert.throws(
       () => loadKubeConfig({ kubeconfig: join(dir, "nope") }),
       (err: unknown) =>
-        err instanceof GitgateError && /cannot read kubeconfig .*nope: ENOENT/.test(err.message),
+        err instanceof GitgateError &&
+        /^cannot read kubeconfig \S*\/nope: no such file \(ENOENT\)$/.test(err.message),
     );
   });
 
