@@ -310,6 +310,7 @@ describe("gitgate's kubeconfig loader against a real API server", () => {
       modules.filter((m) => m.includes(CLIENT_NODE)),
       [],
     );
-    assert.equal(await cli.stop("SIGTERM"), 0);
+    // Its exit code is run-process.test.ts's business (/readyz may answer before the signal handlers exist).
+    await cli.stop("SIGKILL");
   });
 });
