@@ -313,7 +313,7 @@ describe("gitgate diff, check and status against a cluster", () => {
       ]);
       assertCleanError(
         missing,
-        /^gitgate: ENOENT: no such file or directory, open '\S+\/no-such-kubeconfig\.yaml'\n$/,
+        /^gitgate: cannot read kubeconfig \S+\/no-such-kubeconfig\.yaml: no such file \(ENOENT\)\n$/,
       );
       assertCleanError(
         refused,

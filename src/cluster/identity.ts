@@ -4,7 +4,6 @@
  * the client certificate's subject.
  */
 import { X509Certificate } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { terminal } from "../errors.js";
 import { isPlainObject } from "../manifest/object.js";
 import type { ClusterClient } from "./client.js";
@@ -30,18 +29,9 @@ function userInfo(body: unknown): { username: string; groups: string[] } | undef
   return { username: user.username, groups: Array.isArray(user.groups) ? user.groups.map(String) : [] };
 }
 
+/** gitgate's own bearer token (inline, a token file read now, or an exec plugin's), if any. */
 async function ownToken(client: ClusterClient): Promise<string | undefined> {
-  const user = client.transport.kubeConfig.getCurrentUser();
-  if (user?.token) return user.token;
-  // In cluster, client-node keeps the service-account token as a file (it rotates) behind the
-  // `tokenFile` auth provider; a kubeconfig may also name one directly.
-  const provider = user?.authProvider as { name?: string; config?: { tokenFile?: unknown } } | undefined;
-  const file =
-    provider?.name === "tokenFile"
-      ? provider.config?.tokenFile
-      : (user as { tokenFile?: unknown } | null)?.tokenFile;
-  if (typeof file !== "string" || !file) return undefined;
-  return (await readFile(file, "utf8").catch(() => "")).trim() || undefined;
+  return client.transport.kubeConfig.bearerToken().catch(() => undefined);
 }
 
 export async function discoverIdentity(client: ClusterClient, override?: string): Promise<SelfIdentity> {
@@ -65,9 +55,9 @@ export async function discoverIdentity(client: ClusterClient, override?: string)
     const info = userInfo(res.body);
     if (info) return { ...info, via: "TokenReview" };
   }
-  const certData = client.transport.kubeConfig.getCurrentUser()?.certData;
-  if (certData) {
-    const cert = new X509Certificate(Buffer.from(certData, "base64"));
+  const certPem = await client.transport.kubeConfig.clientCertificate().catch(() => undefined);
+  if (certPem) {
+    const cert = new X509Certificate(certPem);
     const cn = /CN=([^\n,]+)/.exec(cert.subject)?.[1];
     const groups = [...cert.subject.matchAll(/O=([^\n,]+)/g)].map((m) => m[1] ?? "");
     if (cn) return { username: cn, groups, via: "ClientCertificate" };

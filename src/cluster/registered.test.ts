@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { KubeObject } from "../manifest/object.js";
-import { kubeConfigOptions, MAX_KUBECONFIG_BYTES, parseClusterSecret } from "./registered.js";
+import { kubeConfigOf, MAX_KUBECONFIG_BYTES, parseClusterSecret } from "./registered.js";
 
 const CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 const b64 = (s: string): string => Buffer.from(s).toString("base64");
@@ -199,13 +199,15 @@ describe("parseClusterSecret", () => {
     assert.deepEqual(parsed.cluster.webhookClientNames, ["a", "b.example.com", "c"]);
   });
 
-  it("passes only the validated fields to client-node", () => {
+  it("connects with only the validated fields", () => {
     const parsed = parseClusterSecret(secret("dev", kubeconfig(goodCluster, { token: "t0k" })));
     assert.ok(parsed.ok);
-    const opts = kubeConfigOptions(parsed.cluster);
-    assert.deepEqual(opts.users, [{ name: "dev", token: "t0k" }]);
-    assert.deepEqual(opts.clusters, [
-      { name: "dev", server: "https://10.0.0.1:6443", caData: b64(CA), skipTLSVerify: false },
-    ]);
+    const kc = kubeConfigOf(parsed.cluster);
+    assert.deepEqual(kc.user, { token: "t0k" });
+    assert.deepEqual(kc.cluster, {
+      server: "https://10.0.0.1:6443",
+      caData: CA,
+      insecureSkipTLSVerify: false,
+    });
   });
 });

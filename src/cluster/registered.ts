@@ -8,6 +8,7 @@
 import { load as loadYaml } from "js-yaml";
 import { terminal, type GitgateError } from "../errors.js";
 import { isPlainObject, type KubeObject } from "../manifest/object.js";
+import type { ResolvedKubeConfig } from "./kubeconfig.js";
 
 export const CLUSTER_SECRET_LABEL = "gitgate.io/secret-type";
 export const CLUSTER_SECRET_VALUE = "cluster";
@@ -195,27 +196,19 @@ export function webhookClientNamesOf(raw: string | undefined): string[] | undefi
   return names;
 }
 
-/** The kubeconfig client-node loads (loadFromOptions): exactly the validated fields, nothing else. */
-export function kubeConfigOptions(c: ClusterCredentials): Record<string, unknown> {
+/** The connection gitgate makes to the cluster: exactly the validated fields, nothing else. */
+export function kubeConfigOf(c: ClusterCredentials): ResolvedKubeConfig {
   return {
-    clusters: [
-      {
-        name: c.name,
-        server: c.server,
-        caData: Buffer.from(c.caData).toString("base64"),
-        skipTLSVerify: false,
-      },
-    ],
-    users: [
-      {
-        name: c.name,
-        ...(c.token ? { token: c.token } : {}),
-        ...(c.certData ? { certData: Buffer.from(c.certData).toString("base64") } : {}),
-        ...(c.keyData ? { keyData: Buffer.from(c.keyData).toString("base64") } : {}),
-      },
-    ],
-    contexts: [{ name: c.name, cluster: c.name, user: c.name }],
-    currentContext: c.name,
+    source: `cluster Secret ${c.name}`,
+    context: c.name,
+    clusterName: c.name,
+    userName: c.name,
+    cluster: { server: c.server, caData: c.caData, insecureSkipTLSVerify: false },
+    user: {
+      ...(c.token ? { token: c.token } : {}),
+      ...(c.certData ? { certData: c.certData } : {}),
+      ...(c.keyData ? { keyData: c.keyData } : {}),
+    },
   };
 }
 

@@ -1,11 +1,14 @@
 /**
- * HTTPS transport to kube-apiserver. client-node's KubeConfig supplies server, CA and credentials;
- * requests go over one keep-alive agent so that bounded-parallel apply reuses connections.
+ * HTTPS transport to kube-apiserver. gitgate's own KubeConfig (kubeconfig-load.ts) supplies server,
+ * CA and credentials; requests go over one keep-alive agent so that bounded-parallel apply reuses
+ * connections.
  */
 import { Agent, request as httpsRequest, type RequestOptions } from "node:https";
 import type { IncomingMessage } from "node:http";
-import { KubeConfig } from "@kubernetes/client-node";
 import { transient } from "../errors.js";
+import type { KubeConfig } from "./kubeconfig-load.js";
+
+export { KubeConfig, loadKubeConfig } from "./kubeconfig-load.js";
 
 export interface ApiResponse {
   status: number;
@@ -26,38 +29,34 @@ export interface RequestSpec {
   headers?: Record<string, string>;
 }
 
-export function loadKubeConfig(source: { kubeconfig?: string; inCluster?: boolean }): KubeConfig {
-  const kc = new KubeConfig();
-  if (source.kubeconfig) kc.loadFromFile(source.kubeconfig);
-  else if (source.inCluster) kc.loadFromCluster();
-  else kc.loadFromDefault();
-  return kc;
-}
-
 export class Transport {
   readonly server: string;
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
   private base?: { options: RequestOptions; at: number };
 
-  /** `timeoutMs`: a request's limit unless it names one (a registered cluster's is shorter). */
+  /**
+   * `timeoutMs`: a request's limit unless it names one (a registered cluster's is shorter).
+   * `credentialsTtlMs`: how long credentials read from files are used before they are read again.
+   */
   constructor(
     private readonly kc: KubeConfig,
-    private readonly opts: { timeoutMs?: number } = {},
+    private readonly opts: { timeoutMs?: number; credentialsTtlMs?: number } = {},
   ) {
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new Error("kubeconfig has no current cluster");
-    this.server = cluster.server.replace(/\/$/, "");
+    this.server = kc.cluster.server.replace(/\/$/, "");
   }
 
   get kubeConfig(): KubeConfig {
     return this.kc;
   }
 
-  /** Credentials are re-read every minute: projected service-account tokens rotate. */
+  /**
+   * Credentials are re-read every minute (as client-go and client-node do: projected
+   * service-account tokens rotate), and after a 401.
+   */
   private async baseOptions(): Promise<RequestOptions> {
-    if (this.base && Date.now() - this.base.at < 60_000) return this.base.options;
-    const options: RequestOptions = {};
-    await this.kc.applyToHTTPSOptions(options);
+    const ttl = this.opts.credentialsTtlMs ?? 60_000;
+    if (this.base && Date.now() - this.base.at < ttl) return this.base.options;
+    const options: RequestOptions = { ...(await this.kc.httpsOptions()) };
     this.base = { options, at: Date.now() };
     return options;
   }
@@ -72,8 +71,8 @@ export class Transport {
     const base = await this.baseOptions();
     const url = this.url(spec.path, spec.query);
     const payload = spec.body === undefined ? undefined : Buffer.from(JSON.stringify(spec.body));
-    const headers: Record<string, string | number> = {
-      ...(base.headers as Record<string, string>),
+    const headers: Record<string, string | number | string[]> = {
+      ...(base.headers as Record<string, string | string[]>),
       ...spec.headers,
       accept: "application/json",
     };
@@ -86,7 +85,11 @@ export class Transport {
       const req = httpsRequest(
         url,
         { ...base, method: spec.method, headers, agent: this.agent, timeout },
-        resolve,
+        (res) => {
+          // A rotated token or certificate: read the credentials again for the next request.
+          if (res.statusCode === 401) this.base = undefined;
+          resolve(res);
+        },
       );
       req.on("timeout", () => req.destroy(new Error(`request timed out after ${timeout} ms`)));
       req.on("error", (err) =>

@@ -5,7 +5,6 @@
  * delays only its own GitApps. GitApps, their status and Events stay on the hub (the cluster gitgate
  * runs in). The webhook configurations go onto each cluster once it answers (`webhook.url`).
  */
-import { KubeConfig } from "@kubernetes/client-node";
 import { Gauge, type Registry } from "prom-client";
 import type { ClusterConnection, GitApp } from "../api/gitapp.js";
 import type { ClusterClient } from "../cluster/client.js";
@@ -14,12 +13,12 @@ import { discoverIdentity } from "../cluster/identity.js";
 import {
   CLUSTER_SECRET_LABEL,
   CLUSTER_SECRET_VALUE,
-  kubeConfigOptions,
+  kubeConfigOf,
   parseClusterSecret,
   sameCredentials,
   type ClusterCredentials,
 } from "../cluster/registered.js";
-import { Transport } from "../cluster/transport.js";
+import { KubeConfig, Transport } from "../cluster/transport.js";
 import { Informer, type WatchEventType } from "../cluster/watch.js";
 import { messageOf } from "../errors.js";
 import { createGateState, type GateState } from "../gate/gate.js";
@@ -78,9 +77,9 @@ class RegisteredCluster {
       reachable: Gauge;
     },
   ) {
-    const kc = new KubeConfig();
-    kc.loadFromOptions(kubeConfigOptions(creds));
-    this.transport = new Transport(kc, { timeoutMs: CLUSTER_REQUEST_TIMEOUT_MS });
+    this.transport = new Transport(new KubeConfig(kubeConfigOf(creds)), {
+      timeoutMs: CLUSTER_REQUEST_TIMEOUT_MS,
+    });
     this.client = new Client(this.transport);
     this.gate = createGateState({ holdSecret: deps.holdSecret });
     this.state = { name: creds.name, reachable: false, lastError: "not probed yet" };

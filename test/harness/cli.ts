@@ -23,6 +23,8 @@ export interface CliOptions {
    * every process in it the way a terminal's Ctrl-C does.
    */
   processGroup?: boolean;
+  /** Extra arguments to node itself (e.g. module-trace.ts's hooks). */
+  nodeArgs?: string[];
 }
 
 export interface CliProcess {
@@ -43,7 +45,7 @@ export interface CliProcess {
 
 /** `gitgate <args…>` as a child process. */
 export function startCli(args: string[], opts: CliOptions): CliProcess {
-  const child = spawn(process.execPath, ["--import", TSX, MAIN, ...args], {
+  const child = spawn(process.execPath, ["--import", TSX, ...(opts.nodeArgs ?? []), MAIN, ...args], {
     cwd: opts.cwd,
     env: opts.env ?? process.env,
     stdio: ["ignore", "pipe", "pipe"],
