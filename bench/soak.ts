@@ -24,7 +24,7 @@ import { liveReviews, type LiveReview } from "./lib/live-reviews.js";
 import type { SoakErrorKind, SoakResult } from "./lib/load-client.js";
 import { syncManifestFiles } from "./lib/manifests.js";
 import { othersCpuPct, sampleCpu } from "./lib/noise.js";
-import { syncedCount } from "./lib/scale-cluster.js";
+import { gitgateCall, syncedCount } from "./lib/scale-cluster.js";
 import { fmt, nowMs, poll, sleep, table, verdict } from "./lib/stats.js";
 import { startControlPlaneWithRetry } from "./lib/world.js";
 
@@ -186,6 +186,20 @@ async function syncAndReview(scene: Scene): Promise<LiveReview[]> {
   return reviews;
 }
 
+/** V8 heap used / total and external memory from gitgate's /metrics (MiB): what of its RSS is the JS heap. */
+async function heapOf(proc: GitgateProcess, caPem: string): Promise<string> {
+  try {
+    const reply = await gitgateCall(proc.port, caPem, "GET", "/metrics");
+    const value = (name: string): number => {
+      const line = reply.body.split("\n").find((l) => l.startsWith(`${name} `));
+      return line ? Number(line.slice(name.length + 1)) / 1048576 : Number.NaN;
+    };
+    return `heap ${fmt(value("nodejs_heap_size_used_bytes"), 0)}/${fmt(value("nodejs_heap_size_total_bytes"), 0)}, external ${fmt(value("nodejs_external_memory_bytes"), 0)}`;
+  } catch (err) {
+    return `(metrics unavailable: ${String(err).slice(0, 80)})`;
+  }
+}
+
 interface Memory {
   before: number;
   peak: number;
@@ -193,12 +207,16 @@ interface Memory {
   after: number;
   /** RSS every 10 s after the load (s, MiB). */
   curve: Array<[number, number]>;
+  /** V8 heap before, right after and after the wait (heapOf). */
+  heap: [string, string, string];
 }
 
 interface SoakRun {
   result: SoakResult;
   memory: Memory;
   gitgateCpuPct: number;
+  /** gitgate's CPU time per answered request, µs (its cost per review, whatever the machine's load). */
+  cpuPerRequestUs: number;
   othersPct: number;
 }
 
@@ -214,6 +232,7 @@ async function soak(
   try {
     await sleep(5000); // the sync's garbage collected, the process settled
     const before = proc.memory().rssMiB;
+    const heapBefore = await heapOf(proc, caPem);
     proc.resetPeak();
     const noise = sampleCpu();
     let cpu = Number.NaN;
@@ -237,10 +256,12 @@ async function soak(
       ),
       limit,
     ]);
-    const gitgateCpuPct = ((procCpuSeconds(proc.pid) - cpu) / result.seconds) * 100;
+    const cpuUsed = procCpuSeconds(proc.pid) - cpu;
+    const gitgateCpuPct = (cpuUsed / result.seconds) * 100;
     const othersPct = othersCpuPct(noise, sampleCpu());
     const peak = proc.peakRssMiB();
     const rightAfter = proc.memory().rssMiB;
+    const heapRightAfter = await heapOf(proc, caPem);
     const curve: Array<[number, number]> = [];
     for (let s = 10; s <= AFTER_SECONDS; s += 10) {
       await sleep(10_000);
@@ -248,7 +269,15 @@ async function soak(
     }
     if (AFTER_SECONDS % 10 !== 0) await sleep((AFTER_SECONDS % 10) * 1000);
     const after = proc.memory().rssMiB;
-    return { result, memory: { before, peak, rightAfter, after, curve }, gitgateCpuPct, othersPct };
+    const heap: Memory["heap"] = [heapBefore, heapRightAfter, await heapOf(proc, caPem)];
+    const cpuPerRequestUs = (cpuUsed / Math.max(result.requests, 1)) * 1e6;
+    return {
+      result,
+      memory: { before, peak, rightAfter, after, curve, heap },
+      gitgateCpuPct,
+      cpuPerRequestUs,
+      othersPct,
+    };
   } finally {
     clearTimeout(timer);
     client.stop();
@@ -304,6 +333,7 @@ function report(run: SoakRun, reviews: LiveReview[], tap: LogTap): void {
     verdict(m.after < RSS_TARGET_MIB),
   ]);
   rows.push(["gitgate process CPU during the load", `${fmt(run.gitgateCpuPct, 0)} %`, "(info)", ""]);
+  rows.push(["gitgate CPU time per request", `${fmt(run.cpuPerRequestUs, 0)} µs`, "(info)", ""]);
   rows.push(["load client CPU", `${fmt((r.cpuSeconds / r.seconds) * 100, 0)} %`, "(info)", ""]);
   rows.push([
     "other processes' CPU during the load (% of one core, 2 cores)",
@@ -319,6 +349,9 @@ function report(run: SoakRun, reviews: LiveReview[], tap: LogTap): void {
   console.log(table(rows));
   console.log(`slowest request per second (ms): ${r.maxBySecond.map((v) => fmt(v, 0)).join(" ")}`);
   console.log(`RSS after the load (s: MiB): ${m.curve.map(([s, v]) => `${s}: ${fmt(v, 0)}`).join(", ")}`);
+  console.log(
+    `gitgate V8 memory (MiB) before / right after / ${AFTER_SECONDS} s after: ${m.heap.join(" | ")}`,
+  );
   if (r.samples.length > 0) console.log(`first errors:\n  ${r.samples.join("\n  ")}`);
   if (tap.warnings > 0)
     console.log(
