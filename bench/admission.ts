@@ -34,7 +34,7 @@ import { listenHttps } from "../src/server/https.js";
 import { DesiredIndex } from "../src/gate/desired-index.js";
 import type { GitApp } from "../src/api/gitapp.js";
 import { GITGATE_SA_USERNAME } from "../src/testenv/controlplane.js";
-import type { LoadRequest, LoadResult } from "./lib/load-client.js";
+import type { LoadRequest, LoadResult, SoakRequest, SoakResult } from "./lib/load-client.js";
 import type { WriteRequest, WriteResult } from "./lib/write-client.js";
 import {
   type ReviewSize,
@@ -257,7 +257,6 @@ interface ClientReply {
   ready?: boolean;
   started?: boolean;
   ok?: boolean;
-  result?: LoadResult;
   error?: string;
 }
 
@@ -276,10 +275,19 @@ export class LoadClient {
   }
 
   /** Runs one load; `onStarted` fires when warmup is over and the timed part begins. */
-  async run(spec: LoadRequest, onStarted: () => void): Promise<LoadResult> {
+  run(spec: LoadRequest, onStarted: () => void): Promise<LoadResult> {
+    return this.ask<LoadResult>(spec, onStarted);
+  }
+
+  /** Runs one soak (bench/soak.ts); `onStarted` fires as its clients start. */
+  soak(spec: SoakRequest, onStarted: () => void): Promise<SoakResult> {
+    return this.ask<SoakResult>(spec, onStarted);
+  }
+
+  private async ask<R>(spec: LoadRequest | SoakRequest, onStarted: () => void): Promise<R> {
     await this.ready;
     return new Promise((resolve, reject) => {
-      const onMessage = (msg: ClientReply): void => {
+      const onMessage = (msg: ClientReply & { result?: R }): void => {
         if (msg.started) return onStarted();
         this.child.off("message", onMessage);
         if (msg.ok && msg.result) resolve(msg.result);

@@ -22,6 +22,7 @@ import { pinnedTools, type Tools } from "../src/testenv/tools.js";
 import { LoadClient, minimalServer, type Target } from "./admission.js";
 import { procCpuSeconds, spawnGitgate, type GitgateProcess, type LogLine } from "./lib/gitgate-process.js";
 import type { LoadRequest, LoadResult } from "./lib/load-client.js";
+import { liveReviews } from "./lib/live-reviews.js";
 import { syncManifestFiles } from "./lib/manifests.js";
 import { othersCpuPct, sampleCpu } from "./lib/noise.js";
 import { fmt, median, nowMs, poll, runs, sleep, table, verdict } from "./lib/stats.js";
@@ -228,60 +229,6 @@ async function syncedCount(scene: Scene, members: Member[]): Promise<number> {
   ).length;
 }
 
-type Json = Record<string, unknown>;
-
-/**
- * UPDATE reviews by a human (not exempt) of the Deployments gitgate synced to one cluster, as that
- * cluster's kube-apiserver would send them (live object with defaults, managedFields, gitgate's
- * labels): the shapes of reviewWorkload — 10 % violations (replicas, image), the rest allowed after
- * a full comparison with that cluster's index.
- */
-async function liveReviews(member: Member): Promise<string[]> {
-  const client = new ClusterClient(
-    new Transport(loadKubeConfig({ kubeconfig: member.cp.kubeconfigs.admin })),
-  );
-  try {
-    const { items } = await client.list({
-      apiVersion: "apps/v1",
-      kind: "Deployment",
-      namespace: member.namespace,
-    });
-    const live = items.sort((a, b) => (a.metadata.name ?? "").localeCompare(b.metadata.name ?? ""));
-    return live.map((item, i) => {
-      const old = { ...item, apiVersion: "apps/v1", kind: "Deployment" } as KubeObject & { spec: Json };
-      const object = structuredClone(old);
-      if (i % 20 === 0) object.spec.replicas = Number(object.spec.replicas ?? 1) + 4;
-      else if (i % 20 === 10) {
-        const containers = ((object.spec.template as Json).spec as Json).containers as Json[];
-        if (containers[0]) containers[0].image = "registry.example.com/shop/hotfix:latest";
-      } else if (i % 4 === 1) object.metadata.labels = { ...object.metadata.labels, "cost-center": "cc-42" };
-      const gvk = { group: "apps", version: "v1", kind: "Deployment" };
-      const gvr = { group: "apps", version: "v1", resource: "deployments" };
-      return JSON.stringify({
-        apiVersion: "admission.k8s.io/v1",
-        kind: "AdmissionReview",
-        request: {
-          uid: `6a0e0000-1b2c-4d3e-8f40-${String(i).padStart(12, "0")}`,
-          kind: gvk,
-          resource: gvr,
-          requestKind: gvk,
-          requestResource: gvr,
-          name: object.metadata.name,
-          namespace: object.metadata.namespace,
-          operation: "UPDATE",
-          userInfo: { username: "alice", uid: "1001", groups: ["developers", "system:authenticated"] },
-          object,
-          oldObject: old,
-          dryRun: false,
-          options: { kind: "UpdateOptions", apiVersion: "meta.k8s.io/v1", fieldManager: "kubectl-edit" },
-        },
-      });
-    });
-  } finally {
-    client.transport.close();
-  }
-}
-
 /**
  * One load, bounded in time (the child is killed by the caller's stop on a timeout); with `pid`,
  * that process's CPU over the timed part is returned in `cpuPct`.
@@ -329,7 +276,9 @@ async function admission(
   const results: PathResult[] = [];
   for (const member of members) {
     const path = member.cluster ? `/validate/${member.cluster}` : "/validate";
-    const bodies = await liveReviews(member);
+    const bodies = (await liveReviews(member.cp.kubeconfigs.admin ?? "", member.namespace)).map(
+      (r) => r.body,
+    );
     if (bodies.length === 0) throw new Error(`no Deployments synced to ${member.name}`);
     const base = {
       concurrency: CONCURRENCY,

@@ -14,6 +14,7 @@ import { benchFetch } from "./fetch.js";
 import { benchMulticluster } from "./multicluster.js";
 import { othersCpuPct, sampleCpu, stealPct } from "./lib/noise.js";
 import { benchScale } from "./scale.js";
+import { benchSoak } from "./soak.js";
 import { benchSync } from "./sync.js";
 
 const BENCHMARKS: Record<string, () => Promise<void>> = {
@@ -25,6 +26,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   scale: benchScale,
   fetch: benchFetch,
   multicluster: benchMulticluster,
+  soak: benchSoak,
 };
 const DEFAULT = ["sync", "admission"];
 

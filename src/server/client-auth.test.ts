@@ -9,6 +9,7 @@ import {
   peerNamesOf,
   refuseBinding,
   refuseClient,
+  verifiedPeer,
   type PeerNames,
 } from "./client-auth.js";
 
@@ -95,6 +96,31 @@ describe("certificates", () => {
     it(`refuseClient: ${name} → ${want ?? "allowed"}`, () => {
       assert.equal(refuseClient(request(socket), { names })?.reason, want);
     });
+
+  it("the certificate is read once per connection, however many requests it carries", () => {
+    let reads = 0;
+    const socket = { ...tls(der, true), getPeerCertificate: () => (reads++, { raw: der }) };
+    for (let i = 0; i < 5; i++) {
+      assert.equal(refuseClient(request(socket), { names: ["kube-apiserver-webhook-client"] }), undefined);
+      assert.deepEqual(verifiedPeer(request(socket))?.commonNames, ["kube-apiserver-webhook-client"]);
+    }
+    assert.equal(reads, 1);
+    // Another connection is read afresh, and its own verdict holds for it.
+    let otherReads = 0;
+    const untrusted = { ...tls(der, false, "x"), getPeerCertificate: () => (otherReads++, { raw: der }) };
+    for (let i = 0; i < 3; i++) {
+      assert.equal(refuseClient(request(untrusted), { names: [] })?.reason, "untrusted");
+      assert.equal(verifiedPeer(request(untrusted)), undefined);
+    }
+    assert.equal(otherReads, 1);
+  });
+
+  it("a cached verdict is per policy: the same connection checked against other names", () => {
+    const socket = tls(der, true);
+    assert.equal(refuseClient(request(socket), { names: [] }), undefined);
+    assert.equal(refuseClient(request(socket), { names: ["kube-apiserver"] })?.reason, "name");
+    assert.equal(refuseClient(request(socket), { names: ["apiserver.example.com"] }), undefined);
+  });
 
   it("refuseClient says why, naming the CA error and the certificate's names", () => {
     assert.match(

@@ -1,6 +1,7 @@
 /** The HTTPS listener: certificate swapped in place on rotation, so no request ever fails. */
 import { createServer, type Server, type ServerOptions } from "node:https";
 import type { RequestListener } from "node:http";
+import { startIdleGc } from "./idle-gc.js";
 
 export interface TlsMaterial {
   cert: string;
@@ -43,6 +44,10 @@ export async function listenHttps(
     server.once("error", reject);
     server.listen(port, host, () => resolve());
   });
+  // The heap a burst of admission requests grew is given back once the port goes quiet (idle-gc.ts).
+  let requests = 0;
+  server.on("request", () => void requests++);
+  const stopIdleGc = startIdleGc(() => requests);
   const address = server.address();
   return {
     server,
@@ -59,6 +64,7 @@ export async function listenHttps(
     },
     close: () =>
       new Promise<void>((resolve) => {
+        stopIdleGc();
         // In-flight requests get a bounded time (pods get 30 s to terminate); then sockets are cut.
         const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
         server.close(() => {
