@@ -23,6 +23,15 @@ export async function runCommand(flags: RunFlags): Promise<void> {
   const { helm, kubectl, kustomize } = config.render;
   const tools = await localTools({ helm, kubectl, kustomize, cacheDir }, env);
   const inCluster = !flags.kubeconfig && env.inCluster;
+  // Signals are handled from before the start: a SIGTERM while starting (its webhook may already
+  // answer /readyz) is a graceful stop once started, not the default exit mid-write.
+  const signals: { received?: string; stop?: (signal: string) => void } = {};
+  const onSignal = (signal: string): void => {
+    if (signals.stop) signals.stop(signal);
+    else signals.received ??= signal;
+  };
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+  process.on("SIGINT", () => onSignal("SIGINT"));
   const runtime = await startRuntime({
     config,
     logger,
@@ -53,6 +62,6 @@ export async function runCommand(flags: RunFlags): Promise<void> {
         });
     }, drainMs);
   };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+  signals.stop = stop;
+  if (signals.received) stop(signals.received);
 }
