@@ -11,17 +11,23 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 
 const tick = (ms = 5): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** A queue whose work records each key it runs (in order) and asks to run again in a minute. */
+function recordingQueue(workers: number): { queue: WorkQueue; runs: string[] } {
+  const runs: string[] = [];
+  const queue = new WorkQueue(
+    (key) => {
+      runs.push(key);
+      return Promise.resolve(60_000);
+    },
+    workers,
+    silentLogger,
+  );
+  return { queue, runs };
+}
+
 void describe("WorkQueue", () => {
   void it("hold(): keys are queued and none starts until release()", async () => {
-    const runs: string[] = [];
-    const queue = new WorkQueue(
-      (key) => {
-        runs.push(key);
-        return Promise.resolve(60_000);
-      },
-      4,
-      silentLogger,
-    );
+    const { queue, runs } = recordingQueue(4);
     try {
       queue.hold();
       queue.add("a");
@@ -120,15 +126,7 @@ void describe("WorkQueue", () => {
   });
 
   void it("keeps the sooner of two due times and forgets removed keys", async () => {
-    const runs: string[] = [];
-    const queue = new WorkQueue(
-      (key) => {
-        runs.push(key);
-        return Promise.resolve(60_000);
-      },
-      1,
-      silentLogger,
-    );
+    const { queue, runs } = recordingQueue(1);
     try {
       queue.add("a", 60_000);
       queue.add("a", 0); // sooner wins
@@ -191,15 +189,7 @@ void describe("WorkQueue", () => {
   ];
   for (const c of lanes) {
     void it(`lanes: ${c.what}`, async () => {
-      const runs: string[] = [];
-      const queue = new WorkQueue(
-        (key) => {
-          runs.push(key);
-          return Promise.resolve(60_000);
-        },
-        1,
-        silentLogger,
-      );
+      const { queue, runs } = recordingQueue(1);
       try {
         queue.hold(); // everything is due before any starts, as when workers are busy
         for (const key of c.plain) queue.add(key);
