@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { sameRepo } from "../source/url.js";
-import { changedByPush, changedFirst, repoPath } from "./changed-first.js";
+import { changedByPush, changedFirst, pushedFiles, repoPath } from "./changed-first.js";
 import type { GitApp } from "../api/gitapp.js";
 
 const MONO = "https://git.example/team/mono.git";
@@ -84,7 +84,9 @@ void describe("changedByPush", () => {
     },
   ];
   for (const c of cases) {
-    void it(c.what, () => assert.equal(changedByPush(c.spec, c.repo ?? MONO, c.paths, sameRepo), c.want));
+    void it(c.what, () =>
+      assert.equal(changedByPush(c.spec, c.repo ?? MONO, pushedFiles(c.paths), sameRepo), c.want),
+    );
   }
 });
 

@@ -30,25 +30,29 @@ function under(file: string, dir: string): boolean {
   return dir === "" || file === dir || file.startsWith(`${dir}/`);
 }
 
-/** Whether the push to `repoURL` that changed `paths` changed what this GitApp renders. */
+/** A push's listed files as repository paths, once per push (not once per GitApp); undefined: none listed. */
+export function pushedFiles(paths: readonly string[] | undefined): ReadonlySet<string> | undefined {
+  return paths === undefined || paths.length === 0 ? undefined : new Set(paths.map(repoPath));
+}
+
+/** Whether the push to `repoURL` that changed `files` (pushedFiles) changed what this GitApp renders. */
 export function changedByPush(
   spec: Spec,
   repoURL: string,
-  paths: readonly string[] | undefined,
+  files: ReadonlySet<string> | undefined,
   sameRepo: (a: string, b: string) => boolean,
 ): boolean {
-  if (paths === undefined || paths.length === 0) return false;
-  const files = paths.map(repoPath);
+  if (files === undefined || files.size === 0) return false;
   if (!spec.source.chart && sameRepo(spec.source.repoURL, repoURL)) {
     const dir = repoPath(spec.source.path ?? "");
-    if (files.some((f) => under(f, dir))) return true;
+    for (const f of files) if (under(f, dir)) return true;
   }
   const values = spec.valuesFrom?.repoURL;
   if (typeof values !== "string" || values === "" || !sameRepo(values, repoURL)) return false;
   const valueFiles = (spec.source.helm?.valueFiles ?? [])
     .filter((f) => f.startsWith("$values/"))
     .map((f) => repoPath(f.slice("$values/".length)));
-  return valueFiles.some((v) => files.includes(v));
+  return valueFiles.some((v) => files.has(v));
 }
 
 /** `keys` with those `changed` says true for first, each part in its given order; and which those are. */

@@ -38,7 +38,7 @@ import { PushPace } from "./push-pace.js";
 import { healthUpdate } from "./health-refresh.js";
 import { WorkQueue } from "./queue.js";
 import { readsRepo } from "./reads-repo.js";
-import { changedByPush, changedFirst } from "./changed-first.js";
+import { changedByPush, changedFirst, pushedFiles } from "./changed-first.js";
 import { afterStatusWrite, afterWatchEvent, GitApps } from "./apps.js";
 import { StartupReadiness } from "./startup-readiness.js";
 import { primeDepsOf, primeIndex } from "./prime.js";
@@ -233,9 +233,10 @@ export class Controller {
   pushRepo(repoURL: string, paths?: readonly string[]): string[] {
     this.opts.source.repoPushed?.(repoURL);
     const keys = this.appsReading(repoURL);
+    const files = pushedFiles(paths);
     const changed = (key: string): boolean => {
       const app = this.apps.get(key);
-      return app !== undefined && changedByPush(app.spec, repoURL, paths, this.opts.sameRepo);
+      return app !== undefined && changedByPush(app.spec, repoURL, files, this.opts.sameRepo);
     };
     const { ordered, first } = changedFirst(keys, changed);
     for (const key of ordered) {
