@@ -257,13 +257,12 @@ async function renderThroughStore(
   revisions: Array<string | undefined>,
 ): Promise<RenderedObject[]> {
   const store = deps.renderStore;
-  const id = store?.idOf([revisions, input]);
-  if (store && id !== undefined) {
-    const stored = await store.load(app, id);
-    if (stored) return stored;
-  }
+  if (!store) return (await deps.render(input)).objects;
+  const id = store.idOf([revisions, input]);
+  const stored = await store.load(app, id);
+  if (stored) return stored;
   const { objects } = await deps.render(input);
-  if (store && id !== undefined) store.save(app, id, objects);
+  store.save(app, id, objects);
   return objects;
 }
 

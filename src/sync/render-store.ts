@@ -48,6 +48,8 @@ export class RenderStore {
   /** The newest save per app not yet on disk; a later save replaces it. */
   private readonly pending = new Map<string, StoredFile | null>();
   private writing: Promise<void> = Promise.resolve();
+  /** The id each app's file holds, once this process saved or read it (bounded by the GitApps). */
+  private readonly known = new Map<string, string>();
 
   /** `renderer`: what else decides a render's output (tool versions, limits), part of every id. */
   constructor(
@@ -62,22 +64,30 @@ export class RenderStore {
   }
 
   async load(app: string, id: string): Promise<RenderedObject[] | undefined> {
+    // Saved or read by this process already: the file holds that id, and anything else is a new
+    // input (a new commit) the file cannot hold. Only a start reads a file; a sync never re-reads it.
+    const known = this.known.get(app);
+    if (known !== undefined && known !== id) return undefined;
     const path = this.pathOf(app);
     try {
       if ((await stat(path)).size > MAX_FILE_BYTES) return undefined;
-      return storedObjects(JSON.parse(await readFile(path, "utf8")), app, id);
+      const objects = storedObjects(JSON.parse(await readFile(path, "utf8")), app, id);
+      if (objects) this.known.set(app, id);
+      return objects;
     } catch {
       return undefined; // none yet, or unreadable: render
     }
   }
 
   save(app: string, id: string, objects: RenderedObject[]): void {
+    this.known.set(app, id);
     this.pending.set(app, { format: FORMAT, app, id, objects });
     this.schedule();
   }
 
   /** The app is gone (or no longer served here). */
   forget(app: string): void {
+    this.known.delete(app);
     this.pending.set(app, null);
     this.schedule();
   }
