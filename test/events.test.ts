@@ -10,6 +10,7 @@ import { ClusterClient } from "../src/cluster/client.js";
 import { loadKubeConfig, Transport } from "../src/cluster/transport.js";
 import { silentLogger } from "../src/log/logger.js";
 import { EventRecorder } from "../src/sync/events.js";
+import { within } from "../src/bounded/within.js";
 import { startControlPlane, type ControlPlane } from "../src/testenv/controlplane.js";
 
 let cp: ControlPlane;
@@ -47,7 +48,7 @@ describe("GitApp Events", () => {
     const recorder = new EventRecorder(admin, silentLogger);
     for (let i = 0; i < 5; i++)
       recorder.record(app("shop"), { type: "Normal", reason: "Synced", message: `sync ${i}` });
-    await recorder.flushed(30_000);
+    await within(recorder.flushed(), 30_000);
     assert.deepEqual((await messages("shop")).sort(), ["sync 0", "sync 1", "sync 2", "sync 3", "sync 4"]);
   });
 
@@ -55,7 +56,7 @@ describe("GitApp Events", () => {
     const recorder = new EventRecorder(admin, silentLogger);
     for (let i = 0; i < 1100; i++)
       recorder.record(app("burst"), { type: "Warning", reason: "SyncFailed", message: `fail ${i}` });
-    await recorder.flushed(120_000);
+    await within(recorder.flushed(), 120_000);
     const written = await messages("burst");
     // 1,000 wait at most, plus the 2 already being written when the burst overflowed.
     assert.ok(written.length >= 1000 && written.length <= 1002, `${written.length} written`);

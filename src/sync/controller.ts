@@ -34,6 +34,7 @@ import {
   type Role,
 } from "./reconcile.js";
 import { EventRecorder } from "./events.js";
+import { within } from "../bounded/within.js";
 import { PushPace } from "./push-pace.js";
 import { healthUpdate } from "./health-refresh.js";
 import { WorkQueue } from "./queue.js";
@@ -160,10 +161,12 @@ export class Controller {
   async drained(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     await this.queue.drained(timeoutMs);
-    await this.events.flushed(Math.max(0, deadline - Date.now()));
-    // A render still being stored would otherwise write into a cache directory already removed.
-    const left = Math.max(0, deadline - Date.now());
-    await Promise.race([this.deps.renderStore?.flushed(), new Promise((r) => setTimeout(r, left).unref())]);
+    // Events and renders still being written would otherwise reach a connection or a cache
+    // directory the caller removes next.
+    await within(
+      Promise.all([this.events.flushed(), this.deps.renderStore?.flushed()]),
+      deadline - Date.now(),
+    );
   }
 
   /** Indexes every listed app at its recorded revision ahead of the queue (prime.ts). */

@@ -47,7 +47,7 @@ export class EventRecorder {
   private running = 0;
   private dropped = 0;
   private sequence = 0;
-  private readonly idle = new Set<() => void>();
+  private readonly idle: Array<() => void> = [];
 
   constructor(
     private readonly client: ClusterClient,
@@ -66,18 +66,10 @@ export class EventRecorder {
     this.pump();
   }
 
-  /** Resolves once every Event handed over is written or refused, or after `timeoutMs`. */
-  flushed(timeoutMs: number): Promise<void> {
+  /** Resolves once every Event handed over is written or refused. */
+  flushed(): Promise<void> {
     if (this.queue.length === 0 && this.running === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.idle.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      this.idle.add(done);
-    });
+    return new Promise((resolve) => this.idle.push(resolve));
   }
 
   private pump(): void {
@@ -90,7 +82,7 @@ export class EventRecorder {
         .finally(() => {
           this.running--;
           this.pump();
-          if (this.running === 0 && this.queue.length === 0) for (const done of [...this.idle]) done();
+          if (this.running === 0 && this.queue.length === 0) for (const done of this.idle.splice(0)) done();
         });
     }
   }
