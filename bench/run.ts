@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- NAME ...]`: runs the named benchmarks (all by default) one after another and
  * prints their tables. Names: sync, admission (= admission.http + admission.decide +
- * admission.apiserver), or one of those parts. Benchmarks report; they never fail on a timing.
+ * admission.apiserver), or one of those parts; scale (scale.admission: its admission part alone). Benchmarks report; they never fail on a timing.
  */
 import { cpus, loadavg } from "node:os";
 import {
@@ -13,7 +13,7 @@ import {
 import { benchFetch } from "./fetch.js";
 import { benchMulticluster } from "./multicluster.js";
 import { othersCpuPct, sampleCpu, stealPct } from "./lib/noise.js";
-import { benchScale } from "./scale.js";
+import { benchScale, benchScaleAdmission } from "./scale.js";
 import { benchSoak } from "./soak.js";
 import { benchSync } from "./sync.js";
 
@@ -24,6 +24,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   "admission.decide": benchAdmissionDecide,
   "admission.apiserver": benchAdmissionApiserver,
   scale: benchScale,
+  "scale.admission": benchScaleAdmission,
   fetch: benchFetch,
   multicluster: benchMulticluster,
   soak: benchSoak,

@@ -501,7 +501,7 @@ async function restart(scene: Scene, old: GitgateProcess, tap: LogTap): Promise<
 }
 
 /** The index entries the 500 apps hold, built from the same files (for the in-process admission bench). */
-function scaleEntries(): DesiredEntry[] {
+export function scaleEntries(): DesiredEntry[] {
   const entries: DesiredEntry[] = [];
   for (const repo of REPOS)
     for (const app of repo.apps) {
@@ -609,6 +609,10 @@ export async function benchScale(): Promise<void> {
   );
   console.log(table(rows));
   // GITGATE_BENCH_SCALE_ADMISSION=0: without the admission part (~5 min).
-  if (!QUICK && process.env.GITGATE_BENCH_SCALE_ADMISSION !== "0")
-    await admissionWithIndex(scaleEntries(), { standard: 0.9, large: 0.75 });
+  if (!QUICK && process.env.GITGATE_BENCH_SCALE_ADMISSION !== "0") await benchScaleAdmission();
+}
+
+/** `npm run bench -- scale.admission`: the scale bench's admission part alone (no cluster). */
+export async function benchScaleAdmission(): Promise<void> {
+  await admissionWithIndex(scaleEntries(), { standard: 0.9, large: 0.75 });
 }

@@ -111,7 +111,7 @@ async function breakGlass(
 
 describe("admission gate", () => {
   before(async () => {
-    env = await startEnv({ webhook: true });
+    env = await startEnv({ webhook: true, config: (c) => (c.sync.statusHeartbeat = "0s") }); // each sync moves lastSyncTime
     const files = await readTree(examplesDir(), "apps");
     commit = (await env.git.createRepo("deploy", files)).commit;
     repoURL = env.git.repoURL("deploy");

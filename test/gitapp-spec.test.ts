@@ -46,7 +46,7 @@ async function syncAfterTrigger(name: string, repoURL: string): Promise<GitApp> 
 describe("GitApp spec fields end to end", () => {
   before(async () => {
     [env, privateGit] = await Promise.all([
-      startEnv({ webhook: true }),
+      startEnv({ webhook: true, config: (c) => (c.sync.statusHeartbeat = "0s") }), // each sync moves lastSyncTime
       startGitServer({ auth: { username: USERNAME, password: PASSWORD } }),
     ]);
   });

@@ -120,6 +120,8 @@ describe("health between syncs, as Argo CD users know it", () => {
         c.alerts.channels = [
           { name: "slack", type: "slack", url: slack.url, events: ["health-degraded", "health-recovered"] },
         ];
+        // Each sync moves lastSyncTime, so an unchanged one proves no sync ran.
+        c.sync.statusHeartbeat = "0s";
       },
     });
     await env.admin.apply(widgetCrd, { fieldManager: "test", force: true });

@@ -108,7 +108,14 @@ async function syncsAfter(name: string, since: Date, count: number): Promise<Git
 
 describe("reconciler", () => {
   before(async () => {
-    env = await startEnv({ webhook: true, config: (c) => (c.hooks.githubSecret = "push-secret") });
+    // statusHeartbeat 0s: each sync moves lastSyncTime, which syncsAfter counts.
+    env = await startEnv({
+      webhook: true,
+      config: (c) => {
+        c.hooks.githubSecret = "push-secret";
+        c.sync.statusHeartbeat = "0s";
+      },
+    });
     first = (await env.git.createRepo("deploy", await readTree(EXAMPLES, "apps"))).commit;
     repoURL = env.git.repoURL("deploy");
   });

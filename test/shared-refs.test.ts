@@ -96,7 +96,13 @@ describe("ref lookups shared per repository; the apps a push changed first", () 
     await env?.stop();
   });
 
-  it("a no-op resync of 20 GitApps costs one lookup; after a push every app sees the pushed commit, the changed one first", async () => {
+  /** Each GitApp's resourceVersion: any write to it, status included, moves it. */
+  async function statusVersions(): Promise<string[]> {
+    const apps = await Promise.all(Array.from({ length: APPS }, (_, i) => env.getGitApp(`app-${i}`)));
+    return apps.map((app) => app?.metadata.resourceVersion ?? "");
+  }
+
+  it("a no-op resync of 20 GitApps costs one lookup and writes no status; after a push every app sees the pushed commit, the changed one first", async () => {
     const files: Record<string, string> = {};
     for (let i = 0; i < APPS; i++) files[`${dir(i)}/cm.yaml`] = cm(`cm-${i}`, "1");
     const { commit: first } = await env.git.createRepo("mono", files);
@@ -118,8 +124,11 @@ describe("ref lookups shared per repository; the apps a push changed first", () 
     await sleep(WINDOW_S * 1000 + 1000);
     let mark = env.git.requests.length;
     let logMark = lines.length;
+    const versions = await statusVersions();
     await push();
     await waitFor("20 reconciles after the no-op push", () => reconciled(logMark).length >= APPS, 60_000);
+    // Nothing but lastSyncTime would change, well inside sync.statusHeartbeat (5m): no status write.
+    assert.deepEqual(await statusVersions(), versions, "no GitApp was written by the no-op resync");
     assert.equal(lookups(mark), 1, "one ref lookup (GET info/refs + ls-refs) for 20 GitApps");
     assert.equal(
       env.git.requests.slice(mark).filter((r) => r.path.startsWith("/mono.git/")).length,

@@ -93,7 +93,12 @@ spec:
 
 describe("sync options and Helm hooks", () => {
   before(async () => {
-    env = await startEnv({ webhook: true, controllerManager: false });
+    // statusHeartbeat 0s: each sync moves lastSyncTime, the signal that a resync ran.
+    env = await startEnv({
+      webhook: true,
+      controllerManager: false,
+      config: (c) => (c.sync.statusHeartbeat = "0s"),
+    });
   });
   after(async () => env?.stop());
 

@@ -23,6 +23,8 @@ export interface ConfigDurations {
   renderTimeoutMs?: number;
   /** sync.minInterval: the floor under every GitApp's interval. */
   minSyncIntervalMs: number;
+  /** sync.statusHeartbeat: how old lastSyncTime may get before a no-op resync writes it. */
+  statusHeartbeatMs: number;
   /** alerts.dedupWindow. */
   alertDedupWindowMs: number;
   /** enforcement.breakGlass.maxDuration / defaultDuration, in whole seconds as the policy takes them. */
@@ -43,6 +45,7 @@ export function durationsOf(config: GitgateConfig): ConfigDurations {
   return {
     renderTimeoutMs: parseDuration(config.render.timeout),
     minSyncIntervalMs: parseDuration(config.sync.minInterval) ?? 5000,
+    statusHeartbeatMs: parseDuration(config.sync.statusHeartbeat ?? "5m") ?? 300_000,
     alertDedupWindowMs: parseDuration(config.alerts.dedupWindow) ?? 600_000,
     breakGlassMaxSeconds: seconds(parseDuration(breakGlass.maxDuration) ?? 4 * 3600 * 1000),
     breakGlassDefaultSeconds: seconds(parseDuration(breakGlass.defaultDuration) ?? 3600 * 1000),

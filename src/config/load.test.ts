@@ -20,6 +20,7 @@ const DOCUMENTED_DEFAULTS = {
     maxPruneShare: 0.5,
     maxFetchBytes: 536870912,
     minInterval: "5s",
+    statusHeartbeat: "5m",
   },
   render: { timeout: "60s", maxFileBytes: 4194304, maxRepoFileBytes: 67108864, maxObjects: 10000 },
   webhook: {

@@ -27,6 +27,7 @@ export const DEFAULT_CONFIG: GitgateConfig = {
     maxPruneShare: 0.5,
     maxFetchBytes: 512 * 1024 * 1024,
     minInterval: "5s",
+    statusHeartbeat: "5m",
   },
   render: {
     timeout: "60s",

@@ -41,6 +41,11 @@ export interface GitgateConfig {
     maxFetchBytes: number;
     minInterval: string;
     /**
+     * A resync that changes nothing but timestamps writes the GitApp's status at most this often,
+     * so `status.lastSyncTime` is never older than this while gitgate runs ("0s": every sync).
+     */
+    statusHeartbeat?: string;
+    /**
      * Hosts repoURLs may name (`git.example.com`, `*.example.com`); empty = any. Link-local and
      * cloud metadata addresses are refused either way. Applies to Git, Helm repositories (and the
      * hosts their index.yaml points archives at) and OCI registries alike.
@@ -179,6 +184,7 @@ export const configSchema = {
         maxPruneShare: { type: "number", minimum: 0, maximum: 1 },
         maxFetchBytes: { type: "integer", minimum: 1 },
         minInterval: duration,
+        statusHeartbeat: duration,
         allowedHosts: { type: "array", items: { type: "string", minLength: 1 } },
         cacheDir: { type: "string" },
       },

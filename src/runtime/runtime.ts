@@ -200,6 +200,7 @@ function controllerFactory(
         maxPruneShare: config.sync.maxPruneShare,
         defaultMode: config.enforcement.defaultMode,
         minIntervalMs: durations.minSyncIntervalMs,
+        statusHeartbeatMs: durations.statusHeartbeatMs,
         enforcement: {
           undeclaredFields: config.enforcement.undeclaredFields,
           allowedChanges: config.enforcement.allowedChanges,

@@ -25,7 +25,8 @@ import {
 import { cascadeDelete, finalizerWanted, setFinalizer } from "./cascade.js";
 import { operationPatch } from "./hooks.js";
 import { LiveState } from "./live.js";
-import { composeOutcome } from "./outcome.js";
+import { composeOutcome, type Outcome } from "./outcome.js";
+import { statusWriteNeeded } from "./status-write.js";
 import {
   forgetRender,
   reconcile,
@@ -494,7 +495,8 @@ export class Controller {
   }
 
   private async publish(app: GitApp, ctx: ReconcileContext): Promise<void> {
-    const outcome = composeOutcome(ctx, new Date());
+    const now = new Date();
+    const outcome = composeOutcome(ctx, now);
     try {
       const connection = this.opts.connection?.();
       const status = {
@@ -502,6 +504,8 @@ export class Controller {
         operation: operationPatch(outcome.status.operation),
         ...(connection ? { cluster: connection } : {}),
       };
+      const heartbeatMs = this.opts.settings.statusHeartbeatMs ?? 0;
+      if (!statusWriteNeeded(ctx.app.status, status, now, heartbeatMs)) return this.deliver(app, outcome);
       const updated = await this.patchStatus(app, status);
       // Keep our copy current so the next run's transitions compare against what we wrote.
       const key = appKey(ctx.spec.app);
@@ -511,6 +515,11 @@ export class Controller {
     } catch (err) {
       this.opts.logger.warn({ app: appKey(ctx.spec.app), err: String(err) }, "status update failed");
     }
+    this.deliver(app, outcome);
+  }
+
+  /** The outcome's Events and alerts, whether or not its status needed a write. */
+  private deliver(app: GitApp, outcome: Outcome): void {
     for (const event of outcome.events) this.events.record(app, event);
     for (const alert of outcome.alerts) this.emit(alert);
   }

@@ -69,6 +69,8 @@ export interface SyncSettings {
   maxPruneShare: number;
   defaultMode: EffectiveSpec["mode"];
   minIntervalMs: number;
+  /** A status that differs only in timestamps is written at most this often (status-write.ts). */
+  statusHeartbeatMs?: number;
   /** The config's undeclaredFields and allowedChanges, which each GitApp's enforcement extends. */
   enforcement?: EnforcementDefaults;
 }
