@@ -16,11 +16,14 @@ import {
   type AdmissionReviewer,
 } from "../admission/pipeline.js";
 import { MUTATE_PATH, VALIDATE_PATH } from "../admission/webhook-config.js";
+import { TurnSlices } from "../bounded/turn-slices.js";
 
 /** kube-apiserver caps request bodies at 3 MiB; an AdmissionReview with object and oldObject fits. */
 const BODY_LIMIT_BYTES = 3 * 1024 * 1024;
 const NOT_JSON = "body is not valid JSON";
 const TOO_LARGE = "body larger than 3mb";
+/** A review takes 0.1–1 ms: a slice holds a few, and the loop polls (accepts, reads) between slices. */
+const SLICE_MS = 5;
 
 export interface AdmissionTransport {
   /**
@@ -41,6 +44,8 @@ export interface TransportOptions {
    * its own index. Absent, or undefined for that name: the request is refused as not managed.
    */
   cluster?: (name: string) => AdmissionDeps | undefined;
+  /** Most time one turn of the event loop spends reviewing (TurnSlices); default 5 ms. */
+  sliceMs?: number;
 }
 
 export function createAdmissionTransport(
@@ -48,6 +53,9 @@ export function createAdmissionTransport(
   options: TransportOptions = {},
 ): AdmissionTransport {
   const reviewer = createReviewer(deps);
+  const slices = new TurnSlices(options.sliceMs ?? SLICE_MS, (err) =>
+    deps.logger.error({ err: String(err) }, "admission request failed"),
+  );
   // One reviewer per registered cluster's deps (a re-registered cluster brings new ones).
   const clusterReviewers = new WeakMap<AdmissionDeps, AdmissionReviewer>();
   const reviewerOf = (cluster: string | undefined): AdmissionReviewer => {
@@ -76,12 +84,21 @@ export function createAdmissionTransport(
       }
       readBody(req, (result) => {
         if (!result.ok) return reject(res, result.status, result.error);
-        try {
-          reviewerOf(cluster)(webhook, result.body, (status, payload) => sendJson(res, status, payload));
-        } catch (err) {
-          // Where express would have caught a throw: a 500, never an uncaught exception.
-          reject(res, 500, err instanceof Error ? err.message : String(err));
-        }
+        // Parsed and reviewed in a slice of its own turn (TurnSlices): accepts go on meanwhile.
+        slices.run(() => {
+          let body: unknown;
+          try {
+            body = parseJsonBody(result.raw);
+          } catch {
+            return reject(res, 400, NOT_JSON);
+          }
+          try {
+            reviewerOf(cluster)(webhook, body, (status, payload) => sendJson(res, status, payload));
+          } catch (err) {
+            // Where express would have caught a throw: a 500, never an uncaught exception.
+            reject(res, 500, err instanceof Error ? err.message : String(err));
+          }
+        });
       });
       return true;
     },
@@ -114,17 +131,17 @@ export function routeOf(
   return CLUSTER_SEGMENT.test(cluster) ? { webhook, cluster } : undefined;
 }
 
-type BodyResult = { ok: true; body: unknown } | { ok: false; status: number; error: string };
+type BodyResult = { ok: true; raw: Buffer | undefined } | { ok: false; status: number; error: string };
 
 /**
- * The request body as express.json read it: undefined without Content-Length or
+ * The request body's bytes as express.json read them: undefined without Content-Length or
  * Transfer-Encoding; gzip, deflate and br decoded; a charset other than UTF-8 refused; 413 beyond
- * the limit (counted after decoding); 400 for what is not a JSON object or array.
+ * the limit (counted after decoding). parseJsonBody refuses what is not a JSON object or array.
  */
 function readBody(req: IncomingMessage, done: (result: BodyResult) => void): void {
   if (req.headers["transfer-encoding"] === undefined && Number.isNaN(Number(req.headers["content-length"]))) {
     req.resume();
-    return done({ ok: true, body: undefined });
+    return done({ ok: true, raw: undefined });
   }
   const charset = charsetOf(req.headers["content-type"]);
   if (charset !== "utf-8") return refuse(req, done, `unsupported charset "${charset.toUpperCase()}"`);
@@ -151,14 +168,7 @@ function readBody(req: IncomingMessage, done: (result: BodyResult) => void): voi
   });
   stream.on("end", () => {
     if (tooLarge) return finish({ ok: false, status: 413, error: TOO_LARGE });
-    const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received);
-    let body: unknown;
-    try {
-      body = parseJsonBody(raw);
-    } catch {
-      return finish({ ok: false, status: 400, error: NOT_JSON });
-    }
-    finish({ ok: true, body });
+    finish({ ok: true, raw: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received) });
   });
   const aborted = (): void => finish({ ok: false, status: 400, error: "request aborted" });
   req.on("aborted", aborted);
@@ -204,7 +214,8 @@ function charsetOf(contentType: string | undefined): string {
  * JSON.parse as express.json (strict) does it: a UTF-8 byte-order mark is dropped, an empty body is
  * `{}`, and only an object or array is accepted at the top level.
  */
-function parseJsonBody(raw: Buffer): unknown {
+function parseJsonBody(raw: Buffer | undefined): unknown {
+  if (raw === undefined) return undefined;
   let text = raw.toString("utf8");
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.length === 0) return {};
