@@ -34,7 +34,7 @@ import { pinnedTools, type Tools } from "../src/testenv/tools.js";
 import { admissionWithIndex } from "./admission.js";
 import { startGitMeter, type GitMeter } from "./lib/git-meter.js";
 import { retainedBytes } from "./lib/heap.js";
-import { spawnGitgate, type GitgateProcess, type LogLine } from "./lib/gitgate-process.js";
+import { GITGATE_MALLOC, spawnGitgate, type GitgateProcess, type LogLine } from "./lib/gitgate-process.js";
 import { othersCpuPct, sampleCpu } from "./lib/noise.js";
 import {
   answerOf,
@@ -582,7 +582,7 @@ async function tearDown(scene: Scene | undefined, procs: GitgateProcess[]): Prom
 
 export async function benchScale(): Promise<void> {
   console.log(
-    `\n== Scale (issue 18): ${TOTAL_APPS} GitApps over ${REPOS.length} repositories, ${TOTAL_OBJECTS} ConfigMaps, gitgate as a process${QUICK ? " (QUICK)" : ""} ==`,
+    `\n== Scale (issue 18): ${TOTAL_APPS} GitApps over ${REPOS.length} repositories, ${TOTAL_OBJECTS} ConfigMaps, gitgate as a process on ${GITGATE_MALLOC}${QUICK ? " (QUICK)" : ""} ==`,
   );
   const t0 = nowMs();
   let scene: Scene | undefined;

@@ -19,7 +19,13 @@ import type { ControlPlane } from "../src/testenv/controlplane.js";
 import { startGitServer, type GitServer } from "../src/testenv/git-server.js";
 import { pinnedTools, type Tools } from "../src/testenv/tools.js";
 import { LoadClient } from "./admission.js";
-import { procCpuSeconds, spawnGitgate, type GitgateProcess, type LogLine } from "./lib/gitgate-process.js";
+import {
+  GITGATE_MALLOC,
+  procCpuSeconds,
+  spawnGitgate,
+  type GitgateProcess,
+  type LogLine,
+} from "./lib/gitgate-process.js";
 import { liveReviews, type LiveReview } from "./lib/live-reviews.js";
 import type { SoakErrorKind, SoakResult } from "./lib/load-client.js";
 import { syncManifestFiles } from "./lib/manifests.js";
@@ -344,7 +350,7 @@ function report(run: SoakRun, reviews: LiveReview[], tap: LogTap): void {
   const denied = reviews.filter((x) => x.expect === "denied").length;
   console.log(
     `\n${CLIENTS} clients × ${fmt(r.seconds, 1)} s, each its own keep-alive TLS connection with kube-apiserver's client certificate; ` +
-      `${reviews.length} distinct reviews (${denied} violations), request timeout ${REQUEST_TIMEOUT_MS} ms`,
+      `${reviews.length} distinct reviews (${denied} violations), request timeout ${REQUEST_TIMEOUT_MS} ms; gitgate on ${GITGATE_MALLOC}`,
   );
   console.log(table(rows));
   console.log(`slowest request per second (ms): ${r.maxBySecond.map((v) => fmt(v, 0)).join(" ")}`);

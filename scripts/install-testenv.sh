@@ -41,6 +41,8 @@ command -v rsync >/dev/null || need_pkgs+=(rsync)
 # Git over SSH: a real sshd with git-shell (test/sources-git-ssh.test.ts), and the ssh client gitgate runs.
 [[ -x /usr/sbin/sshd ]] || need_pkgs+=(openssh-server)
 command -v ssh >/dev/null || [[ -x /usr/bin/ssh ]] || need_pkgs+=(openssh-client)
+# The allocator the image runs node on (Dockerfile LD_PRELOAD; src/testenv/image.ts copies it).
+compgen -G "/usr/lib/*/libjemalloc.so.2" >/dev/null || need_pkgs+=(libjemalloc2)
 command -v chromium >/dev/null || [[ -x /usr/bin/chromium ]] || need_pkgs+=(chromium) # dashboard browser tests
 # A real node: container runtime, CNI plugins, kube-proxy's tools, image builder, static pause.
 command -v containerd >/dev/null || need_pkgs+=(containerd)

@@ -257,6 +257,8 @@ describe("Dockerfile", () => {
         .join(" ") ?? "";
     assert.match(env, /GITGATE_HELM=\/usr\/local\/bin\/helm/);
     assert.match(env, /GITGATE_KUSTOMIZE=\/usr\/local\/bin\/kustomize/);
+    // node on jemalloc, from the path both the Debian stage and the offline build put it at.
+    assert.match(env, /LD_PRELOAD=\/usr\/local\/lib\/libjemalloc\.so\.2/);
   });
 
   it("installs git and the OpenSSH client, pinned, no recommends (ssh:// and scp-like sources run them)", () => {
@@ -274,9 +276,10 @@ describe("Dockerfile", () => {
     const pkgs = [...install.matchAll(/"([a-z0-9.+-]+)=\$\{(\w+)\}"/g)].map((m) => [m[1], args[m[2] ?? ""]]);
     assert.deepEqual(
       pkgs.map(([name]) => name),
-      ["git", "openssh-client"],
+      ["git", "openssh-client", "libjemalloc2"],
     );
-    for (const [name, version] of pkgs) assert.match(version ?? "", /^\d+:[\w.+~-]+$/, `${name} pinned`);
+    for (const [name, version] of pkgs) assert.match(version ?? "", /^(\d+:)?[\w.+~-]+$/, `${name} pinned`);
+    assert.match(install, /cp "\$\(dpkg -L libjemalloc2 [^)]*\)" \/usr\/local\/lib\/libjemalloc\.so\.2/);
     assert.ok(!/openssh-server|git-daemon/.test(install), "client side only");
     // The offline build (src/testenv/image.ts) takes the same binaries from prebuilt/ssh/.
     const prebuilt = stages.find((s) => s.name === "ssh-prebuilt");

@@ -4,7 +4,7 @@
  * log (stderr) is handed line by line to the caller; RSS is sampled every 100 ms.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { appendFileSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { createInterface } from "node:readline";
 
@@ -67,6 +67,17 @@ export function procCpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * gitgate runs on jemalloc as its image runs it (the Dockerfile's LD_PRELOAD) when this machine has
+ * Debian's libjemalloc2; GITGATE_BENCH_MALLOC=glibc runs it on glibc's malloc instead.
+ */
+const JEMALLOC = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"]
+  .map((dir) => `${dir}/libjemalloc.so.2`)
+  .find((path) => process.env.GITGATE_BENCH_MALLOC !== "glibc" && existsSync(path));
+
+/** The allocator gitgate's process runs on, for the benchmarks' headers. */
+export const GITGATE_MALLOC = JEMALLOC ? `jemalloc (LD_PRELOAD=${JEMALLOC}, as the image)` : "glibc malloc";
+
 /** GITGATE_BENCH_GITGATE_LOG=<file>: every line gitgate logs is also appended there (diagnosis). */
 const LOG_COPY = process.env.GITGATE_BENCH_GITGATE_LOG;
 
@@ -97,7 +108,12 @@ export async function spawnGitgate(opts: {
     ],
     {
       stdio: ["ignore", "ignore", "pipe"],
-      env: { ...process.env, POD_NAME: "gitgate-bench", NO_COLOR: "1" },
+      env: {
+        ...process.env,
+        POD_NAME: "gitgate-bench",
+        NO_COLOR: "1",
+        ...(JEMALLOC ? { LD_PRELOAD: JEMALLOC } : {}),
+      },
     },
   );
   const pid = child.pid ?? -1;

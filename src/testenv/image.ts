@@ -6,7 +6,7 @@
  *   - APP_STAGE=app-prebuilt: dist/ compiled here, production node_modules from `npm ci --omit=dev`;
  *   - TOOLS_STAGE=tools-prebuilt: the pinned helm (the tests' own) and kustomize as `kubectl kustomize`;
  *   - SSH_STAGE=ssh-prebuilt: this machine's git, ssh and /bin/sh (git runs GIT_SSH_COMMAND through
- *     it) with the libraries `ldd` lists, for ssh:// and scp-like sources.
+ *     it) with the libraries `ldd` lists, for ssh:// and scp-like sources, and its jemalloc;
  * `npm run image` (scripts/image.ts) calls buildImage; the in-cluster test imports its archive.
  */
 import { spawn } from "node:child_process";
@@ -139,7 +139,24 @@ const SSH_BINARIES: ReadonlyArray<[host: string, inImage: string]> = [
   ["/bin/sh", "/bin/sh"],
 ];
 
-/** prebuilt/ssh/: git, ssh, /bin/sh and their libraries, laid out as in the image. */
+const JEMALLOC_IN_IMAGE = "/usr/local/lib/libjemalloc.so.2";
+
+/** This machine's jemalloc (Debian's libjemalloc2, which scripts/install-testenv.sh installs). */
+async function hostJemalloc(): Promise<string> {
+  for (const dir of ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib"]) {
+    const path = join(dir, "libjemalloc.so.2");
+    if (
+      await stat(path).then(
+        () => true,
+        () => false,
+      )
+    )
+      return path;
+  }
+  throw new Error("libjemalloc.so.2 not found: apt-get install libjemalloc2 (scripts/install-testenv.sh)");
+}
+
+/** prebuilt/ssh/: git, ssh, /bin/sh, jemalloc and their libraries, laid out as in the image. */
 async function sshRootfs(root: string): Promise<void> {
   const put = rootfsCopier(root);
   const libs = new Set<string>();
@@ -148,6 +165,10 @@ async function sshRootfs(root: string): Promise<void> {
     await chmod(join(root, inImage), 0o755);
     for (const lib of await libraries(host)) libs.add(lib);
   }
+  // The allocator node runs on (the Dockerfile's LD_PRELOAD), at the path the Debian stage puts it.
+  const jemalloc = await hostJemalloc();
+  await put(jemalloc, JEMALLOC_IN_IMAGE);
+  for (const lib of await libraries(jemalloc)) libs.add(lib);
   for (const lib of libs) await put(lib);
   // git runs its own subcommands (index-pack, …) from its exec path.
   await mkdir(join(root, "usr/lib/git-core"), { recursive: true });
