@@ -17,6 +17,7 @@ import { changeIdentity, type AlertEvent } from "../manifest/event.js";
 import { isPlainObject, type KubeObject } from "../manifest/object.js";
 import { redactText } from "../manifest/redact.js";
 import { ACTIVITY_TYPES, boundedEvent, type ActivityRing } from "./activity.js";
+import { BackgroundWrites } from "../bounded/background-writes.js";
 
 export const ACTIVITY_LABEL = "gitgate.io/activity";
 export const ACTIVITY_ANNOTATION = "gitgate.io/activity-entry";
@@ -25,7 +26,7 @@ export const ACTIVITY_MAC_ANNOTATION = "gitgate.io/activity-mac";
 const MAX_ENTRY_CHARS = 16 * 1024;
 /** Events read at startup (one page). */
 const MAX_RESTORED = 1000;
-/** Writes waiting; beyond that new entries are not written (the ring still shows them). */
+/** Writes waiting; beyond that the oldest are not written (the ring still shows them). */
 const MAX_PENDING = 200;
 
 const REASONS: Record<string, string> = {
@@ -164,9 +165,11 @@ export async function restoreActivity(
 
 /** Writes each new ring entry as an Event (or counts it on the existing one), one at a time. */
 export class ActivityEventWriter {
-  private readonly pending: AlertEvent[] = [];
-  private running = false;
-  private idle: Promise<void> = Promise.resolve();
+  private readonly writes = new BackgroundWrites<AlertEvent>({
+    concurrency: 1,
+    max: MAX_PENDING,
+    write: (event) => this.write(event),
+  });
 
   constructor(
     private readonly client: ClusterClient,
@@ -176,29 +179,17 @@ export class ActivityEventWriter {
   ) {}
 
   record(event: AlertEvent): void {
-    if (this.pending.length >= MAX_PENDING) return;
-    this.pending.push(event);
-    if (!this.running) this.idle = this.drain();
+    this.writes.add(event);
   }
 
   /** Resolves once every queued write was tried. */
   flushed(): Promise<void> {
-    return this.idle;
+    return this.writes.flushed();
   }
 
   /** Drops what is queued and waits for the write under way (stop: the API server may go next). */
-  async close(): Promise<void> {
-    this.pending.length = 0;
-    await this.idle;
-  }
-
-  private async drain(): Promise<void> {
-    this.running = true;
-    try {
-      for (let event = this.pending.shift(); event; event = this.pending.shift()) await this.write(event);
-    } finally {
-      this.running = false;
-    }
+  close(): Promise<void> {
+    return this.writes.close();
   }
 
   private async write(event: AlertEvent): Promise<void> {

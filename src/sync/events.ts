@@ -8,6 +8,7 @@ import { GITAPP_API_VERSION, GITAPP_KIND, type GitApp } from "../api/gitapp.js";
 import type { Logger } from "../log/logger.js";
 import type { KubeObject } from "../manifest/object.js";
 import type { KubeEventSpec } from "./outcome.js";
+import { BackgroundWrites } from "../bounded/background-writes.js";
 
 /** Events waiting to be written; past this the oldest go (a storm of reconciles, an API server down). */
 const MAX_QUEUED = 1000;
@@ -43,47 +44,32 @@ export function eventObject(app: GitApp, event: KubeEventSpec, now: Date, suffix
 }
 
 export class EventRecorder {
-  private readonly queue: KubeObject[] = [];
-  private running = 0;
-  private dropped = 0;
   private sequence = 0;
-  private readonly idle: Array<() => void> = [];
+  private readonly writes: BackgroundWrites<KubeObject>;
 
-  constructor(
-    private readonly client: ClusterClient,
-    private readonly logger: Logger,
-  ) {}
+  constructor(client: ClusterClient, logger: Logger) {
+    this.writes = new BackgroundWrites({
+      concurrency: CONCURRENCY,
+      max: MAX_QUEUED,
+      write: (event) =>
+        client.create(event).then(
+          () => undefined,
+          (err: unknown) => logger.debug({ err: String(err) }, "event not recorded"),
+        ),
+      onDrop: (dropped) => {
+        if (dropped % 100 === 1) logger.warn({ dropped }, "events dropped: too many waiting");
+      },
+    });
+  }
 
   record(app: GitApp, event: KubeEventSpec): void {
-    if (this.queue.length >= MAX_QUEUED) {
-      this.queue.shift();
-      if (this.dropped++ % 100 === 0)
-        this.logger.warn({ dropped: this.dropped }, "events dropped: too many waiting");
-    }
     // Unique within this process by the sequence, across replicas (a leader change) by the random part.
     const suffix = `${(this.sequence++).toString(16)}${Math.random().toString(16).slice(2, 6)}`;
-    this.queue.push(eventObject(app, event, new Date(), suffix));
-    this.pump();
+    this.writes.add(eventObject(app, event, new Date(), suffix));
   }
 
   /** Resolves once every Event handed over is written or refused. */
   flushed(): Promise<void> {
-    if (this.queue.length === 0 && this.running === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idle.push(resolve));
-  }
-
-  private pump(): void {
-    while (this.running < CONCURRENCY && this.queue.length > 0) {
-      const event = this.queue.shift() as KubeObject;
-      this.running++;
-      void this.client
-        .create(event)
-        .catch((err: unknown) => this.logger.debug({ err: String(err) }, "event not recorded"))
-        .finally(() => {
-          this.running--;
-          this.pump();
-          if (this.running === 0 && this.queue.length === 0) for (const done of this.idle.splice(0)) done();
-        });
-    }
+    return this.writes.flushed();
   }
 }
