@@ -181,6 +181,23 @@ const describeLoad = (c: LoadCounts): string =>
   `developer denied ${c.denied}, developer admission errors ${c.deniedErrors}, developer allowed ${c.allowed}; ` +
   `exempt writes ok ${c.written}, exempt write errors ${c.writeErrors}`;
 
+/** /proc/<pid>/maps of the pod's gitgate process (a host process here), found through its cgroup. */
+async function podMainMaps(uid: string): Promise<string> {
+  const root = "/sys/fs/cgroup/memory/kubepods";
+  for (const qos of ["", "burstable", "besteffort"]) {
+    const dir = join(root, qos, `pod${uid}`);
+    const containers = await readdir(dir, { withFileTypes: true }).catch(() => undefined);
+    for (const c of containers?.filter((e) => e.isDirectory()) ?? []) {
+      const pids = await readFile(join(dir, c.name, "cgroup.procs"), "utf8").catch(() => "");
+      for (const pid of pids.split("\n").filter((l) => l !== "")) {
+        const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+        if (cmdline.includes("dist/src/cli/main.js")) return readFile(`/proc/${pid}/maps`, "utf8");
+      }
+    }
+  }
+  return "no gitgate process found";
+}
+
 /** A pod's memory from its cgroup (cgroup v1, cgroupfs driver): usage and RSS in MiB. */
 async function podMemory(uid: string): Promise<string> {
   const root = "/sys/fs/cgroup/memory/kubepods";
@@ -315,6 +332,9 @@ describe("in-cluster: gitgate's image, helm install on a real node", { timeout: 
     // Memory of each gitgate pod, from its cgroup (kubelet's summary reports no pod memory here).
     for (const p of pods) {
       figures[`memory ${p.metadata.name}`] = await podMemory(p.metadata.uid);
+      // The image's LD_PRELOAD took: node runs on jemalloc (Dockerfile, bench/README.md "Soak").
+      const maps = await podMainMaps(p.metadata.uid);
+      assert.match(maps, /\/usr\/local\/lib\/libjemalloc\.so\.2/, `${p.metadata.name}: jemalloc mapped`);
     }
   });
 
