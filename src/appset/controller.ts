@@ -351,11 +351,16 @@ export class AppSetController {
     await this.patchStatus(set, status);
   }
 
-  /** A generated GitApp changed: only the applications list is computed again. */
+  /**
+   * A generated GitApp changed: only the applications list is computed again, and only it is
+   * written. The set in the cache may not show the conditions its own run just wrote; writing the
+   * whole status back from it would put the previous ones back (a fetch failure reported, then
+   * overwritten by the last success).
+   */
   private async refreshStatus(set: GitAppSet): Promise<void> {
     const names = (set.status?.applications ?? []).map((a) => a.name);
     const applications = applicationStatus(names, this.byName(set));
-    await this.patchStatus(set, { ...(set.status ?? {}), applications }).catch((err: unknown) =>
+    await this.patchStatus(set, { applications }).catch((err: unknown) =>
       this.opts.logger.debug(
         { set: keyOf(set), err: messageOf(err) },
         "GitAppSet status refresh not written",
@@ -363,8 +368,11 @@ export class AppSetController {
     );
   }
 
-  private async patchStatus(set: GitAppSet, status: GitAppSet["status"]): Promise<void> {
-    if (JSON.stringify(status) === JSON.stringify(set.status)) return;
+  /** Merge-patches the given status fields; nothing when each already holds that value. */
+  private async patchStatus(set: GitAppSet, status: NonNullable<GitAppSet["status"]>): Promise<void> {
+    const held = (set.status ?? {}) as Record<string, unknown>;
+    const fields = Object.entries(status) as Array<[string, unknown]>;
+    if (fields.every(([field, value]) => JSON.stringify(value) === JSON.stringify(held[field]))) return;
     const target = {
       apiVersion: API,
       kind: GITAPPSET_KIND,
