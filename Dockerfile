@@ -98,7 +98,7 @@ FROM ${TOOLS_STAGE} AS tools
 # less, no xauth, no git-daemon); versions pinned, overridable when Debian moves on.
 # jemalloc: node runs on it (LD_PRELOAD below). With glibc's malloc the native memory of hundreds of
 # closed TLS connections stays in the process (RSS 199 MiB a minute after the soak benchmark's
-# 500 connections); jemalloc gives it back (113 MiB). bench/README.md, "Soak".
+# 500 connections); jemalloc gives it back (103 MiB). bench/README.md, "Soak".
 FROM ${NODE_IMAGE} AS ssh-debian
 ARG GIT_VERSION=1:2.39.5-0+deb12u3
 ARG OPENSSH_CLIENT_VERSION=1:9.2p1-2+deb12u10

@@ -1,7 +1,8 @@
 /**
  * `npm run bench [-- NAME ...]`: runs the named benchmarks (all by default) one after another and
  * prints their tables. Names: sync, admission (= admission.http + admission.decide +
- * admission.apiserver), or one of those parts; scale (scale.admission: its admission part alone). Benchmarks report; they never fail on a timing.
+ * admission.apiserver), or one of those parts; scale (scale.admission: its admission part alone);
+ * fetch, multicluster, soak. Benchmarks report; they never fail on a timing.
  */
 import { cpus, loadavg } from "node:os";
 import {

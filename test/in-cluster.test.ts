@@ -181,39 +181,48 @@ const describeLoad = (c: LoadCounts): string =>
   `developer denied ${c.denied}, developer admission errors ${c.deniedErrors}, developer allowed ${c.allowed}; ` +
   `exempt writes ok ${c.written}, exempt write errors ${c.writeErrors}`;
 
-/** /proc/<pid>/maps of the pod's gitgate process (a host process here), found through its cgroup. */
-async function podMainMaps(uid: string): Promise<string> {
+/** A pod's memory cgroup directory (cgroup v1, cgroupfs driver), under whichever QoS class it has. */
+async function podCgroup(uid: string): Promise<string | undefined> {
   const root = "/sys/fs/cgroup/memory/kubepods";
   for (const qos of ["", "burstable", "besteffort"]) {
     const dir = join(root, qos, `pod${uid}`);
-    const containers = await readdir(dir, { withFileTypes: true }).catch(() => undefined);
-    for (const c of containers?.filter((e) => e.isDirectory()) ?? []) {
-      const pids = await readFile(join(dir, c.name, "cgroup.procs"), "utf8").catch(() => "");
-      for (const pid of pids.split("\n").filter((l) => l !== "")) {
-        const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-        if (cmdline.includes("dist/src/cli/main.js")) return readFile(`/proc/${pid}/maps`, "utf8");
-      }
+    if (
+      await readdir(dir).then(
+        () => true,
+        () => false,
+      )
+    )
+      return dir;
+  }
+  return undefined;
+}
+
+/** /proc/<pid>/maps of the pod's gitgate process (a host process here), found through its cgroup. */
+async function podMainMaps(uid: string): Promise<string> {
+  const dir = await podCgroup(uid);
+  if (!dir) return "no cgroup found";
+  const containers = await readdir(dir, { withFileTypes: true });
+  for (const c of containers.filter((e) => e.isDirectory())) {
+    const pids = await readFile(join(dir, c.name, "cgroup.procs"), "utf8").catch(() => "");
+    for (const pid of pids.split("\n").filter((l) => l !== "")) {
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+      if (cmdline.includes("dist/src/cli/main.js")) return readFile(`/proc/${pid}/maps`, "utf8");
     }
   }
   return "no gitgate process found";
 }
 
-/** A pod's memory from its cgroup (cgroup v1, cgroupfs driver): usage and RSS in MiB. */
+/** A pod's memory from its cgroup: usage and RSS in MiB. */
 async function podMemory(uid: string): Promise<string> {
-  const root = "/sys/fs/cgroup/memory/kubepods";
-  for (const qos of ["", "burstable", "besteffort"]) {
-    const dir = join(root, qos, `pod${uid}`);
-    const entries = await readdir(dir).catch(() => undefined);
-    if (!entries) continue;
-    const usage = Number(await readFile(join(dir, "memory.usage_in_bytes"), "utf8"));
-    const stat = await readFile(join(dir, "memory.stat"), "utf8");
-    const rss = Number(/^total_rss (\d+)$/m.exec(stat)?.[1] ?? 0);
-    // The kubelet's working set: usage less inactive file pages.
-    const inactive = Number(/^total_inactive_file (\d+)$/m.exec(stat)?.[1] ?? 0);
-    const mib = (b: number): string => (b / 2 ** 20).toFixed(0);
-    return `working set ${mib(Math.max(0, usage - inactive))} MiB, usage ${mib(usage)} MiB, rss ${mib(rss)} MiB`;
-  }
-  return "no cgroup found";
+  const dir = await podCgroup(uid);
+  if (!dir) return "no cgroup found";
+  const usage = Number(await readFile(join(dir, "memory.usage_in_bytes"), "utf8"));
+  const stat = await readFile(join(dir, "memory.stat"), "utf8");
+  const rss = Number(/^total_rss (\d+)$/m.exec(stat)?.[1] ?? 0);
+  // The kubelet's working set: usage less inactive file pages.
+  const inactive = Number(/^total_inactive_file (\d+)$/m.exec(stat)?.[1] ?? 0);
+  const mib = (b: number): string => (b / 2 ** 20).toFixed(0);
+  return `working set ${mib(Math.max(0, usage - inactive))} MiB, usage ${mib(usage)} MiB, rss ${mib(rss)} MiB`;
 }
 
 describe("in-cluster: gitgate's image, helm install on a real node", { timeout: 600_000 }, () => {

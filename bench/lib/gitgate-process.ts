@@ -4,9 +4,10 @@
  * log (stderr) is handed line by line to the caller; RSS is sampled every 100 ms.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { appendFileSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { createInterface } from "node:readline";
+import { hostJemalloc } from "../../src/testenv/image.js";
 
 export interface LogLine {
   msg?: string;
@@ -71,9 +72,7 @@ export function procCpuSeconds(pid: number): number {
  * gitgate runs on jemalloc as its image runs it (the Dockerfile's LD_PRELOAD) when this machine has
  * Debian's libjemalloc2; GITGATE_BENCH_MALLOC=glibc runs it on glibc's malloc instead.
  */
-const JEMALLOC = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"]
-  .map((dir) => `${dir}/libjemalloc.so.2`)
-  .find((path) => process.env.GITGATE_BENCH_MALLOC !== "glibc" && existsSync(path));
+const JEMALLOC = process.env.GITGATE_BENCH_MALLOC === "glibc" ? undefined : hostJemalloc();
 
 /** The allocator gitgate's process runs on, for the benchmarks' headers. */
 export const GITGATE_MALLOC = JEMALLOC ? `jemalloc (LD_PRELOAD=${JEMALLOC}, as the image)` : "glibc malloc";

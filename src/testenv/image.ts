@@ -10,6 +10,7 @@
  * `npm run image` (scripts/image.ts) calls buildImage; the in-cluster test imports its archive.
  */
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import {
   chmod,
   copyFile,
@@ -141,19 +142,14 @@ const SSH_BINARIES: ReadonlyArray<[host: string, inImage: string]> = [
 
 const JEMALLOC_IN_IMAGE = "/usr/local/lib/libjemalloc.so.2";
 
-/** This machine's jemalloc (Debian's libjemalloc2, which scripts/install-testenv.sh installs). */
-async function hostJemalloc(): Promise<string> {
-  for (const dir of ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib"]) {
-    const path = join(dir, "libjemalloc.so.2");
-    if (
-      await stat(path).then(
-        () => true,
-        () => false,
-      )
-    )
-      return path;
-  }
-  throw new Error("libjemalloc.so.2 not found: apt-get install libjemalloc2 (scripts/install-testenv.sh)");
+/**
+ * This machine's jemalloc (Debian's libjemalloc2, which scripts/install-testenv.sh installs), or
+ * undefined. The benches preload it into gitgate as the image does.
+ */
+export function hostJemalloc(): string | undefined {
+  return ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib"]
+    .map((dir) => join(dir, "libjemalloc.so.2"))
+    .find((path) => existsSync(path));
 }
 
 /** prebuilt/ssh/: git, ssh, /bin/sh, jemalloc and their libraries, laid out as in the image. */
@@ -166,7 +162,9 @@ async function sshRootfs(root: string): Promise<void> {
     for (const lib of await libraries(host)) libs.add(lib);
   }
   // The allocator node runs on (the Dockerfile's LD_PRELOAD), at the path the Debian stage puts it.
-  const jemalloc = await hostJemalloc();
+  const jemalloc = hostJemalloc();
+  if (!jemalloc)
+    throw new Error("libjemalloc.so.2 not found: apt-get install libjemalloc2 (scripts/install-testenv.sh)");
   await put(jemalloc, JEMALLOC_IN_IMAGE);
   for (const lib of await libraries(jemalloc)) libs.add(lib);
   for (const lib of libs) await put(lib);
