@@ -6,12 +6,16 @@
  * under mutual TLS (webhook.clientCA + clientNames), on a real control plane; the clients run in a
  * child process (lib/load-client.ts runSoak), so neither shares the other's event loop.
  * Reported: requests, errors by kind, throughput, latency percentiles and max, gitgate's RSS
- * before / peak / right after / a minute after, and other processes' CPU. Every wait is bounded;
+ * before / peak / right after / a minute after, and other processes' CPU; then the same load for
+ * 20 s against the floor (lib/floor-server.ts: mutual TLS, parse, answer), gitgate stopped, and
+ * gitgate's maximum latency as a ratio to the floor's. Every wait is bounded;
  * never fails on a timing. GITGATE_BENCH_SOAK_SECONDS shortens the load (and the wait after it).
  */
+import { fork } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createCA, createServingCert } from "../src/certs/certs.js";
 import { ClusterClient } from "../src/cluster/client.js";
 import { loadKubeConfig, Transport } from "../src/cluster/transport.js";
 import type { KubeObject } from "../src/manifest/object.js";
@@ -26,6 +30,7 @@ import {
   type GitgateProcess,
   type LogLine,
 } from "./lib/gitgate-process.js";
+import type { FloorSpec } from "./lib/floor-server.js";
 import { liveReviews, type LiveReview } from "./lib/live-reviews.js";
 import type { SoakErrorKind, SoakResult } from "./lib/load-client.js";
 import { syncManifestFiles } from "./lib/manifests.js";
@@ -49,6 +54,10 @@ const APPS_NAMESPACE = "default";
 const APPS = ["soak-a", "soak-b", "soak-c"];
 const SYNC_TIMEOUT_MS = 300_000;
 const MAX_TARGET_MS = 1000;
+/** The floor's load (soakFloor): the opening storm is its first seconds, so a shorter run shows it. */
+const FLOOR_SECONDS = Math.min(20, SECONDS);
+/** As admission.ts: the children are .ts files when the bench runs through tsx. */
+const SOURCE_EXT = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
 const RSS_TARGET_MIB = 150;
 
 function boundedEnv(name: string, fallback: number, min: number, max: number): number {
@@ -226,7 +235,45 @@ interface SoakRun {
   othersPct: number;
 }
 
-/** The load, bounded: the client is stopped by the caller if it does not answer in time. */
+/**
+ * One soak by the load client as kube-apiserver (its client certificate), bounded in time, and the
+ * CPU the server process `pid` used while the clients ran.
+ */
+async function boundedSoak(
+  client: LoadClient,
+  scene: Scene,
+  load: { url: string; caPem: string; seconds: number; reviews: LiveReview[]; pid: number },
+): Promise<{ result: SoakResult; cpuUsed: number }> {
+  let timer: NodeJS.Timeout | undefined;
+  let cpu = Number.NaN;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("soak client did not finish")), (load.seconds + 120) * 1000);
+  });
+  try {
+    const result = await Promise.race([
+      client.soak(
+        {
+          soak: true,
+          url: load.url,
+          caPem: load.caPem,
+          cert: scene.cp.webhookClient.cert,
+          key: scene.cp.webhookClient.key,
+          clients: CLIENTS,
+          seconds: load.seconds,
+          timeoutMs: REQUEST_TIMEOUT_MS,
+          reviews: load.reviews,
+        },
+        () => void (cpu = procCpuSeconds(load.pid)),
+      ),
+      limit,
+    ]);
+    return { result, cpuUsed: procCpuSeconds(load.pid) - cpu };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The load against gitgate, and its memory before, during and after. */
 async function soak(
   scene: Scene,
   proc: GitgateProcess,
@@ -234,35 +281,19 @@ async function soak(
   reviews: LiveReview[],
 ): Promise<SoakRun> {
   const client = new LoadClient();
-  let timer: NodeJS.Timeout | undefined;
   try {
     await sleep(5000); // the sync's garbage collected, the process settled
     const before = proc.memory().rssMiB;
     const heapBefore = await heapOf(proc, caPem);
     proc.resetPeak();
     const noise = sampleCpu();
-    let cpu = Number.NaN;
-    const limit = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error("soak client did not finish")), (SECONDS + 120) * 1000);
+    const { result, cpuUsed } = await boundedSoak(client, scene, {
+      url: `https://127.0.0.1:${proc.port}/validate`,
+      caPem,
+      seconds: SECONDS,
+      reviews,
+      pid: proc.pid,
     });
-    const result = await Promise.race([
-      client.soak(
-        {
-          soak: true,
-          url: `https://127.0.0.1:${proc.port}/validate`,
-          caPem,
-          cert: scene.cp.webhookClient.cert,
-          key: scene.cp.webhookClient.key,
-          clients: CLIENTS,
-          seconds: SECONDS,
-          timeoutMs: REQUEST_TIMEOUT_MS,
-          reviews,
-        },
-        () => void (cpu = procCpuSeconds(proc.pid)),
-      ),
-      limit,
-    ]);
-    const cpuUsed = procCpuSeconds(proc.pid) - cpu;
     const gitgateCpuPct = (cpuUsed / result.seconds) * 100;
     const othersPct = othersCpuPct(noise, sampleCpu());
     const peak = proc.peakRssMiB();
@@ -285,7 +316,6 @@ async function soak(
       othersPct,
     };
   } finally {
-    clearTimeout(timer);
     client.stop();
   }
 }
@@ -365,6 +395,87 @@ function report(run: SoakRun, reviews: LiveReview[], tap: LogTap): void {
     );
 }
 
+interface FloorRun {
+  result: SoakResult;
+  cpuPct: number;
+  cpuPerRequestUs: number;
+}
+
+/**
+ * The same load against the floor (lib/floor-server.ts: mutual TLS, parse, answer; its own
+ * process), with gitgate stopped: what the storm of new connections costs without gitgate's work.
+ */
+async function soakFloor(scene: Scene, reviews: LiveReview[]): Promise<FloorRun> {
+  const ca = createCA("gitgate-bench-floor-ca", 1);
+  const serving = createServingCert(ca, ["localhost"], ["127.0.0.1"], 1);
+  const child = fork(new URL(`./lib/floor-server${SOURCE_EXT}`, import.meta.url), [], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const client = new LoadClient();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      timer = setTimeout(() => reject(new Error("floor server did not start")), 30_000);
+      child.once("error", reject);
+      child.once("message", (msg: { port: number }) => resolve(msg.port));
+      const spec: FloorSpec = {
+        ...serving,
+        clientCA: scene.cp.webhookClient.ca.cert,
+        answers: reviews.map((r) => [r.uid, r.expect === "allowed"]),
+      };
+      child.send(spec);
+    });
+    clearTimeout(timer);
+    const { result, cpuUsed: used } = await boundedSoak(client, scene, {
+      url: `https://127.0.0.1:${port}/validate`,
+      caPem: ca.cert,
+      seconds: FLOOR_SECONDS,
+      reviews,
+      pid: child.pid ?? 0,
+    });
+    return {
+      result,
+      cpuPct: (used / result.seconds) * 100,
+      cpuPerRequestUs: (used / Math.max(result.requests, 1)) * 1e6,
+    };
+  } finally {
+    clearTimeout(timer);
+    client.stop();
+    child.kill();
+  }
+}
+
+function reportFloor(gitgate: SoakResult, floor: FloorRun): void {
+  const r = floor.result;
+  const errors = Object.values(r.errors).reduce((a, b) => a + b, 0);
+  const rows: string[][] = [["floor: parse and answer, same mutual TLS, its own process", "value"]];
+  rows.push(["requests / errors", `${r.requests} / ${errors}`]);
+  rows.push(["throughput", `${fmt(r.requests / r.seconds, 0)} reviews/s`]);
+  rows.push([
+    "latency p50 / p99 / max",
+    `${fmt(r.latencyMs.p50, 1)} / ${fmt(r.latencyMs.p99, 1)} / ${fmt(r.latencyMs.max, 0)} ms`,
+  ]);
+  rows.push([
+    `  first request on a connection (${r.firstOnConnection.count}) p50 / max`,
+    `${fmt(r.firstOnConnection.p50, 0)} / ${fmt(r.firstOnConnection.max, 0)} ms`,
+  ]);
+  rows.push(["  reused connection p99 / max", `${fmt(r.reused.p99, 1)} / ${fmt(r.reused.max, 0)} ms`]);
+  rows.push([
+    "server CPU during the load; per request",
+    `${fmt(floor.cpuPct, 0)} %; ${fmt(floor.cpuPerRequestUs, 0)} µs`,
+  ]);
+  rows.push(["load client CPU", `${fmt((r.cpuSeconds / r.seconds) * 100, 0)} %`]);
+  rows.push([
+    "gitgate ÷ floor: max latency; first request on a connection, max",
+    `${fmt(gitgate.latencyMs.max / r.latencyMs.max)}; ${fmt(gitgate.firstOnConnection.max / r.firstOnConnection.max)}`,
+  ]);
+  console.log(
+    `\nThe floor: the same ${CLIENTS} clients for ${fmt(r.seconds, 1)} s against a server that only parses and answers (lib/floor-server.ts), gitgate stopped`,
+  );
+  console.log(table(rows));
+  console.log(`floor: slowest request per second (ms): ${r.maxBySecond.map((v) => fmt(v, 0)).join(" ")}`);
+}
+
 export async function benchSoak(): Promise<void> {
   console.log(
     `\n== Soak (issue 18): ${CLIENTS} keep-alive clients for ${SECONDS} s against /validate, gitgate as its own process ==`,
@@ -373,14 +484,18 @@ export async function benchSoak(): Promise<void> {
   const tap = new LogTap();
   try {
     const { proc, caPem } = await startGitgate(scene, tap);
+    let run: SoakRun;
+    let reviews: LiveReview[];
     try {
-      const reviews = await syncAndReview(scene);
+      reviews = await syncAndReview(scene);
       tap.warnings = 0;
       tap.byMessage.clear();
-      report(await soak(scene, proc, caPem, reviews), reviews, tap);
+      run = await soak(scene, proc, caPem, reviews);
+      report(run, reviews, tap);
     } finally {
       await proc.stop();
     }
+    reportFloor(run.result, await soakFloor(scene, reviews));
   } finally {
     await tearDown(scene);
   }
