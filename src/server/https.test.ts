@@ -1,6 +1,8 @@
 import { strict as assert } from "node:assert";
-import { request } from "node:https";
-import type { TLSSocket } from "node:tls";
+import { Agent, request } from "node:https";
+import { once } from "node:events";
+import { connect } from "node:net";
+import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { after, before, describe, it } from "node:test";
 import { createCA, createServingCert } from "../certs/certs.js";
 import { createClientCA, createClientCert, type CertKey } from "../testenv/client-certs.js";
@@ -81,4 +83,77 @@ describe("listenHttps with a client CA", () => {
       await plain.close();
     }
   });
+});
+
+describe("listenHttps close under keep-alive load", () => {
+  const serverCA = createCA("server-ca", 1);
+  const serving = createServingCert(serverCA, ["localhost"], ["127.0.0.1"], 1);
+
+  it("a connection that finishes its handshake after close() began cannot hold the close open", async () => {
+    // A grace far longer than the bound below: close() must end on its own, not by cutting sockets.
+    const listener = await listenHttps(
+      (req, res) => {
+        req.resume();
+        req.on("end", () => setImmediate(() => res.end("ok")));
+      },
+      "127.0.0.1",
+      0,
+      serving,
+      undefined,
+      { closeGraceMs: 120_000 },
+    );
+    // Accepted before close() and handshaken after it, as kube-apiserver's new connections under
+    // load can be: the one sweep of idle connections that close() makes has come and gone.
+    const raw = connect(listener.port, "127.0.0.1");
+    await once(raw, "connect");
+    await new Promise((r) => setTimeout(r, 100));
+    let closed = false;
+    const closing = listener.close().then(() => void (closed = true));
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    let reused = false;
+    agent.createConnection = () => {
+      // The raw socket once; any later connection is a new one, which the closed listener refuses.
+      if (reused)
+        return tlsConnect({
+          host: "127.0.0.1",
+          port: listener.port,
+          ca: serverCA.cert,
+          servername: "localhost",
+        });
+      reused = true;
+      return tlsConnect({ socket: raw, ca: serverCA.cert, servername: "localhost" });
+    };
+    const outcomes = new Map<string, number>();
+    // As kube-apiserver under load: the next review as soon as the last is answered; bounded.
+    let bound: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((r) => (bound = setTimeout(r, 20_000)));
+    try {
+      for (let i = 0; i < 20_000 && !closed; i++) {
+        const outcome = await Promise.race([post(agent), deadline.then(() => ({ error: "bound" }))]);
+        const key = "error" in outcome ? outcome.error : `connection: ${outcome.connection ?? "keep-alive"}`;
+        outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+        if ("error" in outcome) break;
+      }
+      await Promise.race([closing, deadline]);
+      assert.ok(closed, `close() still waiting after 20 s; answers ${JSON.stringify([...outcomes])}`);
+      // Who ended it: gitgate's answer said the connection ends, and the client went elsewhere.
+      assert.equal(outcomes.get("connection: close"), 1, JSON.stringify([...outcomes]));
+    } finally {
+      clearTimeout(bound);
+      agent.destroy();
+      raw.destroy();
+    }
+  });
+
+  /** One POST on the agent: its answer's Connection header, or the error's code. */
+  function post(agent: Agent): Promise<{ connection?: string } | { error: string }> {
+    return new Promise((resolve) => {
+      const req = request({ host: "127.0.0.1", method: "POST", path: "/validate", agent }, (res) => {
+        res.resume();
+        res.on("end", () => resolve({ connection: res.headers.connection }));
+      });
+      req.on("error", (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
+      req.end("{}");
+    });
+  }
 });

@@ -20,6 +20,7 @@ export interface HttpsListener {
 }
 
 const CLOSE_GRACE_MS = 10_000;
+const IDLE_SWEEP_MS = 100;
 
 export async function listenHttps(
   handler: RequestListener,
@@ -27,6 +28,7 @@ export async function listenHttps(
   port: number,
   tls: TlsMaterial,
   clientCA?: string,
+  options: { closeGraceMs?: number } = {},
 ): Promise<HttpsListener> {
   let serving = tls;
   let ca = clientCA;
@@ -36,7 +38,14 @@ export async function listenHttps(
   // certificate is requested and verified against the client CA, never demanded, and the admission
   // routes refuse a connection that is not `authorized` (server/client-auth.ts).
   const clientAuth: ServerOptions = ca ? { requestCert: true, rejectUnauthorized: false } : {};
-  const server = createServer({ ...context(), ...clientAuth, minVersion: "TLSv1.2" }, handler);
+  let closing = false;
+  const server = createServer({ ...context(), ...clientAuth, minVersion: "TLSv1.2" }, (req, res) => {
+    // Once closing, each answer ends its connection: kube-apiserver sends its next review on a
+    // keep-alive connection as soon as the last is answered, so a busy connection never goes idle
+    // and would hold close() open until the grace ran out (and then be cut mid-request).
+    if (closing) res.setHeader("connection", "close");
+    handler(req, res);
+  });
   // kube-apiserver keeps connections alive across admission calls.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
@@ -64,11 +73,15 @@ export async function listenHttps(
     },
     close: () =>
       new Promise<void>((resolve) => {
+        closing = true;
         stopIdleGc();
         // In-flight requests get a bounded time (pods get 30 s to terminate); then sockets are cut.
-        const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+        const force = setTimeout(() => server.closeAllConnections(), options.closeGraceMs ?? CLOSE_GRACE_MS);
+        // A connection whose handshake ends after close() began is idle with no request to answer.
+        const idle = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
         server.close(() => {
           clearTimeout(force);
+          clearInterval(idle);
           resolve();
         });
         server.closeIdleConnections();
