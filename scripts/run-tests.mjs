@@ -59,6 +59,8 @@ const records = (index) => {
 const concurrency = Math.max(1, Number(process.env.GITGATE_TEST_CONCURRENCY ?? 2));
 const fileTimeoutMs = Math.max(1, Number(process.env.GITGATE_TEST_FILE_TIMEOUT ?? 900)) * 1000;
 const KILL_GRACE_MS = 20_000;
+// Failures repeated under each failed file in the summary (the whole output is above it).
+const SUMMARY_FAILS = 3;
 
 /** One file's run: its exit, its output (buffered unless streamed), and how long it took. */
 function runFile(file, index, stream) {
@@ -195,8 +197,17 @@ const failed = results.filter((r) => !r.ok);
       `${total.tests} tests, ${total.pass} pass, ${total.fail} fail; ${failed.length} file(s) failed\n` +
       `# slowest: ${slowest.map((r) => `${r.file} ${r.seconds.toFixed(0)} s`).join(", ")}\n`,
   );
-  for (const r of failed)
+  for (const r of failed) {
     process.stdout.write(`# FAILED ${r.file}${r.timedOut ? " (timed out)" : ` (exit ${r.code})`}\n`);
+    const index = files.indexOf(r.file);
+    const fails = records(index).filter((x) => x.what === "fail");
+    for (const f of fails.slice(0, SUMMARY_FAILS))
+      process.stdout.write(
+        `#   ${f.name}${f.kind ? ` [${f.kind}]` : ""}: ${f.reason.replace(/\n/g, "\n#     ")}\n`,
+      );
+    if (fails.length > SUMMARY_FAILS)
+      process.stdout.write(`#   … and ${fails.length - SUMMARY_FAILS} more\n`);
+  }
 }
 process.exitCode = failed.length > 0 ? 1 : 0;
 

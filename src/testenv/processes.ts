@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
-import { appendFile, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { appendFile, readdir, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -110,18 +110,25 @@ export async function stopProcess(proc: Supervised, graceMs = 5000): Promise<voi
  * A detached shell that waits for this process to die and then kills the recorded children and
  * removes the directory. It exits by itself once the directory is gone (normal stop).
  */
-export function startWatchdog(dir: string): ChildProcess {
+export function startWatchdog(dir: string, parent: number = process.pid): ChildProcess {
   const script = [
     'parent="$1"; dir="$2"',
     'while kill -0 "$parent" 2>/dev/null && [ -d "$dir" ]; do sleep 1; done',
     '[ -d "$dir" ] || exit 0',
-    'pids=$(cat "$dir/pids" 2>/dev/null)',
-    "kill $pids 2>/dev/null; sleep 3; kill -9 $pids 2>/dev/null",
+    // Only PIDs that still run in this environment: a recorded child may have exited long ago and
+    // its PID gone to another process (PIDs wrap at 32768 here within minutes of a test run).
+    "pids=''",
+    'for p in $(cat "$dir/pids" 2>/dev/null); do',
+    '  case "$(readlink "/proc/$p/cwd" 2>/dev/null) $(tr \'\\0\' \' \' < "/proc/$p/cmdline" 2>/dev/null)" in',
+    '    *"$dir"*) pids="$pids $p" ;;',
+    "  esac",
+    "done",
+    '[ -n "$pids" ] && { kill $pids 2>/dev/null; sleep 3; kill -9 $pids 2>/dev/null; }',
     // An environment with host state (a node: mounts, links, iptables chains) undoes it here.
     '[ -f "$dir/cleanup.sh" ] && sh "$dir/cleanup.sh" >/dev/null 2>&1',
     'rm -rf "$dir"',
   ].join("\n");
-  const watchdog = spawn("sh", ["-c", script, "gitgate-watchdog", String(process.pid), dir], {
+  const watchdog = spawn("sh", ["-c", script, "gitgate-watchdog", String(parent), dir], {
     detached: true,
     stdio: "ignore",
   });
@@ -154,9 +161,8 @@ export async function sweepStaleEnvironments(root = tmpdir()): Promise<number> {
       .map(Number)
       .filter((pid) => pid > 0);
     for (const pid of pids) {
-      // Only kill a PID that still runs one of this environment's commands (PIDs get reused).
-      const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-      if (cmdline.includes(dir)) {
+      // Only kill a PID that still runs in this environment (PIDs get reused).
+      if (await runsIn(pid, dir)) {
         try {
           process.kill(pid, "SIGKILL");
         } catch {
@@ -169,6 +175,13 @@ export async function sweepStaleEnvironments(root = tmpdir()): Promise<number> {
     swept++;
   }
   return swept;
+}
+
+/** Whether `pid` runs in the environment `dir`: started there (its cwd) or naming it in its arguments. */
+async function runsIn(pid: number, dir: string): Promise<boolean> {
+  const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => "");
+  if (cwd === dir) return true;
+  return (await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).includes(dir);
 }
 
 async function isYoung(dir: string): Promise<boolean> {
