@@ -40,7 +40,7 @@ import {
   answerOf,
   apiserverWrites,
   gitgateCall,
-  syncedCount,
+  allSynced,
   violatingReview,
   writesBetween,
 } from "./lib/scale-cluster.js";
@@ -305,18 +305,7 @@ async function firstSync(scene: Scene, proc: GitgateProcess, kubectlSeconds: num
     await scene.admin.apply(gitApp(scene, repo, app), { fieldManager: "bench", force: true });
   });
   const appliedAt = nowMs();
-  let last = 0;
-  await poll(
-    "all GitApps Synced",
-    async () => {
-      last = await syncedCount(scene.admin, APPS_NAMESPACE, commitOf);
-      return last >= TOTAL_APPS ? true : undefined;
-    },
-    500,
-    SYNC_TIMEOUT_MS,
-  ).catch((err: Error) => {
-    throw new Error(`${err.message}; ${last} of ${TOTAL_APPS} synced`);
-  });
+  await allSynced(scene.admin, APPS_NAMESPACE, commitOf, TOTAL_APPS, SYNC_TIMEOUT_MS);
   const seconds = (nowMs() - started) / 1000;
   const writes = writesBetween(writesBefore, await apiserverWrites(scene.admin));
   row(

@@ -7,6 +7,8 @@ import { request } from "node:https";
 import type { ClusterClient } from "../../src/cluster/client.js";
 import type { GitApp } from "../../src/api/gitapp.js";
 import type { KubeObject } from "../../src/manifest/object.js";
+import { Informer } from "../../src/cluster/watch.js";
+import { silentLogger } from "../../src/log/logger.js";
 
 const READ_VERBS = new Set(["GET", "LIST", "WATCH", "CONNECT"]);
 const METRIC_LINE = /^apiserver_request_total\{([^}]{0,2000})\} ([0-9.e+]{1,40})$/;
@@ -40,6 +42,54 @@ export function writesBetween(before: Map<string, number>, after: Map<string, nu
   return delta;
 }
 
+function syncedAt(app: GitApp, commitOf: (app: GitApp) => string | undefined): boolean {
+  const condition = app.status?.conditions?.find((c) => c.type === "Synced");
+  return condition?.status === "True" && app.status?.revision === commitOf(app);
+}
+
+/**
+ * Resolves once `total` GitApps in `namespace` are Synced at their commit, seen through one list
+ * and then a watch, as `kubectl wait` does. A timed sync must not pay for its observer: listing
+ * 500 GitApps (their status holds an inventory) every 500 ms had kube-apiserver encode about 2 MB
+ * per poll during the very sync being timed, and kubectl's baseline has no such observer.
+ */
+export async function allSynced(
+  admin: ClusterClient,
+  namespace: string,
+  commitOf: (app: GitApp) => string | undefined,
+  total: number,
+  timeoutMs: number,
+): Promise<void> {
+  const synced = new Set<string>();
+  let done = (): void => undefined;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const informer = new Informer(
+    admin,
+    { apiVersion: "gitgate.io/v1alpha1", kind: "GitApp", namespace },
+    (type, obj) => {
+      const name = obj.metadata.name ?? "";
+      if (type !== "DELETED" && syncedAt(obj as GitApp, commitOf)) synced.add(name);
+      else synced.delete(name);
+      if (synced.size >= total) done();
+    },
+    silentLogger,
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`timed out after ${timeoutMs} ms: ${synced.size} of ${total} GitApps synced`)),
+      timeoutMs,
+    );
+  });
+  informer.start();
+  try {
+    await Promise.race([finished, timedOut]);
+  } finally {
+    clearTimeout(timer);
+    informer.stop();
+  }
+}
+
 /** GitApps in `namespace` whose Synced condition is True at the expected commit. */
 export async function syncedCount(
   admin: ClusterClient,
@@ -47,12 +97,7 @@ export async function syncedCount(
   commitOf: (app: GitApp) => string | undefined,
 ): Promise<number> {
   const { items } = await admin.list({ apiVersion: "gitgate.io/v1alpha1", kind: "GitApp", namespace });
-  let synced = 0;
-  for (const item of items as GitApp[]) {
-    const condition = item.status?.conditions?.find((c) => c.type === "Synced");
-    if (condition?.status === "True" && item.status?.revision === commitOf(item)) synced++;
-  }
-  return synced;
+  return (items as GitApp[]).filter((item) => syncedAt(item, commitOf)).length;
 }
 
 export interface HttpsReply {
