@@ -25,7 +25,7 @@ import type { LoadRequest, LoadResult } from "./lib/load-client.js";
 import { liveReviews } from "./lib/live-reviews.js";
 import { syncManifestFiles } from "./lib/manifests.js";
 import { othersCpuPct, sampleCpu } from "./lib/noise.js";
-import { fmt, median, nowMs, poll, runs, sleep, table, verdict } from "./lib/stats.js";
+import { boundedBy, fmt, median, nowMs, poll, runs, sleep, table, verdict } from "./lib/stats.js";
 import { startControlPlaneWithRetry } from "./lib/world.js";
 
 const MAIN =
@@ -239,26 +239,19 @@ async function load(
   pid?: number,
 ): Promise<LoadResult & { cpuPct: number }> {
   (globalThis as { gc?: () => void }).gc?.();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`load on ${spec.url} took over ${LOAD_TIMEOUT_MS} ms`)),
-      LOAD_TIMEOUT_MS,
-    );
-  });
-  try {
-    let cpu = Number.NaN;
-    let started = 0;
-    const onStarted = (): void => {
-      cpu = pid === undefined ? Number.NaN : procCpuSeconds(pid);
-      started = nowMs();
-    };
-    const result = await Promise.race([client.run(spec, onStarted), timeout]);
-    const used = pid === undefined ? Number.NaN : procCpuSeconds(pid) - cpu;
-    return { ...result, cpuPct: (used / ((nowMs() - started) / 1000)) * 100 };
-  } finally {
-    clearTimeout(timer);
-  }
+  let cpu = Number.NaN;
+  let started = 0;
+  const onStarted = (): void => {
+    cpu = pid === undefined ? Number.NaN : procCpuSeconds(pid);
+    started = nowMs();
+  };
+  const result = await boundedBy(
+    client.run(spec, onStarted),
+    LOAD_TIMEOUT_MS,
+    () => `load on ${spec.url} took over ${LOAD_TIMEOUT_MS} ms`,
+  );
+  const used = pid === undefined ? Number.NaN : procCpuSeconds(pid) - cpu;
+  return { ...result, cpuPct: (used / ((nowMs() - started) / 1000)) * 100 };
 }
 
 /**

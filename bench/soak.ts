@@ -36,7 +36,7 @@ import type { SoakErrorKind, SoakResult } from "./lib/load-client.js";
 import { syncManifestFiles } from "./lib/manifests.js";
 import { othersCpuPct, sampleCpu } from "./lib/noise.js";
 import { gitgateCall, syncedCount } from "./lib/scale-cluster.js";
-import { fmt, nowMs, poll, sleep, table, verdict } from "./lib/stats.js";
+import { boundedBy, fmt, nowMs, poll, sleep, table, verdict } from "./lib/stats.js";
 import { startControlPlaneWithRetry } from "./lib/world.js";
 
 const MAIN =
@@ -244,33 +244,26 @@ async function boundedSoak(
   scene: Scene,
   load: { url: string; caPem: string; seconds: number; reviews: LiveReview[]; pid: number },
 ): Promise<{ result: SoakResult; cpuUsed: number }> {
-  let timer: NodeJS.Timeout | undefined;
   let cpu = Number.NaN;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("soak client did not finish")), (load.seconds + 120) * 1000);
-  });
-  try {
-    const result = await Promise.race([
-      client.soak(
-        {
-          soak: true,
-          url: load.url,
-          caPem: load.caPem,
-          cert: scene.cp.webhookClient.cert,
-          key: scene.cp.webhookClient.key,
-          clients: CLIENTS,
-          seconds: load.seconds,
-          timeoutMs: REQUEST_TIMEOUT_MS,
-          reviews: load.reviews,
-        },
-        () => void (cpu = procCpuSeconds(load.pid)),
-      ),
-      limit,
-    ]);
-    return { result, cpuUsed: procCpuSeconds(load.pid) - cpu };
-  } finally {
-    clearTimeout(timer);
-  }
+  const result = await boundedBy(
+    client.soak(
+      {
+        soak: true,
+        url: load.url,
+        caPem: load.caPem,
+        cert: scene.cp.webhookClient.cert,
+        key: scene.cp.webhookClient.key,
+        clients: CLIENTS,
+        seconds: load.seconds,
+        timeoutMs: REQUEST_TIMEOUT_MS,
+        reviews: load.reviews,
+      },
+      () => void (cpu = procCpuSeconds(load.pid)),
+    ),
+    (load.seconds + 120) * 1000,
+    () => "soak client did not finish",
+  );
+  return { result, cpuUsed: procCpuSeconds(load.pid) - cpu };
 }
 
 /** The load against gitgate, and its memory before, during and after. */
@@ -412,10 +405,8 @@ async function soakFloor(scene: Scene, reviews: LiveReview[]): Promise<FloorRun>
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const client = new LoadClient();
-  let timer: NodeJS.Timeout | undefined;
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      timer = setTimeout(() => reject(new Error("floor server did not start")), 30_000);
+    const started = new Promise<number>((resolve, reject) => {
       child.once("error", reject);
       child.once("message", (msg: { port: number }) => resolve(msg.port));
       const spec: FloorSpec = {
@@ -425,7 +416,7 @@ async function soakFloor(scene: Scene, reviews: LiveReview[]): Promise<FloorRun>
       };
       child.send(spec);
     });
-    clearTimeout(timer);
+    const port = await boundedBy(started, 30_000, () => "floor server did not start");
     const { result, cpuUsed: used } = await boundedSoak(client, scene, {
       url: `https://127.0.0.1:${port}/validate`,
       caPem: ca.cert,
@@ -439,7 +430,6 @@ async function soakFloor(scene: Scene, reviews: LiveReview[]): Promise<FloorRun>
       cpuPerRequestUs: (used / Math.max(result.requests, 1)) * 1e6,
     };
   } finally {
-    clearTimeout(timer);
     client.stop();
     child.kill();
   }

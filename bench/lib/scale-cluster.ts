@@ -9,6 +9,7 @@ import type { GitApp } from "../../src/api/gitapp.js";
 import type { KubeObject } from "../../src/manifest/object.js";
 import { Informer } from "../../src/cluster/watch.js";
 import { silentLogger } from "../../src/log/logger.js";
+import { boundedBy } from "./stats.js";
 
 const READ_VERBS = new Set(["GET", "LIST", "WATCH", "CONNECT"]);
 const METRIC_LINE = /^apiserver_request_total\{([^}]{0,2000})\} ([0-9.e+]{1,40})$/;
@@ -74,18 +75,14 @@ export async function allSynced(
     },
     silentLogger,
   );
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`timed out after ${timeoutMs} ms: ${synced.size} of ${total} GitApps synced`)),
-      timeoutMs,
-    );
-  });
   informer.start();
   try {
-    await Promise.race([finished, timedOut]);
+    await boundedBy(
+      finished,
+      timeoutMs,
+      () => `timed out after ${timeoutMs} ms: ${synced.size} of ${total} GitApps synced`,
+    );
   } finally {
-    clearTimeout(timer);
     informer.stop();
   }
 }

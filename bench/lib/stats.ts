@@ -51,6 +51,19 @@ export async function sleep(ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** `work`'s outcome, or an Error with `message()` (read when it fires) once `ms` have passed. */
+export async function boundedBy<T>(work: Promise<T>, ms: number, message: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message())), ms);
+  });
+  try {
+    return await Promise.race([work, limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Polls `probe` every `everyMs` until it returns a value; throws after `timeoutMs`. */
 export async function poll<T>(
   what: string,
